@@ -1,0 +1,21 @@
+//! The CEL environment rules are compiled and evaluated in.
+
+use std::sync::{Arc, OnceLock};
+
+use cel::{DeclarationError, Env, extensions};
+
+/// Builds the environment: CEL's standard library and macros, the optional syntax, the strings
+/// and lists extensions, and the Kubernetes libraries.
+fn build_env() -> Result<Env, DeclarationError> {
+    let mut env = Env::stdlib();
+    env.add_extension(extensions::strings)?;
+    env.add_extension(extensions::lists)?;
+    env.add_extension(portal_cel::register)?;
+    Ok(env)
+}
+
+/// The shared environment, built once per process.
+pub fn environment() -> Result<Arc<Env>, DeclarationError> {
+    static ENV: OnceLock<Result<Arc<Env>, DeclarationError>> = OnceLock::new();
+    ENV.get_or_init(|| build_env().map(Arc::new)).clone()
+}

@@ -1,0 +1,3 @@
+//! Portal's rules: schema, CEL environment and evaluation.
+
+pub mod environment;
