@@ -1,3 +1,49 @@
-//! Portal's rules: schema, CEL environment and evaluation.
+//! Portal's rules: the rule schema, the CEL environment (with Kubernetes' CEL libraries and
+//! Portal's pod sugar), matching and evaluation into violations.
+//!
+//! Pure and embeddable: no I/O, no async runtime, no Kubernetes client. Text goes in
+//! ([`load_rules`], [`parse_documents`]), compiled [`RuleSet`]s come out, and
+//! [`RuleSet::evaluate`] turns an [`Activation`] into [`RuleResult`]s.
+//!
+//! ```
+//! use portal_rules::{Activation, EvaluationInput, ModeFilter, RuleSet, load_rules};
+//!
+//! let (rules, errors) = load_rules("inline", r#"
+//! name: no-host-network
+//! match: {gvk: [{group: "", version: v1, kind: Pod}]}
+//! rule: spec.hostNetwork == true
+//! "#);
+//! assert!(errors.is_empty());
+//! let (set, errors) = RuleSet::compile(rules);
+//! assert!(errors.is_empty());
+//! let pod = serde_json::json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+//!                              "spec": {"hostNetwork": true, "containers": []}});
+//! let activation = Activation::new(EvaluationInput { object: Some(&pod), ..Default::default() });
+//! let results = set.evaluate(&activation, ModeFilter::Any);
+//! assert_eq!(results[0].violations.len(), 1);
+//! ```
 
+mod activation;
+mod compile;
+mod document;
 pub mod environment;
+mod error;
+mod evaluate;
+mod expression;
+pub mod image;
+mod load;
+mod matching;
+mod ruleset;
+pub mod schema;
+mod value;
+
+pub use activation::{Activation, EvaluationInput, ObjectIdentity, VARIABLES};
+pub use compile::CompiledRule;
+pub use document::{Document, parse_documents};
+pub use error::{Error, ExpressionField, Origin, Result};
+pub use evaluate::{EvaluationError, Outcome, RuleResult, Violation};
+pub use expression::{ExpressionError, evaluate_expression};
+pub use load::{LoadedRule, load_rules, rule_from_document};
+pub use ruleset::{ModeFilter, RuleSet, SharedRuleSet};
+pub use schema::{EnforcementAction, FailurePolicy, Mode, Operation, RuleSpec, Severity};
+pub use value::to_json;

@@ -1,0 +1,101 @@
+//! The command line: every subcommand and flag, with the help text users read.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Portal: one CEL rule language for Kubernetes admission, audit and CI.
+#[derive(Debug, Parser)]
+#[command(name = "portal", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Evaluate rules against manifests on disk, offline, as a CREATE admission would.
+    ///
+    /// Exit status: 0 no deny violation, 1 a deny rule fired, 2 bad input
+    /// (unreadable file, invalid YAML, invalid rule).
+    Check(CheckArgs),
+    /// Run rule test suites (files named portal-test.yaml or *.portal-test.yaml).
+    ///
+    /// Exit status: 0 every expectation met, 1 an expectation failed, 2 bad input.
+    Test(TestArgs),
+    /// Compile and evaluate one CEL expression in the full rule environment and print the
+    /// result as JSON: the rule author's playground.
+    ///
+    /// Exit status: 0 evaluated, 2 compile or evaluation error.
+    Eval(EvalArgs),
+    /// Print the version.
+    Version,
+    /// Print a shell completion script.
+    Completions {
+        /// The shell to complete for.
+        shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    /// Rule file or directory; repeat to combine (e.g. PSS baseline and restricted).
+    #[arg(
+        long = "rules",
+        short = 'r',
+        value_name = "PATH",
+        required = true,
+        env = "PORTAL_RULES",
+        value_delimiter = ','
+    )]
+    pub rules: Vec<PathBuf>,
+    /// Output format; `table` is for people.
+    #[arg(long, short = 'o', value_enum, default_value_t = OutputArg::Table)]
+    pub output: OutputArg,
+    /// Manifest files or directories (YAML or JSON, multi-document, `kind: List`); `-` reads stdin.
+    #[arg(value_name = "MANIFESTS", required = true)]
+    pub manifests: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputArg {
+    Table,
+    Json,
+    Yaml,
+    PolicyReport,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct TestArgs {
+    /// Test files, or directories searched for them.
+    #[arg(value_name = "PATH", required = true)]
+    pub paths: Vec<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct EvalArgs {
+    /// The CEL expression, e.g. 'containers.map(c, c.imageRef.registry)'.
+    pub expression: String,
+    /// The object (YAML or JSON) bound to `object` and the pod sugar.
+    #[arg(long, value_name = "FILE")]
+    pub object: Option<PathBuf>,
+    /// The previous version, bound to `oldObject`.
+    #[arg(long, value_name = "FILE")]
+    pub old_object: Option<PathBuf>,
+    /// An admission request, bound to `request`.
+    #[arg(long, value_name = "FILE")]
+    pub request: Option<PathBuf>,
+    /// The object's Namespace, bound to `namespaceObject`.
+    #[arg(long, value_name = "FILE")]
+    pub namespace_object: Option<PathBuf>,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        super::Cli::command().debug_assert();
+    }
+}

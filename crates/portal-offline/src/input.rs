@@ -1,0 +1,153 @@
+//! Reading rules and manifests from files, directories and standard input.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use portal_rules::{Document, LoadedRule, Origin, load_rules, parse_documents};
+use serde_json::Value as Json;
+
+use crate::error::{Error, Problem};
+
+/// A Kubernetes object read from disk.
+#[derive(Debug, Clone)]
+pub struct Manifest {
+    pub origin: Origin,
+    pub object: Json,
+}
+
+/// What reading the manifests produced: objects, skipped documents and errors.
+#[derive(Debug, Default)]
+pub struct Manifests {
+    pub objects: Vec<Manifest>,
+    /// Documents that are not Kubernetes objects: reported and skipped, not fatal.
+    pub skipped: Vec<Problem>,
+    pub errors: Vec<Problem>,
+}
+
+const EXTENSIONS: &[&str] = &["yaml", "yml", "json"];
+
+/// Expands files and directories (recursively, `.yaml`/`.yml`/`.json`, sorted) into files.
+/// `-` stays as is: standard input.
+pub fn expand_paths(paths: &[PathBuf]) -> Result<Vec<PathBuf>, Error> {
+    let mut files = Vec::new();
+    for path in paths {
+        if path.as_os_str() == "-" {
+            files.push(path.clone());
+            continue;
+        }
+        let metadata = std::fs::metadata(path).map_err(|source| Error::ReadPath { path: path.clone(), source })?;
+        if metadata.is_dir() {
+            collect_dir(path, &mut files)?;
+        } else {
+            files.push(path.clone());
+        }
+    }
+    Ok(files)
+}
+
+fn collect_dir(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), Error> {
+    let read = std::fs::read_dir(dir).map_err(|source| Error::ReadPath { path: dir.to_owned(), source })?;
+    let mut entries: Vec<PathBuf> = Vec::new();
+    for entry in read {
+        let entry = entry.map_err(|source| Error::ReadPath { path: dir.to_owned(), source })?;
+        entries.push(entry.path());
+    }
+    entries.sort();
+    for path in entries {
+        if path.is_dir() {
+            collect_dir(&path, files)?;
+        } else if path.extension().and_then(|e| e.to_str()).is_some_and(|e| EXTENSIONS.contains(&e)) {
+            files.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// Reads a file, or standard input for `-`.
+pub fn read_source(path: &Path) -> Result<String, Error> {
+    if path.as_os_str() == "-" {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .map_err(|source| Error::ReadPath { path: path.to_owned(), source })?;
+        return Ok(text);
+    }
+    std::fs::read_to_string(path).map_err(|source| Error::ReadPath { path: path.to_owned(), source })
+}
+
+pub(crate) fn display_path(path: &Path) -> String {
+    path.display().to_string()
+}
+
+/// Loads every rule under `paths`. Errors are collected, not fatal: the good rules still load.
+pub fn load_rule_paths(paths: &[PathBuf]) -> (Vec<LoadedRule>, Vec<Problem>) {
+    let mut rules = Vec::new();
+    let mut problems = Vec::new();
+    let files = match expand_paths(paths) {
+        Ok(files) => files,
+        Err(error) => return (rules, vec![Problem::from_error(&error)]),
+    };
+    for file in files {
+        let text = match read_source(&file) {
+            Ok(text) => text,
+            Err(error) => {
+                problems.push(Problem::from_error(&error));
+                continue;
+            }
+        };
+        let (loaded, errors) = load_rules(&display_path(&file), &text);
+        rules.extend(loaded);
+        problems.extend(errors.iter().map(Problem::from_rules_error));
+    }
+    (rules, problems)
+}
+
+/// Loads every Kubernetes object under `paths`, expanding `kind: List`.
+pub fn load_manifest_paths(paths: &[PathBuf]) -> Manifests {
+    let mut manifests = Manifests::default();
+    let files = match expand_paths(paths) {
+        Ok(files) => files,
+        Err(error) => {
+            manifests.errors.push(Problem::from_error(&error));
+            return manifests;
+        }
+    };
+    for file in files {
+        match read_source(&file) {
+            Ok(text) => add_documents(&display_path(&file), &text, &mut manifests),
+            Err(error) => manifests.errors.push(Problem::from_error(&error)),
+        }
+    }
+    manifests
+}
+
+/// Adds the objects of one YAML/JSON stream.
+pub fn add_documents(source: &str, text: &str, manifests: &mut Manifests) {
+    match parse_documents(source, text) {
+        Ok(documents) => {
+            for document in documents {
+                add_object(document, manifests);
+            }
+        }
+        Err(error) => manifests.errors.push(Problem::from_rules_error(&error)),
+    }
+}
+
+fn add_object(document: Document, manifests: &mut Manifests) {
+    let Document { origin, value } = document;
+    let kind = value.get("kind").and_then(Json::as_str);
+    let api_version = value.get("apiVersion").and_then(Json::as_str);
+    match (api_version, kind) {
+        (Some(_), Some(kind)) if kind == "List" || kind.ends_with("List") && value.get("items").is_some() => {
+            let items = value.get("items").and_then(Json::as_array).cloned().unwrap_or_default();
+            for item in items {
+                add_object(Document { origin: origin.clone(), value: item }, manifests);
+            }
+        }
+        (Some(_), Some(_)) => manifests.objects.push(Manifest { origin, object: value }),
+        _ => manifests.skipped.push(Problem::new(
+            origin.to_string(),
+            "not a Kubernetes object (no apiVersion and kind); skipped".to_owned(),
+        )),
+    }
+}

@@ -1,0 +1,117 @@
+//! Rendering check results for people (a table) and machines (JSON, YAML, PolicyReports).
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::check::{ObjectReport, Summary};
+use crate::error::{Error, Problem};
+
+/// Output formats of `portal check`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputFormat {
+    Table,
+    Json,
+    Yaml,
+    PolicyReport,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct MachineOutput<'a> {
+    summary: &'a Summary,
+    objects: &'a [ObjectReport],
+    #[serde(skip_serializing_if = "<[Problem]>::is_empty")]
+    skipped: &'a [Problem],
+    #[serde(skip_serializing_if = "<[Problem]>::is_empty")]
+    errors: &'a [Problem],
+}
+
+/// Everything a check produced, for rendering.
+#[derive(Debug, Clone, Copy)]
+pub struct CheckOutput<'a> {
+    pub reports: &'a [ObjectReport],
+    pub summary: &'a Summary,
+    pub skipped: &'a [Problem],
+    pub errors: &'a [Problem],
+}
+
+/// Renders the check results in `format`.
+pub fn render(output: CheckOutput<'_>, format: OutputFormat) -> Result<String, Error> {
+    let machine = MachineOutput {
+        summary: output.summary,
+        objects: output.reports,
+        skipped: output.skipped,
+        errors: output.errors,
+    };
+    match format {
+        OutputFormat::Table => Ok(table(output)),
+        OutputFormat::Json => serde_json::to_string_pretty(&machine)
+            .map(|text| text + "\n")
+            .map_err(|e| Error::Render { format: "json", message: e.to_string() }),
+        OutputFormat::Yaml => {
+            serde_saphyr::to_string(&machine).map_err(|e| Error::Render { format: "yaml", message: e.to_string() })
+        }
+        OutputFormat::PolicyReport => serde_saphyr::to_string(&crate::report::policy_reports(output.reports))
+            .map_err(|e| Error::Render { format: "policy-report", message: e.to_string() }),
+    }
+}
+
+/// Violations and evaluation errors, one row each, in columns; then a summary line.
+fn table(output: CheckOutput<'_>) -> String {
+    let mut rows: Vec<[String; 6]> = Vec::new();
+    for report in output.reports {
+        for result in &report.results {
+            for violation in &result.violations {
+                rows.push([
+                    report.resource.clone(),
+                    result.rule.clone(),
+                    format!("{:?}", result.enforcement_action).to_lowercase(),
+                    format!("{:?}", result.severity).to_lowercase(),
+                    violation.container.clone().unwrap_or_default(),
+                    violation.message.clone(),
+                ]);
+            }
+            for error in &result.errors {
+                rows.push([
+                    report.resource.clone(),
+                    result.rule.clone(),
+                    "error".to_owned(),
+                    format!("{:?}", result.severity).to_lowercase(),
+                    error.container.clone().unwrap_or_default(),
+                    error.message.clone(),
+                ]);
+            }
+        }
+    }
+    let mut text = String::new();
+    if !rows.is_empty() {
+        let header = ["RESOURCE", "RULE", "ACTION", "SEVERITY", "CONTAINER", "MESSAGE"].map(str::to_owned);
+        let mut widths = header.clone().map(|h| h.len());
+        for row in &rows {
+            for (width, cell) in widths.iter_mut().zip(row) {
+                *width = (*width).max(cell.chars().count());
+            }
+        }
+        for row in std::iter::once(&header).chain(&rows) {
+            let mut line = String::new();
+            for (index, (cell, width)) in row.iter().zip(widths).enumerate() {
+                if index + 1 == row.len() {
+                    line.push_str(cell);
+                } else {
+                    let _ = write!(line, "{cell:<width$}  ");
+                }
+            }
+            text.push_str(line.trim_end());
+            text.push('\n');
+        }
+        text.push('\n');
+    }
+    let s = output.summary;
+    let _ = writeln!(
+        text,
+        "{} objects checked against {} rules: {} deny, {} warn, {} dryrun violations; {} evaluation errors",
+        s.objects, s.rules, s.deny, s.warn, s.dryrun, s.errors
+    );
+    text
+}

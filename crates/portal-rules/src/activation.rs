@@ -1,0 +1,374 @@
+//! The evaluation context of one object: the CEL variables of SPEC §3.2, built once per object
+//! and shared by every rule evaluated on it.
+
+use std::collections::HashMap;
+
+use cel::common::types::{CelList, CelMap, CelMapKey};
+use cel::common::value::{CowVal, Val};
+use cel::context::VariableResolver;
+use serde_json::Value as Json;
+
+use crate::image::ImageRef;
+use crate::schema::Operation;
+use crate::value::{self, BoxedVal};
+
+/// What one evaluation is about: the object under review and what surrounds it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EvaluationInput<'a> {
+    /// The object; `None` for a DELETE admission.
+    pub object: Option<&'a Json>,
+    /// The previous version on UPDATE and DELETE admission.
+    pub old_object: Option<&'a Json>,
+    /// The admission request (without the objects), when evaluating an admission.
+    pub request: Option<&'a Json>,
+    /// The Namespace of a namespaced object, when known.
+    pub namespace_object: Option<&'a Json>,
+    /// The admission operation; `None` outside admission (audit), where `match.operations` is ignored.
+    pub operation: Option<Operation>,
+}
+
+/// Group, version, kind, namespace, name and uid of the object under review.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ObjectIdentity {
+    pub group: String,
+    pub version: String,
+    pub kind: String,
+    pub namespace: Option<String>,
+    pub name: Option<String>,
+    pub uid: Option<String>,
+}
+
+impl ObjectIdentity {
+    /// Reads the identity from an object's `apiVersion`, `kind` and `metadata`.
+    pub fn of(object: &Json) -> ObjectIdentity {
+        let text = |value: Option<&Json>| value.and_then(Json::as_str).map(str::to_owned);
+        let api_version = object.get("apiVersion").and_then(Json::as_str).unwrap_or_default();
+        let (group, version) = match api_version.split_once('/') {
+            Some((group, version)) => (group.to_owned(), version.to_owned()),
+            None => (String::new(), api_version.to_owned()),
+        };
+        let metadata = object.get("metadata");
+        ObjectIdentity {
+            group,
+            version,
+            kind: text(object.get("kind")).unwrap_or_default(),
+            namespace: text(metadata.and_then(|m| m.get("namespace"))).filter(|ns| !ns.is_empty()),
+            name: text(metadata.and_then(|m| m.get("name")))
+                .or_else(|| text(metadata.and_then(|m| m.get("generateName")))),
+            uid: text(metadata.and_then(|m| m.get("uid"))),
+        }
+    }
+
+    /// `Kind/namespace/name`, or `Kind/name` without a namespace.
+    pub fn display_name(&self) -> String {
+        let name = self.name.as_deref().unwrap_or("<unnamed>");
+        match &self.namespace {
+            Some(namespace) => format!("{}/{namespace}/{name}", self.kind),
+            None => format!("{}/{name}", self.kind),
+        }
+    }
+}
+
+/// The CEL variables for one object. Building it is the per-object cost; evaluating a rule
+/// against it only borrows.
+pub struct Activation<'a> {
+    pub(crate) input: EvaluationInput<'a>,
+    pub(crate) identity: ObjectIdentity,
+    variables: Variables<'a>,
+    container_names: Vec<Option<String>>,
+}
+
+impl std::fmt::Debug for Activation<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Activation")
+            .field("identity", &self.identity)
+            .field("containers", &self.container_names)
+            .finish_non_exhaustive()
+    }
+}
+
+struct Variables<'a> {
+    object: BoxedVal<'a>,
+    old_object: BoxedVal<'a>,
+    request: BoxedVal<'a>,
+    namespace_object: BoxedVal<'a>,
+    metadata: BoxedVal<'a>,
+    pod_metadata: BoxedVal<'a>,
+    spec: BoxedVal<'a>,
+    security_context: BoxedVal<'a>,
+    containers: CelList<'a>,
+}
+
+impl<'a> Activation<'a> {
+    /// Builds every variable for `input`.
+    pub fn new(input: EvaluationInput<'a>) -> Activation<'a> {
+        // On DELETE the object is gone: the sugar describes the object being deleted.
+        let subject = input.object.or(input.old_object);
+        let identity = subject.map(ObjectIdentity::of).unwrap_or_default();
+        let optional = |json: Option<&'a Json>| json.map_or_else(value::null, value::to_val);
+        let pod = subject.and_then(|object| pod_parts(&identity, object));
+        let (pod_metadata, spec, security_context, containers, container_names) = match pod {
+            Some(pod) => {
+                let (containers, names) = normalised_containers(pod.spec);
+                (
+                    pod_metadata(pod.metadata),
+                    pod_spec(pod.spec),
+                    pod_security_context(pod.spec.get("securityContext")),
+                    containers,
+                    names,
+                )
+            }
+            None => (value::null(), value::null(), value::null(), CelList::from(Vec::new()), Vec::new()),
+        };
+        Activation {
+            variables: Variables {
+                object: optional(input.object),
+                old_object: optional(input.old_object),
+                request: optional(input.request),
+                namespace_object: optional(input.namespace_object),
+                metadata: optional(subject.and_then(|object| object.get("metadata"))),
+                pod_metadata,
+                spec,
+                security_context,
+                containers,
+            },
+            input,
+            identity,
+            container_names,
+        }
+    }
+
+    /// The object's identity.
+    pub fn identity(&self) -> &ObjectIdentity {
+        &self.identity
+    }
+
+    /// How many containers the pod sugar found (0 for kinds without a pod spec).
+    pub fn container_count(&self) -> usize {
+        self.container_names.len()
+    }
+
+    pub(crate) fn container_name(&self, index: usize) -> Option<&str> {
+        self.container_names.get(index).and_then(Option::as_deref)
+    }
+
+    /// The variables, with `container` bound to the container at `container` when given.
+    pub(crate) fn bindings(&self, container: Option<usize>) -> Bindings<'_, 'a> {
+        Bindings { variables: &self.variables, container }
+    }
+}
+
+/// Resolves the rule variables against an [`Activation`], without copying them.
+pub(crate) struct Bindings<'s, 'a> {
+    variables: &'s Variables<'a>,
+    container: Option<usize>,
+}
+
+impl VariableResolver for Bindings<'_, '_> {
+    fn resolve<'b>(&'b self, variable: &str) -> Option<CowVal<'b, 'b>> {
+        let v = self.variables;
+        let found: &'b (dyn Val + 'b) = match variable {
+            "object" => &*v.object,
+            "oldObject" => &*v.old_object,
+            "request" => &*v.request,
+            "namespaceObject" => &*v.namespace_object,
+            "metadata" => &*v.metadata,
+            "podMetadata" => &*v.pod_metadata,
+            "spec" => &*v.spec,
+            "securityContext" => &*v.security_context,
+            "containers" => &v.containers,
+            "container" => match self.container {
+                Some(index) => &**v.containers.inner().get(index)?,
+                None => return Some(CowVal::Owned(value::null())),
+            },
+            _ => return None,
+        };
+        Some(CowVal::Borrowed(found))
+    }
+}
+
+/// The names every rule can read; anything else is an undeclared reference.
+pub const VARIABLES: &[&str] = &[
+    "object",
+    "oldObject",
+    "request",
+    "namespaceObject",
+    "metadata",
+    "podMetadata",
+    "spec",
+    "securityContext",
+    "containers",
+    "container",
+];
+
+struct PodParts<'a> {
+    metadata: Option<&'a Json>,
+    spec: &'a Json,
+}
+
+/// Finds the pod spec and metadata of a Pod or of a kind with a pod template, at its usual path.
+fn pod_parts<'a>(identity: &ObjectIdentity, object: &'a Json) -> Option<PodParts<'a>> {
+    let template = match (identity.group.as_str(), identity.kind.as_str()) {
+        ("", "Pod") => {
+            return Some(PodParts { metadata: object.get("metadata"), spec: object.get("spec")? });
+        }
+        ("", "PodTemplate") => object.get("template")?,
+        ("", "ReplicationController")
+        | ("apps" | "extensions", "Deployment" | "ReplicaSet" | "DaemonSet")
+        | ("apps", "StatefulSet")
+        | ("batch", "Job") => object.get("spec")?.get("template")?,
+        ("batch", "CronJob") => object.get("spec")?.get("jobTemplate")?.get("spec")?.get("template")?,
+        _ => return None,
+    };
+    Some(PodParts { metadata: template.get("metadata"), spec: template.get("spec")? })
+}
+
+/// A map of `json`'s own fields with `required` fields added (as their defaults) when absent.
+fn map_with_defaults<'a>(json: Option<&'a Json>, required: &[(&'static str, fn() -> BoxedVal<'a>)]) -> BoxedVal<'a> {
+    let mut fields: HashMap<CelMapKey<'a>, BoxedVal<'a>> = HashMap::new();
+    if let Some(Json::Object(object)) = json {
+        for (key, field) in object {
+            fields.insert(CelMapKey::from(key.as_str()), value::to_val(field));
+        }
+    }
+    for (key, default) in required {
+        let absent = json.and_then(|j| j.get(*key)).is_none_or(Json::is_null);
+        if absent {
+            fields.insert(CelMapKey::from(*key), default());
+        }
+    }
+    Box::new(CelMap::from(fields))
+}
+
+fn empty_list<'a>() -> BoxedVal<'a> {
+    value::list(Vec::new())
+}
+
+fn empty_map<'a>() -> BoxedVal<'a> {
+    value::map(Vec::new())
+}
+
+fn pod_metadata(metadata: Option<&Json>) -> BoxedVal<'_> {
+    map_with_defaults(
+        metadata,
+        &[("name", value::null), ("namespace", value::null), ("labels", empty_map), ("annotations", empty_map)],
+    )
+}
+
+fn pod_spec(spec: &Json) -> BoxedVal<'_> {
+    map_with_defaults(
+        Some(spec),
+        &[
+            ("hostPID", value::null),
+            ("hostNetwork", value::null),
+            ("hostIPC", value::null),
+            ("hostUsers", value::null),
+            ("serviceAccountName", value::null),
+            ("automountServiceAccountToken", value::null),
+            ("os", value::null),
+            ("volumes", empty_list),
+        ],
+    )
+}
+
+fn pod_security_context(context: Option<&Json>) -> BoxedVal<'_> {
+    map_with_defaults(
+        context,
+        &[
+            ("runAsUser", value::null),
+            ("runAsGroup", value::null),
+            ("runAsNonRoot", value::null),
+            ("fsGroup", value::null),
+            ("seccompProfile", value::null),
+            ("appArmorProfile", value::null),
+            ("seLinuxOptions", value::null),
+            ("windowsOptions", value::null),
+            ("supplementalGroups", value::null),
+            ("sysctls", empty_list),
+        ],
+    )
+}
+
+/// Every container (standard, init, ephemeral) in the normalised shape, and their names.
+fn normalised_containers(spec: &Json) -> (CelList<'_>, Vec<Option<String>>) {
+    let mut containers = Vec::new();
+    let mut names = Vec::new();
+    for (field, container_type) in
+        [("containers", "standard"), ("initContainers", "init"), ("ephemeralContainers", "ephemeral")]
+    {
+        let Some(Json::Array(items)) = spec.get(field) else { continue };
+        for item in items {
+            names.push(item.get("name").and_then(Json::as_str).map(str::to_owned));
+            containers.push(normalised_container(item, container_type));
+        }
+    }
+    (CelList::from(containers), names)
+}
+
+fn normalised_container<'a>(container: &'a Json, container_type: &'static str) -> BoxedVal<'a> {
+    let field = |key: &str| container.get(key).filter(|v| !v.is_null()).map_or_else(value::null, value::to_val);
+    let list = |key: &str| container.get(key).filter(|v| !v.is_null()).map_or_else(empty_list, value::to_val);
+    let image = container.get("image").and_then(Json::as_str);
+    value::map(vec![
+        ("name", field("name")),
+        ("containerType", value::str_val(container_type)),
+        ("image", field("image")),
+        ("imageRef", image_ref(image)),
+        ("command", field("command")),
+        ("args", field("args")),
+        ("ports", list("ports")),
+        ("env", list("env")),
+        ("envFrom", list("envFrom")),
+        ("volumeMounts", list("volumeMounts")),
+        ("resources", field("resources")),
+        ("imagePullPolicy", field("imagePullPolicy")),
+        ("livenessProbe", field("livenessProbe")),
+        ("readinessProbe", field("readinessProbe")),
+        ("startupProbe", field("startupProbe")),
+        ("lifecycle", field("lifecycle")),
+        ("securityContext", container_security_context(container.get("securityContext"))),
+    ])
+}
+
+fn container_security_context(context: Option<&Json>) -> BoxedVal<'_> {
+    let context = context.filter(|c| c.is_object());
+    let field =
+        |key: &str| context.and_then(|c| c.get(key)).filter(|v| !v.is_null()).map_or_else(value::null, value::to_val);
+    let capabilities = context.and_then(|c| c.get("capabilities"));
+    let capability_list = |key: &str| {
+        capabilities.and_then(|c| c.get(key)).filter(|v| v.is_array()).map_or_else(empty_list, value::to_val)
+    };
+    value::map(vec![
+        ("privileged", field("privileged")),
+        ("allowPrivilegeEscalation", field("allowPrivilegeEscalation")),
+        ("readOnlyRootFilesystem", field("readOnlyRootFilesystem")),
+        ("runAsUser", field("runAsUser")),
+        ("runAsGroup", field("runAsGroup")),
+        ("runAsNonRoot", field("runAsNonRoot")),
+        ("procMount", field("procMount")),
+        ("seccompProfile", field("seccompProfile")),
+        ("appArmorProfile", field("appArmorProfile")),
+        ("seLinuxOptions", field("seLinuxOptions")),
+        ("windowsOptions", field("windowsOptions")),
+        ("capabilities", value::map(vec![("add", capability_list("add")), ("drop", capability_list("drop"))])),
+    ])
+}
+
+fn image_ref<'a>(image: Option<&str>) -> BoxedVal<'a> {
+    let parsed = image.and_then(|image| ImageRef::parse(image).ok());
+    let text = |s: Option<String>| s.map_or_else(value::null, value::string);
+    match parsed {
+        Some(r) => value::map(vec![
+            ("registry", value::string(r.registry)),
+            ("repository", value::string(r.repository)),
+            ("tag", text(r.tag)),
+            ("digest", text(r.digest)),
+        ]),
+        None => value::map(vec![
+            ("registry", value::null()),
+            ("repository", value::null()),
+            ("tag", value::null()),
+            ("digest", value::null()),
+        ]),
+    }
+}

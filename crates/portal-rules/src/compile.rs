@@ -1,0 +1,123 @@
+//! Compiling a [`LoadedRule`] into a [`CompiledRule`]: CEL parsed once, literal regular
+//! expressions compiled once, per-container evaluation decided from the expression.
+
+use std::sync::Arc;
+
+use cel::common::ast::{Expr, LiteralValue};
+use cel::{Env, Program};
+
+use crate::error::{Error, ExpressionField, Origin};
+use crate::load::LoadedRule;
+use crate::schema::RuleSpec;
+
+/// A rule ready to evaluate. Immutable and shareable across threads.
+#[derive(Debug)]
+pub struct CompiledRule {
+    pub(crate) name: Arc<str>,
+    pub(crate) spec: RuleSpec,
+    pub(crate) origin: Origin,
+    pub(crate) namespace: Option<String>,
+    pub(crate) program: Program,
+    pub(crate) message_program: Option<Program>,
+    /// The rule mentions `container`: evaluate it once per container.
+    pub(crate) per_container: bool,
+}
+
+impl CompiledRule {
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn spec(&self) -> &RuleSpec {
+        &self.spec
+    }
+
+    pub fn origin(&self) -> &Origin {
+        &self.origin
+    }
+
+    /// The namespace a `PortalRule` is confined to.
+    pub fn namespace(&self) -> Option<&str> {
+        self.namespace.as_deref()
+    }
+
+    /// Whether the rule is evaluated once per container.
+    pub fn is_per_container(&self) -> bool {
+        self.per_container
+    }
+}
+
+/// Compiles one rule against `env`.
+pub fn compile_rule(env: &Env, rule: LoadedRule) -> Result<CompiledRule, Error> {
+    let program = compile_expression(env, &rule, ExpressionField::Rule, &rule.spec.rule)?;
+    if let Some(found) = obviously_not(&program, "bool") {
+        return Err(Error::ExpressionType {
+            origin: rule.origin.clone(),
+            rule: rule.name.clone(),
+            field: ExpressionField::Rule,
+            expected: "bool (true means violation)",
+            found,
+        });
+    }
+    let message_program = match &rule.spec.message_expression {
+        Some(source) => {
+            let program = compile_expression(env, &rule, ExpressionField::MessageExpression, source)?;
+            if let Some(found) = obviously_not(&program, "string") {
+                return Err(Error::ExpressionType {
+                    origin: rule.origin.clone(),
+                    rule: rule.name.clone(),
+                    field: ExpressionField::MessageExpression,
+                    expected: "string",
+                    found,
+                });
+            }
+            Some(program)
+        }
+        None => None,
+    };
+    let per_container = program.references().has_variable("container");
+    Ok(CompiledRule {
+        name: Arc::from(rule.name.as_str()),
+        spec: rule.spec,
+        origin: rule.origin,
+        namespace: rule.namespace,
+        program,
+        message_program,
+        per_container,
+    })
+}
+
+fn compile_expression(env: &Env, rule: &LoadedRule, field: ExpressionField, source: &str) -> Result<Program, Error> {
+    let program = env.compile(source).map_err(|errors| {
+        let first = errors.errors.first();
+        let (line, column) = first.map_or((1, 1), |e| (e.pos.0.max(1) as usize, e.pos.1.max(0) as usize + 1));
+        let message = first.map_or_else(|| errors.to_string(), |e| e.msg.clone());
+        Error::CompileExpression { origin: rule.origin.clone(), rule: rule.name.clone(), field, line, column, message }
+    })?;
+    portal_cel::regex_cache::precompile_literals(&program).map_err(|(pattern, error)| Error::InvalidRegex {
+        origin: rule.origin.clone(),
+        rule: rule.name.clone(),
+        field,
+        pattern,
+        message: error.to_string(),
+    })?;
+    Ok(program)
+}
+
+/// Without a type checker, catch the expressions that can only ever be of the wrong type:
+/// literals, lists and maps at the root.
+fn obviously_not(program: &Program, expected: &str) -> Option<&'static str> {
+    let found = match &program.expression().expr {
+        Expr::Literal(LiteralValue::Boolean(_)) => "bool",
+        Expr::Literal(LiteralValue::String(_)) => "string",
+        Expr::Literal(LiteralValue::Int(_)) => "int",
+        Expr::Literal(LiteralValue::UInt(_)) => "uint",
+        Expr::Literal(LiteralValue::Double(_)) => "double",
+        Expr::Literal(LiteralValue::Bytes(_)) => "bytes",
+        Expr::Literal(LiteralValue::Null) => "null",
+        Expr::List(_) => "list",
+        Expr::Map(_) => "map",
+        _ => return None,
+    };
+    (found != expected).then_some(found)
+}

@@ -1,0 +1,100 @@
+//! Multi-document YAML (and JSON) text into JSON documents that remember where they start.
+
+use serde_json::Value as Json;
+
+use crate::error::{Error, Origin};
+
+/// One non-empty document of a YAML stream.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Document {
+    pub origin: Origin,
+    pub value: Json,
+}
+
+/// Splits `text` into its documents. Empty documents (only comments, or `---` alone) are dropped.
+/// `source` names the text in errors (a path, or `-` for stdin).
+pub fn parse_documents(source: &str, text: &str) -> Result<Vec<Document>, Error> {
+    let mut documents = Vec::new();
+    for (start_line, chunk) in split_documents(text) {
+        if chunk.trim().is_empty() {
+            continue;
+        }
+        let value: Json = serde_saphyr::from_str(chunk).map_err(|error| Error::ParseDocument {
+            origin: Origin::new(source, Some(start_line)),
+            message: relocate_error(&error.to_string(), start_line),
+        })?;
+        if value.is_null() {
+            continue;
+        }
+        documents.push(Document { origin: Origin::new(source, Some(first_content_line(chunk, start_line))), value });
+    }
+    Ok(documents)
+}
+
+/// Splits on `---` document markers, keeping each chunk's first line number (1-based).
+/// Splitting ourselves keeps line numbers exact and lets one bad document name its own line.
+fn split_documents(text: &str) -> Vec<(usize, &str)> {
+    let mut chunks = Vec::new();
+    let mut start = 0;
+    let mut start_line = 1;
+    let mut offset = 0;
+    for (index, line) in text.split_inclusive('\n').enumerate() {
+        let content = line.trim_end_matches(['\n', '\r']);
+        let is_marker = content == "---" || content.starts_with("--- ") || content == "...";
+        if is_marker {
+            chunks.push((start_line, &text[start..offset]));
+            start = offset + line.len();
+            start_line = index + 2;
+        }
+        offset += line.len();
+    }
+    chunks.push((start_line, &text[start..]));
+    chunks
+}
+
+fn first_content_line(chunk: &str, start_line: usize) -> usize {
+    chunk
+        .lines()
+        .position(|line| {
+            let trimmed = line.trim();
+            !trimmed.is_empty() && !trimmed.starts_with('#')
+        })
+        .map_or(start_line, |index| start_line + index)
+}
+
+/// serde-saphyr reports lines relative to the chunk; make them relative to the file.
+fn relocate_error(message: &str, start_line: usize) -> String {
+    if start_line == 1 {
+        return message.to_owned();
+    }
+    format!("{message} (line numbers counted from the document starting at line {start_line})")
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn documents_keep_their_start_lines() {
+        let text = "# leading comment\na: 1\n---\n\n# only a comment\n---\nb: 2\n...\n";
+        let docs = parse_documents("f.yaml", text).unwrap();
+        assert_eq!(docs.len(), 2);
+        assert_eq!(docs[0].origin.to_string(), "f.yaml:2");
+        assert_eq!(docs[1].origin.to_string(), "f.yaml:7");
+        assert_eq!(docs[1].value, serde_json::json!({"b": 2}));
+    }
+
+    #[test]
+    fn json_is_accepted() {
+        let docs = parse_documents("f.json", r#"{"kind": "Pod", "spec": {"replicas": 3}}"#).unwrap();
+        assert_eq!(docs[0].value["spec"]["replicas"], serde_json::json!(3));
+    }
+
+    #[test]
+    fn yaml_errors_name_the_file_and_document_line() {
+        let error = parse_documents("bad.yaml", "a: 1\n---\nb: [1, 2\n").unwrap_err();
+        let text = error.to_string();
+        assert!(text.starts_with("bad.yaml:3: not valid YAML"), "{text}");
+    }
+}

@@ -1,0 +1,92 @@
+//! Errors of loading and compiling rules. Evaluation errors are not errors of this kind: they
+//! are part of a rule's result (see [`crate::RuleResult`]).
+
+use std::fmt;
+
+/// Where a rule or document came from: a file (and the line its document starts on) or an object.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Origin {
+    /// A file path, `-` for standard input, or `PortalClusterRule/name` for a cluster object.
+    pub source: String,
+    /// 1-based line where the document starts, when known.
+    pub line: Option<usize>,
+}
+
+impl Origin {
+    pub fn new(source: impl Into<String>, line: Option<usize>) -> Origin {
+        Origin { source: source.into(), line }
+    }
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "{}:{line}", self.source),
+            None => f.write_str(&self.source),
+        }
+    }
+}
+
+/// Which expression of a rule an error is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExpressionField {
+    Rule,
+    MessageExpression,
+}
+
+impl fmt::Display for ExpressionField {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ExpressionField::Rule => "rule",
+            ExpressionField::MessageExpression => "messageExpression",
+        })
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{origin}: not valid YAML or JSON: {message}")]
+    ParseDocument { origin: Origin, message: String },
+
+    #[error("{origin}: field `{path}`: {message}")]
+    InvalidField { origin: Origin, path: String, message: String },
+
+    #[error("{origin}: rule {rule:?}: `{field}` does not compile: line {line}, column {column}: {message}")]
+    CompileExpression {
+        origin: Origin,
+        rule: String,
+        field: ExpressionField,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+
+    #[error("{origin}: rule {rule:?}: `{field}` must evaluate to a {expected}, but it is a {found}")]
+    ExpressionType { origin: Origin, rule: String, field: ExpressionField, expected: &'static str, found: &'static str },
+
+    #[error("{origin}: rule {rule:?}: `{field}`: invalid regular expression {pattern:?}: {message}")]
+    InvalidRegex { origin: Origin, rule: String, field: ExpressionField, pattern: String, message: String },
+
+    #[error("{origin}: rule name {name:?} is already used by the rule at {first}; rule names must be unique")]
+    DuplicateRuleName { origin: Origin, name: String, first: Origin },
+
+    #[error("building the CEL environment failed (a bug in Portal; please report it)")]
+    Environment(#[source] cel::DeclarationError),
+}
+
+impl Error {
+    /// Where the problem is.
+    pub fn origin(&self) -> Option<&Origin> {
+        match self {
+            Error::ParseDocument { origin, .. }
+            | Error::InvalidField { origin, .. }
+            | Error::CompileExpression { origin, .. }
+            | Error::ExpressionType { origin, .. }
+            | Error::InvalidRegex { origin, .. }
+            | Error::DuplicateRuleName { origin, .. } => Some(origin),
+            Error::Environment(_) => None,
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,331 @@
+//! The rule schema (SPEC §3.1): what a rule file or the `spec` of a rule resource holds.
+//!
+//! Deserialisation rejects unknown fields; [`RuleSpec::validate`] checks what serde cannot
+//! (non-empty lists, well-formed names, selector operators).
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// One rule as written by its author.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RuleSpec {
+    /// Unique name; defaults to `metadata.name` of the resource or document.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// `false` parks the rule: it is loaded and validated but never evaluated.
+    #[serde(default = "enabled_by_default")]
+    pub enabled: bool,
+    #[serde(default)]
+    pub severity: Severity,
+    /// Where the rule runs.
+    #[serde(default = "Mode::all")]
+    pub mode: Vec<Mode>,
+    #[serde(default)]
+    pub enforcement_action: EnforcementAction,
+    #[serde(rename = "match")]
+    pub match_spec: MatchSpec,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exclude: Option<MatchSpec>,
+    /// CEL expression; `true` means the object violates the rule.
+    pub rule: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// CEL expression yielding the message; overrides `message` when it evaluates cleanly.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_expression: Option<String>,
+    #[serde(default)]
+    pub failure_policy: FailurePolicy,
+    /// Shorthand for one `alertmanager` action with this alert name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alert: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub actions: Vec<ActionSpec>,
+}
+
+fn enabled_by_default() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Low,
+    #[default]
+    Medium,
+    High,
+    Critical,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    Admission,
+    Audit,
+}
+
+impl Mode {
+    fn all() -> Vec<Mode> {
+        vec![Mode::Admission, Mode::Audit]
+    }
+}
+
+/// The admission verdict of a violation.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EnforcementAction {
+    #[default]
+    Deny,
+    Warn,
+    Dryrun,
+}
+
+/// What an evaluation *error* means at admission.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum FailurePolicy {
+    #[default]
+    Ignore,
+    Fail,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Operation {
+    Create,
+    Update,
+    Delete,
+    Connect,
+}
+
+impl fmt::Display for Operation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Operation::Create => "CREATE",
+            Operation::Update => "UPDATE",
+            Operation::Delete => "DELETE",
+            Operation::Connect => "CONNECT",
+        })
+    }
+}
+
+/// Which objects a rule applies to (`match`) or is carved out from (`exclude`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MatchSpec {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gvk: Vec<GroupVersionKind>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespaces: Option<NamespaceFilter>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace_selector: Option<LabelSelector>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object_selector: Option<LabelSelector>,
+    /// Admission operations; `match` defaults to CREATE and UPDATE.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operations: Option<Vec<Operation>>,
+}
+
+/// A group/version/kind pattern. `group: ""` is the core group; `kind: "*"` and
+/// `version: "*"` (the default) match any.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupVersionKind {
+    pub group: String,
+    #[serde(default = "any")]
+    pub version: String,
+    pub kind: String,
+}
+
+fn any() -> String {
+    "*".to_owned()
+}
+
+/// Namespace names to include or exclude; `*` is a glob.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NamespaceFilter {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub include: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exclude: Vec<String>,
+}
+
+/// A Kubernetes label selector.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LabelSelector {
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub match_labels: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub match_expressions: Vec<LabelSelectorRequirement>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LabelSelectorRequirement {
+    pub key: String,
+    pub operator: SelectorOperator,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub values: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SelectorOperator {
+    In,
+    NotIn,
+    Exists,
+    DoesNotExist,
+}
+
+/// A response action (SPEC §8). Type-specific parameters sit beside `type`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ActionSpec {
+    #[serde(rename = "type")]
+    pub action_type: ActionType,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on: Option<Vec<ActionTrigger>>,
+    /// `N/unit` with unit `s`, `m` or `h`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<String>,
+    #[serde(flatten)]
+    pub parameters: BTreeMap<String, serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ActionType {
+    Alertmanager,
+    Label,
+    Annotate,
+    Evict,
+    PatchNetworkpolicy,
+    RevokeSaToken,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ActionTrigger {
+    Admission,
+    Audit,
+    Network,
+}
+
+/// A problem found by [`RuleSpec::validate`]: the field path and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpecProblem {
+    pub path: String,
+    pub message: String,
+}
+
+impl RuleSpec {
+    /// Checks what deserialisation cannot; returns every problem found, in field order.
+    pub fn validate(&self) -> Vec<SpecProblem> {
+        let mut problems = Vec::new();
+        let mut problem = |path: String, message: String| problems.push(SpecProblem { path, message });
+        match &self.name {
+            None => problem("name".into(), "is required (or set metadata.name)".into()),
+            Some(name) if !is_rule_name(name) => problem(
+                "name".into(),
+                format!(
+                    "{name:?} is not a valid rule name: use 1-253 lowercase letters, digits, '-' and '.', starting and ending with a letter or digit"
+                ),
+            ),
+            Some(_) => {}
+        }
+        if self.mode.is_empty() {
+            problem("mode".into(), "must list at least one of: admission, audit".into());
+        }
+        if self.match_spec.gvk.is_empty() {
+            problem(
+                "match.gvk".into(),
+                "must list at least one {group, version, kind}; use kind: \"*\" to match every kind of a group".into(),
+            );
+        }
+        if self.rule.trim().is_empty() {
+            problem("rule".into(), "must be a non-empty CEL expression".into());
+        }
+        if let Some(message) = &self.message {
+            if message.trim().is_empty() {
+                problem("message".into(), "must not be empty when set".into());
+            }
+        }
+        validate_match(&self.match_spec, "match", &mut problem);
+        if let Some(exclude) = &self.exclude {
+            validate_match(exclude, "exclude", &mut problem);
+        }
+        for (index, action) in self.actions.iter().enumerate() {
+            if let Some(limit) = &action.rate_limit {
+                if parse_rate_limit(limit).is_none() {
+                    problem(
+                        format!("actions[{index}].rateLimit"),
+                        format!("{limit:?} is not a rate: write N/unit with unit s, m or h, e.g. 5/m"),
+                    );
+                }
+            }
+        }
+        problems
+    }
+}
+
+fn validate_match(spec: &MatchSpec, prefix: &str, problem: &mut impl FnMut(String, String)) {
+    for (index, gvk) in spec.gvk.iter().enumerate() {
+        if gvk.kind.is_empty() {
+            problem(format!("{prefix}.gvk[{index}].kind"), "must not be empty; use \"*\" for any kind".into());
+        }
+        if gvk.version.is_empty() {
+            problem(format!("{prefix}.gvk[{index}].version"), "must not be empty; use \"*\" for any version".into());
+        }
+    }
+    let selectors = [("namespaceSelector", &spec.namespace_selector), ("objectSelector", &spec.object_selector)];
+    for (field, selector) in selectors {
+        let Some(selector) = selector else { continue };
+        for (index, requirement) in selector.match_expressions.iter().enumerate() {
+            let path = format!("{prefix}.{field}.matchExpressions[{index}].values");
+            match requirement.operator {
+                SelectorOperator::In | SelectorOperator::NotIn if requirement.values.is_empty() => {
+                    problem(path, "must not be empty for operator In or NotIn".into())
+                }
+                SelectorOperator::Exists | SelectorOperator::DoesNotExist if !requirement.values.is_empty() => {
+                    problem(path, "must be empty for operator Exists or DoesNotExist".into())
+                }
+                _ => {}
+            }
+        }
+    }
+    if let Some(operations) = &spec.operations {
+        if operations.is_empty() {
+            problem(
+                format!("{prefix}.operations"),
+                "must list at least one of CREATE, UPDATE, DELETE, CONNECT when set".into(),
+            );
+        }
+    }
+}
+
+/// A DNS-subdomain-like name, as Kubernetes object names are.
+fn is_rule_name(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    let edge_ok = |b: &u8| b.is_ascii_lowercase() || b.is_ascii_digit();
+    !bytes.is_empty()
+        && bytes.len() <= 253
+        && bytes.first().is_some_and(edge_ok)
+        && bytes.last().is_some_and(edge_ok)
+        && bytes.iter().all(|b| edge_ok(b) || *b == b'-' || *b == b'.')
+}
+
+/// Parses `N/unit` into (count, seconds per window).
+pub fn parse_rate_limit(text: &str) -> Option<(u32, u64)> {
+    let (count, unit) = text.split_once('/')?;
+    let count: u32 = count.trim().parse().ok().filter(|n| *n > 0)?;
+    let seconds = match unit.trim() {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        _ => return None,
+    };
+    Some((count, seconds))
+}

@@ -1,0 +1,89 @@
+//! JSON to CEL values, the way Kubernetes does it: integers are `int` (so
+//! `object.spec.replicas + 1` works), strings are borrowed from the JSON, not copied.
+
+use std::collections::HashMap;
+
+use cel::common::types::{CelBool, CelDouble, CelInt, CelList, CelMap, CelMapKey, CelNull, CelString, CelUInt};
+use cel::common::value::Val;
+use serde_json::Value as Json;
+
+/// A CEL value that may borrow strings from the JSON it was built from.
+pub(crate) type BoxedVal<'a> = Box<dyn Val + 'a>;
+
+/// Converts a JSON value into a CEL value borrowing from it.
+pub(crate) fn to_val(json: &Json) -> BoxedVal<'_> {
+    match json {
+        Json::Null => Box::new(CelNull),
+        Json::Bool(b) => Box::new(CelBool::from(*b)),
+        Json::Number(n) => number(n),
+        Json::String(s) => Box::new(CelString::from(s.as_str())),
+        Json::Array(items) => Box::new(CelList::from(items.iter().map(to_val).collect::<Vec<_>>())),
+        Json::Object(fields) => Box::new(CelMap::from(
+            fields.iter().map(|(key, value)| (CelMapKey::from(key.as_str()), to_val(value))).collect::<HashMap<_, _>>(),
+        )),
+    }
+}
+
+fn number<'a>(n: &serde_json::Number) -> BoxedVal<'a> {
+    if let Some(i) = n.as_i64() {
+        Box::new(CelInt::from(i))
+    } else if let Some(u) = n.as_u64() {
+        Box::new(CelUInt::from(u))
+    } else {
+        Box::new(CelDouble::from(n.as_f64().unwrap_or(f64::NAN)))
+    }
+}
+
+/// An owned string value.
+pub(crate) fn string<'a>(s: impl Into<String>) -> BoxedVal<'a> {
+    Box::new(CelString::from(s.into()))
+}
+
+/// A borrowed string value.
+pub(crate) fn str_val(s: &str) -> BoxedVal<'_> {
+    Box::new(CelString::from(s))
+}
+
+pub(crate) fn null<'a>() -> BoxedVal<'a> {
+    Box::new(CelNull)
+}
+
+/// A map built from named fields.
+pub(crate) fn map<'a>(fields: Vec<(&'a str, BoxedVal<'a>)>) -> BoxedVal<'a> {
+    Box::new(CelMap::from(
+        fields.into_iter().map(|(key, value)| (CelMapKey::from(key), value)).collect::<HashMap<_, _>>(),
+    ))
+}
+
+pub(crate) fn list<'a>(items: Vec<BoxedVal<'a>>) -> BoxedVal<'a> {
+    Box::new(CelList::from(items))
+}
+
+/// Converts a CEL result back to JSON, for `portal eval` and messages.
+pub fn to_json(value: &cel::Value) -> Json {
+    use cel::Value;
+    match value {
+        Value::Null => Json::Null,
+        Value::Bool(b) => Json::Bool(*b),
+        Value::Int(i) => Json::from(*i),
+        Value::UInt(u) => Json::from(*u),
+        Value::Float(f) => serde_json::Number::from_f64(*f).map_or(Json::Null, Json::Number),
+        Value::String(s) => Json::String(s.as_str().to_owned()),
+        Value::Bytes(b) => Json::Array(b.iter().map(|byte| Json::from(*byte)).collect()),
+        Value::List(items) => Json::Array(items.iter().map(to_json).collect()),
+        Value::Map(map) => Json::Object(map.map.iter().map(|(key, value)| (key_string(key), to_json(value))).collect()),
+        Value::Duration(d) => Json::String(format!("{}s", d.num_milliseconds() as f64 / 1000.0)),
+        Value::Timestamp(t) => Json::String(t.to_rfc3339()),
+        other => Json::String(format!("{other:?}")),
+    }
+}
+
+fn key_string(key: &cel::objects::Key) -> String {
+    use cel::objects::Key;
+    match key {
+        Key::String(s) => s.as_str().to_owned(),
+        Key::Int(i) => i.to_string(),
+        Key::Uint(u) => u.to_string(),
+        Key::Bool(b) => b.to_string(),
+    }
+}
