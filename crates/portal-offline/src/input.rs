@@ -3,7 +3,7 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use portal_rules::{Document, LoadedRule, Origin, load_rules, parse_documents};
+use portal_rules::{Document, LoadedRule, Origin, parse_documents, rule_from_document};
 use serde_json::Value as Json;
 
 use crate::error::{Error, Problem};
@@ -80,26 +80,58 @@ pub(crate) fn display_path(path: &Path) -> String {
 }
 
 /// Loads every rule under `paths`. Errors are collected, not fatal: the good rules still load.
+///
+/// Inside a directory, rule bundles keep their test suites beside the rules: test files
+/// (`portal-test.yaml`, `*.portal-test.yaml`) and Kubernetes objects of other API groups (the
+/// suites' fixtures) are passed over. A file named explicitly is always read as rules.
 pub fn load_rule_paths(paths: &[PathBuf]) -> (Vec<LoadedRule>, Vec<Problem>) {
     let mut rules = Vec::new();
     let mut problems = Vec::new();
-    let files = match expand_paths(paths) {
-        Ok(files) => files,
-        Err(error) => return (rules, vec![Problem::from_error(&error)]),
-    };
-    for file in files {
-        let text = match read_source(&file) {
-            Ok(text) => text,
+    for path in paths {
+        let from_directory = path.is_dir();
+        let files = match expand_paths(std::slice::from_ref(path)) {
+            Ok(files) => files,
             Err(error) => {
                 problems.push(Problem::from_error(&error));
                 continue;
             }
         };
-        let (loaded, errors) = load_rules(&display_path(&file), &text);
-        rules.extend(loaded);
-        problems.extend(errors.iter().map(Problem::from_rules_error));
+        for file in files {
+            if from_directory && crate::suite::is_test_file(&file) {
+                continue;
+            }
+            let text = match read_source(&file) {
+                Ok(text) => text,
+                Err(error) => {
+                    problems.push(Problem::from_error(&error));
+                    continue;
+                }
+            };
+            let source = display_path(&file);
+            let documents = match parse_documents(&source, &text) {
+                Ok(documents) => documents,
+                Err(error) => {
+                    problems.push(Problem::from_rules_error(&error));
+                    continue;
+                }
+            };
+            for document in documents {
+                if from_directory && is_foreign_object(&document.value) {
+                    continue;
+                }
+                match rule_from_document(&document) {
+                    Ok(rule) => rules.push(rule),
+                    Err(error) => problems.push(Problem::from_rules_error(&error)),
+                }
+            }
+        }
     }
     (rules, problems)
+}
+
+/// A Kubernetes object that is not a Portal rule, e.g. a test fixture beside the rules.
+fn is_foreign_object(value: &Json) -> bool {
+    value.get("apiVersion").and_then(Json::as_str).is_some_and(|api_version| !api_version.starts_with("portal.io/"))
 }
 
 /// Loads every Kubernetes object under `paths`, expanding `kind: List`.
