@@ -37,9 +37,7 @@ mod tests {
                 .as_array()
                 .into_iter()
                 .flatten()
-                .filter(|dep| {
-                    dep["dep_kinds"].as_array().into_iter().flatten().any(|kind| kind["kind"].is_null())
-                })
+                .filter(|dep| dep["dep_kinds"].as_array().into_iter().flatten().any(|kind| kind["kind"].is_null()))
                 .map(|dep| name_of(dep["pkg"].as_str().unwrap_or_default()))
                 .collect();
             graph.insert(name_of(node["id"].as_str().unwrap_or_default()), deps);
@@ -65,7 +63,8 @@ mod tests {
         let graph = dependency_graph();
         let rules = transitive(&graph, "portal-rules");
         assert!(rules.contains("cel") && rules.contains("portal-cel"), "the graph was read: {rules:?}");
-        for forbidden in ["portal-offline", "portal-kube", "portal-config", "portal-metrics", "tokio", "kube", "hyper"] {
+        for forbidden in ["portal-offline", "portal-kube", "portal-config", "portal-metrics", "tokio", "kube", "hyper"]
+        {
             assert!(!rules.contains(forbidden), "portal-rules must not depend on {forbidden}");
         }
         let cel = transitive(&graph, "portal-cel");
@@ -87,7 +86,11 @@ mod tests {
             visit(&project_root().join(krate), &mut |path, text| {
                 let code = text.split("#[cfg(test)]").next().unwrap_or_default();
                 for needle in ["std::fs", "std::net::Tcp", "std::net::Udp", "std::process", "std::io::stdin", "tokio"] {
-                    assert!(!code.contains(needle), "{} uses {needle}: portal-rules/portal-cel do no I/O", path.display());
+                    assert!(
+                        !code.contains(needle),
+                        "{} uses {needle}: portal-rules/portal-cel do no I/O",
+                        path.display()
+                    );
                 }
             });
         }

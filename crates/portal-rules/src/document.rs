@@ -19,10 +19,7 @@ pub fn parse_documents(source: &str, text: &str) -> Result<Vec<Document>, Error>
         if chunk.trim().is_empty() {
             continue;
         }
-        let value: Json = serde_saphyr::from_str(chunk).map_err(|error| Error::ParseDocument {
-            origin: Origin::new(source, Some(start_line)),
-            message: relocate_error(&error.to_string(), start_line),
-        })?;
+        let value: Json = serde_saphyr::from_str(chunk).map_err(|error| yaml_error(source, start_line, &error))?;
         if value.is_null() {
             continue;
         }
@@ -62,12 +59,24 @@ fn first_content_line(chunk: &str, start_line: usize) -> usize {
         .map_or(start_line, |index| start_line + index)
 }
 
-/// serde-saphyr reports lines relative to the chunk; make them relative to the file.
-fn relocate_error(message: &str, start_line: usize) -> String {
-    if start_line == 1 {
-        return message.to_owned();
+/// One line: the file line (serde-saphyr counts from the chunk), the column, and the message
+/// without the source snippet.
+fn yaml_error(source: &str, start_line: usize, error: &serde_saphyr::Error) -> Error {
+    let text = error.without_snippet().to_string();
+    let first_line = text.lines().next().unwrap_or_default();
+    let message = first_line.trim_start_matches("error: ");
+    // Drop the chunk-relative "line L column C: " prefix; the location is reported separately.
+    let message = match message.split_once(": ") {
+        Some((prefix, rest)) if prefix.starts_with("line ") => rest,
+        _ => message,
+    };
+    match error.location() {
+        Some(location) => Error::ParseDocument {
+            origin: Origin::new(source, Some(start_line + location.line().saturating_sub(1) as usize)),
+            message: format!("column {}: {message}", location.column()),
+        },
+        None => Error::ParseDocument { origin: Origin::new(source, Some(start_line)), message: message.to_owned() },
     }
-    format!("{message} (line numbers counted from the document starting at line {start_line})")
 }
 
 #[cfg(test)]
@@ -95,6 +104,7 @@ mod tests {
     fn yaml_errors_name_the_file_and_document_line() {
         let error = parse_documents("bad.yaml", "a: 1\n---\nb: [1, 2\n").unwrap_err();
         let text = error.to_string();
-        assert!(text.starts_with("bad.yaml:3: not valid YAML"), "{text}");
+        assert!(text.starts_with("bad.yaml:3: not valid YAML or JSON: column "), "{text}");
+        assert!(!text.contains('\n'), "one line: {text}");
     }
 }

@@ -3,7 +3,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use portal_rules::{
-    Activation, EvaluationInput, ModeFilter, Operation, Outcome, RuleSet, SharedRuleSet, evaluate_expression, load_rules,
+    Activation, EvaluationInput, ModeFilter, Operation, Outcome, RuleSet, SharedRuleSet, evaluate_expression,
+    load_rules,
 };
 use serde_json::{Value, json};
 
@@ -22,7 +23,9 @@ fn compile_errors(yaml: &str) -> Vec<String> {
 }
 
 fn pod_rule(name: &str, rule: &str) -> String {
-    format!("name: {name}\nmatch: {{gvk: [{{group: '', version: v1, kind: Pod}}, {{group: apps, version: v1, kind: Deployment}}, {{group: batch, version: v1, kind: CronJob}}]}}\nrule: {rule:?}\n")
+    format!(
+        "name: {name}\nmatch: {{gvk: [{{group: '', version: v1, kind: Pod}}, {{group: apps, version: v1, kind: Deployment}}, {{group: batch, version: v1, kind: CronJob}}]}}\nrule: {rule:?}\n"
+    )
 }
 
 fn eval(expr: &str, object: &Value) -> Value {
@@ -40,8 +43,11 @@ fn bare_pod() -> Value {
 
 /// (rule name, outcome, containers that violated) for every matching rule.
 fn outcomes(set: &RuleSet, object: &Value) -> Vec<(String, Outcome, Vec<Option<String>>)> {
-    let activation =
-        Activation::new(EvaluationInput { object: Some(object), operation: Some(Operation::Create), ..Default::default() });
+    let activation = Activation::new(EvaluationInput {
+        object: Some(object),
+        operation: Some(Operation::Create),
+        ..Default::default()
+    });
     set.evaluate(&activation, ModeFilter::Any)
         .into_iter()
         .map(|r| (r.rule.name().to_owned(), r.outcome(), r.violations.iter().map(|v| v.container.clone()).collect()))
@@ -174,7 +180,10 @@ fn container_types_cover_init_and_ephemeral() {
         "initContainers": [{"name": "init", "image": "b"}],
         "ephemeralContainers": [{"name": "debug", "image": "c"}],
     }));
-    assert_eq!(eval("containers.map(c, c.name + ':' + c.containerType)", &object), json!(["app:standard", "init:init", "debug:ephemeral"]));
+    assert_eq!(
+        eval("containers.map(c, c.name + ':' + c.containerType)", &object),
+        json!(["app:standard", "init:init", "debug:ephemeral"])
+    );
 }
 
 #[test]
@@ -189,17 +198,16 @@ fn rules_mentioning_container_run_per_container_and_name_it() {
         vec![("privileged".to_owned(), Outcome::Fail, vec![Some("bad".to_owned()), Some("bad-init".to_owned())])]
     );
     let set = rules(&pod_rule("host-network", "spec.hostNetwork == true"));
-    let object = pod(json!({"hostNetwork": true, "containers": [{"name": "a", "image": "x"}, {"name": "b", "image": "x"}]}));
+    let object =
+        pod(json!({"hostNetwork": true, "containers": [{"name": "a", "image": "x"}, {"name": "b", "image": "x"}]}));
     assert_eq!(outcomes(&set, &object), vec![("host-network".to_owned(), Outcome::Fail, vec![None])]);
 }
 
 #[test]
 fn message_expression_falls_back_to_message_as_kubernetes_does() {
     let message = |message_expression: &str| {
-        let yaml = format!(
-            "{}message: static message\nmessageExpression: {message_expression:?}\n",
-            pod_rule("r", "true")
-        );
+        let yaml =
+            format!("{}message: static message\nmessageExpression: {message_expression:?}\n", pod_rule("r", "true"));
         let set = rules(&yaml);
         let object = bare_pod();
         let activation = Activation::new(EvaluationInput { object: Some(&object), ..Default::default() });
@@ -219,7 +227,11 @@ fn message_expression_falls_back_to_message_as_kubernetes_does() {
 
 #[test]
 fn evaluation_errors_are_never_violations() {
-    let set = rules(&format!("{}---\n{}", pod_rule("errors", "object.spec.nope == 1"), pod_rule("not-bool", "metadata.name")));
+    let set = rules(&format!(
+        "{}---\n{}",
+        pod_rule("errors", "object.spec.nope == 1"),
+        pod_rule("not-bool", "metadata.name")
+    ));
     let object = bare_pod();
     let activation = Activation::new(EvaluationInput { object: Some(&object), ..Default::default() });
     let results = set.evaluate(&activation, ModeFilter::Any);
@@ -234,7 +246,11 @@ fn evaluation_errors_are_never_violations() {
 
 #[test]
 fn compile_errors_point_at_line_and_column_and_spare_the_other_rules() {
-    let yaml = format!("{}---\n{}", pod_rule("good", "true == false"), pod_rule("bad", "object.spec.\n  hostNetwork == = true"));
+    let yaml = format!(
+        "{}---\n{}",
+        pod_rule("good", "true == false"),
+        pod_rule("bad", "object.spec.\n  hostNetwork == = true")
+    );
     let (loaded, _) = load_rules("rules.yaml", &yaml);
     let (set, errors) = RuleSet::compile(loaded);
     assert_eq!(set.len(), 1, "the good rule survives");
@@ -300,7 +316,11 @@ rule: 'true'
     assert_eq!(names(&excluded), ["any-core-kind"]);
 
     let object = bare_pod();
-    let delete = Activation::new(EvaluationInput { old_object: Some(&object), operation: Some(Operation::Delete), ..Default::default() });
+    let delete = Activation::new(EvaluationInput {
+        old_object: Some(&object),
+        operation: Some(Operation::Delete),
+        ..Default::default()
+    });
     let on_delete: Vec<_> = set.evaluate(&delete, ModeFilter::Any).iter().map(|r| r.rule.name().to_owned()).collect();
     assert_eq!(on_delete, ["delete-only"]);
     let audit = Activation::new(EvaluationInput { object: Some(&object), operation: None, ..Default::default() });
@@ -323,8 +343,10 @@ fn namespace_selector_reads_the_namespace_object_when_known() {
         });
         set.evaluate(&activation, ModeFilter::Any).len()
     };
-    let prod = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team-a", "labels": {"env": "prod"}}});
-    let dev = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team-a", "labels": {"env": "dev"}}});
+    let prod =
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team-a", "labels": {"env": "prod"}}});
+    let dev =
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team-a", "labels": {"env": "dev"}}});
     assert_eq!(run(Some(&prod)), 1);
     assert_eq!(run(Some(&dev)), 0);
     assert_eq!(run(None), 1, "an unknown namespace cannot rule the object out");
@@ -351,7 +373,8 @@ fn namespaced_portal_rules_apply_only_in_their_namespace() {
 
 #[test]
 fn violations_carry_the_object_identity() {
-    let set = rules(&format!("{}severity: critical\nenforcementAction: warn\n", pod_rule("r", "container.name == 'app'")));
+    let set =
+        rules(&format!("{}severity: critical\nenforcementAction: warn\n", pod_rule("r", "container.name == 'app'")));
     let mut object = bare_pod();
     object["metadata"]["uid"] = json!("1234");
     let activation = Activation::new(EvaluationInput { object: Some(&object), ..Default::default() });

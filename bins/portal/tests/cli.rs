@@ -1,0 +1,257 @@
+//! The `portal` binary end to end: exit statuses, outputs and error messages users see.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn portal(args: &[&str]) -> Output {
+    portal_with_stdin(args, None)
+}
+
+fn portal_with_stdin(args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_portal"))
+        .args(args)
+        .current_dir(root())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    input.write_all(stdin.unwrap_or_default().as_bytes()).unwrap();
+    drop(input);
+    child.wait_with_output().unwrap()
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("portal-cli-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+const PSS: [&str; 4] =
+    ["--rules", "examples/policies/pod-security/baseline", "--rules", "examples/policies/pod-security/restricted"];
+
+#[test]
+fn readme_check_command_denies_the_violating_examples() {
+    let mut args = vec!["check", "--rules", "examples/rules"];
+    args.extend(PSS);
+    args.push("examples/manifests");
+    let output = portal(&args);
+    assert_eq!(output.status.code(), Some(1), "{}{}", stdout(&output), stderr(&output));
+    let text = stdout(&output);
+    assert!(text.contains("Pod/shop/debug-shell"), "{text}");
+    assert!(text.contains("pss-baseline-privileged"), "{text}");
+    assert!(!text.contains("Deployment/shop/web"), "the compliant deployment has no finding:\n{text}");
+    assert!(text.contains("4 objects checked against 28 rules"), "{text}");
+    assert!(stderr(&output).is_empty(), "{}", stderr(&output));
+}
+
+#[test]
+fn compliant_manifests_exit_zero() {
+    let mut args = vec!["check", "--rules", "examples/rules"];
+    args.extend(PSS);
+    args.push("examples/manifests/compliant-deployment.yaml");
+    let output = portal(&args);
+    assert_eq!(output.status.code(), Some(0), "{}{}", stdout(&output), stderr(&output));
+}
+
+#[test]
+fn warn_only_violations_exit_zero() {
+    let pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: x}\nspec:\n  containers: [{name: c, image: 'ghcr.io/a/b:1'}]\n";
+    let output = portal_with_stdin(&["check", "--rules", "examples/rules/image-pinning.yaml", "-"], Some(pod));
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+    assert!(stdout(&output).contains("1 warn"), "{}", stdout(&output));
+}
+
+#[test]
+fn stdin_lists_and_json_output() {
+    let list = r#"{"apiVersion": "v1", "kind": "List", "items": [
+        {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "a", "namespace": "n"}, "spec": {"hostNetwork": true, "containers": []}},
+        {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "b", "namespace": "n"}, "spec": {"containers": []}}
+    ]}"#;
+    let output = portal_with_stdin(
+        &["check", "--rules", "examples/rules/host-namespaces.yaml", "--output", "json", "-"],
+        Some(list),
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let json: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(json["summary"]["objects"], 2);
+    assert_eq!(json["summary"]["deny"], 1);
+    assert_eq!(json["objects"][0]["resource"], "Pod/n/a");
+    assert_eq!(json["objects"][0]["source"], "-:1");
+    let results = json["objects"][0]["results"].as_array().unwrap();
+    let host_network = results.iter().find(|r| r["rule"] == "no-host-network").unwrap();
+    assert_eq!(host_network["result"], "fail");
+    assert_eq!(host_network["violations"][0]["kind"], "Pod");
+    assert_eq!(json["objects"][1]["results"][0]["result"], "pass");
+}
+
+#[test]
+fn policy_report_output_is_one_report_per_resource() {
+    let output = portal(&["check", "--rules", "examples/rules", "--output", "policy-report", "examples/manifests"]);
+    assert_eq!(output.status.code(), Some(1));
+    let text = stdout(&output);
+    let docs = portal_rules::parse_documents("out", &text).unwrap();
+    let list = &docs[0].value;
+    assert_eq!(list["kind"], "List");
+    let items = list["items"].as_array().unwrap();
+    assert_eq!(items.len(), 4);
+    let report = items.iter().find(|i| i["scope"]["name"] == "debug-shell").unwrap();
+    assert_eq!(report["apiVersion"], "wgpolicyk8s.io/v1alpha2");
+    assert_eq!(report["kind"], "PolicyReport");
+    assert_eq!(report["metadata"]["namespace"], "shop");
+    assert_eq!(report["scope"]["kind"], "Pod");
+    let privileged =
+        report["results"].as_array().unwrap().iter().find(|r| r["policy"] == "no-privileged-containers").unwrap();
+    assert_eq!(privileged["result"], "fail");
+    assert_eq!(privileged["source"], "portal");
+    assert_eq!(privileged["severity"], "critical");
+    assert_eq!(privileged["properties"]["container"], "shell");
+    assert!(report["summary"]["fail"].as_u64().unwrap() >= 4, "{}", report["summary"]);
+}
+
+#[test]
+fn yaml_output_parses() {
+    let output =
+        portal(&["check", "--rules", "examples/rules", "-o", "yaml", "examples/manifests/compliant-deployment.yaml"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let docs = portal_rules::parse_documents("out", &stdout(&output)).unwrap();
+    assert_eq!(docs[0].value["summary"]["objects"], 1);
+}
+
+#[test]
+fn bad_input_is_one_line_with_its_location_and_exit_two() {
+    let dir = temp_dir("bad-input");
+    let bad_yaml = dir.join("bad.yaml");
+    std::fs::write(&bad_yaml, "apiVersion: v1\nkind: Pod\nmetadata: {name: x\n").unwrap();
+    let output = portal(&["check", "--rules", "examples/rules", bad_yaml.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2));
+    let err = stderr(&output);
+    assert!(err.contains(&format!("error: {}:3: not valid YAML or JSON: column 11", bad_yaml.display())), "{err}");
+
+    let bad_rule = dir.join("rule.yaml");
+    std::fs::write(&bad_rule, "name: r\nmatch: {gvk: [{group: '', kind: Pod, versoin: v1}]}\nrule: 'true'\n").unwrap();
+    let output = portal(&["check", "--rules", bad_rule.to_str().unwrap(), "examples/manifests"]);
+    assert_eq!(output.status.code(), Some(2));
+    let err = stderr(&output);
+    assert!(err.contains("field `match.gvk[0].versoin`: unknown field `versoin`"), "{err}");
+
+    let bad_cel = dir.join("cel.yaml");
+    std::fs::write(&bad_cel, "name: r\nmatch: {gvk: [{group: '', kind: Pod}]}\nrule: spec.hostNetwork == \n").unwrap();
+    let output = portal(&["check", "--rules", bad_cel.to_str().unwrap(), "examples/manifests"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("`rule` does not compile: line 1, column"), "{}", stderr(&output));
+
+    let output = portal(&["check", "--rules", "does/not/exist", "examples/manifests"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("does/not/exist: cannot read"), "{}", stderr(&output));
+    for line in stderr(&output).lines() {
+        assert!(line.starts_with("error: ") || line.starts_with("warning: "), "one line per problem: {line}");
+    }
+}
+
+#[test]
+fn non_kubernetes_documents_are_reported_and_skipped() {
+    let output = portal_with_stdin(
+        &["check", "--rules", "examples/rules", "-"],
+        Some("just: data\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n"),
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(stderr(&output).contains("warning: -:1: not a Kubernetes object"), "{}", stderr(&output));
+    assert!(stdout(&output).contains("1 objects checked"), "{}", stdout(&output));
+}
+
+#[test]
+fn shipped_test_suites_pass() {
+    let output = portal(&["test", "examples"]);
+    assert_eq!(output.status.code(), Some(0), "{}{}", stdout(&output), stderr(&output));
+    assert!(stdout(&output).contains(" 0 failed"), "{}", stdout(&output));
+}
+
+#[test]
+fn failing_expectations_are_printed_and_exit_one() {
+    let dir = temp_dir("suite");
+    std::fs::write(
+        dir.join("pod.yaml"),
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: d}\nspec:\n  hostNetwork: true\n  containers: [{name: c, image: x}]\n",
+    )
+    .unwrap();
+    let rules = root().join("examples/rules/host-namespaces.yaml");
+    std::fs::write(
+        dir.join("portal-test.yaml"),
+        format!(
+            "name: wrong on purpose\nrules: [{}]\nresources: [pod.yaml]\nresults:\n  - {{rule: no-host-network, resource: Pod/d/p, result: pass}}\n  - {{rule: no-host-pid-ipc, resource: Pod/d/p, result: pass}}\n",
+            rules.display()
+        ),
+    )
+    .unwrap();
+    let output = portal(&["test", dir.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1), "{}{}", stdout(&output), stderr(&output));
+    let text = stdout(&output);
+    assert!(text.contains("no-host-network on Pod/d/p: expected pass, got fail (hostNetwork is not allowed"), "{text}");
+    assert!(text.contains("1 passed, 1 failed"), "{text}");
+
+    std::fs::write(
+        dir.join("portal-test.yaml"),
+        "name: typo\nrules: []\nresources: [pod.yaml]\nresults: [{rule: r, resource: Pod/d/p, reslt: pass}]\n",
+    )
+    .unwrap();
+    let output = portal(&["test", dir.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stdout(&output).contains("field `results[0].reslt`: unknown field `reslt`"), "{}", stdout(&output));
+}
+
+#[test]
+fn eval_prints_json_and_fails_with_position() {
+    let output = portal(&[
+        "eval",
+        "containers.map(c, c.imageRef.registry + '/' + c.imageRef.repository)",
+        "--object",
+        "examples/manifests/compliant-deployment.yaml",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let value: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(value, serde_json::json!(["ghcr.io/example/web"]));
+
+    let output = portal(&[
+        "eval",
+        "container.securityContext.allowPrivilegeEscalation",
+        "--object",
+        "examples/manifests/compliant-deployment.yaml",
+    ]);
+    let value: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(value, serde_json::json!({"web": false}), "per container");
+
+    let output = portal(&["eval", "1 + "]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).starts_with("error: expression: line 1, column"), "{}", stderr(&output));
+
+    let output = portal(&["eval", "object.spec.nothing"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("evaluation failed"), "{}", stderr(&output));
+}
+
+#[test]
+fn version_and_completions() {
+    let output = portal(&["version"]);
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(stdout(&output), format!("portal {}\n", env!("CARGO_PKG_VERSION")));
+    let output = portal(&["completions", "bash"]);
+    assert_eq!(output.status.code(), Some(0));
+    assert!(stdout(&output).contains("complete -F"), "{}", stdout(&output));
+}
