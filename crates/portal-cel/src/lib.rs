@@ -11,6 +11,7 @@ mod quantity;
 pub mod regex_cache;
 mod semver;
 mod sets;
+mod support;
 mod url;
 
 use cel::{DeclarationError, Env};
@@ -29,4 +30,21 @@ pub fn register(env: &mut Env) -> Result<(), DeclarationError> {
     format::register(env)?;
     semver::register(env)?;
     Ok(())
+}
+
+/// Shared by the unit tests of every library: evaluates an expression in the environment
+/// Portal builds (the standard library, the `strings` and `lists` extensions, and [`register`]).
+#[cfg(test)]
+pub(crate) mod test_support {
+    use std::sync::Arc;
+
+    /// Compiles and evaluates `src`; a compile or evaluation error becomes its message.
+    pub(crate) fn eval(src: &str) -> Result<cel::Value, String> {
+        let mut env = cel::Env::stdlib();
+        env.add_extension(cel::extensions::strings).map_err(|e| e.to_string())?;
+        env.add_extension(cel::extensions::lists).map_err(|e| e.to_string())?;
+        env.add_extension(crate::register).map_err(|e| e.to_string())?;
+        let program = env.compile(src).map_err(|e| e.to_string())?;
+        program.execute(&cel::Context::with_env(Arc::new(env))).map_err(|e| e.to_string())
+    }
 }

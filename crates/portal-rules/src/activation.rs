@@ -2,6 +2,7 @@
 //! and shared by every rule evaluated on it.
 
 use std::collections::HashMap;
+use std::sync::OnceLock;
 
 use cel::common::types::{CelList, CelMap, CelMapKey};
 use cel::common::value::{CowVal, Val};
@@ -87,55 +88,93 @@ impl std::fmt::Debug for Activation<'_> {
     }
 }
 
+/// The variables, each built on first use: rules that never read `object` never pay for
+/// converting it.
 struct Variables<'a> {
-    object: BoxedVal<'a>,
-    old_object: BoxedVal<'a>,
-    request: BoxedVal<'a>,
-    namespace_object: BoxedVal<'a>,
-    metadata: BoxedVal<'a>,
-    pod_metadata: BoxedVal<'a>,
-    spec: BoxedVal<'a>,
-    security_context: BoxedVal<'a>,
-    containers: CelList<'a>,
+    input: EvaluationInput<'a>,
+    /// The object the sugar describes: the object, or on DELETE the old object.
+    subject: Option<&'a Json>,
+    pod: Option<PodParts<'a>>,
+    object: OnceLock<BoxedVal<'a>>,
+    old_object: OnceLock<BoxedVal<'a>>,
+    request: OnceLock<BoxedVal<'a>>,
+    namespace_object: OnceLock<BoxedVal<'a>>,
+    metadata: OnceLock<BoxedVal<'a>>,
+    pod_metadata: OnceLock<BoxedVal<'a>>,
+    spec: OnceLock<BoxedVal<'a>>,
+    security_context: OnceLock<BoxedVal<'a>>,
+    containers: OnceLock<CelList<'a>>,
+}
+
+fn optional(json: Option<&Json>) -> BoxedVal<'_> {
+    json.map_or_else(value::null, value::to_val)
+}
+
+impl<'a> Variables<'a> {
+    fn get(&self, variable: &str) -> Option<&(dyn Val + 'a)> {
+        let found: &BoxedVal<'a> = match variable {
+            "object" => self.object.get_or_init(|| optional(self.input.object)),
+            "oldObject" => self.old_object.get_or_init(|| optional(self.input.old_object)),
+            "request" => self.request.get_or_init(|| optional(self.input.request)),
+            "namespaceObject" => self.namespace_object.get_or_init(|| optional(self.input.namespace_object)),
+            "metadata" => self.metadata.get_or_init(|| optional(self.subject.and_then(|o| o.get("metadata")))),
+            "podMetadata" => self
+                .pod_metadata
+                .get_or_init(|| self.pod.as_ref().map_or_else(value::null, |pod| pod_metadata(pod.metadata))),
+            "spec" => self.spec.get_or_init(|| self.pod.as_ref().map_or_else(value::null, |pod| pod_spec(pod.spec))),
+            "securityContext" => self.security_context.get_or_init(|| {
+                self.pod.as_ref().map_or_else(value::null, |pod| pod_security_context(pod.spec.get("securityContext")))
+            }),
+            "containers" => return Some(self.containers()),
+            _ => return None,
+        };
+        Some(&**found)
+    }
+
+    fn containers(&self) -> &CelList<'a> {
+        self.containers.get_or_init(|| match &self.pod {
+            Some(pod) => normalised_containers(pod.spec),
+            None => CelList::from(Vec::new()),
+        })
+    }
 }
 
 impl<'a> Activation<'a> {
-    /// Builds every variable for `input`.
+    /// Prepares the variables for `input`; each is converted on first use.
     pub fn new(input: EvaluationInput<'a>) -> Activation<'a> {
         // On DELETE the object is gone: the sugar describes the object being deleted.
         let subject = input.object.or(input.old_object);
         let identity = subject.map(ObjectIdentity::of).unwrap_or_default();
-        let optional = |json: Option<&'a Json>| json.map_or_else(value::null, value::to_val);
         let pod = subject.and_then(|object| pod_parts(&identity, object));
-        let (pod_metadata, spec, security_context, containers, container_names) = match pod {
-            Some(pod) => {
-                let (containers, names) = normalised_containers(pod.spec);
-                (
-                    pod_metadata(pod.metadata),
-                    pod_spec(pod.spec),
-                    pod_security_context(pod.spec.get("securityContext")),
-                    containers,
-                    names,
-                )
-            }
-            None => (value::null(), value::null(), value::null(), CelList::from(Vec::new()), Vec::new()),
-        };
+        let container_names = pod.as_ref().map(|pod| container_names(pod.spec)).unwrap_or_default();
         Activation {
             variables: Variables {
-                object: optional(input.object),
-                old_object: optional(input.old_object),
-                request: optional(input.request),
-                namespace_object: optional(input.namespace_object),
-                metadata: optional(subject.and_then(|object| object.get("metadata"))),
-                pod_metadata,
-                spec,
-                security_context,
-                containers,
+                input,
+                subject,
+                pod,
+                object: OnceLock::new(),
+                old_object: OnceLock::new(),
+                request: OnceLock::new(),
+                namespace_object: OnceLock::new(),
+                metadata: OnceLock::new(),
+                pod_metadata: OnceLock::new(),
+                spec: OnceLock::new(),
+                security_context: OnceLock::new(),
+                containers: OnceLock::new(),
             },
             input,
             identity,
             container_names,
         }
+    }
+
+    /// Converts every variable now instead of on first use, e.g. to measure the full cost of
+    /// the context, or to keep that cost out of a latency-sensitive section.
+    pub fn build_all(&self) {
+        for variable in VARIABLES {
+            let _ = self.variables.get(variable);
+        }
+        let _ = self.variables.containers();
     }
 
     /// The object's identity.
@@ -166,24 +205,13 @@ pub(crate) struct Bindings<'s, 'a> {
 
 impl VariableResolver for Bindings<'_, '_> {
     fn resolve<'b>(&'b self, variable: &str) -> Option<CowVal<'b, 'b>> {
-        let v = self.variables;
-        let found: &'b (dyn Val + 'b) = match variable {
-            "object" => &*v.object,
-            "oldObject" => &*v.old_object,
-            "request" => &*v.request,
-            "namespaceObject" => &*v.namespace_object,
-            "metadata" => &*v.metadata,
-            "podMetadata" => &*v.pod_metadata,
-            "spec" => &*v.spec,
-            "securityContext" => &*v.security_context,
-            "containers" => &v.containers,
-            "container" => match self.container {
-                Some(index) => &**v.containers.inner().get(index)?,
-                None => return Some(CowVal::Owned(value::null())),
-            },
-            _ => return None,
-        };
-        Some(CowVal::Borrowed(found))
+        if variable == "container" {
+            return match self.container {
+                Some(index) => self.variables.containers().inner().get(index).map(|c| CowVal::Borrowed(&**c)),
+                None => Some(CowVal::Owned(value::null())),
+            };
+        }
+        self.variables.get(variable).map(CowVal::Borrowed)
     }
 }
 
@@ -224,7 +252,10 @@ fn pod_parts<'a>(identity: &ObjectIdentity, object: &'a Json) -> Option<PodParts
 }
 
 /// A map of `json`'s own fields with `required` fields added (as their defaults) when absent.
-fn map_with_defaults<'a>(json: Option<&'a Json>, required: &[(&'static str, fn() -> BoxedVal<'a>)]) -> BoxedVal<'a> {
+/// A field that must be present, and the value it takes when absent.
+type RequiredField<'a> = (&'static str, fn() -> BoxedVal<'a>);
+
+fn map_with_defaults<'a>(json: Option<&'a Json>, required: &[RequiredField<'a>]) -> BoxedVal<'a> {
     let mut fields: HashMap<CelMapKey<'a>, BoxedVal<'a>> = HashMap::new();
     if let Some(Json::Object(object)) = json {
         for (key, field) in object {
@@ -237,7 +268,7 @@ fn map_with_defaults<'a>(json: Option<&'a Json>, required: &[(&'static str, fn()
             fields.insert(CelMapKey::from(*key), default());
         }
     }
-    Box::new(CelMap::from(fields))
+    Box::new(crate::shared::Shared::new(CelMap::from(fields)))
 }
 
 fn empty_list<'a>() -> BoxedVal<'a> {
@@ -289,20 +320,23 @@ fn pod_security_context(context: Option<&Json>) -> BoxedVal<'_> {
     )
 }
 
-/// Every container (standard, init, ephemeral) in the normalised shape, and their names.
-fn normalised_containers(spec: &Json) -> (CelList<'_>, Vec<Option<String>>) {
-    let mut containers = Vec::new();
-    let mut names = Vec::new();
-    for (field, container_type) in
-        [("containers", "standard"), ("initContainers", "init"), ("ephemeralContainers", "ephemeral")]
-    {
-        let Some(Json::Array(items)) = spec.get(field) else { continue };
-        for item in items {
-            names.push(item.get("name").and_then(Json::as_str).map(str::to_owned));
-            containers.push(normalised_container(item, container_type));
-        }
-    }
-    (CelList::from(containers), names)
+const CONTAINER_FIELDS: [(&str, &str); 3] =
+    [("containers", "standard"), ("initContainers", "init"), ("ephemeralContainers", "ephemeral")];
+
+/// Every container (standard, init, ephemeral) with its type, in that order.
+fn all_containers(spec: &Json) -> impl Iterator<Item = (&Json, &'static str)> {
+    CONTAINER_FIELDS.into_iter().flat_map(move |(field, container_type)| {
+        spec.get(field).and_then(Json::as_array).into_iter().flatten().map(move |item| (item, container_type))
+    })
+}
+
+fn container_names(spec: &Json) -> Vec<Option<String>> {
+    all_containers(spec).map(|(item, _)| item.get("name").and_then(Json::as_str).map(str::to_owned)).collect()
+}
+
+/// Every container in the normalised shape.
+fn normalised_containers(spec: &Json) -> CelList<'_> {
+    CelList::from(all_containers(spec).map(|(item, kind)| normalised_container(item, kind)).collect::<Vec<_>>())
 }
 
 fn normalised_container<'a>(container: &'a Json, container_type: &'static str) -> BoxedVal<'a> {

@@ -117,12 +117,12 @@ fn evaluate_once(
 /// `messageExpression` when it yields a usable string, as Kubernetes decides it; else `message`;
 /// else a message naming the rule.
 fn message(rule: &CompiledRule, context: &Context<'_, '_>) -> String {
-    if let Some(program) = &rule.message_program {
-        if let Ok(Value::String(text)) = program.execute(context) {
-            let text = text.trim();
-            if !text.is_empty() && !text.contains(['\n', '\r']) && text.len() <= MAX_MESSAGE_BYTES {
-                return text.to_owned();
-            }
+    if let Some(program) = &rule.message_program
+        && let Ok(Value::String(text)) = program.execute(context)
+    {
+        let text = text.trim();
+        if !text.is_empty() && !text.contains(['\n', '\r']) && text.len() <= MAX_MESSAGE_BYTES {
+            return text.to_owned();
         }
     }
     rule.spec.message.clone().unwrap_or_else(|| format!("failed rule {}", rule.name))

@@ -35,6 +35,7 @@ mod load;
 mod matching;
 mod ruleset;
 pub mod schema;
+mod shared;
 mod value;
 
 pub use activation::{Activation, EvaluationInput, ObjectIdentity, VARIABLES};

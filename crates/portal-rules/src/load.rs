@@ -52,17 +52,17 @@ pub fn rule_from_document(document: &Document) -> Result<LoadedRule, Error> {
     let kind = fields.get("kind").and_then(Json::as_str);
     let metadata = fields.get("metadata");
     let metadata_text = |key: &str| metadata.and_then(|m| m.get(key)).and_then(Json::as_str).map(str::to_owned);
-    if let Some(api_version) = fields.get("apiVersion").and_then(Json::as_str) {
-        if !api_version.starts_with(API_GROUP_PREFIX) {
-            return Err(Error::InvalidField {
-                origin,
-                path: "apiVersion".into(),
-                message: format!(
-                    "{api_version:?} is not a Portal rule (expected portal.io/v1alpha1 or no apiVersion); \
+    if let Some(api_version) = fields.get("apiVersion").and_then(Json::as_str)
+        && !api_version.starts_with(API_GROUP_PREFIX)
+    {
+        return Err(Error::InvalidField {
+            origin,
+            path: "apiVersion".into(),
+            message: format!(
+                "{api_version:?} is not a Portal rule (expected portal.io/v1alpha1 or no apiVersion); \
                      is this a manifest passed where rules were expected?"
-                ),
-            });
-        }
+            ),
+        });
     }
     let (body, prefix, namespace) = match kind {
         Some("PortalClusterRule" | "PortalRule") => {

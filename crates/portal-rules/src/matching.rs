@@ -88,9 +88,11 @@ pub(crate) fn excludes(spec: &MatchSpec, target: &MatchTarget<'_>) -> bool {
 }
 
 fn gvk_matches(pattern: &GroupVersionKind, identity: &ObjectIdentity) -> bool {
-    (pattern.group == "*" || pattern.group == identity.group)
+    // Kind first: it differs between the entries of a typical list, so most comparisons stop at
+    // the length check.
+    (pattern.kind == "*" || pattern.kind == identity.kind)
+        && (pattern.group == "*" || pattern.group == identity.group)
         && (pattern.version == "*" || pattern.version == identity.version)
-        && (pattern.kind == "*" || pattern.kind == identity.kind)
 }
 
 fn namespace_filter_selects(filter: &NamespaceFilter, namespace: Option<&str>) -> bool {

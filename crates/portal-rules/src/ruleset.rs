@@ -104,19 +104,26 @@ impl RuleSet {
     /// The rules whose `match` selects the object and whose `exclude` does not, in load order.
     pub fn matching<'s>(&'s self, activation: &Activation<'_>, filter: ModeFilter) -> Vec<&'s CompiledRule> {
         let identity = activation.identity();
-        let mut candidates: Vec<usize> = Vec::new();
-        if let Some(list) = self.by_group_kind.get(&(identity.group.clone(), identity.kind.clone())) {
-            candidates.extend_from_slice(list);
-        }
-        if let Some(list) = self.by_group.get(&identity.group) {
-            candidates.extend_from_slice(list);
-        }
-        candidates.extend_from_slice(&self.any_group);
-        if candidates.is_empty() {
-            return Vec::new();
-        }
-        candidates.sort_unstable();
-        candidates.dedup();
+        let sources: Vec<&[usize]> = [
+            self.by_group_kind.get(&(identity.group.clone(), identity.kind.clone())).map(Vec::as_slice),
+            self.by_group.get(&identity.group).map(Vec::as_slice),
+            Some(self.any_group.as_slice()),
+        ]
+        .into_iter()
+        .flatten()
+        .filter(|list| !list.is_empty())
+        .collect();
+        let candidates: Vec<usize> = match sources.as_slice() {
+            [] => return Vec::new(),
+            // Each list is ascending already: only a merge of several needs sorting.
+            [only] => only.to_vec(),
+            several => {
+                let mut merged: Vec<usize> = several.concat();
+                merged.sort_unstable();
+                merged.dedup();
+                merged
+            }
+        };
         let target = MatchTarget::new(identity, &activation.input);
         candidates
             .into_iter()

@@ -248,23 +248,23 @@ impl RuleSpec {
         if self.rule.trim().is_empty() {
             problem("rule".into(), "must be a non-empty CEL expression".into());
         }
-        if let Some(message) = &self.message {
-            if message.trim().is_empty() {
-                problem("message".into(), "must not be empty when set".into());
-            }
+        if let Some(message) = &self.message
+            && message.trim().is_empty()
+        {
+            problem("message".into(), "must not be empty when set".into());
         }
         validate_match(&self.match_spec, "match", &mut problem);
         if let Some(exclude) = &self.exclude {
             validate_match(exclude, "exclude", &mut problem);
         }
         for (index, action) in self.actions.iter().enumerate() {
-            if let Some(limit) = &action.rate_limit {
-                if parse_rate_limit(limit).is_none() {
-                    problem(
-                        format!("actions[{index}].rateLimit"),
-                        format!("{limit:?} is not a rate: write N/unit with unit s, m or h, e.g. 5/m"),
-                    );
-                }
+            if let Some(limit) = &action.rate_limit
+                && parse_rate_limit(limit).is_none()
+            {
+                problem(
+                    format!("actions[{index}].rateLimit"),
+                    format!("{limit:?} is not a rate: write N/unit with unit s, m or h, e.g. 5/m"),
+                );
             }
         }
         problems
@@ -296,13 +296,13 @@ fn validate_match(spec: &MatchSpec, prefix: &str, problem: &mut impl FnMut(Strin
             }
         }
     }
-    if let Some(operations) = &spec.operations {
-        if operations.is_empty() {
-            problem(
-                format!("{prefix}.operations"),
-                "must list at least one of CREATE, UPDATE, DELETE, CONNECT when set".into(),
-            );
-        }
+    if let Some(operations) = &spec.operations
+        && operations.is_empty()
+    {
+        problem(
+            format!("{prefix}.operations"),
+            "must list at least one of CREATE, UPDATE, DELETE, CONNECT when set".into(),
+        );
     }
 }
 

@@ -7,6 +7,8 @@ use cel::common::types::{CelBool, CelDouble, CelInt, CelList, CelMap, CelMapKey,
 use cel::common::value::Val;
 use serde_json::Value as Json;
 
+use crate::shared::Shared;
+
 /// A CEL value that may borrow strings from the JSON it was built from.
 pub(crate) type BoxedVal<'a> = Box<dyn Val + 'a>;
 
@@ -17,10 +19,10 @@ pub(crate) fn to_val(json: &Json) -> BoxedVal<'_> {
         Json::Bool(b) => Box::new(CelBool::from(*b)),
         Json::Number(n) => number(n),
         Json::String(s) => Box::new(CelString::from(s.as_str())),
-        Json::Array(items) => Box::new(CelList::from(items.iter().map(to_val).collect::<Vec<_>>())),
-        Json::Object(fields) => Box::new(CelMap::from(
+        Json::Array(items) => list(items.iter().map(to_val).collect()),
+        Json::Object(fields) => Box::new(Shared::new(CelMap::from(
             fields.iter().map(|(key, value)| (CelMapKey::from(key.as_str()), to_val(value))).collect::<HashMap<_, _>>(),
-        )),
+        ))),
     }
 }
 
@@ -50,13 +52,13 @@ pub(crate) fn null<'a>() -> BoxedVal<'a> {
 
 /// A map built from named fields.
 pub(crate) fn map<'a>(fields: Vec<(&'a str, BoxedVal<'a>)>) -> BoxedVal<'a> {
-    Box::new(CelMap::from(
+    Box::new(Shared::new(CelMap::from(
         fields.into_iter().map(|(key, value)| (CelMapKey::from(key), value)).collect::<HashMap<_, _>>(),
-    ))
+    )))
 }
 
 pub(crate) fn list<'a>(items: Vec<BoxedVal<'a>>) -> BoxedVal<'a> {
-    Box::new(CelList::from(items))
+    Box::new(Shared::new(CelList::from(items)))
 }
 
 /// Converts a CEL result back to JSON, for `portal eval` and messages.
