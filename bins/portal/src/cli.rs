@@ -16,8 +16,12 @@ pub struct Cli {
 pub enum Command {
     /// Evaluate rules against manifests on disk, offline, as a CREATE admission would.
     ///
-    /// Exit status: 0 no deny violation, 1 a deny rule fired, 2 bad input
-    /// (unreadable file, invalid YAML, invalid rule).
+    /// Every enabled rule runs, audit-only rules included; their findings are reported but only
+    /// what admission would deny fails the check.
+    ///
+    /// Exit status: 0 admission would admit every object; 1 it would deny one (a deny rule in
+    /// admission mode fired, or a `failurePolicy: Fail` deny rule could not be evaluated);
+    /// 2 bad input (unreadable file, invalid YAML, invalid rule).
     Check(CheckArgs),
     /// Run rule test suites (files named portal-test.yaml or *.portal-test.yaml).
     ///
@@ -40,15 +44,11 @@ pub enum Command {
 #[derive(Debug, clap::Args)]
 pub struct CheckArgs {
     /// Rule file or directory; repeat to combine (e.g. PSS baseline and restricted).
-    #[arg(
-        long = "rules",
-        short = 'r',
-        value_name = "PATH",
-        required = true,
-        env = "PORTAL_RULES",
-        value_delimiter = ','
-    )]
+    #[arg(long = "rules", short = 'r', value_name = "PATH", required = true)]
     pub rules: Vec<PathBuf>,
+    /// Namespace for objects of namespaced kinds that name none, as `kubectl apply` would use.
+    #[arg(long, short = 'n', value_name = "NAMESPACE", default_value = "default")]
+    pub namespace: String,
     /// Output format; `table` is for people.
     #[arg(long, short = 'o', value_enum, default_value_t = OutputArg::Table)]
     pub output: OutputArg,

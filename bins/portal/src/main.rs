@@ -46,7 +46,8 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let (loaded, mut errors) = portal_offline::load_rule_paths(&args.rules);
     let (rules, compile_errors) = RuleSet::compile(loaded);
     errors.extend(compile_errors.iter().map(Problem::from_rules_error));
-    let manifests = portal_offline::load_manifest_paths(&args.manifests);
+    let mut manifests = portal_offline::load_manifest_paths(&args.manifests);
+    portal_offline::input::apply_default_namespace(&mut manifests, &args.namespace);
     errors.extend(manifests.errors.iter().cloned());
     let reports = portal_offline::check(&rules, &manifests.objects);
     let summary = portal_offline::summarise(&rules, &reports);
@@ -72,6 +73,7 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
 fn test(args: &TestArgs) -> anyhow::Result<ExitCode> {
     let run = portal_offline::run_tests(&args.paths);
     print!("{}", run.render());
+    print_problems("error", &run.problems);
     Ok(if !run.problems.is_empty() {
         ExitCode::from(BAD_INPUT)
     } else if run.failed() > 0 {

@@ -213,7 +213,20 @@ fn failing_expectations_are_printed_and_exit_one() {
     .unwrap();
     let output = portal(&["test", dir.to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(2));
-    assert!(stdout(&output).contains("field `results[0].reslt`: unknown field `reslt`"), "{}", stdout(&output));
+    assert!(stderr(&output).contains("error: "), "{}", stderr(&output));
+    assert!(stderr(&output).contains("field `results[0].reslt`: unknown field `reslt`"), "{}", stderr(&output));
+
+    std::fs::write(
+        dir.join("portal-test.yaml"),
+        format!(
+            "rules: [{}]\nresources: [pod.yaml]\nresults: [{{rule: no-host-network, resource: Pod/d/p, result: pass, container: cc}}]\n",
+            rules.display()
+        ),
+    )
+    .unwrap();
+    let output = portal(&["test", dir.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("Pod/d/p has no container named cc (it has: c)"), "{}", stderr(&output));
 }
 
 #[test]
@@ -254,4 +267,43 @@ fn version_and_completions() {
     let output = portal(&["completions", "bash"]);
     assert_eq!(output.status.code(), Some(0));
     assert!(stdout(&output).contains("complete -F"), "{}", stdout(&output));
+}
+
+#[test]
+fn audit_only_findings_are_reported_but_do_not_fail_the_check() {
+    let dir = temp_dir("audit-only");
+    std::fs::write(
+        dir.join("rule.yaml"),
+        "name: audit-host-network\nmode: [audit]\nmatch: {gvk: [{group: '', kind: Pod}]}\nrule: spec.hostNetwork == true\n",
+    )
+    .unwrap();
+    let pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {hostNetwork: true, containers: []}\n";
+    let output = portal_with_stdin(&["check", "--rules", dir.join("rule.yaml").to_str().unwrap(), "-"], Some(pod));
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+    let text = stdout(&output);
+    assert!(text.contains("audit-host-network"), "{text}");
+    assert!(text.contains("0 deny, 0 warn, 0 dryrun, 1 audit-only violations"), "{text}");
+}
+
+#[test]
+fn objects_without_a_namespace_land_in_the_default_one() {
+    let dir = temp_dir("namespaces");
+    std::fs::write(
+        dir.join("rule.yaml"),
+        "name: not-in-default\nmatch:\n  gvk: [{group: '', kind: Pod}]\n  namespaces: {include: [default]}\nrule: 'true'\n",
+    )
+    .unwrap();
+    let rule = dir.join("rule.yaml");
+    let pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: []}\n";
+    let output = portal_with_stdin(&["check", "--rules", rule.to_str().unwrap(), "-o", "json", "-"], Some(pod));
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let json: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(json["objects"][0]["resource"], "Pod/default/p");
+    let output = portal_with_stdin(&["check", "--rules", rule.to_str().unwrap(), "-n", "team-a", "-"], Some(pod));
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+    let namespace = "--- {apiVersion: v1, kind: Namespace, metadata: {name: default}}\n";
+    let output = portal_with_stdin(&["check", "--rules", rule.to_str().unwrap(), "-o", "json", "-"], Some(namespace));
+    let json: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(json["objects"][0]["resource"], "Namespace/default", "a document on the marker line is read");
+    assert_eq!(json["objects"][0]["results"], serde_json::json!([]), "cluster-scoped kinds stay without namespace");
 }

@@ -1,10 +1,12 @@
 //! `portal check`: every enabled rule on every object, as a CREATE admission would see it.
+//! Audit-only rules run too, and their findings are reported, but only what admission would
+//! deny makes the check fail.
 
 use std::collections::HashMap;
 
 use portal_rules::{
-    Activation, EnforcementAction, EvaluationError, EvaluationInput, FailurePolicy, ModeFilter, ObjectIdentity,
-    Operation, Origin, Outcome, RuleSet, Violation,
+    Activation, EnforcementAction, EvaluationError, EvaluationInput, FailurePolicy, Mode, ModeFilter, ObjectIdentity,
+    Operation, Origin, Outcome, RuleSet, Severity, Violation,
 };
 use serde::Serialize;
 use serde_json::Value as Json;
@@ -21,6 +23,9 @@ pub struct ObjectReport {
     #[serde(skip)]
     pub identity: ObjectIdentity,
     pub resource: String,
+    /// Names of the object's containers (pod sugar), for test expectations.
+    #[serde(skip)]
+    pub containers: Vec<String>,
     pub results: Vec<RuleReport>,
 }
 
@@ -30,14 +35,33 @@ pub struct ObjectReport {
 pub struct RuleReport {
     pub rule: String,
     pub result: Outcome,
-    pub severity: portal_rules::Severity,
+    pub severity: Severity,
+    pub mode: Vec<Mode>,
     pub enforcement_action: EnforcementAction,
-    #[serde(skip)]
     pub failure_policy: FailurePolicy,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub violations: Vec<Violation>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<EvaluationError>,
+}
+
+impl RuleReport {
+    /// Whether the rule runs at admission at all.
+    pub fn at_admission(&self) -> bool {
+        self.mode.contains(&Mode::Admission)
+    }
+
+    /// What the rule does to the object at admission, or `audit` when it only runs in audit.
+    pub fn action_label(&self) -> &'static str {
+        if !self.at_admission() {
+            return "audit";
+        }
+        match self.enforcement_action {
+            EnforcementAction::Deny => "deny",
+            EnforcementAction::Warn => "warn",
+            EnforcementAction::Dryrun => "dryrun",
+        }
+    }
 }
 
 /// Totals over a check.
@@ -46,11 +70,14 @@ pub struct RuleReport {
 pub struct Summary {
     pub objects: usize,
     pub rules: usize,
+    /// Violations admission would deny.
     pub deny: usize,
     pub warn: usize,
     pub dryrun: usize,
+    /// Violations of rules that only run in audit: reported, never denied.
+    pub audit: usize,
     pub errors: usize,
-    /// Evaluation errors of `failurePolicy: Fail` deny rules: admission would deny these too.
+    /// Evaluation errors of `failurePolicy: Fail` deny rules: admission denies these too.
     pub fail_closed_errors: usize,
 }
 
@@ -87,6 +114,7 @@ pub fn check(rules: &RuleSet, manifests: &[Manifest]) -> Vec<ObjectReport> {
                     rule: result.rule.name().to_owned(),
                     result: result.outcome(),
                     severity: result.rule.spec().severity,
+                    mode: result.rule.spec().mode.clone(),
                     enforcement_action: result.rule.spec().enforcement_action,
                     failure_policy: result.rule.spec().failure_policy,
                     violations: result.violations,
@@ -97,6 +125,7 @@ pub fn check(rules: &RuleSet, manifests: &[Manifest]) -> Vec<ObjectReport> {
                 source: manifest.origin.to_string(),
                 origin: manifest.origin.clone(),
                 resource: identity.display_name(),
+                containers: activation.container_names().map(str::to_owned).collect(),
                 identity,
                 results,
             }
@@ -104,18 +133,22 @@ pub fn check(rules: &RuleSet, manifests: &[Manifest]) -> Vec<ObjectReport> {
         .collect()
 }
 
-/// Counts violations by enforcement action, and evaluation errors.
+/// Counts violations by what admission would do with them, and evaluation errors.
 pub fn summarise(rules: &RuleSet, reports: &[ObjectReport]) -> Summary {
     let mut summary = Summary { objects: reports.len(), rules: rules.len(), ..Summary::default() };
     for result in reports.iter().flat_map(|r| &r.results) {
         let count = result.violations.len();
-        match result.enforcement_action {
-            EnforcementAction::Deny => summary.deny += count,
-            EnforcementAction::Warn => summary.warn += count,
-            EnforcementAction::Dryrun => summary.dryrun += count,
+        match (result.at_admission(), result.enforcement_action) {
+            (false, _) => summary.audit += count,
+            (true, EnforcementAction::Deny) => summary.deny += count,
+            (true, EnforcementAction::Warn) => summary.warn += count,
+            (true, EnforcementAction::Dryrun) => summary.dryrun += count,
         }
         summary.errors += result.errors.len();
-        if result.failure_policy == FailurePolicy::Fail && result.enforcement_action == EnforcementAction::Deny {
+        if result.at_admission()
+            && result.failure_policy == FailurePolicy::Fail
+            && result.enforcement_action == EnforcementAction::Deny
+        {
             summary.fail_closed_errors += result.errors.len();
         }
     }

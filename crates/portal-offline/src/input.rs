@@ -183,3 +183,53 @@ fn add_object(document: Document, manifests: &mut Manifests) {
         )),
     }
 }
+
+/// Kinds that live outside namespaces (built-in APIs, and Portal's and the policy working
+/// group's cluster-scoped kinds). Every other kind is taken to be namespaced, as kubectl does.
+const CLUSTER_SCOPED_KINDS: &[&str] = &[
+    "APIService",
+    "CSIDriver",
+    "CSINode",
+    "CertificateSigningRequest",
+    "ClusterPolicyReport",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "ComponentStatus",
+    "CustomResourceDefinition",
+    "FlowSchema",
+    "IngressClass",
+    "MutatingAdmissionPolicy",
+    "MutatingAdmissionPolicyBinding",
+    "MutatingWebhookConfiguration",
+    "Namespace",
+    "Node",
+    "PersistentVolume",
+    "PortalClusterRule",
+    "PriorityClass",
+    "PriorityLevelConfiguration",
+    "RuntimeClass",
+    "StorageClass",
+    "ValidatingAdmissionPolicy",
+    "ValidatingAdmissionPolicyBinding",
+    "ValidatingWebhookConfiguration",
+    "VolumeAttachment",
+];
+
+/// Puts objects of namespaced kinds that name no namespace into `namespace`, as `kubectl apply`
+/// would, so that namespace matching and `PortalRule`s see what the cluster would see.
+pub fn apply_default_namespace(manifests: &mut Manifests, namespace: &str) {
+    for manifest in &mut manifests.objects {
+        let kind = manifest.object.get("kind").and_then(Json::as_str).unwrap_or_default();
+        if CLUSTER_SCOPED_KINDS.contains(&kind) {
+            continue;
+        }
+        let Some(Json::Object(object)) = Some(&mut manifest.object) else { continue };
+        let metadata = object.entry("metadata").or_insert_with(|| Json::Object(Default::default()));
+        if let Json::Object(metadata) = metadata {
+            let missing = metadata.get("namespace").and_then(Json::as_str).is_none_or(str::is_empty);
+            if missing {
+                metadata.insert("namespace".to_owned(), Json::String(namespace.to_owned()));
+            }
+        }
+    }
+}

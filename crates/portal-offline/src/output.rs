@@ -66,7 +66,7 @@ fn table(output: CheckOutput<'_>) -> String {
                 rows.push([
                     report.resource.clone(),
                     result.rule.clone(),
-                    format!("{:?}", result.enforcement_action).to_lowercase(),
+                    result.action_label().to_owned(),
                     format!("{:?}", result.severity).to_lowercase(),
                     violation.container.clone().unwrap_or_default(),
                     violation.message.clone(),
@@ -108,10 +108,14 @@ fn table(output: CheckOutput<'_>) -> String {
         text.push('\n');
     }
     let s = output.summary;
-    let _ = writeln!(
+    let _ = write!(
         text,
-        "{} objects checked against {} rules: {} deny, {} warn, {} dryrun violations; {} evaluation errors",
-        s.objects, s.rules, s.deny, s.warn, s.dryrun, s.errors
+        "{} objects checked against {} rules: {} deny, {} warn, {} dryrun, {} audit-only violations; {} evaluation errors",
+        s.objects, s.rules, s.deny, s.warn, s.dryrun, s.audit, s.errors
     );
+    if s.fail_closed_errors > 0 {
+        let _ = write!(text, " ({} in failurePolicy: Fail rules, which admission denies)", s.fail_closed_errors);
+    }
+    text.push('\n');
     text
 }

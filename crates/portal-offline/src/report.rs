@@ -49,33 +49,23 @@ fn policy_report(report: &ObjectReport, timestamp: &Json) -> Json {
             }
             entry
         };
-        match rule.result {
-            Outcome::Pass => {
-                summary.pass += 1;
-                results.push(base("pass", "", None));
+        // A warn/dryrun or audit-only rule reports `warn`: it would not block admission.
+        let fail_label = if rule.action_label() == "deny" { "fail" } else { "warn" };
+        for violation in &rule.violations {
+            if fail_label == "fail" {
+                summary.fail += 1;
+            } else {
+                summary.warn += 1;
             }
-            Outcome::Fail => {
-                for violation in &rule.violations {
-                    // A warn/dryrun rule reports `warn`, as it would not block admission.
-                    let result = match rule.enforcement_action {
-                        portal_rules::EnforcementAction::Deny => {
-                            summary.fail += 1;
-                            "fail"
-                        }
-                        _ => {
-                            summary.warn += 1;
-                            "warn"
-                        }
-                    };
-                    results.push(base(result, &violation.message, violation.container.as_deref()));
-                }
-            }
-            Outcome::Error => {
-                for error in &rule.errors {
-                    summary.error += 1;
-                    results.push(base("error", &error.message, error.container.as_deref()));
-                }
-            }
+            results.push(base(fail_label, &violation.message, violation.container.as_deref()));
+        }
+        for error in &rule.errors {
+            summary.error += 1;
+            results.push(base("error", &error.message, error.container.as_deref()));
+        }
+        if rule.result == Outcome::Pass {
+            summary.pass += 1;
+            results.push(base("pass", "", None));
         }
     }
     let api_version = if identity.group.is_empty() {

@@ -12,6 +12,9 @@ use crate::check::{ObjectReport, check};
 use crate::error::Problem;
 use crate::input::{display_path, load_manifest_paths, load_rule_paths, read_source};
 
+/// The namespace of resources that name none, as in `portal check`.
+const DEFAULT_NAMESPACE: &str = "default";
+
 /// A test file: which rules, which resources, and what each rule should decide on each resource.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -81,7 +84,8 @@ impl TestRun {
         self.suites.iter().map(|s| s.failures.len()).sum()
     }
 
-    /// A human-readable account: each suite, each difference, and the totals.
+    /// A human-readable account: each suite, each difference, and the totals. Problems (bad
+    /// input) are not part of it: print them on their own.
     pub fn render(&self) -> String {
         let mut text = String::new();
         for suite in &self.suites {
@@ -97,9 +101,6 @@ impl TestRun {
             for failure in &suite.failures {
                 let _ = writeln!(text, "       {failure}");
             }
-        }
-        for problem in &self.problems {
-            let _ = writeln!(text, "error: {problem}");
         }
         let _ = writeln!(text, "{} passed, {} failed", self.passed(), self.failed());
         text
@@ -183,7 +184,8 @@ fn run_suite(spec: &SuiteSpec, base: &Path, location: &str, problems: &mut Vec<P
     problems.extend(rule_problems);
     let (rules, compile_errors) = RuleSet::compile(loaded);
     problems.extend(compile_errors.iter().map(Problem::from_rules_error));
-    let manifests = load_manifest_paths(&resource_paths);
+    let mut manifests = load_manifest_paths(&resource_paths);
+    crate::input::apply_default_namespace(&mut manifests, DEFAULT_NAMESPACE);
     problems.extend(manifests.errors.iter().cloned());
     let reports = check(&rules, &manifests.objects);
     let mut by_resource: HashMap<String, &ObjectReport> = HashMap::new();
@@ -216,6 +218,19 @@ fn run_suite(spec: &SuiteSpec, base: &Path, location: &str, problems: &mut Vec<P
             problems.push(Problem::new(
                 location.to_owned(),
                 format!("results[{index}].rule: no rule named {} among the suite's rules", expectation.rule),
+            ));
+            continue;
+        }
+        if let Some(container) = &expectation.container
+            && !report.containers.contains(container)
+        {
+            problems.push(Problem::new(
+                location.to_owned(),
+                format!(
+                    "results[{index}].container: {} has no container named {container} (it has: {})",
+                    expectation.resource,
+                    report.containers.join(", ")
+                ),
             ));
             continue;
         }

@@ -187,6 +187,11 @@ impl<'a> Activation<'a> {
         self.container_names.len()
     }
 
+    /// The containers' names, in evaluation order (standard, init, ephemeral).
+    pub fn container_names(&self) -> impl Iterator<Item = &str> {
+        self.container_names.iter().map(|name| name.as_deref().unwrap_or_default())
+    }
+
     pub(crate) fn container_name(&self, index: usize) -> Option<&str> {
         self.container_names.get(index).and_then(Option::as_deref)
     }

@@ -8,6 +8,7 @@ use cel::{Env, Program};
 
 use crate::error::{Error, ExpressionField, Origin};
 use crate::load::LoadedRule;
+use crate::references::unknown_identifiers;
 use crate::schema::RuleSpec;
 
 /// A rule ready to evaluate. Immutable and shareable across threads.
@@ -55,7 +56,7 @@ pub fn compile_rule(env: &Env, rule: LoadedRule) -> Result<CompiledRule, Error> 
             origin: rule.origin.clone(),
             rule: rule.name.clone(),
             field: ExpressionField::Rule,
-            expected: "bool (true means violation)",
+            expected: "a bool (true means violation)",
             found,
         });
     }
@@ -67,7 +68,7 @@ pub fn compile_rule(env: &Env, rule: LoadedRule) -> Result<CompiledRule, Error> 
                     origin: rule.origin.clone(),
                     rule: rule.name.clone(),
                     field: ExpressionField::MessageExpression,
-                    expected: "string",
+                    expected: "a string",
                     found,
                 });
             }
@@ -90,18 +91,36 @@ pub fn compile_rule(env: &Env, rule: LoadedRule) -> Result<CompiledRule, Error> 
 fn compile_expression(env: &Env, rule: &LoadedRule, field: ExpressionField, source: &str) -> Result<Program, Error> {
     let program = env.compile(source).map_err(|errors| {
         let first = errors.errors.first();
-        let (line, column) = first.map_or((1, 1), |e| (e.pos.0.max(1) as usize, e.pos.1.max(0) as usize + 1));
+        let (line, column) = first.map_or((1, 1), |e| (e.pos.0.max(1) as usize, e.pos.1.max(1) as usize));
         let message = first.map_or_else(|| errors.to_string(), |e| e.msg.clone());
         Error::CompileExpression { origin: rule.origin.clone(), rule: rule.name.clone(), field, line, column, message }
     })?;
+    if let Some(unknown) = unknown_identifiers(&program, source).into_iter().next() {
+        return Err(Error::UnknownVariable {
+            origin: rule.origin.clone(),
+            rule: rule.name.clone(),
+            field,
+            name: unknown.name,
+            line: unknown.line,
+            column: unknown.column,
+        });
+    }
     portal_cel::regex_cache::precompile_literals(&program).map_err(|(pattern, error)| Error::InvalidRegex {
         origin: rule.origin.clone(),
         rule: rule.name.clone(),
         field,
         pattern,
-        message: error.to_string(),
+        message: regex_message(&error),
     })?;
     Ok(program)
+}
+
+/// The regex crate's syntax errors span several lines (pattern, caret, reason): keep the reason.
+pub(crate) fn regex_message(error: &regex::Error) -> String {
+    let text = error.to_string();
+    text.lines()
+        .find_map(|line| line.trim().strip_prefix("error: "))
+        .map_or_else(|| text.lines().next().unwrap_or_default().to_owned(), str::to_owned)
 }
 
 /// Without a type checker, catch the expressions that can only ever be of the wrong type:

@@ -28,8 +28,12 @@ pub fn parse_documents(source: &str, text: &str) -> Result<Vec<Document>, Error>
     Ok(documents)
 }
 
-/// Splits on `---` document markers, keeping each chunk's first line number (1-based).
+/// Splits on document markers, keeping each chunk's first line number (1-based).
 /// Splitting ourselves keeps line numbers exact and lets one bad document name its own line.
+///
+/// A chunk starts *at* its `---` line, so content written on that line (`--- {a: 1}`) stays
+/// with its document, and directives (`%YAML 1.2`) before the first marker stay with the
+/// document they introduce. `...` ends a document and is left out.
 fn split_documents(text: &str) -> Vec<(usize, &str)> {
     let mut chunks = Vec::new();
     let mut start = 0;
@@ -37,8 +41,15 @@ fn split_documents(text: &str) -> Vec<(usize, &str)> {
     let mut offset = 0;
     for (index, line) in text.split_inclusive('\n').enumerate() {
         let content = line.trim_end_matches(['\n', '\r']);
-        let is_marker = content == "---" || content.starts_with("--- ") || content == "...";
-        if is_marker {
+        if content == "---" || content.starts_with("--- ") || content.starts_with("---\t") {
+            let previous = &text[start..offset];
+            // Directives and comments alone are the header of the document this marker starts.
+            if !is_header_only(previous) {
+                chunks.push((start_line, previous));
+                start = offset;
+                start_line = index + 1;
+            }
+        } else if content == "..." || content.starts_with("... ") {
             chunks.push((start_line, &text[start..offset]));
             start = offset + line.len();
             start_line = index + 2;
@@ -49,12 +60,22 @@ fn split_documents(text: &str) -> Vec<(usize, &str)> {
     chunks
 }
 
+/// Only blank lines, comments and directives: no document has started yet.
+fn is_header_only(chunk: &str) -> bool {
+    chunk.lines().all(|line| {
+        let trimmed = line.trim();
+        trimmed.is_empty() || trimmed.starts_with('#') || trimmed.starts_with('%')
+    })
+}
+
+/// The line a document's content starts on: past blank lines, comments, directives and a bare
+/// `---`.
 fn first_content_line(chunk: &str, start_line: usize) -> usize {
     chunk
         .lines()
         .position(|line| {
             let trimmed = line.trim();
-            !trimmed.is_empty() && !trimmed.starts_with('#')
+            !(trimmed.is_empty() || trimmed.starts_with('#') || trimmed.starts_with('%') || trimmed == "---")
         })
         .map_or(start_line, |index| start_line + index)
 }
@@ -68,6 +89,11 @@ fn yaml_error(source: &str, start_line: usize, error: &serde_saphyr::Error) -> E
     // Drop the chunk-relative "line L column C: " prefix; the location is reported separately.
     let message = match message.split_once(": ") {
         Some((prefix, rest)) if prefix.starts_with("line ") => rest,
+        _ => message,
+    };
+    // …and the same location repeated as a suffix.
+    let message = match message.rfind(" at line ") {
+        Some(at) if message[at + 9..].chars().next().is_some_and(|c| c.is_ascii_digit()) => &message[..at],
         _ => message,
     };
     match error.location() {
@@ -92,6 +118,18 @@ mod tests {
         assert_eq!(docs[0].origin.to_string(), "f.yaml:2");
         assert_eq!(docs[1].origin.to_string(), "f.yaml:7");
         assert_eq!(docs[1].value, serde_json::json!({"b": 2}));
+    }
+
+    #[test]
+    fn content_on_the_marker_line_and_directives_are_kept() {
+        let docs = parse_documents("f.yaml", "--- {kind: Pod}\n--- {kind: Service}\n").unwrap();
+        assert_eq!(docs.len(), 2);
+        assert_eq!(docs[0].value, serde_json::json!({"kind": "Pod"}));
+        assert_eq!(docs[1].origin.to_string(), "f.yaml:2");
+        let docs = parse_documents("f.yaml", "%YAML 1.2\n---\na: 1\n---\nb: 2\n").unwrap();
+        assert_eq!(docs.len(), 2);
+        assert_eq!(docs[0].origin.to_string(), "f.yaml:3");
+        assert_eq!(docs[1].origin.to_string(), "f.yaml:5");
     }
 
     #[test]

@@ -61,7 +61,14 @@ pub enum Error {
         message: String,
     },
 
-    #[error("{origin}: rule {rule:?}: `{field}` must evaluate to a {expected}, but it is a {found}")]
+    #[error(
+        "{origin}: rule {rule:?}: `{field}` refers to unknown variable `{name}` at line {line}, column {column}; \
+         the variables are object, oldObject, request, namespaceObject, metadata, podMetadata, spec, \
+         securityContext, containers and container"
+    )]
+    UnknownVariable { origin: Origin, rule: String, field: ExpressionField, name: String, line: usize, column: usize },
+
+    #[error("{origin}: rule {rule:?}: `{field}` must evaluate to {expected}, but it evaluates to type {found}")]
     ExpressionType { origin: Origin, rule: String, field: ExpressionField, expected: &'static str, found: &'static str },
 
     #[error("{origin}: rule {rule:?}: `{field}`: invalid regular expression {pattern:?}: {message}")]
@@ -82,6 +89,7 @@ impl Error {
             | Error::InvalidField { origin, .. }
             | Error::CompileExpression { origin, .. }
             | Error::ExpressionType { origin, .. }
+            | Error::UnknownVariable { origin, .. }
             | Error::InvalidRegex { origin, .. }
             | Error::DuplicateRuleName { origin, .. } => Some(origin),
             Error::Environment(_) => None,

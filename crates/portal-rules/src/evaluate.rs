@@ -31,8 +31,30 @@ pub struct Violation {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub container: Option<String>,
     pub message: String,
-    #[serde(skip)]
+    #[serde(serialize_with = "rfc3339")]
     pub timestamp: SystemTime,
+}
+
+/// Serialises a time as RFC 3339 UTC with seconds, as Kubernetes writes times.
+fn rfc3339<S: serde::Serializer>(time: &SystemTime, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&format_rfc3339(*time))
+}
+
+/// `2026-11-28T05:07:56Z`.
+pub fn format_rfc3339(time: SystemTime) -> String {
+    let seconds = time.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let (days, rest) = ((seconds / 86_400) as i64, seconds % 86_400);
+    // Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z.rem_euclid(146_097);
+    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_index = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
+    let month = if month_index < 10 { month_index + 3 } else { month_index - 9 };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rest / 3600, rest % 3600 / 60, rest % 60)
 }
 
 /// A rule that could not be evaluated on an object. Never a violation; at admission the rule's
@@ -143,5 +165,21 @@ fn violation(rule: &CompiledRule, identity: &ObjectIdentity, container: Option<S
         container,
         message,
         timestamp: SystemTime::now(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, SystemTime};
+
+    use super::format_rfc3339;
+
+    #[test]
+    fn timestamps_are_rfc3339_utc() {
+        assert_eq!(format_rfc3339(SystemTime::UNIX_EPOCH), "1970-01-01T00:00:00Z");
+        let leap_day = SystemTime::UNIX_EPOCH + Duration::from_secs(1_709_210_096);
+        assert_eq!(format_rfc3339(leap_day), "2024-02-29T12:34:56Z");
+        let later = SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_835_276);
+        assert_eq!(format_rfc3339(later), "2026-11-28T03:07:56Z");
     }
 }

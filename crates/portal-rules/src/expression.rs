@@ -29,12 +29,21 @@ pub fn evaluate_expression(source: &str, activation: &Activation<'_>) -> Result<
         let first = errors.errors.first();
         ExpressionError::Compile {
             line: first.map_or(1, |e| e.pos.0.max(1) as usize),
-            column: first.map_or(1, |e| e.pos.1.max(0) as usize + 1),
+            column: first.map_or(1, |e| e.pos.1.max(1) as usize),
             message: first.map_or_else(|| errors.to_string(), |e| e.msg.clone()),
         }
     })?;
-    portal_cel::regex_cache::precompile_literals(&program)
-        .map_err(|(pattern, error)| ExpressionError::Regex { pattern, message: error.to_string() })?;
+    if let Some(unknown) = crate::references::unknown_identifiers(&program, source).into_iter().next() {
+        return Err(ExpressionError::Compile {
+            line: unknown.line,
+            column: unknown.column,
+            message: format!("unknown variable `{}`; the variables are {}", unknown.name, crate::VARIABLES.join(", ")),
+        });
+    }
+    portal_cel::regex_cache::precompile_literals(&program).map_err(|(pattern, error)| ExpressionError::Regex {
+        pattern,
+        message: crate::compile::regex_message(&error),
+    })?;
     let run = |container: Option<usize>| {
         let bindings = activation.bindings(container);
         let mut context = Context::with_env(Arc::clone(&env));

@@ -134,7 +134,9 @@ impl RuleSet {
                         ModeFilter::Only(mode) => rule.spec.mode.contains(&mode),
                         ModeFilter::Any => true,
                     }
-                    && rule.namespace.as_deref().is_none_or(|ns| target.namespace == Some(ns))
+                    // A PortalRule sees only objects inside its namespace; cluster-scoped objects,
+                    // the Namespace object included, are outside every namespace.
+                    && rule.namespace.as_deref().is_none_or(|ns| identity.namespace.as_deref() == Some(ns))
                     && selects(&rule.spec.match_spec, &target)
                     && !rule.spec.exclude.as_ref().is_some_and(|exclude| excludes(exclude, &target))
             })

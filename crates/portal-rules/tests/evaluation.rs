@@ -218,7 +218,8 @@ fn message_expression_falls_back_to_message_as_kubernetes_does() {
     assert_eq!(message("metadata.name.size()"), "static message", "a non-string falls back");
     assert_eq!(message("'   '"), "static message", "an empty result falls back");
     assert_eq!(message("'a\\nb'"), "static message", "a multi-line result falls back");
-    assert_eq!(message("'x'.repeat(6000)"), "static message", "an over-5KB result falls back");
+    assert_eq!(message("lists.range(5121).map(i, 'x').join('')"), "static message", "an over-5KB result falls back");
+    assert_eq!(message("lists.range(5120).map(i, 'x').join('')").len(), 5120, "5 KB exactly is kept");
     let set = rules(&pod_rule("unnamed-message", "true"));
     let object = bare_pod();
     let activation = Activation::new(EvaluationInput { object: Some(&object), ..Default::default() });
@@ -264,7 +265,18 @@ fn obviously_mistyped_rules_and_bad_regexes_are_rejected_at_load() {
     let errors = compile_errors(&pod_rule("literal", "'yes'"));
     assert!(errors[0].contains("must evaluate to a bool"), "{errors:?}");
     let errors = compile_errors(&pod_rule("regex", "metadata.name.matches('[unclosed')"));
-    assert!(errors[0].contains("invalid regular expression \"[unclosed\""), "{errors:?}");
+    assert!(
+        errors[0].contains("invalid regular expression \"[unclosed\": error parsing regexp: missing closing ]"),
+        "{errors:?}"
+    );
+    assert!(!errors[0].contains('\n'), "one line: {errors:?}");
+    let errors = compile_errors(&pod_rule("typo", "contianer.securityContext.privileged == true"));
+    assert!(errors[0].contains("refers to unknown variable `contianer` at line 1, column 1"), "{errors:?}");
+    let errors = compile_errors(&format!("{}messageExpression: \"'x' + nme\"\n", pod_rule("typo2", "true == false")));
+    assert!(
+        errors[0].contains("`messageExpression` refers to unknown variable `nme` at line 1, column 7"),
+        "{errors:?}"
+    );
     let errors = compile_errors(&format!("{}---\n{}", pod_rule("twice", "true"), pod_rule("twice", "false")));
     assert!(errors[0].contains("rule name \"twice\" is already used by the rule at test.yaml:1"), "{errors:?}");
 }
