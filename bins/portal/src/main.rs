@@ -12,6 +12,11 @@ use portal_rules::{Activation, EvaluationInput, RuleSet};
 
 use cli::{CheckArgs, Cli, Command, EvalArgs, OutputArg, TestArgs};
 
+/// Rule evaluation allocates many small values; mimalloc makes it about a fifth faster than
+/// the system allocator (docs/performance.md), and much faster than musl's in the static build.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Exit status for bad input, as documented in `--help`.
 const BAD_INPUT: u8 = 2;
 

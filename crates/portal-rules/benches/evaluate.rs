@@ -5,6 +5,10 @@
 use std::path::{Path, PathBuf};
 
 use criterion::{Criterion, criterion_group, criterion_main};
+
+/// The allocator the `portal` binary ships with, so the figures are the binary's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use portal_rules::{Activation, EvaluationInput, LoadedRule, ModeFilter, Operation, RuleSet, load_rules};
 use serde_json::{Value, json};
 

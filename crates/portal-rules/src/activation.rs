@@ -1,16 +1,15 @@
 //! The evaluation context of one object: the CEL variables of SPEC §3.2, built once per object
 //! and shared by every rule evaluated on it.
 
-use std::collections::HashMap;
 use std::sync::OnceLock;
 
-use cel::common::types::{CelList, CelMap, CelMapKey};
+use cel::common::types::CelList;
 use cel::common::value::{CowVal, Val};
 use cel::context::VariableResolver;
 use serde_json::Value as Json;
 
-use crate::image::ImageRef;
 use crate::schema::Operation;
+use crate::sugar;
 use crate::value::{self, BoxedVal};
 
 /// What one evaluation is about: the object under review and what surrounds it.
@@ -104,6 +103,8 @@ struct Variables<'a> {
     spec: OnceLock<BoxedVal<'a>>,
     security_context: OnceLock<BoxedVal<'a>>,
     containers: OnceLock<CelList<'a>>,
+    /// The pod spec converted as-is, once: the sugar shares its values.
+    pod_spec: OnceLock<BoxedVal<'a>>,
 }
 
 fn optional(json: Option<&Json>) -> BoxedVal<'_> {
@@ -120,11 +121,11 @@ impl<'a> Variables<'a> {
             "metadata" => self.metadata.get_or_init(|| optional(self.subject.and_then(|o| o.get("metadata")))),
             "podMetadata" => self
                 .pod_metadata
-                .get_or_init(|| self.pod.as_ref().map_or_else(value::null, |pod| pod_metadata(pod.metadata))),
-            "spec" => self.spec.get_or_init(|| self.pod.as_ref().map_or_else(value::null, |pod| pod_spec(pod.spec))),
-            "securityContext" => self.security_context.get_or_init(|| {
-                self.pod.as_ref().map_or_else(value::null, |pod| pod_security_context(pod.spec.get("securityContext")))
-            }),
+                .get_or_init(|| self.pod.as_ref().map_or_else(value::null, |pod| sugar::pod_metadata(pod.metadata))),
+            "spec" => self.spec.get_or_init(|| self.raw_pod_spec().map_or_else(value::null, sugar::pod_spec)),
+            "securityContext" => self
+                .security_context
+                .get_or_init(|| self.raw_pod_spec().map_or_else(value::null, sugar::pod_security_context)),
             "containers" => return Some(self.containers()),
             _ => return None,
         };
@@ -132,10 +133,15 @@ impl<'a> Variables<'a> {
     }
 
     fn containers(&self) -> &CelList<'a> {
-        self.containers.get_or_init(|| match &self.pod {
-            Some(pod) => normalised_containers(pod.spec),
+        self.containers.get_or_init(|| match self.raw_pod_spec() {
+            Some(spec) => sugar::normalised_containers(spec),
             None => CelList::from(Vec::new()),
         })
+    }
+
+    fn raw_pod_spec(&self) -> Option<&(dyn Val + 'a)> {
+        let pod = self.pod.as_ref()?;
+        Some(&**self.pod_spec.get_or_init(|| value::to_val(pod.spec)))
     }
 }
 
@@ -146,7 +152,7 @@ impl<'a> Activation<'a> {
         let subject = input.object.or(input.old_object);
         let identity = subject.map(ObjectIdentity::of).unwrap_or_default();
         let pod = subject.and_then(|object| pod_parts(&identity, object));
-        let container_names = pod.as_ref().map(|pod| container_names(pod.spec)).unwrap_or_default();
+        let container_names = pod.as_ref().map(|pod| sugar::container_names(pod.spec)).unwrap_or_default();
         Activation {
             variables: Variables {
                 input,
@@ -161,6 +167,7 @@ impl<'a> Activation<'a> {
                 spec: OnceLock::new(),
                 security_context: OnceLock::new(),
                 containers: OnceLock::new(),
+                pod_spec: OnceLock::new(),
             },
             input,
             identity,
@@ -254,160 +261,4 @@ fn pod_parts<'a>(identity: &ObjectIdentity, object: &'a Json) -> Option<PodParts
         _ => return None,
     };
     Some(PodParts { metadata: template.get("metadata"), spec: template.get("spec")? })
-}
-
-/// A map of `json`'s own fields with `required` fields added (as their defaults) when absent.
-/// A field that must be present, and the value it takes when absent.
-type RequiredField<'a> = (&'static str, fn() -> BoxedVal<'a>);
-
-fn map_with_defaults<'a>(json: Option<&'a Json>, required: &[RequiredField<'a>]) -> BoxedVal<'a> {
-    let mut fields: HashMap<CelMapKey<'a>, BoxedVal<'a>> = HashMap::new();
-    if let Some(Json::Object(object)) = json {
-        for (key, field) in object {
-            fields.insert(CelMapKey::from(key.as_str()), value::to_val(field));
-        }
-    }
-    for (key, default) in required {
-        let absent = json.and_then(|j| j.get(*key)).is_none_or(Json::is_null);
-        if absent {
-            fields.insert(CelMapKey::from(*key), default());
-        }
-    }
-    Box::new(crate::shared::Shared::new(CelMap::from(fields)))
-}
-
-fn empty_list<'a>() -> BoxedVal<'a> {
-    value::list(Vec::new())
-}
-
-fn empty_map<'a>() -> BoxedVal<'a> {
-    value::map(Vec::new())
-}
-
-fn pod_metadata(metadata: Option<&Json>) -> BoxedVal<'_> {
-    map_with_defaults(
-        metadata,
-        &[("name", value::null), ("namespace", value::null), ("labels", empty_map), ("annotations", empty_map)],
-    )
-}
-
-fn pod_spec(spec: &Json) -> BoxedVal<'_> {
-    map_with_defaults(
-        Some(spec),
-        &[
-            ("hostPID", value::null),
-            ("hostNetwork", value::null),
-            ("hostIPC", value::null),
-            ("hostUsers", value::null),
-            ("serviceAccountName", value::null),
-            ("automountServiceAccountToken", value::null),
-            ("os", value::null),
-            ("volumes", empty_list),
-        ],
-    )
-}
-
-fn pod_security_context(context: Option<&Json>) -> BoxedVal<'_> {
-    map_with_defaults(
-        context,
-        &[
-            ("runAsUser", value::null),
-            ("runAsGroup", value::null),
-            ("runAsNonRoot", value::null),
-            ("fsGroup", value::null),
-            ("seccompProfile", value::null),
-            ("appArmorProfile", value::null),
-            ("seLinuxOptions", value::null),
-            ("windowsOptions", value::null),
-            ("supplementalGroups", value::null),
-            ("sysctls", empty_list),
-        ],
-    )
-}
-
-const CONTAINER_FIELDS: [(&str, &str); 3] =
-    [("containers", "standard"), ("initContainers", "init"), ("ephemeralContainers", "ephemeral")];
-
-/// Every container (standard, init, ephemeral) with its type, in that order.
-fn all_containers(spec: &Json) -> impl Iterator<Item = (&Json, &'static str)> {
-    CONTAINER_FIELDS.into_iter().flat_map(move |(field, container_type)| {
-        spec.get(field).and_then(Json::as_array).into_iter().flatten().map(move |item| (item, container_type))
-    })
-}
-
-fn container_names(spec: &Json) -> Vec<Option<String>> {
-    all_containers(spec).map(|(item, _)| item.get("name").and_then(Json::as_str).map(str::to_owned)).collect()
-}
-
-/// Every container in the normalised shape.
-fn normalised_containers(spec: &Json) -> CelList<'_> {
-    CelList::from(all_containers(spec).map(|(item, kind)| normalised_container(item, kind)).collect::<Vec<_>>())
-}
-
-fn normalised_container<'a>(container: &'a Json, container_type: &'static str) -> BoxedVal<'a> {
-    let field = |key: &str| container.get(key).filter(|v| !v.is_null()).map_or_else(value::null, value::to_val);
-    let list = |key: &str| container.get(key).filter(|v| !v.is_null()).map_or_else(empty_list, value::to_val);
-    let image = container.get("image").and_then(Json::as_str);
-    value::map(vec![
-        ("name", field("name")),
-        ("containerType", value::str_val(container_type)),
-        ("image", field("image")),
-        ("imageRef", image_ref(image)),
-        ("command", field("command")),
-        ("args", field("args")),
-        ("ports", list("ports")),
-        ("env", list("env")),
-        ("envFrom", list("envFrom")),
-        ("volumeMounts", list("volumeMounts")),
-        ("resources", field("resources")),
-        ("imagePullPolicy", field("imagePullPolicy")),
-        ("livenessProbe", field("livenessProbe")),
-        ("readinessProbe", field("readinessProbe")),
-        ("startupProbe", field("startupProbe")),
-        ("lifecycle", field("lifecycle")),
-        ("securityContext", container_security_context(container.get("securityContext"))),
-    ])
-}
-
-fn container_security_context(context: Option<&Json>) -> BoxedVal<'_> {
-    let context = context.filter(|c| c.is_object());
-    let field =
-        |key: &str| context.and_then(|c| c.get(key)).filter(|v| !v.is_null()).map_or_else(value::null, value::to_val);
-    let capabilities = context.and_then(|c| c.get("capabilities"));
-    let capability_list = |key: &str| {
-        capabilities.and_then(|c| c.get(key)).filter(|v| v.is_array()).map_or_else(empty_list, value::to_val)
-    };
-    value::map(vec![
-        ("privileged", field("privileged")),
-        ("allowPrivilegeEscalation", field("allowPrivilegeEscalation")),
-        ("readOnlyRootFilesystem", field("readOnlyRootFilesystem")),
-        ("runAsUser", field("runAsUser")),
-        ("runAsGroup", field("runAsGroup")),
-        ("runAsNonRoot", field("runAsNonRoot")),
-        ("procMount", field("procMount")),
-        ("seccompProfile", field("seccompProfile")),
-        ("appArmorProfile", field("appArmorProfile")),
-        ("seLinuxOptions", field("seLinuxOptions")),
-        ("windowsOptions", field("windowsOptions")),
-        ("capabilities", value::map(vec![("add", capability_list("add")), ("drop", capability_list("drop"))])),
-    ])
-}
-
-fn image_ref<'a>(image: Option<&str>) -> BoxedVal<'a> {
-    let parsed = image.and_then(|image| ImageRef::parse(image).ok());
-    let text = |s: Option<String>| s.map_or_else(value::null, value::string);
-    match parsed {
-        Some(r) => value::map(vec![
-            ("registry", value::string(r.registry)),
-            ("repository", value::string(r.repository)),
-            ("tag", text(r.tag)),
-            ("digest", text(r.digest)),
-        ]),
-        None => value::map(vec![
-            ("registry", value::null()),
-            ("repository", value::null()),
-            ("tag", value::null()),
-            ("digest", value::null()),
-        ]),
-    }
 }

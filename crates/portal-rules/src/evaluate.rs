@@ -121,18 +121,19 @@ fn evaluate_once(
     let bindings = activation.bindings(container);
     let mut context = Context::with_env(Arc::clone(env));
     context.set_variable_resolver(&bindings);
-    let container_name = container.and_then(|index| activation.container_name(index)).map(str::to_owned);
+    // Only a violation or an error needs the container's name: don't allocate it otherwise.
+    let container_name = || container.and_then(|index| activation.container_name(index)).map(str::to_owned);
     match rule.program.execute(&context) {
         Ok(Value::Bool(false)) => {}
         Ok(Value::Bool(true)) => {
             let message = message(rule, &context);
-            result.violations.push(violation(rule, activation.identity(), container_name, message));
+            result.violations.push(violation(rule, activation.identity(), container_name(), message));
         }
         Ok(other) => result.errors.push(EvaluationError {
-            container: container_name,
+            container: container_name(),
             message: format!("rule returned {} instead of bool (true means violation)", other.type_of()),
         }),
-        Err(error) => result.errors.push(EvaluationError { container: container_name, message: error.to_string() }),
+        Err(error) => result.errors.push(EvaluationError { container: container_name(), message: error.to_string() }),
     }
 }
 

@@ -46,7 +46,7 @@ pub fn evaluate_expression(source: &str, activation: &Activation<'_>) -> Result<
     })?;
     let run = |container: Option<usize>| {
         let bindings = activation.bindings(container);
-        let mut context = Context::with_env(Arc::clone(&env));
+        let mut context = Context::with_env(Arc::clone(env));
         context.set_variable_resolver(&bindings);
         program.execute(&context).map(|value| to_json(&value)).map_err(|error| ExpressionError::Evaluate {
             container: container.and_then(|i| activation.container_name(i)).map(str::to_owned),

@@ -37,6 +37,7 @@ mod references;
 mod ruleset;
 pub mod schema;
 mod shared;
+mod sugar;
 mod value;
 
 pub use activation::{Activation, EvaluationInput, ObjectIdentity, VARIABLES};

@@ -34,11 +34,10 @@ impl<'a> MatchTarget<'a> {
 
 const DEFAULT_OPERATIONS: &[Operation] = &[Operation::Create, Operation::Update];
 
-/// Whether `spec`, used as `match`, selects the target. The group/kind index has already
-/// narrowed the candidates; the version is checked here.
-pub(crate) fn selects(spec: &MatchSpec, target: &MatchTarget<'_>) -> bool {
-    spec.gvk.iter().any(|gvk| gvk_matches(gvk, target.identity))
-        && spec.namespaces.as_ref().is_none_or(|filter| namespace_filter_selects(filter, target.namespace))
+/// Whether `spec`, used as `match`, selects the target, its gvk list aside: the rule set's
+/// index has already matched group, version and kind.
+pub(crate) fn selects_besides_gvk(spec: &MatchSpec, target: &MatchTarget<'_>) -> bool {
+    spec.namespaces.as_ref().is_none_or(|filter| namespace_filter_selects(filter, target.namespace))
         && spec.namespace_selector.as_ref().is_none_or(|selector| {
             // Unknown namespace (offline, or a cluster-scoped object): the selector cannot rule it out.
             target.namespace_labels.is_none_or(|labels| selector_matches(selector, labels))
@@ -87,7 +86,7 @@ pub(crate) fn excludes(spec: &MatchSpec, target: &MatchTarget<'_>) -> bool {
     any_criterion && gvk && namespaces && namespace_selector && object_selector && operations
 }
 
-fn gvk_matches(pattern: &GroupVersionKind, identity: &ObjectIdentity) -> bool {
+pub(crate) fn gvk_matches(pattern: &GroupVersionKind, identity: &ObjectIdentity) -> bool {
     // Kind first: it differs between the entries of a typical list, so most comparisons stop at
     // the length check.
     (pattern.kind == "*" || pattern.kind == identity.kind)

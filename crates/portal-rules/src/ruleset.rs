@@ -12,7 +12,7 @@ use crate::compile::{CompiledRule, compile_rule};
 use crate::error::Error;
 use crate::evaluate::{RuleResult, evaluate_rule};
 use crate::load::LoadedRule;
-use crate::matching::{MatchTarget, excludes, selects};
+use crate::matching::{MatchTarget, excludes, gvk_matches, selects_besides_gvk};
 use crate::schema::Mode;
 
 /// Which rules an evaluation considers.
@@ -28,12 +28,42 @@ pub enum ModeFilter {
 #[derive(Debug, Default)]
 pub struct RuleSet {
     rules: Vec<CompiledRule>,
-    /// (group, kind) → rule indices, ascending.
-    by_group_kind: HashMap<(String, String), Vec<usize>>,
+    /// group → kind → rules, ascending. Nested so that a lookup borrows the object's strings.
+    by_group_kind: HashMap<String, HashMap<String, Vec<Candidate>>>,
     /// group → rules matching every kind of that group (`kind: "*"`).
-    by_group: HashMap<String, Vec<usize>>,
-    /// Rules matching every group (`group: "*"`).
+    by_group: HashMap<String, Vec<Candidate>>,
+    /// Rules matching every group (`group: "*"`): their whole gvk list is checked.
     any_group: Vec<usize>,
+}
+
+/// A rule filed under one index key, with the versions it accepts there.
+#[derive(Debug, Clone)]
+struct Candidate {
+    rule: usize,
+    versions: Versions,
+}
+
+#[derive(Debug, Clone)]
+enum Versions {
+    Any,
+    Only(Vec<String>),
+}
+
+impl Versions {
+    fn accepts(&self, version: &str) -> bool {
+        match self {
+            Versions::Any => true,
+            Versions::Only(versions) => versions.iter().any(|v| v == version),
+        }
+    }
+
+    fn add(&mut self, version: &str) {
+        match self {
+            Versions::Any => {}
+            _ if version == "*" => *self = Versions::Any,
+            Versions::Only(versions) => versions.push(version.to_owned()),
+        }
+    }
 }
 
 impl RuleSet {
@@ -44,7 +74,7 @@ impl RuleSet {
             Ok(env) => env,
             Err(error) => return (RuleSet::default(), vec![Error::Environment(error)]),
         };
-        Self::compile_with(&env, rules)
+        Self::compile_with(env, rules)
     }
 
     /// As [`RuleSet::compile`], in a given environment.
@@ -70,16 +100,29 @@ impl RuleSet {
 
     fn insert(&mut self, rule: CompiledRule) {
         let index = self.rules.len();
-        let add = |list: &mut Vec<usize>| {
-            if list.last() != Some(&index) {
-                list.push(index);
-            }
-        };
+        // One candidate per index key, with every version the rule lists under it.
+        let mut keys: Vec<((String, String), Versions)> = Vec::new();
         for gvk in &rule.spec.match_spec.gvk {
-            match (gvk.group.as_str(), gvk.kind.as_str()) {
-                ("*", _) => add(&mut self.any_group),
-                (group, "*") => add(self.by_group.entry(group.to_owned()).or_default()),
-                (group, kind) => add(self.by_group_kind.entry((group.to_owned(), kind.to_owned())).or_default()),
+            let key = (gvk.group.clone(), gvk.kind.clone());
+            match keys.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, versions)) => versions.add(&gvk.version),
+                None => {
+                    let mut versions = Versions::Only(Vec::new());
+                    versions.add(&gvk.version);
+                    keys.push((key, versions));
+                }
+            }
+        }
+        for ((group, kind), versions) in keys {
+            let candidate = Candidate { rule: index, versions };
+            match (group.as_str(), kind.as_str()) {
+                ("*", _) => {
+                    if self.any_group.last() != Some(&index) {
+                        self.any_group.push(index);
+                    }
+                }
+                (_, "*") => self.by_group.entry(group).or_default().push(candidate),
+                _ => self.by_group_kind.entry(group).or_default().entry(kind).or_default().push(candidate),
             }
         }
         self.rules.push(rule);
@@ -104,21 +147,27 @@ impl RuleSet {
     /// The rules whose `match` selects the object and whose `exclude` does not, in load order.
     pub fn matching<'s>(&'s self, activation: &Activation<'_>, filter: ModeFilter) -> Vec<&'s CompiledRule> {
         let identity = activation.identity();
-        let sources: Vec<&[usize]> = [
-            self.by_group_kind.get(&(identity.group.clone(), identity.kind.clone())).map(Vec::as_slice),
-            self.by_group.get(&identity.group).map(Vec::as_slice),
-            Some(self.any_group.as_slice()),
-        ]
-        .into_iter()
-        .flatten()
-        .filter(|list| !list.is_empty())
-        .collect();
-        let candidates: Vec<usize> = match sources.as_slice() {
-            [] => return Vec::new(),
+        let accepted = |candidates: Option<&Vec<Candidate>>| -> Vec<usize> {
+            candidates.into_iter().flatten().filter(|c| c.versions.accepts(&identity.version)).map(|c| c.rule).collect()
+        };
+        let exact = accepted(self.by_group_kind.get(&identity.group).and_then(|kinds| kinds.get(&identity.kind)));
+        let group_wide = accepted(self.by_group.get(&identity.group));
+        let any_group: Vec<usize> = self
+            .any_group
+            .iter()
+            .copied()
+            .filter(|&rule| {
+                self.rules.get(rule).is_some_and(|r| r.spec.match_spec.gvk.iter().any(|g| gvk_matches(g, identity)))
+            })
+            .collect();
+        let candidates: Vec<usize> = match (exact.is_empty(), group_wide.is_empty(), any_group.is_empty()) {
+            (true, true, true) => return Vec::new(),
             // Each list is ascending already: only a merge of several needs sorting.
-            [only] => only.to_vec(),
-            several => {
-                let mut merged: Vec<usize> = several.concat();
+            (false, true, true) => exact,
+            (true, false, true) => group_wide,
+            (true, true, false) => any_group,
+            _ => {
+                let mut merged = [exact, group_wide, any_group].concat();
                 merged.sort_unstable();
                 merged.dedup();
                 merged
@@ -137,7 +186,7 @@ impl RuleSet {
                     // A PortalRule sees only objects inside its namespace; cluster-scoped objects,
                     // the Namespace object included, are outside every namespace.
                     && rule.namespace.as_deref().is_none_or(|ns| identity.namespace.as_deref() == Some(ns))
-                    && selects(&rule.spec.match_spec, &target)
+                    && selects_besides_gvk(&rule.spec.match_spec, &target)
                     && !rule.spec.exclude.as_ref().is_some_and(|exclude| excludes(exclude, &target))
             })
             .collect()
@@ -149,7 +198,7 @@ impl RuleSet {
         let Ok(env) = crate::environment::environment() else {
             return Vec::new();
         };
-        self.matching(activation, filter).into_iter().map(|rule| evaluate_rule(&env, rule, activation)).collect()
+        self.matching(activation, filter).into_iter().map(|rule| evaluate_rule(env, rule, activation)).collect()
     }
 }
 

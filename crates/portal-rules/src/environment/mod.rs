@@ -15,7 +15,7 @@ fn build_env() -> Result<Env, DeclarationError> {
 }
 
 /// The shared environment, built once per process.
-pub fn environment() -> Result<Arc<Env>, DeclarationError> {
+pub fn environment() -> Result<&'static Arc<Env>, DeclarationError> {
     static ENV: OnceLock<Result<Arc<Env>, DeclarationError>> = OnceLock::new();
-    ENV.get_or_init(|| build_env().map(Arc::new)).clone()
+    ENV.get_or_init(|| build_env().map(Arc::new)).as_ref().map_err(Clone::clone)
 }
