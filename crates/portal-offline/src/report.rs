@@ -77,7 +77,9 @@ fn policy_report(report: &ObjectReport, timestamp: &Json) -> Json {
     if let Some(uid) = &identity.uid {
         scope["uid"] = json!(uid);
     }
-    let name = format!("portal-{}-{}", identity.kind.to_lowercase(), identity.name.as_deref().unwrap_or("unnamed"));
+    // Objects named by generateName only end in '-', which no object name may.
+    let object_name = identity.name.as_deref().unwrap_or("unnamed").trim_end_matches(['-', '.']);
+    let name = format!("portal-{}-{object_name}", identity.kind.to_lowercase());
     let mut metadata = json!({"name": name, "labels": {"app.kubernetes.io/managed-by": "portal"}});
     let kind = match &identity.namespace {
         Some(namespace) => {

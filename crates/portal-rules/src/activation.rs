@@ -250,7 +250,10 @@ struct PodParts<'a> {
 fn pod_parts<'a>(identity: &ObjectIdentity, object: &'a Json) -> Option<PodParts<'a>> {
     let template = match (identity.group.as_str(), identity.kind.as_str()) {
         ("", "Pod") => {
-            return Some(PodParts { metadata: object.get("metadata"), spec: object.get("spec")? });
+            return Some(PodParts {
+                metadata: object.get("metadata"),
+                spec: object.get("spec").filter(|s| s.is_object())?,
+            });
         }
         ("", "PodTemplate") => object.get("template")?,
         ("", "ReplicationController")
@@ -260,5 +263,5 @@ fn pod_parts<'a>(identity: &ObjectIdentity, object: &'a Json) -> Option<PodParts
         ("batch", "CronJob") => object.get("spec")?.get("jobTemplate")?.get("spec")?.get("template")?,
         _ => return None,
     };
-    Some(PodParts { metadata: template.get("metadata"), spec: template.get("spec")? })
+    Some(PodParts { metadata: template.get("metadata"), spec: template.get("spec").filter(|s| s.is_object())? })
 }

@@ -63,8 +63,7 @@ pub enum Error {
 
     #[error(
         "{origin}: rule {rule:?}: `{field}` refers to unknown variable `{name}` at line {line}, column {column}; \
-         the variables are object, oldObject, request, namespaceObject, metadata, podMetadata, spec, \
-         securityContext, containers and container"
+         the variables are {}", crate::VARIABLES.join(", ")
     )]
     UnknownVariable { origin: Origin, rule: String, field: ExpressionField, name: String, line: usize, column: usize },
 

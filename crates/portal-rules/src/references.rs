@@ -6,8 +6,9 @@ use cel::common::ast::{EntryExpr, Expr, IdedExpr};
 
 use crate::activation::VARIABLES;
 
-/// Names an expression may use without declaring them: type names and the namespaces of
-/// library functions (`optional.of`, `format.dns1123Label`, `kubernetes.Quantity`, …).
+/// Names an expression may use without declaring them: type names and the namespaces of the
+/// libraries the environment registers (`optional.of`, `format.dns1123Label`, `math.greatest`,
+/// `kubernetes.Quantity`, `net.IP`, `ip.isCanonical`, …).
 const BUILTIN_NAMES: &[&str] = &[
     "bool",
     "bytes",
@@ -22,15 +23,12 @@ const BUILTIN_NAMES: &[&str] = &[
     "timestamp",
     "type",
     "uint",
-    "google",
     "optional",
     "format",
     "sets",
     "lists",
     "math",
     "strings",
-    "base64",
-    "cel",
     "kubernetes",
     "net",
     "ip",

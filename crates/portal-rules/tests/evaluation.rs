@@ -426,6 +426,7 @@ fn kubernetes_cel_libraries_are_available_to_rules() {
         ("url('https://example.com:8443/p').getPort()", json!("8443")),
         ("sets.contains([1, 2, 3], [2])", json!(true)),
         ("metadata.name.matches('^p$')", json!(true)),
+        ("math.greatest(1, 5, 3)", json!(5)),
     ] {
         assert_eq!(eval(expr, &object), expected, "{expr}");
     }

@@ -5,11 +5,12 @@ use std::sync::{Arc, OnceLock};
 use cel::{DeclarationError, Env, extensions};
 
 /// Builds the environment: CEL's standard library and macros, the optional syntax, the strings
-/// and lists extensions, and the Kubernetes libraries.
+/// lists and math extensions, and the Kubernetes libraries.
 fn build_env() -> Result<Env, DeclarationError> {
     let mut env = Env::stdlib();
     env.add_extension(extensions::strings)?;
     env.add_extension(extensions::lists)?;
+    env.add_extension(extensions::math)?;
     env.add_extension(portal_cel::register)?;
     Ok(env)
 }
