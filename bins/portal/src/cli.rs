@@ -14,6 +14,10 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run Portal in the cluster: load rules from PortalClusterRule/PortalRule resources and
+    /// rule folders, and keep them current. Settings come from --config, PORTAL_* variables and
+    /// these flags (highest wins); see docs/configuration.md.
+    Run(Box<RunArgs>),
     /// Evaluate rules against manifests on disk, offline, as a CREATE admission would.
     ///
     /// Every enabled rule runs, audit-only rules included; their findings are reported but only
@@ -32,6 +36,13 @@ pub enum Command {
     ///
     /// Exit status: 0 evaluated, 2 compile or evaluation error.
     Eval(EvalArgs),
+    /// Print the CustomResourceDefinitions Portal owns (PortalClusterRule, PortalRule), for
+    /// `kubectl apply -f -`. The same files are in deploy/crds/.
+    Crds {
+        /// Write one file per CRD into this directory instead of printing them.
+        #[arg(long, value_name = "DIR")]
+        output_dir: Option<PathBuf>,
+    },
     /// Print the version.
     Version,
     /// Print a shell completion script.
@@ -39,6 +50,44 @@ pub enum Command {
         /// The shell to complete for.
         shell: clap_complete::Shell,
     },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// The configuration file (YAML).
+    #[arg(long, value_name = "FILE", env = "PORTAL_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Print the effective settings, with where each came from, and exit.
+    #[arg(long)]
+    pub print_config: bool,
+    /// Watch PortalClusterRule and PortalRule resources (rules.cluster.enabled).
+    #[arg(long, value_name = "BOOL")]
+    pub cluster_rules: Option<bool>,
+    /// A rule file or folder to load and hot-reload; repeat for several (rules.folders).
+    #[arg(long = "rules", value_name = "PATH")]
+    pub rules: Vec<PathBuf>,
+    /// Quiet period before changed rules are reloaded, e.g. 200ms (rules.reload.debounce).
+    #[arg(long, value_name = "DURATION")]
+    pub reload_debounce: Option<portal_config::Duration>,
+    /// The kubeconfig file (kubernetes.kubeconfig); default: in-cluster, then $KUBECONFIG.
+    #[arg(long, value_name = "PATH")]
+    pub kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context (kubernetes.context).
+    #[arg(long, value_name = "NAME")]
+    pub context: Option<String>,
+    /// A tracing filter, e.g. info or info,portal_kube=debug (logging.level).
+    #[arg(long, value_name = "FILTER")]
+    pub log_level: Option<String>,
+    /// Log format (logging.format): auto is JSON unless standard output is a terminal.
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub log_format: Option<LogFormatArg>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormatArg {
+    Auto,
+    Json,
+    Text,
 }
 
 #[derive(Debug, clap::Args)]

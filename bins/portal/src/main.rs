@@ -10,7 +10,7 @@ use clap::{CommandFactory, Parser};
 use portal_offline::{CheckOutput, OutputFormat, Problem};
 use portal_rules::{Activation, EvaluationInput, RuleSet};
 
-use cli::{CheckArgs, Cli, Command, EvalArgs, OutputArg, TestArgs};
+use cli::{CheckArgs, Cli, Command, EvalArgs, LogFormatArg, OutputArg, RunArgs, TestArgs};
 
 /// Rule evaluation allocates many small values; mimalloc makes it about a fifth faster than
 /// the system allocator (docs/performance.md), and much faster than musl's in the static build.
@@ -23,9 +23,11 @@ const BAD_INPUT: u8 = 2;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Run(args) => run(&args),
         Command::Check(args) => check(args),
         Command::Test(args) => test(&args),
         Command::Eval(args) => eval(&args),
+        Command::Crds { output_dir } => crds(output_dir.as_deref()),
         Command::Version => {
             println!("portal {}", env!("CARGO_PKG_VERSION"));
             Ok(ExitCode::SUCCESS)
@@ -39,6 +41,63 @@ fn main() -> ExitCode {
         eprintln!("error: {error:#}");
         ExitCode::from(BAD_INPUT)
     })
+}
+
+fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
+    let overrides = portal_config::Overrides {
+        cluster_rules: args.cluster_rules,
+        rules_folders: (!args.rules.is_empty()).then(|| args.rules.clone()),
+        reload_debounce: args.reload_debounce,
+        kubeconfig: args.kubeconfig.clone(),
+        context: args.context.clone(),
+        log_level: args.log_level.clone(),
+        log_format: args.log_format.map(|format| match format {
+            LogFormatArg::Auto => portal_config::LogFormat::Auto,
+            LogFormatArg::Json => portal_config::LogFormat::Json,
+            LogFormatArg::Text => portal_config::LogFormat::Text,
+        }),
+    };
+    let environment =
+        std::env::vars_os().filter_map(|(key, value)| Some((key.into_string().ok()?, value.into_string().ok()?)));
+    let config = portal_config::Config::load(args.config.as_deref(), environment, &overrides)?;
+    if args.print_config {
+        print!("{}", config.to_yaml()?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    init_logging(&config.logging)?;
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
+    runtime.block_on(portal_kube::operator::run(&config, shutdown_signal()))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn init_logging(logging: &portal_config::LoggingConfig) -> anyhow::Result<()> {
+    use std::io::IsTerminal;
+    let filter = tracing_subscriber::EnvFilter::try_new(&logging.level)
+        .with_context(|| format!("logging.level {:?} is not a valid filter", logging.level))?;
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let result = if logging.format.is_json(std::io::stdout().is_terminal()) {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+    result.map_err(|error| anyhow::anyhow!("setting up logging: {error}"))
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM (Kubernetes stopping the pod).
+async fn shutdown_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = terminate => {}
+    }
 }
 
 fn print_problems(kind: &str, problems: &[Problem]) {
@@ -73,6 +132,21 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+fn crds(output_dir: Option<&Path>) -> anyhow::Result<ExitCode> {
+    match output_dir {
+        None => print!("{}", portal_kube::crds::render_all()?),
+        Some(dir) => {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            for (file, crd) in portal_kube::crds::crds() {
+                let path = dir.join(file);
+                std::fs::write(&path, portal_kube::crds::render(&crd)?)
+                    .with_context(|| format!("writing {}", path.display()))?;
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn test(args: &TestArgs) -> anyhow::Result<ExitCode> {

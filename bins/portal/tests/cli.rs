@@ -307,3 +307,51 @@ fn objects_without_a_namespace_land_in_the_default_one() {
     assert_eq!(json["objects"][0]["resource"], "Namespace/default", "a document on the marker line is read");
     assert_eq!(json["objects"][0]["results"], serde_json::json!([]), "cluster-scoped kinds stay without namespace");
 }
+
+#[test]
+fn run_prints_the_effective_configuration_with_sources() {
+    let output = Command::new(env!("CARGO_BIN_EXE_portal"))
+        .args(["run", "--print-config", "--cluster-rules", "false", "--rules", "examples/rules"])
+        .env("PORTAL_LOGGING_LEVEL", "debug")
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(text.contains("enabled: false  # from --cluster-rules"), "{text}");
+    assert!(text.contains("- examples/rules"), "{text}");
+    assert!(text.contains("level: debug  # from PORTAL_LOGGING_LEVEL"), "{text}");
+
+    let output = Command::new(env!("CARGO_BIN_EXE_portal"))
+        .args(["run", "--print-config"])
+        .env("PORTAL_RULES_FOLDER", "/x")
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("PORTAL_RULES_FOLDER"), "{}", stderr(&output));
+}
+
+#[test]
+fn run_loads_folder_rules_and_stops_on_sigterm() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_portal"))
+        .args(["run", "--cluster-rules", "false", "--rules", "examples/rules", "--log-format", "json"])
+        .current_dir(root())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr_pipe = child.stderr.take().unwrap();
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stderr_pipe));
+    let loaded = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find(|line| line.contains("rules loaded"))
+        .expect("portal run reports its rules");
+    let log: serde_json::Value = serde_json::from_str(&loaded).unwrap();
+    assert_eq!(log["fields"]["rules"], 9, "{log}");
+    assert_eq!(log["fields"]["rejected"], 0, "{log}");
+    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    assert!(child.wait().unwrap().success(), "a SIGTERM is a clean shutdown");
+}

@@ -87,43 +87,61 @@ pub(crate) fn display_path(path: &Path) -> String {
 pub fn load_rule_paths(paths: &[PathBuf]) -> (Vec<LoadedRule>, Vec<Problem>) {
     let mut rules = Vec::new();
     let mut problems = Vec::new();
+    match rule_files(paths) {
+        Ok(files) => {
+            for file in files {
+                let (loaded, file_problems) = load_rule_file(&file);
+                rules.extend(loaded);
+                problems.extend(file_problems);
+            }
+        }
+        Err(error) => problems.push(Problem::from_error(&error)),
+    }
+    (rules, problems)
+}
+
+/// A rule file found under the paths given, and whether it was found inside a directory.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct RuleFile {
+    pub path: PathBuf,
+    pub in_directory: bool,
+}
+
+/// The rule files under `paths`: directories expanded (sorted), test files inside them left out.
+pub fn rule_files(paths: &[PathBuf]) -> Result<Vec<RuleFile>, Error> {
+    let mut files = Vec::new();
     for path in paths {
-        let from_directory = path.is_dir();
-        let files = match expand_paths(std::slice::from_ref(path)) {
-            Ok(files) => files,
-            Err(error) => {
-                problems.push(Problem::from_error(&error));
+        let in_directory = path.is_dir();
+        for file in expand_paths(std::slice::from_ref(path))? {
+            if in_directory && crate::suite::is_test_file(&file) {
                 continue;
             }
-        };
-        for file in files {
-            if from_directory && crate::suite::is_test_file(&file) {
-                continue;
-            }
-            let text = match read_source(&file) {
-                Ok(text) => text,
-                Err(error) => {
-                    problems.push(Problem::from_error(&error));
-                    continue;
-                }
-            };
-            let source = display_path(&file);
-            let documents = match parse_documents(&source, &text) {
-                Ok(documents) => documents,
-                Err(error) => {
-                    problems.push(Problem::from_rules_error(&error));
-                    continue;
-                }
-            };
-            for document in documents {
-                if from_directory && is_foreign_object(&document.value) {
-                    continue;
-                }
-                match rule_from_document(&document) {
-                    Ok(rule) => rules.push(rule),
-                    Err(error) => problems.push(Problem::from_rules_error(&error)),
-                }
-            }
+            files.push(RuleFile { path: file, in_directory });
+        }
+    }
+    Ok(files)
+}
+
+/// Loads the rules of one file; fixtures of other API groups are passed over inside directories.
+pub fn load_rule_file(file: &RuleFile) -> (Vec<LoadedRule>, Vec<Problem>) {
+    let text = match read_source(&file.path) {
+        Ok(text) => text,
+        Err(error) => return (Vec::new(), vec![Problem::from_error(&error)]),
+    };
+    let source = display_path(&file.path);
+    let documents = match parse_documents(&source, &text) {
+        Ok(documents) => documents,
+        Err(error) => return (Vec::new(), vec![Problem::from_rules_error(&error)]),
+    };
+    let mut rules = Vec::new();
+    let mut problems = Vec::new();
+    for document in documents {
+        if file.in_directory && is_foreign_object(&document.value) {
+            continue;
+        }
+        match rule_from_document(&document) {
+            Ok(rule) => rules.push(rule),
+            Err(error) => problems.push(Problem::from_rules_error(&error)),
         }
     }
     (rules, problems)

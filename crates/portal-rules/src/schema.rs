@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 /// One rule as written by its author.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RuleSpec {
     /// Unique name; defaults to `metadata.name` of the resource or document.
@@ -18,29 +19,36 @@ pub struct RuleSpec {
     /// `false` parks the rule: it is loaded and validated but never evaluated.
     #[serde(default = "enabled_by_default")]
     pub enabled: bool,
+    /// How serious a violation is: info, low, medium (default), high or critical.
     #[serde(default)]
     pub severity: Severity,
-    /// Where the rule runs.
+    /// Where the rule runs: admission, audit, or both (the default).
     #[serde(default = "Mode::all")]
     pub mode: Vec<Mode>,
+    /// The admission verdict of a violation: deny (default), warn, or dryrun (reported only).
     #[serde(default)]
     pub enforcement_action: EnforcementAction,
+    /// Which objects the rule applies to; `gvk` is required.
     #[serde(rename = "match")]
     pub match_spec: MatchSpec,
+    /// Objects carved out of `match`: excluded when every criterion set here holds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exclude: Option<MatchSpec>,
     /// CEL expression; `true` means the object violates the rule.
     pub rule: String,
+    /// The message shown for a violation; defaults to one naming the rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
     /// CEL expression yielding the message; overrides `message` when it evaluates cleanly.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message_expression: Option<String>,
+    /// What an evaluation error means at admission: Ignore (default) admits, Fail denies.
     #[serde(default)]
     pub failure_policy: FailurePolicy,
     /// Shorthand for one `alertmanager` action with this alert name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alert: Option<String>,
+    /// Response actions run on violations.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub actions: Vec<ActionSpec>,
 }
@@ -50,6 +58,7 @@ fn enabled_by_default() -> bool {
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     Info,
@@ -61,6 +70,7 @@ pub enum Severity {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
     Admission,
@@ -75,6 +85,7 @@ impl Mode {
 
 /// The admission verdict of a violation.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum EnforcementAction {
     #[default]
@@ -85,6 +96,7 @@ pub enum EnforcementAction {
 
 /// What an evaluation *error* means at admission.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub enum FailurePolicy {
     #[default]
     Ignore,
@@ -92,6 +104,7 @@ pub enum FailurePolicy {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "UPPERCASE")]
 pub enum Operation {
     Create,
@@ -113,14 +126,19 @@ impl fmt::Display for Operation {
 
 /// Which objects a rule applies to (`match`) or is carved out from (`exclude`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct MatchSpec {
+    /// Group/version/kind patterns; required and non-empty in `match`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub gvk: Vec<GroupVersionKind>,
+    /// Namespace names (globs with `*`) to include or exclude.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub namespaces: Option<NamespaceFilter>,
+    /// A label selector on the object's Namespace.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub namespace_selector: Option<LabelSelector>,
+    /// A label selector on the object itself.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub object_selector: Option<LabelSelector>,
     /// Admission operations; `match` defaults to CREATE and UPDATE.
@@ -131,11 +149,15 @@ pub struct MatchSpec {
 /// A group/version/kind pattern. `group: ""` is the core group; `kind: "*"` and
 /// `version: "*"` (the default) match any.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct GroupVersionKind {
+    /// API group; "" is the core group, "*" any group.
     pub group: String,
+    /// API version; "*" (the default) matches any.
     #[serde(default = "any")]
     pub version: String,
+    /// Kind, e.g. Pod; "*" matches every kind of the group.
     pub kind: String,
 }
 
@@ -145,34 +167,46 @@ fn any() -> String {
 
 /// Namespace names to include or exclude; `*` is a glob.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NamespaceFilter {
+    /// Only these namespaces (globs); empty means all.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub include: Vec<String>,
+    /// Never these namespaces (globs).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub exclude: Vec<String>,
 }
 
 /// A Kubernetes label selector.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct LabelSelector {
+    /// Labels that must have exactly these values.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub match_labels: BTreeMap<String, String>,
+    /// Requirements that must all hold.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub match_expressions: Vec<LabelSelectorRequirement>,
 }
 
+/// One label requirement, as in Kubernetes label selectors.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct LabelSelectorRequirement {
+    /// The label key.
     pub key: String,
+    /// In, NotIn, Exists or DoesNotExist.
     pub operator: SelectorOperator,
+    /// Values for In and NotIn; empty for Exists and DoesNotExist.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub values: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub enum SelectorOperator {
     In,
     NotIn,
@@ -182,20 +216,27 @@ pub enum SelectorOperator {
 
 /// A response action (SPEC §8). Type-specific parameters sit beside `type`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schemars", schemars(extend("x-kubernetes-preserve-unknown-fields" = true)))]
 #[serde(rename_all = "camelCase")]
 pub struct ActionSpec {
+    /// alertmanager, label, annotate, evict, patch-networkpolicy or revoke-sa-token.
     #[serde(rename = "type")]
     pub action_type: ActionType,
+    /// Which control points trigger it: admission, audit, network; default all.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on: Option<Vec<ActionTrigger>>,
     /// `N/unit` with unit `s`, `m` or `h`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_limit: Option<String>,
+    /// Type-specific parameters, beside `type`.
     #[serde(flatten)]
+    #[cfg_attr(feature = "schemars", schemars(skip))]
     pub parameters: BTreeMap<String, serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum ActionType {
     Alertmanager,
@@ -207,6 +248,7 @@ pub enum ActionType {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum ActionTrigger {
     Admission,

@@ -1,0 +1,578 @@
+//! Behaviour of the whole loader: layering, sources, errors, printing.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+// Case tables are tuples whose type is spelt out once, next to the cases.
+#![allow(clippy::type_complexity)]
+
+use std::path::{Path, PathBuf};
+
+use crate::{Config, Duration, Error, LogFormat, Overrides, Source};
+
+const FILE: &str = "portal.yaml";
+
+fn env(vars: &[(&str, &str)]) -> Vec<(String, String)> {
+    vars.iter().map(|(name, value)| ((*name).to_owned(), (*value).to_owned())).collect()
+}
+
+fn load(file: Option<&str>, vars: &[(&str, &str)], overrides: &Overrides) -> Result<Config, Error> {
+    Config::load_text(file.map(|text| (Path::new(FILE), text)), env(vars), overrides)
+}
+
+fn error(file: Option<&str>, vars: &[(&str, &str)], overrides: &Overrides) -> String {
+    let error = load(file, vars, overrides).expect_err("loading should fail");
+    let message = error.to_string();
+    assert!(!message.contains('\n'), "one line: {message}");
+    message
+}
+
+fn millis(millis: u64) -> Duration {
+    Duration::from_millis(millis).unwrap()
+}
+
+fn file_source(line: usize) -> Source {
+    Source::File { path: PathBuf::from(FILE), line }
+}
+
+const FULL_FILE: &str = "\
+# every setting
+rules:
+  cluster:
+    enabled: false
+  folders:
+    - /etc/portal/rules
+    - /srv/more-rules
+  reload:
+    debounce: 2s
+kubernetes:
+  kubeconfig: /etc/kube/config
+  context: staging
+logging:
+  level: info,portal_kube=debug
+  format: json
+";
+
+#[test]
+fn defaults() {
+    for file in
+        [None, Some(""), Some("# nothing set\n"), Some("---\n"), Some("null\n"), Some("{}\n"), Some("rules: {}\n")]
+    {
+        let config = load(file, &[], &Overrides::default()).unwrap();
+        assert_eq!(config, Config::default(), "{file:?}");
+        assert!(config.rules.cluster.enabled);
+        assert!(config.rules.folders.is_empty());
+        assert_eq!(config.rules.reload.debounce, millis(200));
+        assert_eq!(config.kubernetes.kubeconfig, None);
+        assert_eq!(config.kubernetes.context, None);
+        assert_eq!(config.logging.level, "info");
+        assert_eq!(config.logging.format, LogFormat::Auto);
+        assert_eq!(config.source("logging.level"), &Source::Default);
+    }
+}
+
+#[test]
+fn file_values_and_their_lines() {
+    let config = load(Some(FULL_FILE), &[], &Overrides::default()).unwrap();
+    assert!(!config.rules.cluster.enabled);
+    assert_eq!(config.rules.folders, [PathBuf::from("/etc/portal/rules"), PathBuf::from("/srv/more-rules")]);
+    assert_eq!(config.rules.reload.debounce, millis(2_000));
+    assert_eq!(config.kubernetes.kubeconfig, Some(PathBuf::from("/etc/kube/config")));
+    assert_eq!(config.kubernetes.context.as_deref(), Some("staging"));
+    assert_eq!(config.logging.level, "info,portal_kube=debug");
+    assert_eq!(config.logging.format, LogFormat::Json);
+    for (path, line) in [
+        ("rules.cluster.enabled", 4),
+        ("rules.folders", 5),
+        ("rules.folders[1]", 7),
+        ("rules.reload.debounce", 9),
+        ("kubernetes.context", 12),
+        ("logging.format", 15),
+    ] {
+        assert_eq!(config.source(path), &file_source(line), "{path}");
+    }
+}
+
+#[test]
+fn layers_override_in_order() {
+    let file = "rules:\n  reload:\n    debounce: 2s\nlogging:\n  level: warn\n  format: text\n";
+    let vars = [("PORTAL_LOGGING_LEVEL", "debug"), ("PORTAL_LOGGING_FORMAT", "json")];
+    let flags = Overrides { log_format: Some(LogFormat::Text), ..Overrides::default() };
+    // (file, environment, flags) → (debounce, level, format) and where each came from.
+    let cases: [(Option<&str>, &[(&str, &str)], &Overrides, &str, LogFormat, [Source; 3]); 4] = [
+        (
+            None,
+            &[],
+            &Overrides::default(),
+            "info",
+            LogFormat::Auto,
+            [Source::Default, Source::Default, Source::Default],
+        ),
+        (
+            Some(file),
+            &[],
+            &Overrides::default(),
+            "warn",
+            LogFormat::Text,
+            [file_source(3), file_source(5), file_source(6)],
+        ),
+        (
+            Some(file),
+            &vars,
+            &Overrides::default(),
+            "debug",
+            LogFormat::Json,
+            [
+                file_source(3),
+                Source::Env { name: "PORTAL_LOGGING_LEVEL".into() },
+                Source::Env { name: "PORTAL_LOGGING_FORMAT".into() },
+            ],
+        ),
+        (
+            Some(file),
+            &vars,
+            &flags,
+            "debug",
+            LogFormat::Text,
+            [
+                file_source(3),
+                Source::Env { name: "PORTAL_LOGGING_LEVEL".into() },
+                Source::Flag { name: "--log-format" },
+            ],
+        ),
+    ];
+    for (index, (file, vars, overrides, level, format, sources)) in cases.into_iter().enumerate() {
+        let config = load(file, vars, overrides).unwrap();
+        assert_eq!(config.logging.level, level, "case {index}");
+        assert_eq!(config.logging.format, format, "case {index}");
+        let expected_debounce = if file.is_some() { millis(2_000) } else { millis(200) };
+        assert_eq!(config.rules.reload.debounce, expected_debounce, "case {index}");
+        for (path, source) in ["rules.reload.debounce", "logging.level", "logging.format"].into_iter().zip(&sources) {
+            assert_eq!(config.source(path), source, "case {index}: {path}");
+        }
+    }
+}
+
+#[test]
+fn every_setting_from_the_environment() {
+    let config = load(
+        Some(FULL_FILE),
+        &[
+            ("PORTAL_RULES_CLUSTER_ENABLED", "true"),
+            ("PORTAL_RULES_FOLDERS", "/a,/b"),
+            ("PORTAL_RULES_RELOAD_DEBOUNCE", "1s"),
+            ("PORTAL_KUBERNETES_KUBECONFIG", "/k"),
+            ("PORTAL_KUBERNETES_CONTEXT", "prod"),
+            ("PORTAL_LOGGING_LEVEL", "trace"),
+            ("PORTAL_LOGGING_FORMAT", "text"),
+            // Not Portal's, or read by other tools: ignored.
+            ("HOME", "/root"),
+            ("PORTAL_CONFIG", "/etc/portal/config.yaml"),
+            ("PORTAL_ENVTEST_ASSETS", "/opt/envtest"),
+            ("PORTAL_ENVTEST_CACHE", "/tmp/envtest"),
+        ],
+        &Overrides::default(),
+    )
+    .unwrap();
+    assert!(config.rules.cluster.enabled);
+    assert_eq!(config.rules.folders, [PathBuf::from("/a"), PathBuf::from("/b")]);
+    assert_eq!(config.rules.reload.debounce, millis(1_000));
+    assert_eq!(config.kubernetes.kubeconfig, Some(PathBuf::from("/k")));
+    assert_eq!(config.kubernetes.context.as_deref(), Some("prod"));
+    assert_eq!(config.logging.level, "trace");
+    assert_eq!(config.logging.format, LogFormat::Text);
+}
+
+#[test]
+fn every_setting_from_flags() {
+    let flags = Overrides {
+        cluster_rules: Some(true),
+        rules_folders: Some(vec![PathBuf::from("/x")]),
+        reload_debounce: Some(millis(500)),
+        kubeconfig: Some(PathBuf::from("/flag/kubeconfig")),
+        context: Some("dev".into()),
+        log_level: Some("error".into()),
+        log_format: Some(LogFormat::Json),
+    };
+    let vars = [
+        ("PORTAL_RULES_CLUSTER_ENABLED", "false"),
+        ("PORTAL_RULES_FOLDERS", "/a,/b"),
+        ("PORTAL_RULES_RELOAD_DEBOUNCE", "1s"),
+        ("PORTAL_KUBERNETES_KUBECONFIG", "/k"),
+        ("PORTAL_KUBERNETES_CONTEXT", "prod"),
+        ("PORTAL_LOGGING_LEVEL", "trace"),
+        ("PORTAL_LOGGING_FORMAT", "text"),
+    ];
+    let config = load(Some(FULL_FILE), &vars, &flags).unwrap();
+    assert!(config.rules.cluster.enabled);
+    assert_eq!(config.rules.folders, [PathBuf::from("/x")]);
+    assert_eq!(config.rules.reload.debounce, millis(500));
+    assert_eq!(config.kubernetes.kubeconfig, Some(PathBuf::from("/flag/kubeconfig")));
+    assert_eq!(config.kubernetes.context.as_deref(), Some("dev"));
+    assert_eq!(config.logging.level, "error");
+    assert_eq!(config.logging.format, LogFormat::Json);
+    for (flag, path) in Overrides::FLAGS {
+        assert_eq!(config.source(path), &Source::Flag { name: flag }, "{path}");
+    }
+}
+
+#[test]
+fn environment_text_is_typed_by_the_setting() {
+    // (variable, value, check)
+    let cases: &[(&str, &str, fn(&Config) -> bool)] = &[
+        ("PORTAL_RULES_CLUSTER_ENABLED", "FALSE", |c| !c.rules.cluster.enabled),
+        ("PORTAL_RULES_CLUSTER_ENABLED", " true ", |c| c.rules.cluster.enabled),
+        // A string setting keeps what YAML would read as a boolean or a number.
+        ("PORTAL_KUBERNETES_CONTEXT", "true", |c| c.kubernetes.context.as_deref() == Some("true")),
+        ("PORTAL_KUBERNETES_CONTEXT", "0123", |c| c.kubernetes.context.as_deref() == Some("0123")),
+        // Empty unsets an optional setting, even one the file set.
+        ("PORTAL_KUBERNETES_CONTEXT", "", |c| c.kubernetes.context.is_none()),
+        ("PORTAL_KUBERNETES_KUBECONFIG", "", |c| c.kubernetes.kubeconfig.is_none()),
+    ];
+    for (name, value, check) in cases {
+        let config = load(Some(FULL_FILE), &[(name, value)], &Overrides::default()).unwrap();
+        assert!(check(&config), "{name}={value:?}: {config:?}");
+    }
+}
+
+#[test]
+fn lists() {
+    let paths = |names: &[&str]| names.iter().map(PathBuf::from).collect::<Vec<_>>();
+    // (file, PORTAL_RULES_FOLDERS, --rules) → folders
+    let cases: &[(&str, Option<&str>, Option<&[&str]>, &[&str])] = &[
+        ("rules:\n  folders: [/a, /b]\n", None, None, &["/a", "/b"]),
+        ("rules:\n  folders:\n  - /a\n", None, None, &["/a"]),
+        ("rules:\n  folders: []\n", None, None, &[]),
+        ("rules:\n  folders: [/a, /b]\n", Some("/c"), None, &["/c"]),
+        ("", Some("/a,/b"), None, &["/a", "/b"]),
+        ("", Some(" /a , /b ,"), None, &["/a", "/b"]),
+        ("", Some("/with space/rules"), None, &["/with space/rules"]),
+        // Empty clears the file's list.
+        ("rules:\n  folders: [/a]\n", Some(""), None, &[]),
+        // A flag replaces, it does not append.
+        ("rules:\n  folders: [/a]\n", Some("/b"), Some(&["/c", "/d"]), &["/c", "/d"]),
+        ("", None, Some(&[]), &[]),
+    ];
+    for (file, var, flag, expected) in cases {
+        let vars: Vec<(&str, &str)> = var.iter().map(|value| ("PORTAL_RULES_FOLDERS", *value)).collect();
+        let overrides = Overrides { rules_folders: flag.map(paths), ..Overrides::default() };
+        let config = load(Some(file), &vars, &overrides).unwrap();
+        assert_eq!(config.rules.folders, paths(expected), "{file:?} {var:?} {flag:?}");
+    }
+}
+
+#[test]
+fn file_errors_name_the_line_the_path_and_what_is_allowed() {
+    let cases = [
+        (
+            "rules:\n  cluster:\n    enabeld: false\n",
+            "portal.yaml:3: setting `rules.cluster.enabeld`: unknown field `enabeld`, expected `enabled`",
+        ),
+        (
+            "rules:\n  folders: []\n  reloads:\n    debounce: 1s\n",
+            "portal.yaml:3: setting `rules.reloads`: unknown field `reloads`, expected one of `cluster`, `folders`, `reload`",
+        ),
+        (
+            "logging: {}\naudit:\n  enabled: true\n",
+            "portal.yaml:2: setting `audit`: unknown field `audit`, expected one of `rules`, `kubernetes`, `logging`",
+        ),
+        (
+            "logging:\n  format: xml\n",
+            "portal.yaml:2: setting `logging.format`: unknown variant `xml`, expected one of `auto`, `json`, `text`",
+        ),
+        (
+            "rules:\n  reload:\n    debounce: fast\n",
+            "portal.yaml:3: setting `rules.reload.debounce`: invalid value: string \"fast\", expected a duration \
+             greater than zero: whole numbers with a unit ms, s, m or h, e.g. 200ms, 2s, 1m or 1m30s",
+        ),
+        (
+            "rules:\n  reload:\n    debounce: 200\n",
+            "portal.yaml:3: setting `rules.reload.debounce`: invalid type: integer `200`, expected a duration \
+             greater than zero: whole numbers with a unit ms, s, m or h, e.g. 200ms, 2s, 1m or 1m30s",
+        ),
+        (
+            "rules:\n  reload:\n    debounce: 0s\n",
+            "portal.yaml:3: setting `rules.reload.debounce`: invalid value: string \"0s\", expected a duration \
+             greater than zero: whole numbers with a unit ms, s, m or h, e.g. 200ms, 2s, 1m or 1m30s",
+        ),
+        (
+            "rules:\n  reload:\n    debounce: 61m\n",
+            "portal.yaml:3: setting `rules.reload.debounce`: 1h1m is too long: expected at most 1h",
+        ),
+        (
+            "rules:\n  cluster:\n    enabled: maybe\n",
+            "portal.yaml:3: setting `rules.cluster.enabled`: invalid type: string \"maybe\", expected a boolean",
+        ),
+        (
+            "rules:\n  folders: /etc/portal/rules\n",
+            "portal.yaml:2: setting `rules.folders`: invalid type: string \"/etc/portal/rules\", expected a sequence",
+        ),
+        (
+            "rules:\n  folders:\n  - /a\n  - {path: /b}\n",
+            "portal.yaml:4: setting `rules.folders[1]`: invalid type: map, expected path string",
+        ),
+        ("rules: true\n", "portal.yaml:1: setting `rules`: invalid type: boolean `true`, expected struct RulesConfig"),
+        (
+            "logging:\n  level: verbose\n",
+            "portal.yaml:2: setting `logging.level`: \"verbose\" in \"verbose\" is not a level: expected a level \
+             (error, warn, info, debug, trace or off) or comma-separated TARGET=LEVEL directives with an optional \
+             default level, e.g. info,portal_kube=debug",
+        ),
+        (
+            "- rules\n",
+            "portal.yaml:1: the configuration file must be a mapping of sections (rules, kubernetes, logging), \
+             not a list",
+        ),
+    ];
+    for (file, expected) in cases {
+        assert_eq!(error(Some(file), &[], &Overrides::default()), expected, "{file:?}");
+    }
+}
+
+#[test]
+fn yaml_syntax_errors_name_the_line() {
+    for (file, prefix) in [
+        ("rules:\n  folders: [/a\n", "portal.yaml:2: not valid YAML: column "),
+        ("logging:\n  level: info\n  level: debug\n", "portal.yaml:3: not valid YAML: column "),
+    ] {
+        let message = error(Some(file), &[], &Overrides::default());
+        assert!(message.starts_with(prefix), "{file:?}: {message}");
+    }
+}
+
+#[test]
+fn yaml_messages_do_not_mention_the_parser_api() {
+    for (file, expected) in [
+        ("logging:\n  level: info\n  level: debug\n", "portal.yaml:3: not valid YAML: column 3: duplicate key: level"),
+        (
+            "a: 1\n---\nb: 2\n",
+            "portal.yaml:3: not valid YAML: column 1: more than one YAML document; the configuration is one document",
+        ),
+    ] {
+        assert_eq!(error(Some(file), &[], &Overrides::default()), expected);
+    }
+}
+
+#[test]
+fn environment_errors_name_the_variable() {
+    let cases: &[(&[(&str, &str)], &str)] = &[
+        (
+            &[("PORTAL_RULES_RELOAD_DEBOUNCE", "soon")],
+            "PORTAL_RULES_RELOAD_DEBOUNCE: setting `rules.reload.debounce`: invalid value: string \"soon\", expected \
+             a duration greater than zero: whole numbers with a unit ms, s, m or h, e.g. 200ms, 2s, 1m or 1m30s",
+        ),
+        (
+            &[("PORTAL_RULES_RELOAD_DEBOUNCE", "2h")],
+            "PORTAL_RULES_RELOAD_DEBOUNCE: setting `rules.reload.debounce`: 2h is too long: expected at most 1h",
+        ),
+        (
+            &[("PORTAL_LOGGING_FORMAT", "yaml")],
+            "PORTAL_LOGGING_FORMAT: setting `logging.format`: unknown variant `yaml`, expected one of `auto`, \
+             `json`, `text`",
+        ),
+        (
+            &[("PORTAL_RULES_CLUSTER_ENABLED", "yes")],
+            "PORTAL_RULES_CLUSTER_ENABLED: setting `rules.cluster.enabled`: invalid value: string \"yes\", \
+             expected true or false",
+        ),
+        (
+            &[("PORTAL_LOGGING_LEVEL", "info,portal_kube=chatty")],
+            "PORTAL_LOGGING_LEVEL: setting `logging.level`: \"chatty\" in \"info,portal_kube=chatty\" is not a \
+             level: expected a level (error, warn, info, debug, trace or off) or comma-separated TARGET=LEVEL \
+             directives with an optional default level, e.g. info,portal_kube=debug",
+        ),
+    ];
+    for (vars, expected) in cases {
+        assert_eq!(error(Some(FULL_FILE), vars, &Overrides::default()), *expected);
+    }
+}
+
+#[test]
+fn unknown_portal_variables_are_errors() {
+    let valid = "PORTAL_RULES_CLUSTER_ENABLED, PORTAL_RULES_FOLDERS, PORTAL_RULES_RELOAD_DEBOUNCE, \
+                 PORTAL_KUBERNETES_KUBECONFIG, PORTAL_KUBERNETES_CONTEXT, PORTAL_LOGGING_LEVEL, PORTAL_LOGGING_FORMAT";
+    let others = "PORTAL_CONFIG, PORTAL_ENVTEST_ASSETS, PORTAL_ENVTEST_CACHE";
+    for (name, suggestion) in [
+        ("PORTAL_LOGGING_LEVLE", " (did you mean PORTAL_LOGGING_LEVEL?)"),
+        ("PORTAL_RULES_FOLDER", " (did you mean PORTAL_RULES_FOLDERS?)"),
+        ("PORTAL_LOG_LEVEL", ""),
+        ("PORTAL_", ""),
+    ] {
+        assert_eq!(
+            error(None, &[("PATH", "/bin"), (name, "x")], &Overrides::default()),
+            format!(
+                "unknown environment variable {name}{suggestion}; the settings variables are {valid}, and {others} \
+                 are read by other tools"
+            )
+        );
+    }
+}
+
+#[test]
+fn flag_errors_name_the_flag() {
+    let too_long = Overrides { reload_debounce: Some(millis(7_200_000)), ..Overrides::default() };
+    assert_eq!(
+        error(None, &[], &too_long),
+        "--reload-debounce: setting `rules.reload.debounce`: 2h is too long: expected at most 1h"
+    );
+    let bad_level = Overrides { log_level: Some("loud".into()), ..Overrides::default() };
+    assert!(error(None, &[], &bad_level).starts_with("--log-level: setting `logging.level`: \"loud\""));
+}
+
+#[test]
+fn relative_paths_in_the_file_are_relative_to_its_directory() {
+    let file = "rules:\n  folders: [rules, /abs]\nkubernetes:\n  kubeconfig: kube/config\n";
+    let config =
+        Config::load_text(Some((Path::new("/etc/portal/portal.yaml"), file)), Vec::new(), &Overrides::default())
+            .unwrap();
+    assert_eq!(config.rules.folders, [PathBuf::from("/etc/portal/rules"), PathBuf::from("/abs")]);
+    assert_eq!(config.kubernetes.kubeconfig, Some(PathBuf::from("/etc/portal/kube/config")));
+    // From the environment or a flag: relative to the working directory, as a shell user expects.
+    let config = Config::load_text(
+        Some((Path::new("/etc/portal/portal.yaml"), file)),
+        env(&[("PORTAL_RULES_FOLDERS", "rules")]),
+        &Overrides { kubeconfig: Some(PathBuf::from("kubeconfig")), ..Overrides::default() },
+    )
+    .unwrap();
+    assert_eq!(config.rules.folders, [PathBuf::from("rules")]);
+    assert_eq!(config.kubernetes.kubeconfig, Some(PathBuf::from("kubeconfig")));
+}
+
+#[test]
+fn print_config_round_trips() {
+    let tricky = Overrides {
+        context: Some("yes".into()),
+        rules_folders: Some(vec![PathBuf::from("/a: b"), PathBuf::from("#not-a-comment"), PathBuf::from("")]),
+        ..Overrides::default()
+    };
+    let cases: [(Option<&str>, &[(&str, &str)], &Overrides); 4] = [
+        (None, &[], &Overrides::default()),
+        (Some(FULL_FILE), &[], &Overrides::default()),
+        (Some(FULL_FILE), &[("PORTAL_LOGGING_LEVEL", "debug"), ("PORTAL_RULES_FOLDERS", "/x,/y")], &tricky),
+        (None, &[("PORTAL_KUBERNETES_CONTEXT", "null"), ("PORTAL_LOGGING_LEVEL", "warn,portal_kube=trace")], &tricky),
+    ];
+    for (file, vars, overrides) in cases {
+        let config = load(file, vars, overrides).unwrap();
+        let yaml = config.to_yaml().unwrap();
+        let again = Config::load_text(Some((Path::new("printed.yaml"), &yaml)), Vec::new(), &Overrides::default())
+            .unwrap_or_else(|error| panic!("{error}\n{yaml}"));
+        assert_eq!(again, config, "{yaml}");
+        assert_eq!(serde_json::to_value(&again).unwrap(), serde_json::to_value(&config).unwrap());
+        let has_sources = yaml.contains("# from");
+        assert_eq!(has_sources, file.is_some() || !vars.is_empty() || *overrides != Overrides::default(), "{yaml}");
+    }
+}
+
+#[test]
+fn print_config_names_sources() {
+    let file = "logging:\n  level: warn\n";
+    let overrides = Overrides { log_format: Some(LogFormat::Json), ..Overrides::default() };
+    let config = load(Some(file), &[("PORTAL_RULES_FOLDERS", "/r")], &overrides).unwrap();
+    let expected = "\
+# Effective Portal configuration: defaults < --config file < PORTAL_* environment < flags.
+# A comment names the source of every value that is not the default.
+rules:
+  cluster:
+    enabled: true
+  folders:  # from PORTAL_RULES_FOLDERS
+    - /r
+  reload:
+    debounce: 200ms
+kubernetes:
+  kubeconfig: null
+  context: null
+logging:
+  level: warn  # from portal.yaml:2
+  format: json  # from --log-format
+";
+    assert_eq!(config.to_yaml().unwrap(), expected);
+}
+
+#[test]
+fn the_reference_shows_real_print_config_output() {
+    let file = "# portal.yaml\nrules:\n  folders: [/etc/portal/rules]\n";
+    let overrides = Overrides { log_format: Some(LogFormat::Json), ..Overrides::default() };
+    let config = load(Some(file), &[("PORTAL_LOGGING_LEVEL", "debug")], &overrides).unwrap();
+    let docs = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/configuration.md"))
+        .expect("docs/configuration.md");
+    let yaml = config.to_yaml().unwrap();
+    assert!(docs.contains(&yaml), "docs/configuration.md should show:\n{yaml}");
+}
+
+#[test]
+fn load_reads_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("portal.yaml");
+    std::fs::write(&path, "logging:\n  level: debug\n  formt: json\n").unwrap();
+    let message = Config::load(Some(&path), Vec::new(), &Overrides::default()).unwrap_err().to_string();
+    assert_eq!(
+        message,
+        format!("{}:3: setting `logging.formt`: unknown field `formt`, expected `level` or `format`", path.display())
+    );
+    std::fs::write(&path, "logging:\n  level: debug\n").unwrap();
+    let config = Config::load(Some(&path), Vec::new(), &Overrides::default()).unwrap();
+    assert_eq!(config.logging.level, "debug");
+
+    let missing = dir.path().join("missing.yaml");
+    let error = Config::load(Some(&missing), Vec::new(), &Overrides::default()).unwrap_err();
+    assert_eq!(error.to_string(), format!("cannot read configuration file {}", missing.display()));
+    assert!(matches!(error, Error::ReadFile { .. }));
+    assert!(std::error::Error::source(&error).is_some(), "the I/O error is kept as the source");
+}
+
+#[test]
+fn names_are_derived_and_consistent() {
+    let vars = Config::env_vars();
+    let names: Vec<&str> = vars.iter().map(|(name, _)| name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "PORTAL_RULES_CLUSTER_ENABLED",
+            "PORTAL_RULES_FOLDERS",
+            "PORTAL_RULES_RELOAD_DEBOUNCE",
+            "PORTAL_KUBERNETES_KUBECONFIG",
+            "PORTAL_KUBERNETES_CONTEXT",
+            "PORTAL_LOGGING_LEVEL",
+            "PORTAL_LOGGING_FORMAT",
+        ]
+    );
+    let mut unique = names.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), names.len(), "two settings share an environment variable");
+    for other in crate::OTHER_ENV_VARS {
+        assert!(!names.contains(other), "{other} is a setting's variable");
+    }
+
+    // Overrides::FLAGS lists exactly the flags `entries` sets, each a real setting.
+    let all = Overrides {
+        cluster_rules: Some(true),
+        rules_folders: Some(Vec::new()),
+        reload_debounce: Some(millis(1)),
+        kubeconfig: Some(PathBuf::new()),
+        context: Some(String::new()),
+        log_level: Some(String::new()),
+        log_format: Some(LogFormat::Auto),
+    };
+    let entries: Vec<(&str, String)> =
+        all.entries().into_iter().map(|(flag, path, _)| (flag, path.join("."))).collect();
+    let flags: Vec<(&str, String)> = Overrides::FLAGS.iter().map(|(flag, path)| (*flag, (*path).to_owned())).collect();
+    assert_eq!(entries, flags);
+    for (_, path) in &flags {
+        assert!(vars.iter().any(|(_, setting)| setting == path), "{path} is not a setting");
+    }
+}
+
+#[test]
+fn the_reference_documents_every_setting() {
+    let docs = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/configuration.md"))
+        .expect("docs/configuration.md");
+    for (name, path) in Config::env_vars() {
+        assert!(docs.contains(&format!("`{name}`")), "docs/configuration.md does not mention {name}");
+        assert!(docs.contains(&format!("`{path}`")), "docs/configuration.md does not mention {path}");
+    }
+    for (flag, _) in Overrides::FLAGS {
+        assert!(docs.contains(&format!("`{flag}")), "docs/configuration.md does not mention {flag}");
+    }
+    for other in crate::OTHER_ENV_VARS {
+        assert!(docs.contains(other), "docs/configuration.md does not mention {other}");
+    }
+}

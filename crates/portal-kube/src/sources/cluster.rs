@@ -1,0 +1,252 @@
+//! `PortalClusterRule` and `PortalRule` resources as a rule source: watched with kube-runtime,
+//! turned into [`LoadedRule`]s, and given a status that says whether each is in force.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use futures::StreamExt;
+use kube::Api;
+use kube::api::{Patch, PatchParams};
+use kube::runtime::WatchStreamExt;
+use kube::runtime::watcher::{self, Event};
+use portal_rules::{Document, LoadedRule, Origin, RuleSet, rule_from_document};
+use serde_json::Value as Json;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use super::status::desired_status;
+use super::{SourceEvent, SourceProblem};
+use crate::crd::{PortalClusterRule, PortalRule, RuleStatus};
+
+/// Which resource a rule came from.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum RuleResourceKey {
+    /// A `PortalClusterRule` by name.
+    Cluster(String),
+    /// A `PortalRule` by namespace and name.
+    Namespaced(String, String),
+}
+
+impl fmt::Display for RuleResourceKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RuleResourceKey::Cluster(name) => write!(f, "PortalClusterRule/{name}"),
+            RuleResourceKey::Namespaced(namespace, name) => write!(f, "PortalRule/{namespace}/{name}"),
+        }
+    }
+}
+
+/// The two kinds watched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ResourceKind {
+    Cluster,
+    Namespaced,
+}
+
+/// One rule resource as last seen.
+#[derive(Debug, Clone)]
+pub(crate) struct RuleResource {
+    pub key: RuleResourceKey,
+    /// The whole object, as the API server returned it.
+    pub object: Json,
+    pub generation: Option<i64>,
+    pub status: Option<RuleStatus>,
+}
+
+#[derive(Debug)]
+pub(crate) enum ClusterEvent {
+    Applied(Box<RuleResource>),
+    Deleted(RuleResourceKey),
+    /// A (re)list finished: these are all the resources of the kind.
+    Listed(ResourceKind, Vec<RuleResource>),
+}
+
+/// The rule resources known, and what was last written to their status.
+pub(crate) struct ClusterRules {
+    client: Option<kube::Client>,
+    resources: BTreeMap<RuleResourceKey, RuleResource>,
+    /// Validation errors of the last rebuild, by resource.
+    spec_errors: BTreeMap<RuleResourceKey, portal_rules::Error>,
+    listed_cluster: bool,
+    listed_namespaced: bool,
+}
+
+impl ClusterRules {
+    pub fn new(client: Option<kube::Client>) -> ClusterRules {
+        ClusterRules {
+            client,
+            resources: BTreeMap::new(),
+            spec_errors: BTreeMap::new(),
+            listed_cluster: false,
+            listed_namespaced: false,
+        }
+    }
+
+    /// Whether both kinds have been listed (always true without a cluster).
+    pub fn is_ready(&self) -> bool {
+        self.client.is_none() || (self.listed_cluster && self.listed_namespaced)
+    }
+
+    /// Records an event; returns whether a rule changed (a status-only update does not).
+    pub fn apply(&mut self, event: ClusterEvent) -> bool {
+        match event {
+            ClusterEvent::Applied(resource) => self.upsert(*resource),
+            ClusterEvent::Deleted(key) => self.resources.remove(&key).is_some(),
+            ClusterEvent::Listed(kind, resources) => {
+                let is_kind = |key: &RuleResourceKey| match kind {
+                    ResourceKind::Cluster => matches!(key, RuleResourceKey::Cluster(_)),
+                    ResourceKind::Namespaced => matches!(key, RuleResourceKey::Namespaced(..)),
+                };
+                self.resources.retain(|key, _| !is_kind(key));
+                for resource in resources {
+                    self.resources.insert(resource.key.clone(), resource);
+                }
+                match kind {
+                    ResourceKind::Cluster => self.listed_cluster = true,
+                    ResourceKind::Namespaced => self.listed_namespaced = true,
+                }
+                true
+            }
+        }
+    }
+
+    fn upsert(&mut self, resource: RuleResource) -> bool {
+        let changed = self.resources.get(&resource.key).is_none_or(|old| {
+            old.generation != resource.generation || old.object.get("spec") != resource.object.get("spec")
+        });
+        self.resources.insert(resource.key.clone(), resource);
+        changed
+    }
+
+    /// Every valid rule resource as a rule, in a stable order (cluster rules, then namespaced
+    /// rules by namespace and name). A `PortalRule` is named `namespace/name`, so rules of the
+    /// same name in different namespaces never collide.
+    pub fn loaded_rules(&mut self) -> (Vec<LoadedRule>, Vec<SourceProblem>) {
+        self.spec_errors.clear();
+        let mut rules = Vec::new();
+        let mut problems = Vec::new();
+        for (key, resource) in &self.resources {
+            let document = Document { origin: Origin::new(key.to_string(), None), value: resource.object.clone() };
+            match rule_from_document(&document) {
+                Ok(mut rule) => {
+                    if let RuleResourceKey::Namespaced(namespace, _) = key {
+                        rule.name = format!("{namespace}/{}", rule.name);
+                    }
+                    rules.push(rule);
+                }
+                Err(error) => {
+                    problems.push(SourceProblem { location: key.to_string(), message: error.to_string() });
+                    self.spec_errors.insert(key.clone(), error);
+                }
+            }
+        }
+        (rules, problems)
+    }
+
+    /// Writes the status of every rule resource whose status changed.
+    pub async fn write_status(&mut self, compile_errors: &BTreeMap<String, portal_rules::Error>, set: &RuleSet) {
+        let Some(client) = self.client.clone() else { return };
+        for (key, resource) in &mut self.resources {
+            let error = self.spec_errors.get(key).or_else(|| compile_errors.get(&key.to_string()));
+            let in_force = set.rules().iter().find(|r| r.origin().source == key.to_string());
+            let desired = desired_status(resource, error, in_force);
+            if resource.status.as_ref().is_some_and(|current| status::same(current, &desired)) {
+                continue;
+            }
+            let patch = serde_json::json!({ "status": status::merge_patch(&desired) });
+            let params = PatchParams::default();
+            let result = match key {
+                RuleResourceKey::Cluster(name) => Api::<PortalClusterRule>::all(client.clone())
+                    .patch_status(name, &params, &Patch::Merge(&patch))
+                    .await
+                    .map(|_| ()),
+                RuleResourceKey::Namespaced(namespace, name) => {
+                    Api::<PortalRule>::namespaced(client.clone(), namespace)
+                        .patch_status(name, &params, &Patch::Merge(&patch))
+                        .await
+                        .map(|_| ())
+                }
+            };
+            match result {
+                Ok(()) => resource.status = Some(desired),
+                Err(error) => tracing::warn!(resource = %key, "writing rule status failed: {error}"),
+            }
+        }
+    }
+}
+
+use super::status;
+
+/// Starts one watcher per kind; each sends its events to the reconciler.
+pub(crate) fn spawn_watchers(client: kube::Client, events: mpsc::Sender<SourceEvent>) -> Vec<JoinHandle<()>> {
+    vec![
+        tokio::spawn(watch_kind(Api::<PortalClusterRule>::all(client.clone()), ResourceKind::Cluster, events.clone())),
+        tokio::spawn(watch_kind(Api::<PortalRule>::all(client), ResourceKind::Namespaced, events)),
+    ]
+}
+
+async fn watch_kind<K>(api: Api<K>, kind: ResourceKind, events: mpsc::Sender<SourceEvent>)
+where
+    K: kube::Resource<DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + serde::Serialize
+        + fmt::Debug
+        + Send
+        + 'static,
+{
+    let mut stream = watcher::watcher(api, watcher::Config::default()).default_backoff().boxed();
+    let mut listing = Vec::new();
+    while let Some(event) = stream.next().await {
+        let message = match event {
+            Ok(Event::Init) => {
+                listing.clear();
+                continue;
+            }
+            Ok(Event::InitApply(object)) => {
+                if let Some(resource) = to_resource(&object, kind) {
+                    listing.push(resource);
+                }
+                continue;
+            }
+            Ok(Event::InitDone) => ClusterEvent::Listed(kind, std::mem::take(&mut listing)),
+            Ok(Event::Apply(object)) => match to_resource(&object, kind) {
+                Some(resource) => ClusterEvent::Applied(Box::new(resource)),
+                None => continue,
+            },
+            Ok(Event::Delete(object)) => match key_of(&object, kind) {
+                Some(key) => ClusterEvent::Deleted(key),
+                None => continue,
+            },
+            Err(error) => {
+                tracing::warn!(?kind, "watching rule resources failed, retrying: {error}");
+                continue;
+            }
+        };
+        if events.send(SourceEvent::Cluster(message)).await.is_err() {
+            return;
+        }
+    }
+}
+
+fn key_of<K: kube::Resource>(object: &K, kind: ResourceKind) -> Option<RuleResourceKey> {
+    let meta = object.meta();
+    let name = meta.name.clone()?;
+    Some(match kind {
+        ResourceKind::Cluster => RuleResourceKey::Cluster(name),
+        ResourceKind::Namespaced => RuleResourceKey::Namespaced(meta.namespace.clone()?, name),
+    })
+}
+
+fn to_resource<K: kube::Resource + serde::Serialize>(object: &K, kind: ResourceKind) -> Option<RuleResource> {
+    let key = key_of(object, kind)?;
+    let value = match serde_json::to_value(object) {
+        Ok(value) => value,
+        Err(error) => {
+            tracing::warn!(resource = %key, "cannot read rule resource: {error}");
+            return None;
+        }
+    };
+    let status = value.get("status").cloned().and_then(|s| serde_json::from_value(s).ok());
+    Some(RuleResource { key, generation: object.meta().generation, object: value, status })
+}

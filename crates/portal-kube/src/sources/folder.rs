@@ -1,0 +1,110 @@
+//! Rule folders as a rule source: read at start, re-read when a file changes. A file that
+//! turns bad keeps its last good rules in force until it is fixed, and its error is reported.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use notify::{RecommendedWatcher, RecursiveMode, Watcher};
+use portal_offline::input::{RuleFile, load_rule_file, rule_files};
+use portal_rules::{LoadedRule, RuleSet};
+use tokio::sync::mpsc;
+
+use super::{SourceEvent, SourceProblem};
+
+/// The rules of every file, as last loaded without error, and the files' current problems.
+pub(crate) struct FolderRules {
+    roots: Vec<PathBuf>,
+    good: BTreeMap<RuleFile, Vec<LoadedRule>>,
+    problems: Vec<SourceProblem>,
+}
+
+impl FolderRules {
+    pub fn new(roots: Vec<PathBuf>) -> FolderRules {
+        FolderRules { roots, good: BTreeMap::new(), problems: Vec::new() }
+    }
+
+    /// Re-reads every file. A file that now has any problem (YAML, schema, CEL) keeps the rules
+    /// it last loaded cleanly; a file that is gone takes its rules with it.
+    pub fn reload(&mut self) {
+        self.problems.clear();
+        let files = match rule_files(&self.roots) {
+            Ok(files) => files,
+            Err(error) => {
+                // A folder that cannot be listed keeps everything as it was.
+                self.problems.push(SourceProblem { location: String::new(), message: error.to_string() });
+                return;
+            }
+        };
+        let mut good = BTreeMap::new();
+        for file in files {
+            let (rules, problems) = load_rule_file(&file);
+            // Compile the file on its own too: a CEL error is a bad file as much as bad YAML.
+            let compile_problems: Vec<SourceProblem> = RuleSet::compile(rules.clone())
+                .1
+                .iter()
+                .filter(|error| !matches!(error, portal_rules::Error::DuplicateRuleName { .. }))
+                .map(|error| SourceProblem {
+                    location: error.origin().map(ToString::to_string).unwrap_or_default(),
+                    message: error.to_string(),
+                })
+                .collect();
+            let bad = !problems.is_empty() || !compile_problems.is_empty();
+            self.problems.extend(
+                problems.into_iter().map(|p| SourceProblem { location: p.location.clone(), message: p.to_string() }),
+            );
+            self.problems.extend(compile_problems);
+            if bad {
+                if let Some(previous) = self.good.remove(&file) {
+                    tracing::warn!(file = %file.path.display(), "keeping the last good rules of a file with errors");
+                    good.insert(file, previous);
+                }
+            } else {
+                good.insert(file, rules);
+            }
+        }
+        self.good = good;
+    }
+
+    /// The rules in force from the folders, in file order.
+    pub fn loaded_rules(&self) -> Vec<LoadedRule> {
+        self.good.values().flatten().cloned().collect()
+    }
+
+    pub fn problems(&self) -> Vec<SourceProblem> {
+        self.problems.clone()
+    }
+}
+
+/// Forwards file-system changes under the rule folders to the reconciler.
+#[derive(Debug)]
+pub(crate) struct FolderWatcher {
+    _watcher: RecommendedWatcher,
+}
+
+impl FolderWatcher {
+    pub fn start(roots: &[PathBuf], events: mpsc::Sender<SourceEvent>) -> notify::Result<FolderWatcher> {
+        let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+            let relevant = match &event {
+                Ok(event) => !matches!(event.kind, notify::EventKind::Access(_)),
+                Err(_) => true,
+            };
+            if relevant {
+                // A full queue already holds a reload request: dropping this one loses nothing.
+                let _ = events.try_send(SourceEvent::FoldersChanged);
+            }
+        })?;
+        for root in roots {
+            // A single file is watched through its directory: editors replace files by renaming.
+            let (path, mode) = if root.is_dir() {
+                (root.as_path(), RecursiveMode::Recursive)
+            } else {
+                (
+                    root.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")),
+                    RecursiveMode::NonRecursive,
+                )
+            };
+            watcher.watch(path, mode)?;
+        }
+        Ok(FolderWatcher { _watcher: watcher })
+    }
+}

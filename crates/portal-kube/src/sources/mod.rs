@@ -1,0 +1,221 @@
+//! Rule sources: `PortalClusterRule`/`PortalRule` resources and rule folders, compiled into one
+//! rule set that is swapped atomically whenever either changes.
+//!
+//! One reconciler task owns the state. Watchers send it what changed; it waits for a short
+//! quiet period (changes arrive in bursts: a `kubectl apply -f dir/`, an editor saving), then
+//! rebuilds the rule set, stores it, and writes the status of every rule resource whose status
+//! changed.
+
+mod cluster;
+mod folder;
+mod status;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use portal_rules::{LoadedRule, RuleSet, SharedRuleSet};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+pub use cluster::RuleResourceKey;
+use cluster::{ClusterEvent, ClusterRules};
+use folder::FolderRules;
+
+/// What to load rules from.
+#[derive(Clone)]
+pub struct SourcesConfig {
+    /// Watch `PortalClusterRule` and `PortalRule` resources through this client.
+    pub cluster: Option<kube::Client>,
+    /// Rule files or directories, reloaded when they change.
+    pub folders: Vec<PathBuf>,
+    /// How long changes must stop before the rule set is rebuilt.
+    pub debounce: Duration,
+}
+
+impl fmt::Debug for SourcesConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SourcesConfig")
+            .field("cluster", &self.cluster.is_some())
+            .field("folders", &self.folders)
+            .field("debounce", &self.debounce)
+            .finish()
+    }
+}
+
+/// A problem with one rule source, for logs and for whoever watches the sources.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceProblem {
+    /// A file (and line), or `PortalClusterRule/name`, `PortalRule/namespace/name`.
+    pub location: String,
+    pub message: String,
+}
+
+/// The state after a rebuild: which rules are in force and what was rejected.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SourcesSnapshot {
+    /// Increases with every rebuild.
+    pub generation: u64,
+    /// Names of the rules in force, in evaluation order.
+    pub rules: Vec<String>,
+    pub problems: Vec<SourceProblem>,
+    /// Whether every configured source has loaded once (the cluster watchers listed, the
+    /// folders read).
+    pub ready: bool,
+}
+
+/// Errors starting the rule sources.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("watching rule folders failed: {0}")]
+    WatchFolders(#[source] notify::Error),
+}
+
+/// Running rule sources. Dropping it stops them; the last rule set stays readable through
+/// [`RuleSources::rules`].
+#[derive(Debug)]
+pub struct RuleSources {
+    rules: Arc<SharedRuleSet>,
+    snapshot: watch::Receiver<SourcesSnapshot>,
+    tasks: Vec<JoinHandle<()>>,
+    // Kept alive for as long as the sources run: dropping it stops the file notifications.
+    _folder_watcher: Option<folder::FolderWatcher>,
+}
+
+impl Drop for RuleSources {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+impl RuleSources {
+    /// Starts watching every configured source. Returns at once; see
+    /// [`RuleSources::wait_ready`].
+    pub fn start(config: SourcesConfig) -> Result<RuleSources, Error> {
+        let rules = Arc::new(SharedRuleSet::default());
+        let (events, receiver) = mpsc::channel(1024);
+        let (snapshot_sender, snapshot) = watch::channel(SourcesSnapshot::default());
+        let mut tasks = Vec::new();
+        let folder_watcher = if config.folders.is_empty() {
+            None
+        } else {
+            Some(folder::FolderWatcher::start(&config.folders, events.clone()).map_err(Error::WatchFolders)?)
+        };
+        let cluster = config.cluster.clone();
+        if let Some(client) = &cluster {
+            tasks.extend(cluster::spawn_watchers(client.clone(), events.clone()));
+        }
+        let reconciler = Reconciler {
+            rules: Arc::clone(&rules),
+            cluster: ClusterRules::new(cluster),
+            folders: FolderRules::new(config.folders.clone()),
+            snapshot: snapshot_sender,
+            generation: 0,
+        };
+        tasks.push(tokio::spawn(reconciler.run(receiver, config.debounce)));
+        // The folders are read once at start even when nothing changes.
+        let _ = events.try_send(SourceEvent::FoldersChanged);
+        Ok(RuleSources { rules, snapshot, tasks, _folder_watcher: folder_watcher })
+    }
+
+    /// The rule set in force; evaluations `load()` it once per object.
+    pub fn rules(&self) -> Arc<SharedRuleSet> {
+        Arc::clone(&self.rules)
+    }
+
+    /// Notifications of every rebuild.
+    pub fn subscribe(&self) -> watch::Receiver<SourcesSnapshot> {
+        self.snapshot.clone()
+    }
+
+    /// Waits until every source has loaded once.
+    pub async fn wait_ready(&self) -> SourcesSnapshot {
+        let mut receiver = self.snapshot.clone();
+        match receiver.wait_for(|snapshot| snapshot.ready).await {
+            Ok(snapshot) => snapshot.clone(),
+            Err(_) => self.snapshot.borrow().clone(),
+        }
+    }
+}
+
+/// What the watchers tell the reconciler.
+#[derive(Debug)]
+pub(crate) enum SourceEvent {
+    Cluster(ClusterEvent),
+    FoldersChanged,
+}
+
+/// What a burst of events changed.
+#[derive(Default)]
+struct Changes {
+    cluster: bool,
+    folders: bool,
+}
+
+struct Reconciler {
+    rules: Arc<SharedRuleSet>,
+    cluster: ClusterRules,
+    folders: FolderRules,
+    snapshot: watch::Sender<SourcesSnapshot>,
+    generation: u64,
+}
+
+impl Reconciler {
+    async fn run(mut self, mut events: mpsc::Receiver<SourceEvent>, debounce: Duration) {
+        while let Some(first) = events.recv().await {
+            let mut changes = Changes::default();
+            self.apply(first, &mut changes);
+            // Collect the rest of the burst.
+            while let Ok(Some(event)) = tokio::time::timeout(debounce, events.recv()).await {
+                self.apply(event, &mut changes);
+            }
+            if changes.folders {
+                self.folders.reload();
+            }
+            if changes.folders || changes.cluster {
+                self.rebuild().await;
+            }
+        }
+    }
+
+    fn apply(&mut self, event: SourceEvent, changes: &mut Changes) {
+        match event {
+            SourceEvent::Cluster(event) => changes.cluster |= self.cluster.apply(event),
+            SourceEvent::FoldersChanged => changes.folders = true,
+        }
+    }
+
+    /// Compiles every rule, cluster resources first (they win name collisions over files, and
+    /// resources and files are each in a stable order), stores the set, and reports.
+    async fn rebuild(&mut self) {
+        let mut loaded: Vec<LoadedRule> = Vec::new();
+        let mut problems = Vec::new();
+        let (cluster_rules, cluster_problems) = self.cluster.loaded_rules();
+        problems.extend(cluster_problems);
+        loaded.extend(cluster_rules);
+        loaded.extend(self.folders.loaded_rules());
+        problems.extend(self.folders.problems());
+
+        let (set, errors) = RuleSet::compile(loaded);
+        let mut compile_errors: BTreeMap<String, portal_rules::Error> = BTreeMap::new();
+        for error in errors {
+            let location = error.origin().map(|o| o.source.clone()).unwrap_or_default();
+            problems.push(SourceProblem { location: location.clone(), message: error.to_string() });
+            compile_errors.entry(location).or_insert(error);
+        }
+        let names: Vec<String> = set.rules().iter().map(|r| r.name().to_owned()).collect();
+        for problem in &problems {
+            tracing::warn!(location = %problem.location, "rule rejected: {}", problem.message);
+        }
+        tracing::info!(rules = names.len(), rejected = problems.len(), "rule set rebuilt");
+        self.rules.store(set);
+        self.cluster.write_status(&compile_errors, &self.rules.load()).await;
+        self.generation += 1;
+        let ready = self.cluster.is_ready();
+        self.snapshot.send_replace(SourcesSnapshot { generation: self.generation, rules: names, problems, ready });
+    }
+}

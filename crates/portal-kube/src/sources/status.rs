@@ -1,0 +1,139 @@
+//! The status Portal writes on a rule resource: `Ready`, `parseError`, `activeOn`.
+
+use portal_rules::{CompiledRule, Error, ExpressionField, Mode, format_rfc3339};
+
+use super::cluster::RuleResource;
+use crate::crd::{Condition, ConditionStatus, ParseError, RuleStatus};
+
+/// What the status of `resource` should say, given its validation/compile error or the rule
+/// in force.
+pub(crate) fn desired_status(
+    resource: &RuleResource,
+    error: Option<&Error>,
+    in_force: Option<&CompiledRule>,
+) -> RuleStatus {
+    let generation = resource.generation;
+    let previous = resource.status.as_ref();
+    let (status, reason, message, parse_error) = match (error, in_force) {
+        (Some(error), _) => {
+            let (reason, parse_error) = describe(error);
+            (ConditionStatus::False, reason, parse_error.message.clone(), Some(parse_error))
+        }
+        (None, Some(rule)) if !rule.spec().enabled => {
+            (ConditionStatus::True, "Disabled", "the rule is valid and parked (enabled: false)".to_owned(), None)
+        }
+        (None, Some(rule)) => {
+            let modes: Vec<&str> = rule.spec().mode.iter().map(mode_name).collect();
+            (ConditionStatus::True, "Compiled", format!("in force for {}", modes.join(" and ")), None)
+        }
+        (None, None) => (ConditionStatus::Unknown, "Pending", "not compiled yet".to_owned(), None),
+    };
+    let previous_ready = previous.and_then(|s| s.conditions.iter().find(|c| c.type_ == "Ready"));
+    // The transition time moves only when the status does.
+    let last_transition_time = match previous_ready {
+        Some(ready) if ready.status == status => ready.last_transition_time.clone(),
+        _ => now(),
+    };
+    let active_on = match in_force {
+        Some(rule) if error.is_none() && rule.spec().enabled => {
+            rule.spec().mode.iter().map(|m| mode_name(m).to_owned()).collect()
+        }
+        _ => Vec::new(),
+    };
+    let last_applied = match (in_force, previous) {
+        (Some(_), Some(previous)) if previous.observed_generation == generation && previous.last_applied.is_some() => {
+            previous.last_applied.clone()
+        }
+        (Some(_), _) if error.is_none() => Some(now()),
+        _ => None,
+    };
+    RuleStatus {
+        conditions: vec![Condition {
+            type_: "Ready".to_owned(),
+            status,
+            reason: reason.to_owned(),
+            message,
+            last_transition_time,
+            observed_generation: generation,
+        }],
+        observed_generation: generation,
+        parse_error,
+        eval_count: None,
+        violation_count: None,
+        error_count: None,
+        last_applied,
+        active_on,
+    }
+}
+
+/// The status as a JSON merge patch: fields the status no longer has are set to `null`, which
+/// removes them (an omitted field would keep its old value, e.g. a fixed rule's `parseError`).
+pub(crate) fn merge_patch(status: &RuleStatus) -> serde_json::Value {
+    let mut value = serde_json::to_value(status).unwrap_or_default();
+    if let serde_json::Value::Object(fields) = &mut value {
+        for field in [
+            "conditions",
+            "observedGeneration",
+            "parseError",
+            "evalCount",
+            "violationCount",
+            "errorCount",
+            "lastApplied",
+            "activeOn",
+        ] {
+            fields.entry(field).or_insert(serde_json::Value::Null);
+        }
+    }
+    value
+}
+
+/// Whether two statuses say the same, timestamps aside.
+pub(crate) fn same(a: &RuleStatus, b: &RuleStatus) -> bool {
+    let strip = |status: &RuleStatus| {
+        let mut status = status.clone();
+        for condition in &mut status.conditions {
+            condition.last_transition_time.clear();
+        }
+        status.last_applied = status.last_applied.map(|_| String::new());
+        status
+    };
+    strip(a) == strip(b)
+}
+
+fn mode_name(mode: &Mode) -> &'static str {
+    match mode {
+        Mode::Admission => "admission",
+        Mode::Audit => "audit",
+    }
+}
+
+fn now() -> String {
+    format_rfc3339(std::time::SystemTime::now())
+}
+
+/// The condition reason and the parse error for a rejected rule.
+fn describe(error: &Error) -> (&'static str, ParseError) {
+    let message = without_origin(error);
+    let field_path = |field: &ExpressionField| format!("spec.{field}");
+    let (reason, field, line, column) = match error {
+        Error::InvalidField { path, .. } => ("InvalidSpec", path.clone(), None, None),
+        Error::CompileExpression { field, line, column, .. } | Error::UnknownVariable { field, line, column, .. } => {
+            ("InvalidExpression", field_path(field), Some(*line as i64), Some(*column as i64))
+        }
+        Error::ExpressionType { field, .. } | Error::InvalidRegex { field, .. } => {
+            ("InvalidExpression", field_path(field), None, None)
+        }
+        Error::DuplicateRuleName { .. } => ("NameConflict", "spec.name".to_owned(), None, None),
+        Error::ParseDocument { .. } | Error::Environment(_) => ("InvalidSpec", "spec".to_owned(), None, None),
+    };
+    (reason, ParseError { field, message, line, column })
+}
+
+/// The error's message without the leading `origin: ` (the status sits on the resource itself).
+fn without_origin(error: &Error) -> String {
+    let text = error.to_string();
+    match error.origin() {
+        Some(origin) => text.strip_prefix(&format!("{origin}: ")).map_or(text.clone(), str::to_owned),
+        None => text,
+    }
+}

@@ -1,0 +1,95 @@
+//! Rule folders as a source: hot reload, and a broken file keeping its last good rules.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use portal_kube::{RuleSources, SourcesConfig, SourcesSnapshot};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+fn rule(name: &str, expression: &str) -> String {
+    format!("name: {name}\nmatch: {{gvk: [{{group: '', kind: Pod}}]}}\nrule: {expression:?}\n")
+}
+
+/// Waits for a snapshot satisfying `done`, returning it and how long it took.
+async fn wait_for(sources: &RuleSources, done: impl Fn(&SourcesSnapshot) -> bool) -> (SourcesSnapshot, Duration) {
+    let started = Instant::now();
+    let mut receiver = sources.subscribe();
+    let snapshot = tokio::time::timeout(WAIT, receiver.wait_for(|s| done(s)))
+        .await
+        .expect("the rule sources reached the expected state in time")
+        .expect("the rule sources are running")
+        .clone();
+    (snapshot, started.elapsed())
+}
+
+fn write(dir: &Path, file: &str, text: &str) {
+    // Write-then-rename, as editors and `kubectl cp` do.
+    let temporary = dir.join(format!(".{file}.tmp"));
+    std::fs::write(&temporary, text).unwrap();
+    std::fs::rename(&temporary, dir.join(file)).unwrap();
+}
+
+#[tokio::test]
+async fn folder_rules_reload_and_a_broken_file_keeps_its_last_good_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "a.yaml", &rule("first", "spec.hostNetwork == true"));
+    write(dir.path(), "b.yaml", &rule("other", "spec.hostPID == true"));
+    let sources = RuleSources::start(SourcesConfig {
+        cluster: None,
+        folders: vec![dir.path().to_owned()],
+        debounce: Duration::from_millis(100),
+    })
+    .unwrap();
+    let ready = sources.wait_ready().await;
+    assert_eq!(ready.rules, ["first", "other"]);
+    assert!(ready.problems.is_empty(), "{:?}", ready.problems);
+
+    // An edit is picked up without a restart.
+    write(dir.path(), "a.yaml", &rule("renamed", "spec.hostNetwork == true"));
+    let (snapshot, took) = wait_for(&sources, |s| s.rules.contains(&"renamed".to_owned())).await;
+    println!("folder edit reloaded after {} ms", took.as_millis());
+    assert_eq!(snapshot.rules, ["renamed", "other"]);
+    assert!(sources.rules().load().get("renamed").is_some(), "the live rule set has the edit");
+
+    // A broken file keeps its last good rules and reports the error with its location.
+    write(dir.path(), "a.yaml", &rule("renamed", "spec.hostNetwork == = true"));
+    let (snapshot, _) = wait_for(&sources, |s| !s.problems.is_empty()).await;
+    assert_eq!(snapshot.rules, ["renamed", "other"], "the last good rules stay in force");
+    let problem = &snapshot.problems[0];
+    assert!(problem.message.contains("does not compile: line 1, column"), "{problem:?}");
+    assert!(problem.location.ends_with("a.yaml:1"), "{problem:?}");
+    let before = sources.rules().load();
+    assert_eq!(before.get("renamed").unwrap().spec().rule, "spec.hostNetwork == true");
+
+    // Invalid YAML too.
+    write(dir.path(), "b.yaml", "name: other\nmatch: {gvk: [\n");
+    let (snapshot, _) = wait_for(&sources, |s| s.problems.iter().any(|p| p.message.contains("not valid YAML"))).await;
+    assert_eq!(snapshot.rules, ["renamed", "other"]);
+
+    // Fixing both clears the problems; deleting a file removes its rules.
+    write(dir.path(), "a.yaml", &rule("renamed", "spec.hostIPC == true"));
+    write(dir.path(), "b.yaml", &rule("other", "spec.hostPID == true"));
+    let (snapshot, _) = wait_for(&sources, |s| s.problems.is_empty()).await;
+    assert_eq!(snapshot.rules, ["renamed", "other"]);
+    assert_eq!(sources.rules().load().get("renamed").unwrap().spec().rule, "spec.hostIPC == true");
+    std::fs::remove_file(dir.path().join("b.yaml")).unwrap();
+    let (snapshot, _) = wait_for(&sources, |s| s.rules == ["renamed"]).await;
+    assert!(snapshot.problems.is_empty());
+}
+
+#[tokio::test]
+async fn a_single_rule_file_can_be_a_source() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "only.yaml", &rule("only", "spec.hostNetwork == true"));
+    let sources = RuleSources::start(SourcesConfig {
+        cluster: None,
+        folders: vec![dir.path().join("only.yaml")],
+        debounce: Duration::from_millis(50),
+    })
+    .unwrap();
+    assert_eq!(sources.wait_ready().await.rules, ["only"]);
+    write(dir.path(), "only.yaml", &rule("still-only", "spec.hostNetwork == true"));
+    wait_for(&sources, |s| s.rules == ["still-only"]).await;
+}
