@@ -31,7 +31,11 @@ fn main() -> Result<()> {
             Ok(())
         }
         Some("bench") => bench(&args[1..]),
-        Some("crds") => crds(args.get(1).map(String::as_str) == Some("--check")),
+        Some("crds") => match args.get(1).map(String::as_str) {
+            None => crds(false),
+            Some("--check") => crds(true),
+            Some(other) => bail!("cargo xtask crds: unknown argument {other:?}; use no argument or --check"),
+        },
         Some("help" | "--help" | "-h") | None => {
             print!("{USAGE}");
             Ok(())

@@ -69,7 +69,8 @@ pub struct RunArgs {
     /// Quiet period before changed rules are reloaded, e.g. 200ms (rules.reload.debounce).
     #[arg(long, value_name = "DURATION")]
     pub reload_debounce: Option<portal_config::Duration>,
-    /// The kubeconfig file (kubernetes.kubeconfig); default: in-cluster, then $KUBECONFIG.
+    /// The kubeconfig file (kubernetes.kubeconfig); default: $KUBECONFIG or ~/.kube/config,
+    /// else the pod's service account.
     #[arg(long, value_name = "PATH")]
     pub kubeconfig: Option<PathBuf>,
     /// The kubeconfig context (kubernetes.context).
@@ -78,7 +79,7 @@ pub struct RunArgs {
     /// A tracing filter, e.g. info or info,portal_kube=debug (logging.level).
     #[arg(long, value_name = "FILTER")]
     pub log_level: Option<String>,
-    /// Log format (logging.format): auto is JSON unless standard output is a terminal.
+    /// Log format (logging.format): auto is JSON unless standard error is a terminal.
     #[arg(long, value_enum, value_name = "FORMAT")]
     pub log_format: Option<LogFormatArg>,
 }

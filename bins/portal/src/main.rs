@@ -75,12 +75,10 @@ fn init_logging(logging: &portal_config::LoggingConfig) -> anyhow::Result<()> {
     use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_new(&logging.level)
         .with_context(|| format!("logging.level {:?} is not a valid filter", logging.level))?;
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    let result = if logging.format.is_json(std::io::stdout().is_terminal()) {
-        builder.json().try_init()
-    } else {
-        builder.try_init()
-    };
+    // Logs go to standard error, so that is the stream whose terminal-ness decides.
+    let terminal = std::io::stderr().is_terminal();
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(terminal);
+    let result = if logging.format.is_json(terminal) { builder.json().try_init() } else { builder.try_init() };
     result.map_err(|error| anyhow::anyhow!("setting up logging: {error}"))
 }
 

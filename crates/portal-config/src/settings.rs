@@ -131,7 +131,7 @@ impl Default for LoggingConfig {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
-    /// JSON when standard output is not a terminal (in a pod), text when it is (a person).
+    /// JSON when standard error, where logs go, is not a terminal (in a pod); text when it is.
     #[default]
     Auto,
     /// One JSON object per line.

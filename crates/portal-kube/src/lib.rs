@@ -5,6 +5,7 @@
 pub mod crd;
 pub mod crds;
 pub mod operator;
+pub mod report;
 pub mod sources;
 
 pub use sources::{RuleSources, SourcesConfig, SourcesSnapshot};

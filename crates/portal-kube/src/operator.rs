@@ -11,18 +11,20 @@ use crate::sources::{self, RuleSources, SourcesConfig};
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error(
-        "no Kubernetes configuration found: {0}; set kubernetes.kubeconfig (PORTAL_KUBERNETES_KUBECONFIG, \
+        "no Kubernetes configuration found; set kubernetes.kubeconfig (PORTAL_KUBERNETES_KUBECONFIG, \
          --kubeconfig), run in a pod, or set rules.cluster.enabled: false to use rule folders only"
     )]
     InferConfig(#[source] kube::config::InferConfigError),
-    #[error("reading the kubeconfig {path}: {source}")]
+    #[error("reading the kubeconfig {path}")]
     Kubeconfig {
         path: String,
         #[source]
         source: kube::config::KubeconfigError,
     },
-    #[error("creating the Kubernetes client: {0}")]
+    #[error("creating the Kubernetes client")]
     Client(#[source] kube::Error),
+    #[error("rules.folders: {path} does not exist; create it or remove it from the configuration")]
+    MissingFolder { path: String },
     #[error(transparent)]
     Sources(#[from] sources::Error),
     #[error("nothing to load rules from: enable rules.cluster or list rules.folders")]
@@ -30,7 +32,7 @@ pub enum Error {
 }
 
 /// The Kubernetes client the configuration asks for: an explicit kubeconfig (and context),
-/// else the in-cluster service account, else `$KUBECONFIG` / `~/.kube/config`.
+/// else `$KUBECONFIG` / `~/.kube/config` when present, else the pod's service account.
 pub async fn client(config: &portal_config::KubernetesConfig) -> Result<kube::Client, Error> {
     let options = kube::config::KubeConfigOptions { context: config.context.clone(), cluster: None, user: None };
     let kube_config = match &config.kubeconfig {
@@ -53,6 +55,9 @@ pub async fn client(config: &portal_config::KubernetesConfig) -> Result<kube::Cl
 pub async fn run(config: &Config, shutdown: impl Future<Output = ()>) -> Result<(), Error> {
     if !config.rules.cluster.enabled && config.rules.folders.is_empty() {
         return Err(Error::NoRuleSource);
+    }
+    if let Some(missing) = config.rules.folders.iter().find(|path| !path.exists()) {
+        return Err(Error::MissingFolder { path: missing.display().to_string() });
     }
     let cluster = if config.rules.cluster.enabled { Some(client(&config.kubernetes).await?) } else { None };
     let sources = RuleSources::start(SourcesConfig {

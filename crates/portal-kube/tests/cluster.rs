@@ -207,3 +207,42 @@ async fn cluster_rules_become_ready_report_errors_and_follow_changes() {
     let expected = format!("{namespace}/local");
     wait_until("the fixed PortalRule is in force", || rules.load().get(&expected).is_some()).await;
 }
+
+#[tokio::test]
+async fn rule_resources_win_name_collisions_with_folder_rules() {
+    let client = client().await;
+    install_crds(&client).await;
+    let api: Api<PortalClusterRule> = Api::all(client.clone());
+    let spec = json!({"match": {"gvk": [{"group": "", "kind": "Pod"}]}, "rule": "spec.hostIPC == true"});
+    api.patch(
+        "collision",
+        &PatchParams::apply("portal-tests").force(),
+        &Patch::Apply(&cluster_rule("collision", spec)),
+    )
+    .await
+    .unwrap();
+    let folder = tempfile::tempdir().unwrap();
+    std::fs::write(
+        folder.path().join("collision.yaml"),
+        "name: collision\nmatch: {gvk: [{group: '', kind: Pod}]}\nrule: spec.hostPID == true\n",
+    )
+    .unwrap();
+    let sources = RuleSources::start(SourcesConfig {
+        cluster: Some(client.clone()),
+        folders: vec![folder.path().to_owned()],
+        debounce: Duration::from_millis(50),
+    })
+    .unwrap();
+    let snapshot = tokio::time::timeout(WAIT, sources.wait_ready()).await.unwrap();
+    let rules = sources.rules().load();
+    let winner = rules.get("collision").expect("one rule named collision is in force");
+    assert_eq!(winner.origin().source, "PortalClusterRule/collision", "the resource wins, deterministically");
+    assert_eq!(winner.spec().rule, "spec.hostIPC == true");
+    let reported =
+        snapshot.problems.iter().find(|p| p.location.ends_with("collision.yaml")).expect("the loser is reported");
+    assert!(
+        reported.message.contains("rule name \"collision\" is already used by the rule at PortalClusterRule/collision"),
+        "{reported:?}"
+    );
+    api.delete("collision", &DeleteParams::default()).await.unwrap();
+}
