@@ -18,7 +18,8 @@ commands:
            with -D warnings, and every test of the workspace
   envtest  build kube-apiserver and etcd for the integration tests into a per-user cache
            (once; needs Go) and print the directory to export as PORTAL_ENVTEST_ASSETS
-  bench    the rule-evaluation benchmarks (criterion), numbers on stdout
+  bench    the rule-evaluation benchmarks (criterion), numbers on stdout;
+           `bench admission`: the webhook of a release binary at fixed offered loads
   crds     regenerate deploy/crds/ from the Rust types; with --check, fail if they drifted
 ";
 
@@ -113,7 +114,28 @@ fn crds(check: bool) -> Result<()> {
 }
 
 fn bench(extra: &[String]) -> Result<()> {
+    if extra.first().map(String::as_str) == Some("admission") {
+        return bench_admission();
+    }
     let mut args = vec!["bench", "--locked", "-p", "portal-rules", "--bench", "evaluate", "--"];
     args.extend(extra.iter().map(String::as_str));
     cargo(&args)
+}
+
+/// The admission endpoint of a release `portal` binary under fixed offered loads.
+fn bench_admission() -> Result<()> {
+    cargo(&["build", "--release", "--locked", "-p", "portal"])?;
+    let binary = project_root().join("target/release/portal");
+    let cargo_bin = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    eprintln!("$ cargo bench -p portal-kube --bench admission");
+    let status = Command::new(cargo_bin)
+        .args(["bench", "--locked", "-p", "portal-kube", "--bench", "admission"])
+        .env("PORTAL_BIN", &binary)
+        .current_dir(project_root())
+        .status()
+        .context("running cargo bench")?;
+    if !status.success() {
+        bail!("the admission benchmark failed with {status}");
+    }
+    Ok(())
 }

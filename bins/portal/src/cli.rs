@@ -1,5 +1,6 @@
 //! The command line: every subcommand and flag, with the help text users read.
 
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -43,6 +44,14 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         output_dir: Option<PathBuf>,
     },
+    /// Create or renew the admission webhook's CA and serving certificate in a Secret, write
+    /// the CA bundle into the ValidatingWebhookConfiguration's caBundle, and write the files
+    /// the webhook serves.
+    ///
+    /// Safe to run in every replica at once: the first to create the Secret wins and the others
+    /// adopt its contents. Renewal keeps the old CA in the bundle so that replicas still
+    /// serving the old certificate stay trusted.
+    InitCerts(InitCertsArgs),
     /// Print the version.
     Version,
     /// Print a shell completion script.
@@ -82,6 +91,60 @@ pub struct RunArgs {
     /// Log format (logging.format): auto is JSON unless standard error is a terminal.
     #[arg(long, value_enum, value_name = "FORMAT")]
     pub log_format: Option<LogFormatArg>,
+    /// Serve the validating admission webhook (admission.enabled).
+    #[arg(long, value_name = "BOOL")]
+    pub admission: Option<bool>,
+    /// The webhook's HTTPS address, e.g. 0.0.0.0:8443 (admission.listen).
+    #[arg(long, value_name = "ADDRESS")]
+    pub admission_listen: Option<SocketAddr>,
+    /// The webhook's serving certificate, PEM; re-read when it changes (admission.certFile).
+    #[arg(long, value_name = "PATH")]
+    pub cert_file: Option<PathBuf>,
+    /// The serving certificate's private key, PEM (admission.keyFile).
+    #[arg(long, value_name = "PATH")]
+    pub key_file: Option<PathBuf>,
+    /// The plain-HTTP address of /healthz, /readyz and /metrics, e.g. 0.0.0.0:9090 (health.listen).
+    #[arg(long, value_name = "ADDRESS")]
+    pub health_listen: Option<SocketAddr>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct InitCertsArgs {
+    /// Namespace of the Secret and of the webhook's Service.
+    #[arg(long, short = 'n', value_name = "NAMESPACE", env = "PORTAL_NAMESPACE")]
+    pub namespace: String,
+    /// The Secret that holds the certificates.
+    #[arg(long, value_name = "NAME", default_value = "portal-webhook-tls")]
+    pub secret: String,
+    /// The webhook's Service: NAME, NAME.NAMESPACE, NAME.NAMESPACE.svc and
+    /// NAME.NAMESPACE.svc.cluster.local go into the certificate.
+    #[arg(long, value_name = "NAME", default_value = "portal-webhook")]
+    pub service: String,
+    /// Another DNS name for the certificate; repeat for several.
+    #[arg(long, value_name = "NAME")]
+    pub dns: Vec<String>,
+    /// An IP address for the certificate; repeat for several.
+    #[arg(long, value_name = "ADDRESS")]
+    pub ip: Vec<IpAddr>,
+    /// The ValidatingWebhookConfiguration whose webhooks get the CA bundle as caBundle.
+    #[arg(long, value_name = "NAME")]
+    pub webhook_config: Option<String>,
+    /// How long new certificates are valid.
+    #[arg(long, value_name = "DURATION", default_value = "8760h")]
+    pub validity: portal_config::Duration,
+    /// Renew certificates this long before they expire.
+    #[arg(long, value_name = "DURATION", default_value = "720h")]
+    pub renew_before: portal_config::Duration,
+    /// Write tls.crt, tls.key and ca.crt into this directory (each replaced atomically, and
+    /// only when changed).
+    #[arg(long, value_name = "DIR")]
+    pub output_dir: Option<PathBuf>,
+    /// The kubeconfig file; default: in-cluster, then $KUBECONFIG.
+    #[arg(long, value_name = "PATH")]
+    pub kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context.
+    #[arg(long, value_name = "NAME")]
+    pub context: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

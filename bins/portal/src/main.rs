@@ -10,7 +10,7 @@ use clap::{CommandFactory, Parser};
 use portal_offline::{CheckOutput, OutputFormat, Problem};
 use portal_rules::{Activation, EvaluationInput, RuleSet};
 
-use cli::{CheckArgs, Cli, Command, EvalArgs, LogFormatArg, OutputArg, RunArgs, TestArgs};
+use cli::{CheckArgs, Cli, Command, EvalArgs, InitCertsArgs, LogFormatArg, OutputArg, RunArgs, TestArgs};
 
 /// Rule evaluation allocates many small values; mimalloc makes it about a fifth faster than
 /// the system allocator (docs/performance.md), and much faster than musl's in the static build.
@@ -28,6 +28,7 @@ fn main() -> ExitCode {
         Command::Test(args) => test(&args),
         Command::Eval(args) => eval(&args),
         Command::Crds { output_dir } => crds(output_dir.as_deref()),
+        Command::InitCerts(args) => init_certs(&args),
         Command::Version => {
             println!("portal {}", env!("CARGO_PKG_VERSION"));
             Ok(ExitCode::SUCCESS)
@@ -56,6 +57,11 @@ fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
             LogFormatArg::Json => portal_config::LogFormat::Json,
             LogFormatArg::Text => portal_config::LogFormat::Text,
         }),
+        admission: args.admission,
+        admission_listen: args.admission_listen,
+        cert_file: args.cert_file.clone(),
+        key_file: args.key_file.clone(),
+        health_listen: args.health_listen,
     };
     let environment =
         std::env::vars_os().filter_map(|(key, value)| Some((key.into_string().ok()?, value.into_string().ok()?)));
@@ -130,6 +136,30 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+fn init_certs(args: &InitCertsArgs) -> anyhow::Result<ExitCode> {
+    init_logging(&portal_config::LoggingConfig::default())?;
+    let mut kubernetes = portal_config::KubernetesConfig::default();
+    kubernetes.kubeconfig = args.kubeconfig.clone();
+    kubernetes.context = args.context.clone();
+    let mut options = portal_kube::certs::CertOptions::new(&args.namespace, &args.secret, &args.service);
+    options.extra_dns = args.dns.clone();
+    options.ips = args.ip.clone();
+    options.webhook_configuration = args.webhook_config.clone();
+    options.validity = args.validity.as_std();
+    options.renew_before = args.renew_before.as_std();
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
+    let bundle = runtime.block_on(async {
+        let client = portal_kube::operator::client(&kubernetes).await?;
+        anyhow::Ok(portal_kube::certs::init_certs(client, &options).await?)
+    })?;
+    if let Some(dir) = &args.output_dir {
+        let changed = bundle.write_files(dir)?;
+        tracing::info!(dir = %dir.display(), changed, "certificate files written");
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn crds(output_dir: Option<&Path>) -> anyhow::Result<ExitCode> {

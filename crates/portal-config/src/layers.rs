@@ -459,4 +459,16 @@ pub(crate) fn resolve_file_paths(config: &mut Config, file: &Path) {
     {
         resolve(kubeconfig);
     }
+    // An empty path stays empty, for validation to reject (joined, it would name the directory).
+    let resolve_non_empty = |path: &mut PathBuf| {
+        if !path.as_os_str().is_empty() {
+            resolve(path);
+        }
+    };
+    if from_file(config, "admission.certFile") {
+        resolve_non_empty(&mut config.admission.cert_file);
+    }
+    if from_file(config, "admission.keyFile") {
+        resolve_non_empty(&mut config.admission.key_file);
+    }
 }

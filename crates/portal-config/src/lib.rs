@@ -31,7 +31,10 @@ pub use duration::Duration;
 pub use error::{Error, Result, Source};
 pub use layers::OTHER_ENV_VARS;
 pub use overrides::Overrides;
-pub use settings::{ClusterRulesConfig, Config, KubernetesConfig, LogFormat, LoggingConfig, ReloadConfig, RulesConfig};
+pub use settings::{
+    AdmissionConfig, AdmissionFailurePolicy, ClusterRulesConfig, Config, HealthConfig, KubernetesConfig, LogFormat,
+    LoggingConfig, ReloadConfig, RulesConfig,
+};
 
 #[cfg(test)]
 mod tests;

@@ -1,5 +1,6 @@
 //! [`Overrides`]: the settings that have command-line flags, the highest layer.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use serde::Serialize;
@@ -33,6 +34,16 @@ pub struct Overrides {
     pub log_level: Option<String>,
     /// `--log-format <auto|json|text>` → `logging.format`.
     pub log_format: Option<LogFormat>,
+    /// `--admission <true|false>` → `admission.enabled`.
+    pub admission: Option<bool>,
+    /// `--admission-listen <ADDRESS>` → `admission.listen`.
+    pub admission_listen: Option<SocketAddr>,
+    /// `--cert-file <PATH>` → `admission.certFile`.
+    pub cert_file: Option<PathBuf>,
+    /// `--key-file <PATH>` → `admission.keyFile`.
+    pub key_file: Option<PathBuf>,
+    /// `--health-listen <ADDRESS>` → `health.listen`.
+    pub health_listen: Option<SocketAddr>,
 }
 
 /// A flag's name, the path of its setting, and its value as JSON (serialising fails only for a
@@ -49,6 +60,11 @@ impl Overrides {
         ("--context", "kubernetes.context"),
         ("--log-level", "logging.level"),
         ("--log-format", "logging.format"),
+        ("--admission", "admission.enabled"),
+        ("--admission-listen", "admission.listen"),
+        ("--cert-file", "admission.certFile"),
+        ("--key-file", "admission.keyFile"),
+        ("--health-listen", "health.listen"),
     ];
 
     /// The flags that were given.
@@ -57,8 +73,20 @@ impl Overrides {
             value.map(|value| (flag, path, serde_json::to_value(value)))
         }
         // Destructured so that a new field cannot be forgotten here.
-        let Overrides { cluster_rules, rules_folders, reload_debounce, kubeconfig, context, log_level, log_format } =
-            self;
+        let Overrides {
+            cluster_rules,
+            rules_folders,
+            reload_debounce,
+            kubeconfig,
+            context,
+            log_level,
+            log_format,
+            admission,
+            admission_listen,
+            cert_file,
+            key_file,
+            health_listen,
+        } = self;
         [
             entry("--cluster-rules", &["rules", "cluster", "enabled"], cluster_rules.as_ref()),
             entry("--rules", &["rules", "folders"], rules_folders.as_ref()),
@@ -67,6 +95,11 @@ impl Overrides {
             entry("--context", &["kubernetes", "context"], context.as_ref()),
             entry("--log-level", &["logging", "level"], log_level.as_ref()),
             entry("--log-format", &["logging", "format"], log_format.as_ref()),
+            entry("--admission", &["admission", "enabled"], admission.as_ref()),
+            entry("--admission-listen", &["admission", "listen"], admission_listen.as_ref()),
+            entry("--cert-file", &["admission", "certFile"], cert_file.as_ref()),
+            entry("--key-file", &["admission", "keyFile"], key_file.as_ref()),
+            entry("--health-listen", &["health", "listen"], health_listen.as_ref()),
         ]
         .into_iter()
         .flatten()

@@ -7,6 +7,8 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::ops::RangeInclusive;
 use std::path::PathBuf;
 use std::str::FromStr;
 
@@ -26,6 +28,10 @@ pub struct Config {
     pub kubernetes: KubernetesConfig,
     /// Portal's own logs.
     pub logging: LoggingConfig,
+    /// The validating admission webhook (SPEC §4).
+    pub admission: AdmissionConfig,
+    /// The plain-HTTP health and metrics endpoints.
+    pub health: HealthConfig,
     /// Where each value came from; filled by [`Config::load`].
     #[serde(skip)]
     pub(crate) provenance: Provenance,
@@ -178,6 +184,193 @@ impl FromStr for LogFormat {
     }
 }
 
+/// `admission:` — the validating admission webhook (SPEC §4). Multi-word settings are written in
+/// camelCase (`certFile`), as in Kubernetes; their environment variables split the words
+/// (`PORTAL_ADMISSION_CERT_FILE`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct AdmissionConfig {
+    /// `admission.enabled`: serve the validating admission webhook. Default: `false`.
+    pub enabled: bool,
+    /// `admission.listen`: the HTTPS address to serve it on, an IP address and a port.
+    /// Default: [`AdmissionConfig::DEFAULT_LISTEN`], `0.0.0.0:8443`.
+    #[serde(with = "socket_addr")]
+    pub listen: SocketAddr,
+    /// `admission.certFile`: the serving certificate (PEM), re-read when it changes. Default:
+    /// [`AdmissionConfig::DEFAULT_CERT_FILE`]. Relative paths in the configuration file are
+    /// relative to the file's directory; from the environment or a flag, to the working
+    /// directory.
+    pub cert_file: PathBuf,
+    /// `admission.keyFile`: the certificate's private key (PEM), re-read when it changes.
+    /// Default: [`AdmissionConfig::DEFAULT_KEY_FILE`]. Relative paths as for
+    /// [`AdmissionConfig::cert_file`].
+    pub key_file: PathBuf,
+    /// `admission.deadline`: how long Portal takes at most to answer a review; past it, the
+    /// answer follows [`AdmissionConfig::failure_policy`]. It must be shorter than the
+    /// webhook's `timeoutSeconds` (3s), so Portal answers before the API server gives up.
+    /// Default `2s`; at most [`AdmissionConfig::MAX_DEADLINE`].
+    pub deadline: Duration,
+    /// `admission.failurePolicy`: what Portal answers when it cannot evaluate a request within
+    /// the deadline or the request is malformed. Default: `Fail`.
+    pub failure_policy: AdmissionFailurePolicy,
+    /// `admission.excludedNamespaces`: namespaces whose requests are admitted without
+    /// evaluation, beside the webhook's `namespaceSelector` (defence in depth). Default:
+    /// [`AdmissionConfig::DEFAULT_EXCLUDED_NAMESPACES`].
+    pub excluded_namespaces: Vec<String>,
+    /// `admission.maxRequestBytes`: the largest request body accepted, in bytes. Default
+    /// [`AdmissionConfig::DEFAULT_MAX_REQUEST_BYTES`] (3 MiB); within
+    /// [`AdmissionConfig::MAX_REQUEST_BYTES_RANGE`].
+    pub max_request_bytes: u64,
+}
+
+impl AdmissionConfig {
+    /// The default HTTPS address: `0.0.0.0:8443`.
+    pub const DEFAULT_LISTEN: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 8443));
+
+    /// The default serving certificate: `/etc/portal/tls/tls.crt`, where a mounted
+    /// `kubernetes.io/tls` Secret puts it.
+    pub const DEFAULT_CERT_FILE: &'static str = "/etc/portal/tls/tls.crt";
+
+    /// The default private key: `/etc/portal/tls/tls.key`.
+    pub const DEFAULT_KEY_FILE: &'static str = "/etc/portal/tls/tls.key";
+
+    /// The default deadline: 2s.
+    pub const DEFAULT_DEADLINE: Duration = match Duration::from_millis(2_000) {
+        Some(duration) => duration,
+        None => unreachable!(),
+    };
+
+    /// The longest deadline allowed: 2.9s, under the webhook's `timeoutSeconds: 3` so that
+    /// Portal's answer (following the failure policy) reaches the API server before it gives up.
+    pub const MAX_DEADLINE: Duration = match Duration::from_millis(2_900) {
+        Some(duration) => duration,
+        None => unreachable!(),
+    };
+
+    /// The namespaces excluded by default: the control plane's own.
+    pub const DEFAULT_EXCLUDED_NAMESPACES: &'static [&'static str] = &["kube-system", "kube-public", "kube-node-lease"];
+
+    /// The default request body limit: 3 MiB. An object is at most about 1.5 MiB (etcd's
+    /// default request limit) and the review of an update carries two versions of it, so
+    /// reviews of objects near that limit need more.
+    pub const DEFAULT_MAX_REQUEST_BYTES: u64 = 3 * 1024 * 1024;
+
+    /// The request body limits allowed: 1 KiB to 64 MiB.
+    pub const MAX_REQUEST_BYTES_RANGE: RangeInclusive<u64> = 1024..=64 * 1024 * 1024;
+}
+
+impl Default for AdmissionConfig {
+    fn default() -> Self {
+        AdmissionConfig {
+            enabled: false,
+            listen: AdmissionConfig::DEFAULT_LISTEN,
+            cert_file: PathBuf::from(AdmissionConfig::DEFAULT_CERT_FILE),
+            key_file: PathBuf::from(AdmissionConfig::DEFAULT_KEY_FILE),
+            deadline: AdmissionConfig::DEFAULT_DEADLINE,
+            failure_policy: AdmissionFailurePolicy::default(),
+            excluded_namespaces: AdmissionConfig::DEFAULT_EXCLUDED_NAMESPACES
+                .iter()
+                .map(|namespace| (*namespace).to_owned())
+                .collect(),
+            max_request_bytes: AdmissionConfig::DEFAULT_MAX_REQUEST_BYTES,
+        }
+    }
+}
+
+/// `admission.failurePolicy`: Portal's answer when it cannot evaluate a request in time or the
+/// request is malformed. Written as in a `ValidatingWebhookConfiguration`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum AdmissionFailurePolicy {
+    /// Deny the request, saying why (fail closed).
+    #[default]
+    Fail,
+    /// Admit the request, saying why (fail open).
+    Ignore,
+}
+
+impl AdmissionFailurePolicy {
+    /// Every policy, as written in the configuration.
+    pub const NAMES: &'static [&'static str] = &["Fail", "Ignore"];
+}
+
+impl fmt::Display for AdmissionFailurePolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            AdmissionFailurePolicy::Fail => "Fail",
+            AdmissionFailurePolicy::Ignore => "Ignore",
+        })
+    }
+}
+
+impl FromStr for AdmissionFailurePolicy {
+    type Err = Error;
+
+    /// For flags; the file and the environment go through serde, which says the same.
+    fn from_str(text: &str) -> Result<AdmissionFailurePolicy> {
+        match text {
+            "Fail" => Ok(AdmissionFailurePolicy::Fail),
+            "Ignore" => Ok(AdmissionFailurePolicy::Ignore),
+            _ => Err(Error::InvalidValue { value: text.to_owned(), expected: "one of Fail, Ignore" }),
+        }
+    }
+}
+
+/// `health:` — the plain-HTTP endpoints `/healthz`, `/readyz` and `/metrics`, served whatever
+/// else is enabled.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct HealthConfig {
+    /// `health.listen`: the plain-HTTP address, an IP address and a port. Default:
+    /// [`HealthConfig::DEFAULT_LISTEN`], `0.0.0.0:9090`.
+    #[serde(with = "socket_addr")]
+    pub listen: SocketAddr,
+}
+
+impl HealthConfig {
+    /// The default address: `0.0.0.0:9090`.
+    pub const DEFAULT_LISTEN: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 9090));
+}
+
+impl Default for HealthConfig {
+    fn default() -> Self {
+        HealthConfig { listen: HealthConfig::DEFAULT_LISTEN }
+    }
+}
+
+/// A [`SocketAddr`] written as text (`0.0.0.0:8443`, `[::]:8443`) in every format, with an
+/// error that says what an address looks like.
+mod socket_addr {
+    use std::fmt;
+    use std::net::SocketAddr;
+
+    use serde::{Deserializer, Serializer, de};
+
+    /// What an address may look like; used in every address error message.
+    pub(super) const EXPECTED: &str = "an IP address and a port, e.g. 0.0.0.0:8443, 127.0.0.1:8443 or [::]:8443";
+
+    pub(super) fn serialize<S: Serializer>(address: &SocketAddr, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(address)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<SocketAddr, D::Error> {
+        struct Visitor;
+        impl de::Visitor<'_> for Visitor {
+            type Value = SocketAddr;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(EXPECTED)
+            }
+
+            fn visit_str<E: de::Error>(self, text: &str) -> Result<SocketAddr, E> {
+                text.trim().parse().map_err(|_| E::invalid_value(de::Unexpected::Str(text), &self))
+            }
+        }
+        deserializer.deserialize_str(Visitor)
+    }
+}
+
 /// The levels a `tracing` filter accepts, lower-case.
 const LEVELS: &[&str] = &["off", "error", "warn", "info", "debug", "trace"];
 
@@ -185,7 +378,7 @@ const LEVEL_EXPECTED: &str = "expected a level (error, warn, info, debug, trace 
     TARGET=LEVEL directives with an optional default level, e.g. info,portal_kube=debug";
 
 impl Config {
-    /// Checks what types alone cannot: ranges and the log filter's syntax. Returns the path of
+    /// Checks what types alone cannot: ranges, names and the log filter's syntax. Returns the path of
     /// the offending setting and what is wrong with it.
     pub(crate) fn validate(&self) -> std::result::Result<(), (&'static str, String)> {
         if self.rules.reload.debounce > ReloadConfig::MAX_DEBOUNCE {
@@ -195,6 +388,7 @@ impl Config {
             ));
         }
         validate_log_filter(&self.logging.level).map_err(|message| ("logging.level", message))?;
+        self.admission.validate()?;
         Ok(())
     }
 
@@ -206,6 +400,62 @@ impl Config {
     pub fn source(&self, path: &str) -> &Source {
         static DEFAULT: Source = Source::Default;
         self.provenance.0.get(path).unwrap_or(&DEFAULT)
+    }
+}
+
+impl AdmissionConfig {
+    /// The checks of [`Config::validate`] for `admission:`.
+    fn validate(&self) -> std::result::Result<(), (&'static str, String)> {
+        if self.deadline > AdmissionConfig::MAX_DEADLINE {
+            return Err((
+                "admission.deadline",
+                format!(
+                    "{} is too long: expected at most {}, under the webhook's timeoutSeconds (3s)",
+                    self.deadline,
+                    AdmissionConfig::MAX_DEADLINE
+                ),
+            ));
+        }
+        let range = AdmissionConfig::MAX_REQUEST_BYTES_RANGE;
+        if self.max_request_bytes < *range.start() {
+            return Err((
+                "admission.maxRequestBytes",
+                format!("{} is too small: expected at least {} (1 KiB)", self.max_request_bytes, range.start()),
+            ));
+        }
+        if self.max_request_bytes > *range.end() {
+            return Err((
+                "admission.maxRequestBytes",
+                format!("{} is too large: expected at most {} (64 MiB)", self.max_request_bytes, range.end()),
+            ));
+        }
+        for (path, file) in [("admission.certFile", &self.cert_file), ("admission.keyFile", &self.key_file)] {
+            if file.as_os_str().is_empty() {
+                return Err((path, "empty: expected the path of a PEM file".to_owned()));
+            }
+        }
+        for namespace in &self.excluded_namespaces {
+            validate_namespace_name(namespace).map_err(|message| ("admission.excludedNamespaces", message))?;
+        }
+        Ok(())
+    }
+}
+
+/// Checks that `name` can be a namespace's name (an RFC 1123 label), so that a misspelt
+/// exclusion (`kube_system`) is reported instead of silently excluding nothing.
+fn validate_namespace_name(name: &str) -> std::result::Result<(), String> {
+    let valid = !name.is_empty()
+        && name.len() <= 63
+        && name.bytes().all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || byte == b'-')
+        && !name.starts_with('-')
+        && !name.ends_with('-');
+    if valid {
+        Ok(())
+    } else {
+        Err(format!(
+            "{name:?} is not a namespace name: expected at most 63 lower-case letters, digits and `-`, starting \
+             and ending with a letter or digit"
+        ))
     }
 }
 
@@ -301,5 +551,37 @@ mod tests {
         assert!(!LogFormat::Auto.is_json(true));
         assert!(LogFormat::Json.is_json(true));
         assert!(!LogFormat::Text.is_json(false));
+    }
+
+    #[test]
+    fn failure_policy_parses_and_prints() {
+        for name in AdmissionFailurePolicy::NAMES {
+            assert_eq!(name.parse::<AdmissionFailurePolicy>().unwrap().to_string(), *name);
+        }
+        assert_eq!(
+            "fail".parse::<AdmissionFailurePolicy>().unwrap_err().to_string(),
+            "invalid value \"fail\": expected one of Fail, Ignore"
+        );
+        assert_eq!(AdmissionFailurePolicy::default(), AdmissionFailurePolicy::Fail);
+    }
+
+    #[test]
+    fn namespace_names() {
+        for good in ["kube-system", "a", "0team", "team-1", &"a".repeat(63)] {
+            assert_eq!(validate_namespace_name(good), Ok(()), "{good}");
+        }
+        for bad in ["", "kube_system", "Kube-System", "-a", "a-", "a.b", &"a".repeat(64)] {
+            let message = validate_namespace_name(bad).unwrap_err();
+            assert!(message.starts_with(&format!("{bad:?} is not a namespace name: ")), "{message}");
+        }
+    }
+
+    #[test]
+    fn default_addresses() {
+        assert_eq!(AdmissionConfig::DEFAULT_LISTEN.to_string(), "0.0.0.0:8443");
+        assert_eq!(HealthConfig::DEFAULT_LISTEN.to_string(), "0.0.0.0:9090");
+        assert_eq!(AdmissionConfig::DEFAULT_MAX_REQUEST_BYTES, 3_145_728);
+        assert!(AdmissionConfig::MAX_REQUEST_BYTES_RANGE.contains(&AdmissionConfig::DEFAULT_MAX_REQUEST_BYTES));
+        assert!(AdmissionConfig::DEFAULT_DEADLINE < AdmissionConfig::MAX_DEADLINE);
     }
 }

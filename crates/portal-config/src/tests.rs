@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::{Config, Duration, Error, LogFormat, Overrides, Source};
+use crate::{AdmissionConfig, AdmissionFailurePolicy, Config, Duration, Error, LogFormat, Overrides, Source};
 
 const FILE: &str = "portal.yaml";
 
@@ -49,7 +49,26 @@ kubernetes:
 logging:
   level: info,portal_kube=debug
   format: json
+admission:
+  enabled: true
+  listen: 127.0.0.1:8443
+  certFile: /tls/tls.crt
+  keyFile: /tls/tls.key
+  deadline: 1500ms
+  failurePolicy: Ignore
+  excludedNamespaces: [kube-system, portal]
+  maxRequestBytes: 1048576
+health:
+  listen: \"[::]:9091\"
 ";
+
+fn addr(text: &str) -> std::net::SocketAddr {
+    text.parse().unwrap()
+}
+
+fn strings(items: &[&str]) -> Vec<String> {
+    items.iter().map(|item| (*item).to_owned()).collect()
+}
 
 #[test]
 fn defaults() {
@@ -65,7 +84,17 @@ fn defaults() {
         assert_eq!(config.kubernetes.context, None);
         assert_eq!(config.logging.level, "info");
         assert_eq!(config.logging.format, LogFormat::Auto);
+        assert!(!config.admission.enabled);
+        assert_eq!(config.admission.listen, addr("0.0.0.0:8443"));
+        assert_eq!(config.admission.cert_file, PathBuf::from("/etc/portal/tls/tls.crt"));
+        assert_eq!(config.admission.key_file, PathBuf::from("/etc/portal/tls/tls.key"));
+        assert_eq!(config.admission.deadline, millis(2_000));
+        assert_eq!(config.admission.failure_policy, AdmissionFailurePolicy::Fail);
+        assert_eq!(config.admission.excluded_namespaces, ["kube-system", "kube-public", "kube-node-lease"]);
+        assert_eq!(config.admission.max_request_bytes, 3 * 1024 * 1024);
+        assert_eq!(config.health.listen, addr("0.0.0.0:9090"));
         assert_eq!(config.source("logging.level"), &Source::Default);
+        assert_eq!(config.source("admission.certFile"), &Source::Default);
     }
 }
 
@@ -79,6 +108,15 @@ fn file_values_and_their_lines() {
     assert_eq!(config.kubernetes.context.as_deref(), Some("staging"));
     assert_eq!(config.logging.level, "info,portal_kube=debug");
     assert_eq!(config.logging.format, LogFormat::Json);
+    assert!(config.admission.enabled);
+    assert_eq!(config.admission.listen, addr("127.0.0.1:8443"));
+    assert_eq!(config.admission.cert_file, PathBuf::from("/tls/tls.crt"));
+    assert_eq!(config.admission.key_file, PathBuf::from("/tls/tls.key"));
+    assert_eq!(config.admission.deadline, millis(1_500));
+    assert_eq!(config.admission.failure_policy, AdmissionFailurePolicy::Ignore);
+    assert_eq!(config.admission.excluded_namespaces, ["kube-system", "portal"]);
+    assert_eq!(config.admission.max_request_bytes, 1_048_576);
+    assert_eq!(config.health.listen, addr("[::]:9091"));
     for (path, line) in [
         ("rules.cluster.enabled", 4),
         ("rules.folders", 5),
@@ -86,6 +124,11 @@ fn file_values_and_their_lines() {
         ("rules.reload.debounce", 9),
         ("kubernetes.context", 12),
         ("logging.format", 15),
+        ("admission.certFile", 19),
+        ("admission.failurePolicy", 22),
+        ("admission.excludedNamespaces[1]", 23),
+        ("admission.maxRequestBytes", 24),
+        ("health.listen", 26),
     ] {
         assert_eq!(config.source(path), &file_source(line), "{path}");
     }
@@ -163,6 +206,15 @@ fn every_setting_from_the_environment() {
             ("PORTAL_KUBERNETES_CONTEXT", "prod"),
             ("PORTAL_LOGGING_LEVEL", "trace"),
             ("PORTAL_LOGGING_FORMAT", "text"),
+            ("PORTAL_ADMISSION_ENABLED", "false"),
+            ("PORTAL_ADMISSION_LISTEN", "[::]:443"),
+            ("PORTAL_ADMISSION_CERT_FILE", "/env/tls.crt"),
+            ("PORTAL_ADMISSION_KEY_FILE", "/env/tls.key"),
+            ("PORTAL_ADMISSION_DEADLINE", "2900ms"),
+            ("PORTAL_ADMISSION_FAILURE_POLICY", "Fail"),
+            ("PORTAL_ADMISSION_EXCLUDED_NAMESPACES", "kube-system, portal-system"),
+            ("PORTAL_ADMISSION_MAX_REQUEST_BYTES", "1024"),
+            ("PORTAL_HEALTH_LISTEN", "127.0.0.1:9999"),
             // Not Portal's, or read by other tools: ignored.
             ("HOME", "/root"),
             ("PORTAL_CONFIG", "/etc/portal/config.yaml"),
@@ -179,6 +231,18 @@ fn every_setting_from_the_environment() {
     assert_eq!(config.kubernetes.context.as_deref(), Some("prod"));
     assert_eq!(config.logging.level, "trace");
     assert_eq!(config.logging.format, LogFormat::Text);
+    assert!(!config.admission.enabled);
+    assert_eq!(config.admission.listen, addr("[::]:443"));
+    assert_eq!(config.admission.cert_file, PathBuf::from("/env/tls.crt"));
+    assert_eq!(config.admission.key_file, PathBuf::from("/env/tls.key"));
+    assert_eq!(config.admission.deadline, millis(2_900));
+    assert_eq!(config.admission.failure_policy, AdmissionFailurePolicy::Fail);
+    assert_eq!(config.admission.excluded_namespaces, ["kube-system", "portal-system"]);
+    assert_eq!(config.admission.max_request_bytes, 1024);
+    assert_eq!(config.health.listen, addr("127.0.0.1:9999"));
+    for (name, path) in Config::env_vars() {
+        assert_eq!(config.source(&path), &Source::Env { name }, "{path}");
+    }
 }
 
 #[test]
@@ -191,6 +255,11 @@ fn every_setting_from_flags() {
         context: Some("dev".into()),
         log_level: Some("error".into()),
         log_format: Some(LogFormat::Json),
+        admission: Some(false),
+        admission_listen: Some(addr("127.0.0.2:8443")),
+        cert_file: Some(PathBuf::from("/flag/tls.crt")),
+        key_file: Some(PathBuf::from("/flag/tls.key")),
+        health_listen: Some(addr("127.0.0.2:9090")),
     };
     let vars = [
         ("PORTAL_RULES_CLUSTER_ENABLED", "false"),
@@ -200,6 +269,11 @@ fn every_setting_from_flags() {
         ("PORTAL_KUBERNETES_CONTEXT", "prod"),
         ("PORTAL_LOGGING_LEVEL", "trace"),
         ("PORTAL_LOGGING_FORMAT", "text"),
+        ("PORTAL_ADMISSION_ENABLED", "true"),
+        ("PORTAL_ADMISSION_LISTEN", "[::]:443"),
+        ("PORTAL_ADMISSION_CERT_FILE", "/env/tls.crt"),
+        ("PORTAL_ADMISSION_KEY_FILE", "/env/tls.key"),
+        ("PORTAL_HEALTH_LISTEN", "127.0.0.1:9999"),
     ];
     let config = load(Some(FULL_FILE), &vars, &flags).unwrap();
     assert!(config.rules.cluster.enabled);
@@ -209,6 +283,14 @@ fn every_setting_from_flags() {
     assert_eq!(config.kubernetes.context.as_deref(), Some("dev"));
     assert_eq!(config.logging.level, "error");
     assert_eq!(config.logging.format, LogFormat::Json);
+    assert!(!config.admission.enabled);
+    assert_eq!(config.admission.listen, addr("127.0.0.2:8443"));
+    assert_eq!(config.admission.cert_file, PathBuf::from("/flag/tls.crt"));
+    assert_eq!(config.admission.key_file, PathBuf::from("/flag/tls.key"));
+    assert_eq!(config.health.listen, addr("127.0.0.2:9090"));
+    // Settings without a flag keep the file's values.
+    assert_eq!(config.admission.deadline, millis(1_500));
+    assert_eq!(config.source("admission.deadline"), &file_source(21));
     for (flag, path) in Overrides::FLAGS {
         assert_eq!(config.source(path), &Source::Flag { name: flag }, "{path}");
     }
@@ -226,6 +308,14 @@ fn environment_text_is_typed_by_the_setting() {
         // Empty unsets an optional setting, even one the file set.
         ("PORTAL_KUBERNETES_CONTEXT", "", |c| c.kubernetes.context.is_none()),
         ("PORTAL_KUBERNETES_KUBECONFIG", "", |c| c.kubernetes.kubeconfig.is_none()),
+        ("PORTAL_ADMISSION_ENABLED", "False", |c| !c.admission.enabled),
+        ("PORTAL_ADMISSION_LISTEN", " 10.0.0.1:8443 ", |c| c.admission.listen == addr("10.0.0.1:8443")),
+        ("PORTAL_ADMISSION_FAILURE_POLICY", "Ignore", |c| c.admission.failure_policy == AdmissionFailurePolicy::Ignore),
+        ("PORTAL_ADMISSION_MAX_REQUEST_BYTES", " 2048 ", |c| c.admission.max_request_bytes == 2048),
+        // Empty is an empty list: evaluate every namespace.
+        ("PORTAL_ADMISSION_EXCLUDED_NAMESPACES", "", |c| c.admission.excluded_namespaces.is_empty()),
+        ("PORTAL_ADMISSION_EXCLUDED_NAMESPACES", "a,b", |c| c.admission.excluded_namespaces == strings(&["a", "b"])),
+        ("PORTAL_HEALTH_LISTEN", "[::1]:9090", |c| c.health.listen == addr("[::1]:9090")),
     ];
     for (name, value, check) in cases {
         let config = load(Some(FULL_FILE), &[(name, value)], &Overrides::default()).unwrap();
@@ -272,7 +362,8 @@ fn file_errors_name_the_line_the_path_and_what_is_allowed() {
         ),
         (
             "logging: {}\naudit:\n  enabled: true\n",
-            "portal.yaml:2: setting `audit`: unknown field `audit`, expected one of `rules`, `kubernetes`, `logging`",
+            "portal.yaml:2: setting `audit`: unknown field `audit`, expected one of `rules`, `kubernetes`, `logging`, \
+             `admission`, `health`",
         ),
         (
             "logging:\n  format: xml\n",
@@ -318,8 +409,73 @@ fn file_errors_name_the_line_the_path_and_what_is_allowed() {
         ),
         (
             "- rules\n",
-            "portal.yaml:1: the configuration file must be a mapping of sections (rules, kubernetes, logging), \
-             not a list",
+            "portal.yaml:1: the configuration file must be a mapping of sections (rules, kubernetes, logging, \
+             admission, health), not a list",
+        ),
+        (
+            "admission:\n  cert_file: /tls.crt\n",
+            "portal.yaml:2: setting `admission.cert_file`: unknown field `cert_file`, expected one of `enabled`, \
+             `listen`, `certFile`, `keyFile`, `deadline`, `failurePolicy`, `excludedNamespaces`, `maxRequestBytes`",
+        ),
+        (
+            "admission:\n  listen: localhost:8443\n",
+            "portal.yaml:2: setting `admission.listen`: invalid value: string \"localhost:8443\", expected an IP \
+             address and a port, e.g. 0.0.0.0:8443, 127.0.0.1:8443 or [::]:8443",
+        ),
+        (
+            "admission:\n  listen: 0.0.0.0\n",
+            "portal.yaml:2: setting `admission.listen`: invalid value: string \"0.0.0.0\", expected an IP address \
+             and a port, e.g. 0.0.0.0:8443, 127.0.0.1:8443 or [::]:8443",
+        ),
+        (
+            "health:\n  listen: 9090\n",
+            "portal.yaml:2: setting `health.listen`: invalid type: integer `9090`, expected an IP address and a \
+             port, e.g. 0.0.0.0:8443, 127.0.0.1:8443 or [::]:8443",
+        ),
+        (
+            "admission:\n  enabled: true\n  deadline: 3s\n",
+            "portal.yaml:3: setting `admission.deadline`: 3s is too long: expected at most 2s900ms, under the \
+             webhook's timeoutSeconds (3s)",
+        ),
+        (
+            "admission:\n  deadline: 2901ms\n",
+            "portal.yaml:2: setting `admission.deadline`: 2s901ms is too long: expected at most 2s900ms, under the \
+             webhook's timeoutSeconds (3s)",
+        ),
+        (
+            "admission:\n  deadline: 0ms\n",
+            "portal.yaml:2: setting `admission.deadline`: invalid value: string \"0ms\", expected a duration \
+             greater than zero: whole numbers with a unit ms, s, m or h, e.g. 200ms, 2s, 1m or 1m30s",
+        ),
+        (
+            "admission:\n  failurePolicy: Deny\n",
+            "portal.yaml:2: setting `admission.failurePolicy`: unknown variant `Deny`, expected `Fail` or `Ignore`",
+        ),
+        (
+            "admission:\n  failurePolicy: fail\n",
+            "portal.yaml:2: setting `admission.failurePolicy`: unknown variant `fail`, expected `Fail` or `Ignore`",
+        ),
+        (
+            "admission:\n  maxRequestBytes: 1023\n",
+            "portal.yaml:2: setting `admission.maxRequestBytes`: 1023 is too small: expected at least 1024 (1 KiB)",
+        ),
+        (
+            "admission:\n  maxRequestBytes: 67108865\n",
+            "portal.yaml:2: setting `admission.maxRequestBytes`: 67108865 is too large: expected at most 67108864 \
+             (64 MiB)",
+        ),
+        (
+            "admission:\n  maxRequestBytes: -1\n",
+            "portal.yaml:2: setting `admission.maxRequestBytes`: invalid value: integer `-1`, expected u64",
+        ),
+        (
+            "admission:\n  excludedNamespaces:\n    - kube-system\n    - kube_public\n",
+            "portal.yaml:2: setting `admission.excludedNamespaces`: \"kube_public\" is not a namespace name: \
+             expected at most 63 lower-case letters, digits and `-`, starting and ending with a letter or digit",
+        ),
+        (
+            "admission:\n  keyFile: \"\"\n",
+            "portal.yaml:2: setting `admission.keyFile`: empty: expected the path of a PEM file",
         ),
     ];
     for (file, expected) in cases {
@@ -374,6 +530,30 @@ fn environment_errors_name_the_variable() {
              expected true or false",
         ),
         (
+            &[("PORTAL_ADMISSION_LISTEN", "8443")],
+            "PORTAL_ADMISSION_LISTEN: setting `admission.listen`: invalid value: string \"8443\", expected an IP \
+             address and a port, e.g. 0.0.0.0:8443, 127.0.0.1:8443 or [::]:8443",
+        ),
+        (
+            &[("PORTAL_ADMISSION_DEADLINE", "5s")],
+            "PORTAL_ADMISSION_DEADLINE: setting `admission.deadline`: 5s is too long: expected at most 2s900ms, \
+             under the webhook's timeoutSeconds (3s)",
+        ),
+        (
+            &[("PORTAL_ADMISSION_FAILURE_POLICY", "Open")],
+            "PORTAL_ADMISSION_FAILURE_POLICY: setting `admission.failurePolicy`: unknown variant `Open`, expected \
+             `Fail` or `Ignore`",
+        ),
+        (
+            &[("PORTAL_ADMISSION_MAX_REQUEST_BYTES", "3MiB")],
+            "PORTAL_ADMISSION_MAX_REQUEST_BYTES: setting `admission.maxRequestBytes`: invalid value: string \
+             \"3MiB\", expected u64",
+        ),
+        (
+            &[("PORTAL_ADMISSION_CERT_FILE", "")],
+            "PORTAL_ADMISSION_CERT_FILE: setting `admission.certFile`: empty: expected the path of a PEM file",
+        ),
+        (
             &[("PORTAL_LOGGING_LEVEL", "info,portal_kube=chatty")],
             "PORTAL_LOGGING_LEVEL: setting `logging.level`: \"chatty\" in \"info,portal_kube=chatty\" is not a \
              level: expected a level (error, warn, info, debug, trace or off) or comma-separated TARGET=LEVEL \
@@ -388,11 +568,16 @@ fn environment_errors_name_the_variable() {
 #[test]
 fn unknown_portal_variables_are_errors() {
     let valid = "PORTAL_RULES_CLUSTER_ENABLED, PORTAL_RULES_FOLDERS, PORTAL_RULES_RELOAD_DEBOUNCE, \
-                 PORTAL_KUBERNETES_KUBECONFIG, PORTAL_KUBERNETES_CONTEXT, PORTAL_LOGGING_LEVEL, PORTAL_LOGGING_FORMAT";
+                 PORTAL_KUBERNETES_KUBECONFIG, PORTAL_KUBERNETES_CONTEXT, PORTAL_LOGGING_LEVEL, PORTAL_LOGGING_FORMAT, \
+                 PORTAL_ADMISSION_ENABLED, PORTAL_ADMISSION_LISTEN, PORTAL_ADMISSION_CERT_FILE, \
+                 PORTAL_ADMISSION_KEY_FILE, PORTAL_ADMISSION_DEADLINE, PORTAL_ADMISSION_FAILURE_POLICY, \
+                 PORTAL_ADMISSION_EXCLUDED_NAMESPACES, PORTAL_ADMISSION_MAX_REQUEST_BYTES, PORTAL_HEALTH_LISTEN";
     let others = "PORTAL_CONFIG, PORTAL_ENVTEST_ASSETS, PORTAL_ENVTEST_CACHE";
     for (name, suggestion) in [
         ("PORTAL_LOGGING_LEVLE", " (did you mean PORTAL_LOGGING_LEVEL?)"),
         ("PORTAL_RULES_FOLDER", " (did you mean PORTAL_RULES_FOLDERS?)"),
+        ("PORTAL_ADMISSION_CERTFILE", " (did you mean PORTAL_ADMISSION_CERT_FILE?)"),
+        ("PORTAL_ADMISSION_FAILUREPOLICY", " (did you mean PORTAL_ADMISSION_FAILURE_POLICY?)"),
         ("PORTAL_LOG_LEVEL", ""),
         ("PORTAL_", ""),
     ] {
@@ -415,25 +600,39 @@ fn flag_errors_name_the_flag() {
     );
     let bad_level = Overrides { log_level: Some("loud".into()), ..Overrides::default() };
     assert!(error(None, &[], &bad_level).starts_with("--log-level: setting `logging.level`: \"loud\""));
+    let empty_key = Overrides { key_file: Some(PathBuf::new()), ..Overrides::default() };
+    assert_eq!(
+        error(None, &[], &empty_key),
+        "--key-file: setting `admission.keyFile`: empty: expected the path of a PEM file"
+    );
 }
 
 #[test]
 fn relative_paths_in_the_file_are_relative_to_its_directory() {
-    let file = "rules:\n  folders: [rules, /abs]\nkubernetes:\n  kubeconfig: kube/config\n";
+    let file = "rules:\n  folders: [rules, /abs]\nkubernetes:\n  kubeconfig: kube/config\n\
+                admission:\n  certFile: tls/tls.crt\n  keyFile: /abs/tls.key\n";
     let config =
         Config::load_text(Some((Path::new("/etc/portal/portal.yaml"), file)), Vec::new(), &Overrides::default())
             .unwrap();
     assert_eq!(config.rules.folders, [PathBuf::from("/etc/portal/rules"), PathBuf::from("/abs")]);
     assert_eq!(config.kubernetes.kubeconfig, Some(PathBuf::from("/etc/portal/kube/config")));
+    assert_eq!(config.admission.cert_file, PathBuf::from("/etc/portal/tls/tls.crt"));
+    assert_eq!(config.admission.key_file, PathBuf::from("/abs/tls.key"));
     // From the environment or a flag: relative to the working directory, as a shell user expects.
     let config = Config::load_text(
         Some((Path::new("/etc/portal/portal.yaml"), file)),
-        env(&[("PORTAL_RULES_FOLDERS", "rules")]),
-        &Overrides { kubeconfig: Some(PathBuf::from("kubeconfig")), ..Overrides::default() },
+        env(&[("PORTAL_RULES_FOLDERS", "rules"), ("PORTAL_ADMISSION_KEY_FILE", "tls.key")]),
+        &Overrides {
+            kubeconfig: Some(PathBuf::from("kubeconfig")),
+            cert_file: Some(PathBuf::from("tls.crt")),
+            ..Overrides::default()
+        },
     )
     .unwrap();
     assert_eq!(config.rules.folders, [PathBuf::from("rules")]);
     assert_eq!(config.kubernetes.kubeconfig, Some(PathBuf::from("kubeconfig")));
+    assert_eq!(config.admission.cert_file, PathBuf::from("tls.crt"));
+    assert_eq!(config.admission.key_file, PathBuf::from("tls.key"));
 }
 
 #[test]
@@ -463,9 +662,10 @@ fn print_config_round_trips() {
 
 #[test]
 fn print_config_names_sources() {
-    let file = "logging:\n  level: warn\n";
-    let overrides = Overrides { log_format: Some(LogFormat::Json), ..Overrides::default() };
-    let config = load(Some(file), &[("PORTAL_RULES_FOLDERS", "/r")], &overrides).unwrap();
+    let file = "logging:\n  level: warn\nadmission:\n  excludedNamespaces: [kube-system, portal]\n";
+    let overrides = Overrides { log_format: Some(LogFormat::Json), admission: Some(true), ..Overrides::default() };
+    let vars = [("PORTAL_RULES_FOLDERS", "/r"), ("PORTAL_HEALTH_LISTEN", "[::]:9090")];
+    let config = load(Some(file), &vars, &overrides).unwrap();
     let expected = "\
 # Effective Portal configuration: defaults < --config file < PORTAL_* environment < flags.
 # A comment names the source of every value that is not the default.
@@ -482,6 +682,19 @@ kubernetes:
 logging:
   level: warn  # from portal.yaml:2
   format: json  # from --log-format
+admission:
+  enabled: true  # from --admission
+  listen: 0.0.0.0:8443
+  certFile: /etc/portal/tls/tls.crt
+  keyFile: /etc/portal/tls/tls.key
+  deadline: 2s
+  failurePolicy: Fail
+  excludedNamespaces:  # from portal.yaml:4
+    - kube-system
+    - portal
+  maxRequestBytes: 3145728
+health:
+  listen: \"[::]:9090\"  # from PORTAL_HEALTH_LISTEN
 ";
     assert_eq!(config.to_yaml().unwrap(), expected);
 }
@@ -489,7 +702,7 @@ logging:
 #[test]
 fn the_reference_shows_real_print_config_output() {
     let file = "# portal.yaml\nrules:\n  folders: [/etc/portal/rules]\n";
-    let overrides = Overrides { log_format: Some(LogFormat::Json), ..Overrides::default() };
+    let overrides = Overrides { log_format: Some(LogFormat::Json), admission: Some(true), ..Overrides::default() };
     let config = load(Some(file), &[("PORTAL_LOGGING_LEVEL", "debug")], &overrides).unwrap();
     let docs = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/configuration.md"))
         .expect("docs/configuration.md");
@@ -532,8 +745,19 @@ fn names_are_derived_and_consistent() {
             "PORTAL_KUBERNETES_CONTEXT",
             "PORTAL_LOGGING_LEVEL",
             "PORTAL_LOGGING_FORMAT",
+            "PORTAL_ADMISSION_ENABLED",
+            "PORTAL_ADMISSION_LISTEN",
+            "PORTAL_ADMISSION_CERT_FILE",
+            "PORTAL_ADMISSION_KEY_FILE",
+            "PORTAL_ADMISSION_DEADLINE",
+            "PORTAL_ADMISSION_FAILURE_POLICY",
+            "PORTAL_ADMISSION_EXCLUDED_NAMESPACES",
+            "PORTAL_ADMISSION_MAX_REQUEST_BYTES",
+            "PORTAL_HEALTH_LISTEN",
         ]
     );
+    let paths: Vec<&str> = vars.iter().map(|(_, path)| path.as_str()).collect();
+    assert!(paths.contains(&"admission.certFile") && paths.contains(&"admission.maxRequestBytes"), "{paths:?}");
     let mut unique = names.clone();
     unique.sort();
     unique.dedup();
@@ -551,6 +775,11 @@ fn names_are_derived_and_consistent() {
         context: Some(String::new()),
         log_level: Some(String::new()),
         log_format: Some(LogFormat::Auto),
+        admission: Some(true),
+        admission_listen: Some(AdmissionConfig::DEFAULT_LISTEN),
+        cert_file: Some(PathBuf::new()),
+        key_file: Some(PathBuf::new()),
+        health_listen: Some(crate::HealthConfig::DEFAULT_LISTEN),
     };
     let entries: Vec<(&str, String)> =
         all.entries().into_iter().map(|(flag, path, _)| (flag, path.join("."))).collect();

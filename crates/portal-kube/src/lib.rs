@@ -2,6 +2,8 @@
 //! a compiled rule set current from the cluster and from folders, writing each rule resource's
 //! status.
 
+pub mod admission;
+pub mod certs;
 pub mod crd;
 pub mod crds;
 pub mod operator;

@@ -3,8 +3,15 @@
 
 use std::future::Future;
 
-use portal_config::Config;
+use std::sync::Arc;
 
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Namespace;
+use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::{WatchStreamExt, watcher};
+use portal_config::{AdmissionFailurePolicy, Config};
+
+use crate::admission::{self, AdmissionSettings, DecisionOptions, DefaultFailurePolicy, NamespaceLookup, NoNamespaces};
 use crate::sources::{self, RuleSources, SourcesConfig};
 
 /// Why the operator could not run.
@@ -27,6 +34,10 @@ pub enum Error {
     MissingFolder { path: String },
     #[error(transparent)]
     Sources(#[from] sources::Error),
+    #[error("starting the admission webhook")]
+    Admission(#[from] admission::server::Error),
+    #[error("creating the metric registry")]
+    Metrics(#[from] portal_metrics::Error),
     #[error("nothing to load rules from: enable rules.cluster or list rules.folders")]
     NoRuleSource,
 }
@@ -51,7 +62,37 @@ pub async fn client(config: &portal_config::KubernetesConfig) -> Result<kube::Cl
     kube::Client::try_from(kube_config).map_err(Error::Client)
 }
 
-/// Starts the rule sources and keeps them running until `shutdown` completes.
+/// Namespaces from a watch cache: `namespaceObject`, namespace selectors and the bypass
+/// annotation at admission.
+struct CachedNamespaces(Store<Namespace>);
+
+impl NamespaceLookup for CachedNamespaces {
+    fn namespace(&self, name: &str) -> Option<serde_json::Value> {
+        let namespace = self.0.get(&ObjectRef::new(name))?;
+        serde_json::to_value(&*namespace).ok()
+    }
+}
+
+fn watch_namespaces(client: kube::Client) -> (Store<Namespace>, tokio::task::JoinHandle<()>) {
+    let (reader, writer) = reflector::store();
+    let stream = watcher(kube::Api::<Namespace>::all(client), watcher::Config::default())
+        .default_backoff()
+        .reflect(writer)
+        .touched_objects();
+    let task = tokio::spawn(async move {
+        stream
+            .for_each(|event| async move {
+                if let Err(error) = event {
+                    tracing::warn!("watching namespaces failed, retrying: {error}");
+                }
+            })
+            .await;
+    });
+    (reader, task)
+}
+
+/// Starts the rule sources (and, when enabled, the admission webhook and the health endpoint)
+/// and keeps them running until `shutdown` completes.
 pub async fn run(config: &Config, shutdown: impl Future<Output = ()>) -> Result<(), Error> {
     if !config.rules.cluster.enabled && config.rules.folders.is_empty() {
         return Err(Error::NoRuleSource);
@@ -59,12 +100,72 @@ pub async fn run(config: &Config, shutdown: impl Future<Output = ()>) -> Result<
     if let Some(missing) = config.rules.folders.iter().find(|path| !path.exists()) {
         return Err(Error::MissingFolder { path: missing.display().to_string() });
     }
-    let cluster = if config.rules.cluster.enabled { Some(client(&config.kubernetes).await?) } else { None };
+    let client = if config.rules.cluster.enabled { Some(client(&config.kubernetes).await?) } else { None };
     let sources = RuleSources::start(SourcesConfig {
-        cluster,
+        cluster: client.clone(),
         folders: config.rules.folders.clone(),
         debounce: config.rules.reload.debounce.as_std(),
     })?;
+    let metrics = portal_metrics::Metrics::new()?;
+    let (ready_sender, ready) = tokio::sync::watch::channel(false);
+    let (health_address, _health) = admission::start_health(config.health.listen, metrics.clone(), ready).await?;
+    tracing::info!(address = %health_address, "health and metrics endpoint listening");
+
+    let mut _namespace_watch = None;
+    let _admission = if config.admission.enabled {
+        // Only what admission needs is watched: the Namespaces it reads, nothing for audit.
+        let namespaces: Arc<dyn NamespaceLookup> = match &client {
+            Some(client) => {
+                let (store, task) = watch_namespaces(client.clone());
+                _namespace_watch = Some(task);
+                Arc::new(CachedNamespaces(store))
+            }
+            None => {
+                tracing::warn!(
+                    "rules.cluster.enabled is false: no cluster access, so namespace selectors and the \
+                     portal.io/bypass annotation cannot be read at admission"
+                );
+                Arc::new(NoNamespaces)
+            }
+        };
+        let settings = AdmissionSettings {
+            listen: config.admission.listen,
+            cert_file: config.admission.cert_file.clone(),
+            key_file: config.admission.key_file.clone(),
+            deadline: config.admission.deadline.as_std(),
+            max_request_bytes: usize::try_from(config.admission.max_request_bytes).unwrap_or(usize::MAX),
+            options: DecisionOptions {
+                failure_policy: match config.admission.failure_policy {
+                    AdmissionFailurePolicy::Fail => DefaultFailurePolicy::Fail,
+                    AdmissionFailurePolicy::Ignore => DefaultFailurePolicy::Ignore,
+                },
+                excluded_namespaces: config.admission.excluded_namespaces.clone(),
+            },
+            certificate_poll: std::time::Duration::from_secs(2),
+            max_concurrent_evaluations: 64,
+        };
+        Some(admission::start(settings, sources.rules(), namespaces, metrics.clone()).await?)
+    } else {
+        None
+    };
+
+    // Rule counts for the metrics, and readiness once every source has loaded.
+    let mut snapshots = sources.subscribe();
+    let gauges = metrics.clone();
+    let _rule_metrics = tokio::spawn(async move {
+        loop {
+            let (ready_now, rules, rejected) = {
+                let snapshot = snapshots.borrow_and_update();
+                (snapshot.ready, snapshot.rules.len(), snapshot.problems.len())
+            };
+            gauges.set_rules_loaded(rules, rejected, 0);
+            let _ = ready_sender.send(ready_now);
+            if snapshots.changed().await.is_err() {
+                return;
+            }
+        }
+    });
+
     tokio::pin!(shutdown);
     tokio::select! {
         snapshot = sources.wait_ready() => {

@@ -1,0 +1,314 @@
+//! The admission decision, as a pure function: an AdmissionReview request in, the response out.
+//! No I/O here — the server does the HTTP, the deadline and the metrics.
+
+use portal_rules::{
+    Activation, EnforcementAction, EvaluationInput, FailurePolicy, Mode, ModeFilter, Operation, RuleSet,
+};
+use serde_json::{Value as Json, json};
+
+/// The annotation that lets every object of a namespace through unevaluated.
+pub const BYPASS_ANNOTATION: &str = "portal.io/bypass";
+
+/// What Portal answers when it cannot evaluate (deadline passed, malformed request).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DefaultFailurePolicy {
+    Fail,
+    Ignore,
+}
+
+/// Settings the decision depends on.
+#[derive(Debug, Clone)]
+pub struct DecisionOptions {
+    pub failure_policy: DefaultFailurePolicy,
+    /// Always admitted without evaluation.
+    pub excluded_namespaces: Vec<String>,
+}
+
+/// Why a review could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReviewError {
+    #[error("the body is not JSON: {0}")]
+    NotJson(String),
+    #[error("expected an AdmissionReview of admission.k8s.io/v1, got {api_version}/{kind}")]
+    NotAReview { api_version: String, kind: String },
+    #[error("the AdmissionReview has no request with a uid")]
+    NoRequest,
+    #[error("unknown operation {0:?}: expected CREATE, UPDATE, DELETE or CONNECT")]
+    UnknownOperation(String),
+}
+
+/// A validated AdmissionReview request.
+#[derive(Debug, Clone)]
+pub struct Review {
+    pub uid: String,
+    pub operation: Operation,
+    pub namespace: Option<String>,
+    /// `request` without `object` and `oldObject`: the `request` variable of rules.
+    pub request: Json,
+    pub object: Option<Json>,
+    pub old_object: Option<Json>,
+}
+
+/// Reads an AdmissionReview body.
+pub fn read_review(body: &[u8]) -> Result<Review, ReviewError> {
+    let review: Json = serde_json::from_slice(body).map_err(|e| ReviewError::NotJson(e.to_string()))?;
+    let api_version = review.get("apiVersion").and_then(Json::as_str).unwrap_or_default();
+    let kind = review.get("kind").and_then(Json::as_str).unwrap_or_default();
+    if api_version != "admission.k8s.io/v1" || kind != "AdmissionReview" {
+        return Err(ReviewError::NotAReview { api_version: api_version.to_owned(), kind: kind.to_owned() });
+    }
+    let Some(Json::Object(request)) = review.get("request") else { return Err(ReviewError::NoRequest) };
+    let uid = request.get("uid").and_then(Json::as_str).filter(|u| !u.is_empty()).ok_or(ReviewError::NoRequest)?;
+    let operation = match request.get("operation").and_then(Json::as_str).unwrap_or_default() {
+        "CREATE" => Operation::Create,
+        "UPDATE" => Operation::Update,
+        "DELETE" => Operation::Delete,
+        "CONNECT" => Operation::Connect,
+        other => return Err(ReviewError::UnknownOperation(other.to_owned())),
+    };
+    let present = |key: &str| request.get(key).filter(|v| !v.is_null()).cloned();
+    let mut without_objects = request.clone();
+    without_objects.remove("object");
+    without_objects.remove("oldObject");
+    Ok(Review {
+        uid: uid.to_owned(),
+        operation,
+        namespace: request.get("namespace").and_then(Json::as_str).filter(|n| !n.is_empty()).map(str::to_owned),
+        request: Json::Object(without_objects),
+        object: present("object"),
+        old_object: present("oldObject"),
+    })
+}
+
+/// How a request was decided, for metrics and logs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    pub allowed: bool,
+    pub kind: portal_metrics::Decision,
+    /// The message shown to the client when denied.
+    pub message: Option<String>,
+    pub warnings: Vec<String>,
+    /// Set when the namespace's bypass annotation let the request through.
+    pub bypassed_namespace: Option<String>,
+    /// Rules whose dryrun violations were admitted silently.
+    pub dryrun_rules: Vec<String>,
+    /// Rules that could not be evaluated.
+    pub error_rules: Vec<String>,
+}
+
+impl Decision {
+    fn allow(kind: portal_metrics::Decision) -> Decision {
+        Decision {
+            allowed: true,
+            kind,
+            message: None,
+            warnings: Vec::new(),
+            bypassed_namespace: None,
+            dryrun_rules: Vec::new(),
+            error_rules: Vec::new(),
+        }
+    }
+
+    /// The answer when Portal could not evaluate: the configured failure policy decides.
+    pub fn could_not_evaluate(policy: DefaultFailurePolicy, why: &str) -> Decision {
+        let mut decision = Decision::allow(portal_metrics::Decision::Error);
+        match policy {
+            DefaultFailurePolicy::Fail => {
+                decision.allowed = false;
+                decision.message = Some(format!("portal could not evaluate the request ({why}); failurePolicy: Fail"));
+            }
+            DefaultFailurePolicy::Ignore => {
+                decision
+                    .warnings
+                    .push(format!("portal could not evaluate the request ({why}); admitted (failurePolicy: Ignore)"));
+            }
+        }
+        decision
+    }
+
+    /// The AdmissionReview to send back.
+    pub fn to_review(&self, uid: &str) -> Json {
+        let mut response = json!({ "uid": uid, "allowed": self.allowed });
+        if let Some(message) = &self.message {
+            response["status"] = json!({ "code": 403, "reason": "Forbidden", "message": message });
+        }
+        if !self.warnings.is_empty() {
+            response["warnings"] = json!(self.warnings);
+        }
+        json!({ "apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "response": response })
+    }
+}
+
+/// Decides a review against the rules in force. `namespace` is the request's Namespace object
+/// when known.
+pub fn decide(review: &Review, rules: &RuleSet, namespace: Option<&Json>, options: &DecisionOptions) -> Decision {
+    if let Some(name) = &review.namespace {
+        if options.excluded_namespaces.iter().any(|excluded| excluded == name) {
+            return Decision::allow(portal_metrics::Decision::Allowed);
+        }
+        let annotation = namespace
+            .and_then(|ns| ns.get("metadata"))
+            .and_then(|m| m.get("annotations"))
+            .and_then(|a| a.get(BYPASS_ANNOTATION))
+            .and_then(Json::as_str);
+        if annotation == Some("true") {
+            let mut decision = Decision::allow(portal_metrics::Decision::Allowed);
+            decision.bypassed_namespace = Some(name.clone());
+            return decision;
+        }
+    }
+    let activation = Activation::new(EvaluationInput {
+        object: review.object.as_ref(),
+        old_object: review.old_object.as_ref(),
+        request: Some(&review.request),
+        namespace_object: namespace,
+        operation: Some(review.operation),
+    });
+    let mut denials = Vec::new();
+    let mut decision = Decision::allow(portal_metrics::Decision::Allowed);
+    for result in rules.evaluate(&activation, ModeFilter::Only(Mode::Admission)) {
+        let rule = result.rule;
+        for violation in &result.violations {
+            let line = format!("{}: {}", rule.name(), violation.message);
+            match rule.spec().enforcement_action {
+                EnforcementAction::Deny => denials.push(line),
+                EnforcementAction::Warn => decision.warnings.push(line),
+                EnforcementAction::Dryrun => decision.dryrun_rules.push(rule.name().to_owned()),
+            }
+        }
+        for error in &result.errors {
+            decision.error_rules.push(rule.name().to_owned());
+            if rule.spec().failure_policy == FailurePolicy::Fail {
+                denials.push(format!(
+                    "{}: could not be evaluated ({}); failurePolicy: Fail",
+                    rule.name(),
+                    error.message
+                ));
+            }
+        }
+    }
+    if !denials.is_empty() {
+        decision.allowed = false;
+        decision.kind = portal_metrics::Decision::Denied;
+        decision.message = Some(format!("denied by portal: {}", denials.join("; ")));
+    } else if !decision.warnings.is_empty() {
+        decision.kind = portal_metrics::Decision::Warned;
+    }
+    decision
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    fn rules(yaml: &str) -> RuleSet {
+        let (loaded, errors) = portal_rules::load_rules("test", yaml);
+        assert!(errors.is_empty(), "{errors:?}");
+        let (set, errors) = RuleSet::compile(loaded);
+        assert!(errors.is_empty(), "{errors:?}");
+        set
+    }
+
+    fn review(pod_spec: Json) -> Review {
+        let body = json!({
+            "apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+            "request": {
+                "uid": "u-1", "operation": "CREATE", "namespace": "team-a",
+                "kind": {"group": "", "version": "v1", "kind": "Pod"},
+                "resource": {"group": "", "version": "v1", "resource": "pods"},
+                "userInfo": {"username": "alice"},
+                "object": {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "team-a"}, "spec": pod_spec},
+            }
+        });
+        read_review(&serde_json::to_vec(&body).unwrap()).unwrap()
+    }
+
+    const OPTIONS: DecisionOptions =
+        DecisionOptions { failure_policy: DefaultFailurePolicy::Fail, excluded_namespaces: Vec::new() };
+
+    const RULES: &str = "\
+name: no-privileged
+match: {gvk: [{group: '', kind: Pod}]}
+rule: container.securityContext.privileged == true
+message: privileged containers are not allowed
+---
+name: no-host-network
+enforcementAction: warn
+match: {gvk: [{group: '', kind: Pod}]}
+rule: spec.hostNetwork == true
+message: hostNetwork is discouraged
+---
+name: no-host-pid
+enforcementAction: dryrun
+match: {gvk: [{group: '', kind: Pod}]}
+rule: spec.hostPID == true
+---
+name: broken-fail
+failurePolicy: Fail
+match: {gvk: [{group: '', kind: Pod}]}
+rule: object.metadata.labels.team == 'x'
+---
+name: audit-only
+mode: [audit]
+match: {gvk: [{group: '', kind: Pod}]}
+rule: 'true'
+";
+
+    #[test]
+    fn deny_lists_every_denying_rule_with_its_message() {
+        let set = rules(RULES);
+        let pod = json!({"containers": [{"name": "c", "image": "x", "securityContext": {"privileged": true}}]});
+        let decision = decide(&review(pod), &set, None, &OPTIONS);
+        assert!(!decision.allowed);
+        assert_eq!(decision.kind, portal_metrics::Decision::Denied);
+        let message = decision.message.clone().unwrap();
+        assert!(message.contains("no-privileged: privileged containers are not allowed"), "{message}");
+        assert!(message.contains("broken-fail: could not be evaluated"), "{message}");
+        let response = decision.to_review("u-1");
+        assert_eq!(response["response"]["uid"], "u-1");
+        assert_eq!(response["response"]["allowed"], false);
+        assert_eq!(response["response"]["status"]["code"], 403);
+    }
+
+    #[test]
+    fn warn_and_dryrun_admit() {
+        let set = rules(&RULES.replace("failurePolicy: Fail", "failurePolicy: Ignore"));
+        let pod = json!({"hostNetwork": true, "hostPID": true, "containers": [{"name": "c", "image": "x"}]});
+        let decision = decide(&review(pod), &set, None, &OPTIONS);
+        assert!(decision.allowed, "{decision:?}");
+        assert_eq!(decision.kind, portal_metrics::Decision::Warned);
+        assert_eq!(decision.warnings, ["no-host-network: hostNetwork is discouraged"]);
+        assert_eq!(decision.dryrun_rules, ["no-host-pid"]);
+        assert_eq!(decision.error_rules, ["broken-fail"], "an Ignore error admits but is recorded");
+        assert_eq!(decision.to_review("u")["response"]["warnings"][0], "no-host-network: hostNetwork is discouraged");
+    }
+
+    #[test]
+    fn bypass_and_excluded_namespaces_skip_evaluation() {
+        let set = rules(RULES);
+        let pod = json!({"containers": [{"name": "c", "image": "x", "securityContext": {"privileged": true}}]});
+        let namespace = json!({"metadata": {"name": "team-a", "annotations": {BYPASS_ANNOTATION: "true"}}});
+        let decision = decide(&review(pod.clone()), &set, Some(&namespace), &OPTIONS);
+        assert!(decision.allowed);
+        assert_eq!(decision.bypassed_namespace.as_deref(), Some("team-a"));
+        let excluded = DecisionOptions { excluded_namespaces: vec!["team-a".into()], ..OPTIONS };
+        let decision = decide(&review(pod), &set, None, &excluded);
+        assert!(decision.allowed);
+        assert_eq!(decision.bypassed_namespace, None);
+    }
+
+    #[test]
+    fn malformed_reviews_are_errors_not_panics() {
+        assert!(matches!(read_review(b"{"), Err(ReviewError::NotJson(_))));
+        assert!(matches!(read_review(br#"{"apiVersion": "v1", "kind": "Pod"}"#), Err(ReviewError::NotAReview { .. })));
+        let no_uid = br#"{"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {}}"#;
+        assert_eq!(read_review(no_uid).unwrap_err(), ReviewError::NoRequest);
+        let bad_op = br#"{"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {"uid": "u", "operation": "PATCH"}}"#;
+        assert!(matches!(read_review(bad_op), Err(ReviewError::UnknownOperation(_))));
+        let decision = Decision::could_not_evaluate(DefaultFailurePolicy::Fail, "deadline of 2s passed");
+        assert!(!decision.allowed);
+        assert!(decision.message.unwrap().contains("deadline of 2s passed"));
+        assert!(Decision::could_not_evaluate(DefaultFailurePolicy::Ignore, "x").allowed);
+    }
+}

@@ -1,0 +1,265 @@
+//! The HTTPS endpoint the API server calls (`POST /validate`), and the plain-HTTP health and
+//! metrics endpoint beside it.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::service::TowerToHyperService;
+use portal_rules::SharedRuleSet;
+use serde_json::Value;
+use tokio::net::TcpListener;
+use tokio::sync::{Semaphore, watch};
+use tokio::task::JoinHandle;
+
+use super::decide::{Decision, DecisionOptions, decide, read_review};
+use super::tls::{self, ReloadingResolver};
+
+/// Looks up a Namespace object by name (from a watch cache), for `namespaceObject`, namespace
+/// selectors and the bypass annotation.
+pub trait NamespaceLookup: Send + Sync {
+    fn namespace(&self, name: &str) -> Option<Value>;
+}
+
+/// No namespaces known (tests, or when the cache is not wanted).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoNamespaces;
+
+impl NamespaceLookup for NoNamespaces {
+    fn namespace(&self, _name: &str) -> Option<Value> {
+        None
+    }
+}
+
+/// How the admission endpoint behaves.
+#[derive(Debug, Clone)]
+pub struct AdmissionSettings {
+    pub listen: SocketAddr,
+    pub cert_file: PathBuf,
+    pub key_file: PathBuf,
+    /// Portal's own deadline, below the webhook's `timeoutSeconds`.
+    pub deadline: Duration,
+    pub max_request_bytes: usize,
+    pub options: DecisionOptions,
+    /// How often the certificate files are checked for changes.
+    pub certificate_poll: Duration,
+    /// At most this many reviews are evaluated at once; the rest wait (within the deadline).
+    pub max_concurrent_evaluations: usize,
+}
+
+/// Why the endpoint could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("loading the serving certificate")]
+    Certificate(#[from] tls::Error),
+    #[error("configuring TLS")]
+    Tls(#[source] rustls::Error),
+    #[error("listening on {address}")]
+    Listen {
+        address: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+struct AppState {
+    rules: Arc<SharedRuleSet>,
+    namespaces: Arc<dyn NamespaceLookup>,
+    metrics: portal_metrics::Metrics,
+    options: DecisionOptions,
+    deadline: Duration,
+    evaluations: Semaphore,
+}
+
+/// A running admission endpoint; dropping it stops it.
+#[derive(Debug)]
+pub struct AdmissionServer {
+    local_addr: SocketAddr,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl AdmissionServer {
+    /// The address it listens on (the real port when `listen` asked for port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+}
+
+impl Drop for AdmissionServer {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+/// Loads the certificate, binds, and serves `POST /validate` over TLS 1.2+.
+pub async fn start(
+    settings: AdmissionSettings,
+    rules: Arc<SharedRuleSet>,
+    namespaces: Arc<dyn NamespaceLookup>,
+    metrics: portal_metrics::Metrics,
+) -> Result<AdmissionServer, Error> {
+    let certificate = tls::load(&settings.cert_file, &settings.key_file)?;
+    if let Some(not_after) = certificate.not_after {
+        metrics.set_certificate_expiry(not_after);
+    }
+    let resolver = Arc::new(ReloadingResolver::new(Arc::clone(&certificate.key)));
+    let mut tls_config =
+        rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .map_err(Error::Tls)?
+            .with_no_client_auth()
+            .with_cert_resolver(resolver.clone());
+    tls_config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls_config));
+    let listener = TcpListener::bind(settings.listen)
+        .await
+        .map_err(|source| Error::Listen { address: settings.listen, source })?;
+    let local_addr = listener.local_addr().map_err(|source| Error::Listen { address: settings.listen, source })?;
+
+    let state = Arc::new(AppState {
+        rules,
+        namespaces,
+        metrics: metrics.clone(),
+        options: settings.options.clone(),
+        deadline: settings.deadline,
+        evaluations: Semaphore::new(settings.max_concurrent_evaluations.max(1)),
+    });
+    let app = Router::new()
+        .route("/validate", post(validate))
+        .layer(DefaultBodyLimit::max(settings.max_request_bytes))
+        .with_state(state);
+    let serve = tokio::spawn(async move {
+        // Connections live in this set, so stopping the server (aborting this task) also ends
+        // the kept-alive connections the API server would otherwise go on using.
+        let mut connections = tokio::task::JoinSet::new();
+        loop {
+            while connections.try_join_next().is_some() {}
+            let (stream, peer) = match listener.accept().await {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    tracing::warn!("accepting a connection failed: {error}");
+                    continue;
+                }
+            };
+            // Reviews are small request/response pairs: Nagle's algorithm would hold each
+            // answer back waiting for a delayed ACK (tens of milliseconds).
+            let _ = stream.set_nodelay(true);
+            let acceptor = acceptor.clone();
+            let app = app.clone();
+            connections.spawn(async move {
+                let tls = match acceptor.accept(stream).await {
+                    Ok(tls) => tls,
+                    Err(error) => {
+                        tracing::debug!(%peer, "TLS handshake failed: {error}");
+                        return;
+                    }
+                };
+                let service = TowerToHyperService::new(app);
+                let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+                if let Err(error) = builder.serve_connection(TokioIo::new(tls), service).await {
+                    tracing::debug!(%peer, "connection ended with an error: {error}");
+                }
+            });
+        }
+    });
+    let watch = tokio::spawn(tls::watch_files(
+        settings.cert_file.clone(),
+        settings.key_file.clone(),
+        certificate.fingerprint(),
+        resolver,
+        metrics,
+        settings.certificate_poll,
+    ));
+    tracing::info!(address = %local_addr, "admission webhook listening");
+    Ok(AdmissionServer { local_addr, tasks: vec![serve, watch] })
+}
+
+async fn validate(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
+    let started = Instant::now();
+    let policy = state.options.failure_policy;
+    let review = match read_review(&body) {
+        Ok(review) => review,
+        Err(error) => {
+            state.metrics.admission_request(portal_metrics::Decision::Error, started.elapsed());
+            tracing::warn!("malformed admission request: {error}");
+            return (StatusCode::BAD_REQUEST, format!("malformed AdmissionReview: {error}")).into_response();
+        }
+    };
+    let uid = review.uid.clone();
+    let rules = state.rules.load();
+    let namespace = review.namespace.as_deref().and_then(|name| state.namespaces.namespace(name));
+    let options = state.options.clone();
+    let evaluation = async {
+        let _permit = state.evaluations.acquire().await;
+        // Evaluation is CPU work: keep it off the reactor.
+        tokio::task::spawn_blocking(move || decide(&review, &rules, namespace.as_ref(), &options)).await
+    };
+    let decision = match tokio::time::timeout(state.deadline, evaluation).await {
+        Ok(Ok(decision)) => decision,
+        Ok(Err(_)) => Decision::could_not_evaluate(policy, "the evaluation failed unexpectedly"),
+        Err(_) => Decision::could_not_evaluate(policy, &format!("deadline of {:?} passed", state.deadline)),
+    };
+    record(&state.metrics, &decision, started.elapsed());
+    Json(decision.to_review(&uid)).into_response()
+}
+
+fn record(metrics: &portal_metrics::Metrics, decision: &Decision, took: Duration) {
+    metrics.admission_request(decision.kind, took);
+    if let Some(namespace) = &decision.bypassed_namespace {
+        metrics.admission_bypass(namespace);
+        tracing::info!(%namespace, "admission bypassed by the namespace's portal.io/bypass annotation");
+    }
+    for rule in &decision.dryrun_rules {
+        metrics.admission_dryrun_violation(rule);
+    }
+    for rule in &decision.error_rules {
+        metrics.rule_evaluation_error(rule);
+    }
+    if !decision.error_rules.is_empty() {
+        tracing::warn!(rules = ?decision.error_rules, "rules could not be evaluated at admission");
+    }
+}
+
+/// `/healthz` (alive), `/readyz` (rules loaded and a certificate in use), `/metrics`.
+pub async fn start_health(
+    listen: SocketAddr,
+    metrics: portal_metrics::Metrics,
+    ready: watch::Receiver<bool>,
+) -> Result<(SocketAddr, JoinHandle<()>), Error> {
+    let listener = TcpListener::bind(listen).await.map_err(|source| Error::Listen { address: listen, source })?;
+    let local_addr = listener.local_addr().map_err(|source| Error::Listen { address: listen, source })?;
+    let app = Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route(
+            "/readyz",
+            get(move || {
+                let ready = *ready.borrow();
+                async move {
+                    if ready { (StatusCode::OK, "ok\n") } else { (StatusCode::SERVICE_UNAVAILABLE, "not ready\n") }
+                }
+            }),
+        )
+        .route(
+            "/metrics",
+            get(move || {
+                let text = metrics.encode();
+                async move { ([(header::CONTENT_TYPE, portal_metrics::CONTENT_TYPE)], text) }
+            }),
+        );
+    let task = tokio::spawn(async move {
+        if let Err(error) = axum::serve(listener, app).await {
+            tracing::error!("health endpoint stopped: {error}");
+        }
+    });
+    Ok((local_addr, task))
+}
