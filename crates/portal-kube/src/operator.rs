@@ -152,13 +152,16 @@ pub async fn run(config: &Config, shutdown: impl Future<Output = ()>) -> Result<
     // Rule counts for the metrics, and readiness once every source has loaded.
     let mut snapshots = sources.subscribe();
     let gauges = metrics.clone();
+    let live_rules = sources.rules();
     let _rule_metrics = tokio::spawn(async move {
         loop {
-            let (ready_now, rules, rejected) = {
+            let (ready_now, rejected) = {
                 let snapshot = snapshots.borrow_and_update();
-                (snapshot.ready, snapshot.rules.len(), snapshot.problems.len())
+                (snapshot.ready, snapshot.problems.len())
             };
-            gauges.set_rules_loaded(rules, rejected, 0);
+            let set = live_rules.load();
+            let disabled = set.rules().iter().filter(|rule| !rule.spec().enabled).count();
+            gauges.set_rules_loaded(set.len() - disabled, rejected, disabled);
             let _ = ready_sender.send(ready_now);
             if snapshots.changed().await.is_err() {
                 return;

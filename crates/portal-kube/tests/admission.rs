@@ -373,3 +373,35 @@ async fn wait_for_served_certificate(port: u16, ca_pem: &str, expected: &str) ->
     }
     false
 }
+
+/// A plain HTTP/1.1 GET, enough for the health endpoint.
+async fn get(address: SocketAddr, path: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    stream
+        .write_all(format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    let status = response.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+    (status, body)
+}
+
+#[tokio::test]
+async fn health_readiness_and_metrics_are_served_on_their_own_port() {
+    let metrics = portal_metrics::Metrics::new().unwrap();
+    let (ready, readiness) = tokio::sync::watch::channel(false);
+    let (address, _task) =
+        admission::start_health(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), metrics.clone(), readiness).await.unwrap();
+    assert_eq!(get(address, "/healthz").await.0, 200);
+    assert_eq!(get(address, "/readyz").await.0, 503, "not ready before the rules are loaded");
+    ready.send(true).unwrap();
+    assert_eq!(get(address, "/readyz").await.0, 200);
+    metrics.admission_request(portal_metrics::Decision::Denied, Duration::from_micros(300));
+    let (status, body) = get(address, "/metrics").await;
+    assert_eq!(status, 200);
+    assert!(body.contains("portal_admission_requests_total{decision=\"denied\"} 1"), "{body}");
+    assert!(body.contains("portal_build_info{version="), "{body}");
+}

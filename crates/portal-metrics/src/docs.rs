@@ -46,8 +46,9 @@ pub fn reference_markdown() -> Result<String> {
          `/readyz`, in the Prometheus text exposition format 0.0.4. Every name starts with \
          `portal_`. Label values are bounded: a fixed set of values, a rule's name or a namespace's \
          name — never an object's name or an error message (those are in the logs and reports).\n\n\
-         Status: the registry is built (`crates/portal-metrics`); the `/metrics` endpoint and the \
-         admission webhook and audit loop that record these are planned (see ARCHITECTURE.md).\n\n\
+         `portal run` serves them on `health.listen` (default `0.0.0.0:9090`); the admission \
+         webhook records the `portal_admission_*` series and the certificate expiry, the rule \
+         sources `portal_rules_loaded`. The audit loop (planned) will add its own.\n\n\
          | Metric | Type | Labels | Help |\n\
          |---|---|---|---|\n",
     );
