@@ -19,7 +19,7 @@ use std::sync::LazyLock;
 
 use cel::common::functions::Function;
 use cel::common::types::{CelList, CelOptional, CelString, STRING_TYPE, Type};
-use cel::common::value::{CowVal, StaticVal, Val};
+use cel::common::value::{CowVal, Val};
 use cel::{DeclarationError, Env, ExecutionError};
 
 use crate::support::{arg, take_args};
@@ -81,33 +81,8 @@ static FORMATS: [FormatDef; 13] = [
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Format(&'static FormatDef);
 
-impl Val for Format {
-    fn get_type(&self) -> &Type {
-        <Self as Val>::cel_type()
-    }
-
-    fn cel_type() -> &'static Type {
-        &FORMAT_TYPE
-    }
-
-    /// Formats are equal when they have the same name, as in Kubernetes.
-    fn equals(&self, other: &dyn Val) -> bool {
-        other.downcast_ref::<Format>().is_some_and(|o| o.0.name == self.0.name)
-    }
-
-    fn clone_as_boxed<'v>(&self) -> Box<dyn Val + 'v>
-    where
-        Self: 'v,
-    {
-        Box::new(*self)
-    }
-
-    fn as_any(&self) -> Option<&dyn std::any::Any> {
-        Some(self)
-    }
-}
-
-impl StaticVal for Format {}
+// Formats are equal when they have the same name, as in Kubernetes.
+crate::support::opaque_val!(Format, FORMAT_TYPE, |this, other| other.0.name == this.0.name);
 
 /// `format.<key>()`: the format at index `I` of [`FORMATS`]. A `Function` is a plain `fn`,
 /// which can't capture the format, so each gets its own instance.

@@ -14,10 +14,8 @@
 mod netip;
 
 use cel::common::types::{CelBool, CelInt, CelString, Kind, Type};
-use cel::common::value::{StaticVal, Val};
 use cel::{DeclarationError, Env, ExecutionError};
 use netip::{Addr, Prefix, go_quote, parse_addr, parse_prefix};
-use std::any::Any;
 
 /// `net.IP`, Kubernetes' name for the type, so that `type(ip('::1')) == net.IP`.
 static IP_TYPE: Type = Type::simple_type(Kind::Opaque, "net.IP");
@@ -34,53 +32,9 @@ pub(crate) struct Ip(Addr);
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Cidr(Prefix);
 
-impl Val for Ip {
-    fn get_type(&self) -> &Type {
-        &IP_TYPE
-    }
+crate::support::opaque_val!(Ip, IP_TYPE, |this, other| other.0 == this.0);
 
-    fn cel_type() -> &'static Type {
-        &IP_TYPE
-    }
-
-    fn equals(&self, other: &dyn Val) -> bool {
-        other.downcast_ref::<Ip>().is_some_and(|o| o.0 == self.0)
-    }
-
-    fn clone_as_boxed<'v>(&self) -> Box<dyn Val + 'v> {
-        Box::new(*self)
-    }
-
-    fn as_any(&self) -> Option<&dyn Any> {
-        Some(self)
-    }
-}
-
-impl StaticVal for Ip {}
-
-impl Val for Cidr {
-    fn get_type(&self) -> &Type {
-        &CIDR_TYPE
-    }
-
-    fn cel_type() -> &'static Type {
-        &CIDR_TYPE
-    }
-
-    fn equals(&self, other: &dyn Val) -> bool {
-        other.downcast_ref::<Cidr>().is_some_and(|o| o.0 == self.0)
-    }
-
-    fn clone_as_boxed<'v>(&self) -> Box<dyn Val + 'v> {
-        Box::new(*self)
-    }
-
-    fn as_any(&self) -> Option<&dyn Any> {
-        Some(self)
-    }
-}
-
-impl StaticVal for Cidr {}
+crate::support::opaque_val!(Cidr, CIDR_TYPE, |this, other| other.0 == this.0);
 
 /// Registers the IP and CIDR libraries on `env`, with Kubernetes' function names and overload
 /// ids.

@@ -14,9 +14,7 @@ mod big;
 
 use amount::Amount;
 use cel::common::types::{CelBool, CelDouble, CelInt, CelString, Kind, Type};
-use cel::common::value::{StaticVal, Val};
 use cel::{DeclarationError, Env, ExecutionError};
-use std::any::Any;
 use std::cmp::Ordering;
 
 /// `kubernetes.Quantity`, the type name Kubernetes gives quantities, so that
@@ -27,30 +25,8 @@ static QUANTITY_TYPE: Type = Type::simple_type(Kind::Opaque, "kubernetes.Quantit
 #[derive(Clone, Debug)]
 pub(crate) struct Quantity(Amount);
 
-impl Val for Quantity {
-    fn get_type(&self) -> &Type {
-        &QUANTITY_TYPE
-    }
-
-    fn cel_type() -> &'static Type {
-        &QUANTITY_TYPE
-    }
-
-    /// Kubernetes compares quantities by value, whatever their suffix or internal form.
-    fn equals(&self, other: &dyn Val) -> bool {
-        other.downcast_ref::<Quantity>().is_some_and(|o| self.0.cmp(&o.0) == Ordering::Equal)
-    }
-
-    fn clone_as_boxed<'v>(&self) -> Box<dyn Val + 'v> {
-        Box::new(self.clone())
-    }
-
-    fn as_any(&self) -> Option<&dyn Any> {
-        Some(self)
-    }
-}
-
-impl StaticVal for Quantity {}
+// Kubernetes compares quantities by value, whatever their suffix or internal form.
+crate::support::opaque_val!(Quantity, QUANTITY_TYPE, |this, other| this.0.cmp(&other.0) == Ordering::Equal);
 
 /// Registers the quantity library on `env`, with Kubernetes' function names and overload ids.
 pub(crate) fn register(env: &mut Env) -> Result<(), DeclarationError> {

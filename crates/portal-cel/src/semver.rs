@@ -13,7 +13,7 @@ use std::cmp::Ordering;
 use std::sync::LazyLock;
 
 use cel::common::types::{BOOL_TYPE, CelBool, CelInt, CelString, STRING_TYPE, Type};
-use cel::common::value::{CowVal, StaticVal, Val};
+use cel::common::value::{CowVal, Val};
 use cel::{DeclarationError, Env, ExecutionError};
 
 use crate::support::{arg, go_quote, take_args};
@@ -72,33 +72,8 @@ impl Semver {
     }
 }
 
-impl Val for Semver {
-    fn get_type(&self) -> &Type {
-        <Self as Val>::cel_type()
-    }
-
-    fn cel_type() -> &'static Type {
-        &SEMVER_TYPE
-    }
-
-    /// Equal when neither orders before the other, as blang's `EQ`.
-    fn equals(&self, other: &dyn Val) -> bool {
-        other.downcast_ref::<Semver>().is_some_and(|o| self.compare(o) == Ordering::Equal)
-    }
-
-    fn clone_as_boxed<'v>(&self) -> Box<dyn Val + 'v>
-    where
-        Self: 'v,
-    {
-        Box::new(self.clone())
-    }
-
-    fn as_any(&self) -> Option<&dyn std::any::Any> {
-        Some(self)
-    }
-}
-
-impl StaticVal for Semver {}
+// Equal when neither orders before the other, as blang's `EQ`.
+crate::support::opaque_val!(Semver, SEMVER_TYPE, |this, other| this.compare(other) == Ordering::Equal);
 
 const NUMBERS: &str = "0123456789";
 const ALPHANUM: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-0123456789";

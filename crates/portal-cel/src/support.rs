@@ -78,6 +78,43 @@ pub(crate) fn go_quote(bytes: &[u8]) -> String {
     out
 }
 
+/// Implements `Val` (and `StaticVal`) for an opaque library type: its CEL type, equality by
+/// `$equal` (with `$this` and `$other` bound to the two values), cloning and downcasting.
+/// Every opaque type of these libraries needs exactly this and nothing more.
+macro_rules! opaque_val {
+    ($type:ty, $cel_type:expr, |$this:ident, $other:ident| $equal:expr) => {
+        impl cel::common::value::Val for $type {
+            fn get_type(&self) -> &cel::common::types::Type {
+                &$cel_type
+            }
+
+            fn cel_type() -> &'static cel::common::types::Type {
+                &$cel_type
+            }
+
+            fn equals(&self, other: &dyn cel::common::value::Val) -> bool {
+                let $this = self;
+                other.downcast_ref::<$type>().is_some_and(|$other| $equal)
+            }
+
+            fn clone_as_boxed<'v>(&self) -> Box<dyn cel::common::value::Val + 'v>
+            where
+                Self: 'v,
+            {
+                Box::new(self.clone())
+            }
+
+            fn as_any(&self) -> Option<&dyn std::any::Any> {
+                Some(self)
+            }
+        }
+
+        impl cel::common::value::StaticVal for $type {}
+    };
+}
+
+pub(crate) use opaque_val;
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {

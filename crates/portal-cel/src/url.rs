@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use cel::common::types::{CelBool, CelList, CelMap, CelMapKey, CelString, STRING_TYPE, Type};
-use cel::common::value::{CowVal, StaticVal, Val};
+use cel::common::value::{CowVal, Val};
 use cel::{DeclarationError, Env, ExecutionError};
 
 pub(crate) use go::{UrlError, parse_request_uri};
@@ -26,33 +26,8 @@ static URL_TYPE: LazyLock<Type> = LazyLock::new(|| Type::new_opaque_type("kubern
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Url(go::GoUrl);
 
-impl Val for Url {
-    fn get_type(&self) -> &Type {
-        <Self as Val>::cel_type()
-    }
-
-    fn cel_type() -> &'static Type {
-        &URL_TYPE
-    }
-
-    /// Two URLs are equal when all their parts are, as Kubernetes compares their string forms.
-    fn equals(&self, other: &dyn Val) -> bool {
-        other.downcast_ref::<Url>().is_some_and(|o| o == self)
-    }
-
-    fn clone_as_boxed<'v>(&self) -> Box<dyn Val + 'v>
-    where
-        Self: 'v,
-    {
-        Box::new(self.clone())
-    }
-
-    fn as_any(&self) -> Option<&dyn std::any::Any> {
-        Some(self)
-    }
-}
-
-impl StaticVal for Url {}
+// Two URLs are equal when all their parts are, as Kubernetes compares their string forms.
+crate::support::opaque_val!(Url, URL_TYPE, |this, other| other == this);
 
 pub(crate) fn register(env: &mut Env) -> Result<(), DeclarationError> {
     env.add_type(URL_TYPE.to_owned())?;
