@@ -139,7 +139,7 @@ pub struct InitCertsArgs {
     /// only when changed).
     #[arg(long, value_name = "DIR")]
     pub output_dir: Option<PathBuf>,
-    /// The kubeconfig file; default: in-cluster, then $KUBECONFIG.
+    /// The kubeconfig file; default: $KUBECONFIG or ~/.kube/config, else the pod's service account.
     #[arg(long, value_name = "PATH")]
     pub kubeconfig: Option<PathBuf>,
     /// The kubeconfig context.

@@ -1,5 +1,6 @@
-//! `portal run`: the long-running process. For now it loads rules from the configured sources
-//! and keeps them current; admission and audit arrive on top of the same rule set.
+//! `portal run`: the long-running process. It loads rules from the configured sources and keeps
+//! them current, serves the health endpoint, and, when enabled, the admission webhook; audit
+//! arrives on top of the same rule set.
 
 use std::future::Future;
 
@@ -111,6 +112,16 @@ pub async fn run(config: &Config, shutdown: impl Future<Output = ()>) -> Result<
     let (health_address, _health) = admission::start_health(config.health.listen, metrics.clone(), ready).await?;
     tracing::info!(address = %health_address, "health and metrics endpoint listening");
 
+    // Admission starts only once the rules (and the namespaces it reads) are loaded: until then
+    // the API server cannot reach Portal and its failurePolicy answers, instead of Portal
+    // admitting everything against an empty rule set.
+    tokio::pin!(shutdown);
+    tokio::select! {
+        snapshot = sources.wait_ready() => {
+            tracing::info!(rules = snapshot.rules.len(), rejected = snapshot.problems.len(), "rules loaded");
+        }
+        () = &mut shutdown => return Ok(()),
+    }
     let mut _namespace_watch = None;
     let _admission = if config.admission.enabled {
         // Only what admission needs is watched: the Namespaces it reads, nothing for audit.
@@ -118,6 +129,14 @@ pub async fn run(config: &Config, shutdown: impl Future<Output = ()>) -> Result<
             Some(client) => {
                 let (store, task) = watch_namespaces(client.clone());
                 _namespace_watch = Some(task);
+                tokio::select! {
+                    result = store.wait_until_ready() => {
+                        if result.is_err() {
+                            tracing::warn!("the namespace cache stopped before it was filled");
+                        }
+                    }
+                    () = &mut shutdown => return Ok(()),
+                }
                 Arc::new(CachedNamespaces(store))
             }
             None => {
@@ -169,13 +188,6 @@ pub async fn run(config: &Config, shutdown: impl Future<Output = ()>) -> Result<
         }
     });
 
-    tokio::pin!(shutdown);
-    tokio::select! {
-        snapshot = sources.wait_ready() => {
-            tracing::info!(rules = snapshot.rules.len(), rejected = snapshot.problems.len(), "rules loaded");
-        }
-        () = &mut shutdown => return Ok(()),
-    }
     shutdown.await;
     tracing::info!("shutting down");
     Ok(())

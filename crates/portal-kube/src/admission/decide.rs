@@ -178,12 +178,15 @@ pub fn decide(review: &Review, rules: &RuleSet, namespace: Option<&Json>, option
         }
         for error in &result.errors {
             decision.error_rules.push(rule.name().to_owned());
+            // As in ValidatingAdmissionPolicy: with failurePolicy Fail an error counts as a
+            // violation, enforced by the rule's own action; with Ignore it is only recorded.
             if rule.spec().failure_policy == FailurePolicy::Fail {
-                denials.push(format!(
-                    "{}: could not be evaluated ({}); failurePolicy: Fail",
-                    rule.name(),
-                    error.message
-                ));
+                let line = format!("{}: could not be evaluated ({}); failurePolicy: Fail", rule.name(), error.message);
+                match rule.spec().enforcement_action {
+                    EnforcementAction::Deny => denials.push(line),
+                    EnforcementAction::Warn => decision.warnings.push(line),
+                    EnforcementAction::Dryrun => decision.dryrun_rules.push(rule.name().to_owned()),
+                }
             }
         }
     }
