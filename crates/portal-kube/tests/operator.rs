@@ -1,0 +1,154 @@
+//! `portal run`'s wiring against the real API server: configuration in, health endpoint up,
+//! admission served only once rules and namespaces are loaded, with the namespace cache feeding
+//! the bypass annotation.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::Api;
+use kube::api::{Patch, PatchParams, PostParams};
+use rcgen::{CertificateParams, KeyPair, SanType};
+use serde_json::{Value, json};
+
+fn free_port() -> u16 {
+    TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap().local_addr().unwrap().port()
+}
+
+async fn http_get(port: u16, path: &str) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let Ok(mut stream) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await else { return 0 };
+    let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    if stream.write_all(request.as_bytes()).await.is_err() {
+        return 0;
+    }
+    let mut response = String::new();
+    let _ = stream.read_to_string(&mut response).await;
+    response.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0)
+}
+
+async fn review(port: u16, ca: &rustls_pki_types::CertificateDer<'static>, namespace: &str) -> Value {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(ca.clone()).unwrap();
+    let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    let stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(rustls_pki_types::ServerName::IpAddress(Ipv4Addr::LOCALHOST.into()), stream)
+        .await
+        .unwrap();
+    let (mut sender, connection) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tls)).await.unwrap();
+    tokio::spawn(connection);
+    let body = json!({
+        "apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+        "request": {
+            "uid": "op-1", "operation": "CREATE", "namespace": namespace,
+            "kind": {"group": "", "version": "v1", "kind": "Pod"},
+            "resource": {"group": "", "version": "v1", "resource": "pods"},
+            "userInfo": {"username": "test"},
+            "object": {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": namespace},
+                       "spec": {"containers": [{"name": "c", "image": "x", "securityContext": {"privileged": true}}]}},
+        }
+    });
+    let request = hyper::Request::post("https://127.0.0.1/validate")
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(serde_json::to_vec(&body).unwrap())))
+        .unwrap();
+    let response = sender.send_request(request).await.unwrap();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+#[tokio::test]
+async fn portal_run_serves_admission_with_namespaces_from_its_cache() {
+    let env = portal_testenv::shared().await.expect("the test control plane starts");
+    let client = env.client().unwrap();
+    let enforced = env.namespace("op-enforced").await.unwrap();
+    let bypassed = format!("{enforced}-bypass");
+    let namespace: Namespace = serde_json::from_value(json!({
+        "apiVersion": "v1", "kind": "Namespace",
+        "metadata": {"name": bypassed, "annotations": {"portal.io/bypass": "true"}},
+    }))
+    .unwrap();
+    Api::<Namespace>::all(client.clone()).create(&PostParams::default(), &namespace).await.unwrap();
+    // Rule resources are a source too: without their CRDs the watch never lists and Portal never
+    // becomes ready (it keeps retrying and logging).
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    for (_, crd) in portal_kube::crds::crds() {
+        let name = crd.metadata.name.clone().unwrap();
+        crds.patch(&name, &PatchParams::apply("portal-tests").force(), &Patch::Apply(&crd)).await.unwrap();
+        let established = kube::runtime::conditions::is_crd_established();
+        tokio::time::timeout(
+            Duration::from_secs(30),
+            kube::runtime::wait::await_condition(crds.clone(), &name, established),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("rules.yaml"),
+        "name: op-no-privileged\nmatch: {gvk: [{group: '', kind: Pod}]}\nrule: container.securityContext.privileged == true\n",
+    )
+    .unwrap();
+    let key = KeyPair::generate().unwrap();
+    let mut params = CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
+    params.subject_alt_names.push(SanType::IpAddress(Ipv4Addr::LOCALHOST.into()));
+    let certificate = params.self_signed(&key).unwrap();
+    std::fs::write(dir.path().join("tls.crt"), certificate.pem()).unwrap();
+    std::fs::write(dir.path().join("tls.key"), key.serialize_pem()).unwrap();
+
+    let (admission_port, health_port) = (free_port(), free_port());
+    let overrides = portal_config::Overrides {
+        rules_folders: Some(vec![dir.path().join("rules.yaml")]),
+        kubeconfig: Some(env.kubeconfig_path().to_owned()),
+        admission: Some(true),
+        admission_listen: Some(SocketAddr::from((Ipv4Addr::LOCALHOST, admission_port))),
+        health_listen: Some(SocketAddr::from((Ipv4Addr::LOCALHOST, health_port))),
+        cert_file: Some(dir.path().join("tls.crt")),
+        key_file: Some(dir.path().join("tls.key")),
+        ..portal_config::Overrides::default()
+    };
+    let config = portal_config::Config::load(None, Vec::new(), &overrides).unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let run = tokio::spawn(async move {
+        portal_kube::operator::run(&config, async {
+            let _ = stopped.await;
+        })
+        .await
+    });
+
+    let started = Instant::now();
+    while http_get(health_port, "/readyz").await != 200 {
+        assert!(started.elapsed() < Duration::from_secs(30), "portal run never became ready");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    println!("portal run ready after {} ms", started.elapsed().as_millis());
+    // Admission comes up right after readiness; wait for the port.
+    while tokio::net::TcpStream::connect(("127.0.0.1", admission_port)).await.is_err() {
+        assert!(started.elapsed() < Duration::from_secs(30), "the webhook never listened");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let ca = certificate.der().clone();
+    let denied = review(admission_port, &ca, &enforced).await;
+    assert_eq!(denied["response"]["allowed"], false, "{denied}");
+    assert!(denied["response"]["status"]["message"].as_str().unwrap().contains("op-no-privileged"), "{denied}");
+    let bypassed_review = review(admission_port, &ca, &bypassed).await;
+    assert_eq!(bypassed_review["response"]["allowed"], true, "the namespace cache feeds the bypass: {bypassed_review}");
+
+    stop.send(()).unwrap();
+    run.await.unwrap().unwrap();
+}
