@@ -147,7 +147,9 @@ async fn cluster_rules_become_ready_report_errors_and_follow_changes() {
     assert_eq!(status.active_on, ["admission"]);
     assert!(status.parse_error.is_none());
     assert!(status.last_applied.is_some());
-    assert!(sources.rules().load().get("lifecycle-good").is_some());
+    // Another test's rule sources may have written that status first: wait for our own set.
+    let rules = sources.rules();
+    wait_until("the valid rule is in force", || rules.load().get("lifecycle-good").is_some()).await;
 
     // Invalid CEL: Ready=False with the line and column, and the good rule is untouched.
     apply("lifecycle-broken", json!({"match": {"gvk": gvk}, "rule": "spec.hostPID ==\n  == true"})).await;
@@ -161,19 +163,18 @@ async fn cluster_rules_become_ready_report_errors_and_follow_changes() {
     assert_eq!(parse_error.line, Some(2), "{parse_error:?}");
     assert!(parse_error.column.is_some_and(|c| c >= 1), "{parse_error:?}");
     assert!(parse_error.message.contains("does not compile"), "{parse_error:?}");
-    assert!(sources.rules().load().get("lifecycle-broken").is_none());
-    assert!(sources.rules().load().get("lifecycle-good").is_some());
+    wait_until("the invalid rule is not in force", || rules.load().get("lifecycle-broken").is_none()).await;
+    assert!(rules.load().get("lifecycle-good").is_some(), "the good rule is untouched");
 
     // Fixing it clears the error.
     apply("lifecycle-broken", json!({"match": {"gvk": gvk}, "rule": "spec.hostPID == true"})).await;
     let (rule, took) = wait_ready(&api, "lifecycle-broken", ConditionStatus::True).await;
     println!("fixed rule Ready=True after {} ms", took.as_millis());
     assert!(rule.status.unwrap().parse_error.is_none());
-    assert!(sources.rules().load().get("lifecycle-broken").is_some());
+    wait_until("the fixed rule is in force", || rules.load().get("lifecycle-broken").is_some()).await;
 
     // Deleting a rule removes it from the live set.
     api.delete("lifecycle-broken", &DeleteParams::default()).await.unwrap();
-    let rules = sources.rules();
     let took =
         wait_until("the deleted rule leaves the live set", || rules.load().get("lifecycle-broken").is_none()).await;
     println!("deleted rule left the live set after {} ms", took.as_millis());
@@ -203,7 +204,6 @@ async fn cluster_rules_become_ready_report_errors_and_follow_changes() {
     assert_eq!(status.parse_error.unwrap().field, "spec.match.gvk");
     let fixed = json!({"spec": {"match": {"gvk": [{"group": "", "kind": "Pod"}]}}});
     namespaced.patch("local", &PatchParams::default(), &Patch::Merge(&fixed)).await.unwrap();
-    let rules = sources.rules();
     let expected = format!("{namespace}/local");
     wait_until("the fixed PortalRule is in force", || rules.load().get(&expected).is_some()).await;
 }
