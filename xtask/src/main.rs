@@ -2,7 +2,12 @@
 //! runs every check and test CI runs.
 
 mod architecture;
+mod deny;
+mod dist;
 mod envtest;
+mod image;
+mod lockfile;
+mod sbom;
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
@@ -21,6 +26,18 @@ commands:
   bench    the rule-evaluation benchmarks (criterion), numbers on stdout;
            `bench admission`: the webhook of a release binary at fixed offered loads
   crds     regenerate deploy/crds/ from the Rust types; with --check, fail if they drifted
+  dist     the static release binary (x86_64-unknown-linux-musl, cargo-auditable), its .tar.gz
+           and SHA256SUMS in target/dist/, built reproducibly (needs musl-gcc: musl-tools)
+  image    dist, then the OCI image (layout target/dist/oci/ and portal-<version>-oci.tar);
+           with --verify, unpack it and run `portal version` in it as 65532 with chroot
+  checksums  rewrite target/dist/SHA256SUMS over every file there (after sbom)
+  repro    build dist and image twice in different directories, fail unless identical (slow)
+  sbom     CycloneDX SBOMs of the binary and the image: target/dist/portal.cdx.json and
+           portal-image.cdx.json (after dist and image, for the binary hash and image digest)
+  deny     cargo-deny check (advisories, bans, licenses, sources) with deny.toml
+  audit    cargo-audit of Cargo.lock; deny and audit run offline against ../shared/advisory-db
+           or --advisory-db PATH when there is one, and print the database's date
+  lockfile-check BASE  fail if Cargo.lock changed since BASE (BASE...HEAD) without a Cargo.toml
 ";
 
 fn main() -> Result<()> {
@@ -32,6 +49,14 @@ fn main() -> Result<()> {
             Ok(())
         }
         Some("bench") => bench(&args[1..]),
+        Some("dist") => dist::main(&args[1..]),
+        Some("image") => image::main(&args[1..]),
+        Some("checksums") => dist::checksums_main(),
+        Some("repro") => dist::repro(),
+        Some("sbom") => sbom::main(&args[1..]),
+        Some("deny") => deny::deny_main(&args[1..]),
+        Some("audit") => deny::audit_main(&args[1..]),
+        Some("lockfile-check") => lockfile::main(&args[1..]),
         Some("crds") => match args.get(1).map(String::as_str) {
             None => crds(false),
             Some("--check") => crds(true),
