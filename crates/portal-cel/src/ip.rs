@@ -197,18 +197,8 @@ fn masked(cidr: &Cidr) -> Cidr {
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
-    use crate::test_support::eval;
-    use cel::Value;
-
-    /// What an expression should evaluate to.
-    enum Expect {
-        Bool(bool),
-        Int(i64),
-        Str(&'static str),
-        /// An error whose message contains this.
-        Fails(&'static str),
-    }
-    use Expect::*;
+    use crate::test_support::Expect::{self, *};
+    use crate::test_support::check;
 
     /// The examples of ip.go's and cidr.go's documentation and the cases of their tests
     /// (ip_test.go, cidr_test.go), plus the rejections the documentation promises.
@@ -412,19 +402,6 @@ mod tests {
         ("type(cidr('192.168.0.0/24')) == net.CIDR", Bool(true)),
         ("cidr('192.168.0.0/24').containsIP(1)", Fails("")),
     ];
-
-    fn check(cases: &[(&str, Expect)]) {
-        for (src, expect) in cases {
-            let got = eval(src);
-            match (expect, &got) {
-                (Bool(b), Ok(Value::Bool(v))) => assert_eq!(b, v, "{src}"),
-                (Int(i), Ok(Value::Int(v))) => assert_eq!(i, v, "{src}"),
-                (Str(s), Ok(Value::String(v))) => assert_eq!(*s, v.as_str(), "{src}"),
-                (Fails(msg), Err(e)) => assert!(e.contains(msg), "{src}: {e}"),
-                _ => panic!("{src}: got {got:?}"),
-            }
-        }
-    }
 
     #[test]
     fn ip_library_behaves_like_kubernetes() {

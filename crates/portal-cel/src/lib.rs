@@ -47,4 +47,39 @@ pub(crate) mod test_support {
         let program = env.compile(src).map_err(|e| e.to_string())?;
         program.execute(&cel::Context::with_env(Arc::new(env))).map_err(|e| e.to_string())
     }
+
+    /// Asserts that every expression evaluates to exactly its value.
+    pub(crate) fn assert_values(cases: &[(&str, cel::Value)]) {
+        for (src, want) in cases {
+            assert_eq!(eval(src).as_ref(), Ok(want), "{src}");
+        }
+    }
+
+    /// What an expression should evaluate to, when an exact `cel::Value` is too strict (an
+    /// error is matched by part of its message).
+    #[derive(Debug)]
+    pub(crate) enum Expect {
+        Bool(bool),
+        Int(i64),
+        Float(f64),
+        Str(&'static str),
+        /// An error whose message contains this.
+        Fails(&'static str),
+    }
+
+    /// Asserts every case.
+    pub(crate) fn check(cases: &[(&str, Expect)]) {
+        use cel::Value;
+        for (src, expect) in cases {
+            let got = eval(src);
+            match (expect, &got) {
+                (Expect::Bool(b), Ok(Value::Bool(v))) => assert_eq!(b, v, "{src}"),
+                (Expect::Int(i), Ok(Value::Int(v))) => assert_eq!(i, v, "{src}"),
+                (Expect::Float(f), Ok(Value::Float(v))) => assert_eq!(f, v, "{src}"),
+                (Expect::Str(s), Ok(Value::String(v))) => assert_eq!(*s, v.as_str(), "{src}"),
+                (Expect::Fails(msg), Err(e)) => assert!(e.contains(msg), "{src}: {e}"),
+                _ => panic!("{src}: expected {expect:?}, got {got:?}"),
+            }
+        }
+    }
 }

@@ -172,7 +172,7 @@ fn includes<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, Executi
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
-    use crate::test_support::eval;
+    use crate::test_support::{assert_values, eval};
     use cel::Value;
 
     #[test]
@@ -200,9 +200,7 @@ mod tests {
             ("'model-a'.includes('model-a')", true.into()),
             ("'model-a'.includes('model-b')", false.into()),
         ];
-        for (src, want) in cases {
-            assert_eq!(eval(src).as_ref(), Ok(want), "{src}");
-        }
+        assert_values(cases);
     }
 
     #[test]
@@ -228,9 +226,7 @@ mod tests {
             ("'hello'.indexOf('l')", 2.into()),
             ("'hello'.lastIndexOf('l')", 3.into()),
         ];
-        for (src, want) in cases {
-            assert_eq!(eval(src).as_ref(), Ok(want), "{src}");
-        }
+        assert_values(cases);
     }
 
     #[test]

@@ -119,18 +119,10 @@ fn sub_int(q: &Quantity, other: &CelInt) -> Result<Quantity, ExecutionError> {
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
-    use crate::test_support::eval;
-    use cel::Value;
 
     /// What an expression should evaluate to.
-    enum Expect {
-        Bool(bool),
-        Int(i64),
-        Float(f64),
-        /// An error whose message contains this.
-        Err(&'static str),
-    }
-    use Expect::*;
+    use crate::test_support::Expect::{self, *};
+    use crate::test_support::check;
 
     /// The examples of quantity.go's documentation, of its tests (quantity_test.go) and of the
     /// Kubernetes website, plus the corner cases where Kubernetes' behaviour is surprising.
@@ -151,10 +143,10 @@ mod tests {
         ("isQuantity('1e-3')", Bool(true)),
         ("quantity('200k') == quantity('200000')", Bool(true)),
         ("quantity('1.5G') == quantity('1500M')", Bool(true)),
-        ("quantity('200K')", Err("unable to parse quantity's suffix")),
-        ("quantity('Three')", Err("quantities must match the regular expression")),
-        ("quantity('10Mo')", Err("quantities must match the regular expression")),
-        ("quantity('10Mm')", Err("unable to parse quantity's suffix")),
+        ("quantity('200K')", Fails("unable to parse quantity's suffix")),
+        ("quantity('Three')", Fails("quantities must match the regular expression")),
+        ("quantity('10Mo')", Fails("quantities must match the regular expression")),
+        ("quantity('10Mm')", Fails("unable to parse quantity's suffix")),
         // The documentation says quantity('Mi') fails, but Kubernetes' parser reads a bare
         // suffix as zero, and so do we.
         ("quantity('Mi') == quantity('0')", Bool(true)),
@@ -183,7 +175,7 @@ mod tests {
         ("quantity('50k').isInteger()", Bool(true)),
         ("quantity('50').isInteger()", Bool(true)),
         ("quantity('9999999999999999999999999999999999999G').isInteger()", Bool(false)),
-        ("quantity('9999999999999999999999999999999999999G').asInteger()", Err("cannot convert value to integer")),
+        ("quantity('9999999999999999999999999999999999999G').asInteger()", Fails("cannot convert value to integer")),
         ("quantity('9999999999999999999999999999999999999G').asApproximateFloat()", Float(1.0000000000000001e46)),
         ("quantity('50k').asInteger() == 50000", Bool(true)),
         ("quantity('50k').asInteger()", Int(50000)),
@@ -223,7 +215,7 @@ mod tests {
         ("quantity('0.1').add(quantity('0.2')) == quantity('0.3')", Bool(true)),
         ("quantity('1').sub(quantity('1.5')).sign()", Int(-1)),
         ("quantity('9223372036854775807').add(1).isGreaterThan(quantity('9223372036854775807'))", Bool(true)),
-        ("quantity('1').add('1')", Err("")),
+        ("quantity('1').add('1')", Fails("")),
         // Results are new values: the receiver is unchanged.
         ("[quantity('1.5Gi')].all(q, q.add(quantity('1')) != q && q == quantity('1536Mi'))", Bool(true)),
         // Comparisons
@@ -239,21 +231,12 @@ mod tests {
         ("quantity('100M').isLessThan(quantity('50M'))", Bool(false)),
         ("quantity('-1').isLessThan(quantity('1n'))", Bool(true)),
         ("quantity('1.5').isLessThan(quantity('1501m'))", Bool(true)),
-        ("quantity('1') < quantity('2')", Err("")),
-        ("quantity(1)", Err("")),
+        ("quantity('1') < quantity('2')", Fails("")),
+        ("quantity(1)", Fails("")),
     ];
 
     #[test]
     fn quantity_library_behaves_like_kubernetes() {
-        for (src, expect) in CASES {
-            let got = eval(src);
-            match (expect, &got) {
-                (Bool(b), Ok(Value::Bool(v))) => assert_eq!(b, v, "{src}"),
-                (Int(i), Ok(Value::Int(v))) => assert_eq!(i, v, "{src}"),
-                (Float(f), Ok(Value::Float(v))) => assert_eq!(f, v, "{src}"),
-                (Err(msg), Result::Err(e)) => assert!(e.contains(msg), "{src}: {e}"),
-                _ => panic!("{src}: got {got:?}"),
-            }
-        }
+        check(CASES);
     }
 }

@@ -286,7 +286,7 @@ fn patch<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, ExecutionE
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
-    use crate::test_support::eval;
+    use crate::test_support::{assert_values, eval};
     use cel::Value;
 
     #[test]
@@ -335,9 +335,7 @@ mod tests {
             ("semver('1.2.3').minor()", 2.into()),
             ("semver('1.2.3').patch()", 3.into()),
         ];
-        for (src, want) in cases {
-            assert_eq!(eval(src).as_ref(), Ok(want), "{src}");
-        }
+        assert_values(cases);
     }
 
     #[test]

@@ -125,7 +125,7 @@ fn get_query<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, Execut
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
-    use crate::test_support::eval;
+    use crate::test_support::{assert_values, eval};
     use cel::Value;
     use std::collections::HashMap;
 
@@ -167,9 +167,7 @@ mod tests {
             ("url('https://example.com/path?').getQuery() == {}", true.into()),
             ("url('https://example.com/path').getQuery() == {}", true.into()),
         ];
-        for (src, want) in cases {
-            assert_eq!(eval(src).as_ref(), Ok(want), "{src}");
-        }
+        assert_values(cases);
     }
 
     #[test]
@@ -190,9 +188,7 @@ mod tests {
             ("isURL('mailto:someone@example.com')", true.into()),
             ("isURL('http://[1.2.3.4]/')", false.into()),
         ];
-        for (src, want) in cases {
-            assert_eq!(eval(src).as_ref(), Ok(want), "{src}");
-        }
+        assert_values(cases);
         let query = eval("url('/p?b=2&a=1&b=3').getQuery()").unwrap();
         let want: HashMap<String, Vec<&str>> =
             HashMap::from([("a".to_owned(), vec!["1"]), ("b".to_owned(), vec!["2", "3"])]);
