@@ -2,13 +2,13 @@
 
 mod cli;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
 use clap::{CommandFactory, Parser};
-use portal_offline::{CheckOutput, OutputFormat, Problem};
-use portal_rules::{Activation, EvaluationInput, RuleSet};
+use portal_offline::{CheckOptions, CheckOutput, CheckRun, OutputFormat, Problem};
+use portal_rules::{Activation, EvaluationInput};
 
 use cli::{CheckArgs, Cli, Command, EvalArgs, InitCertsArgs, LogFormatArg, OutputArg, RunArgs, TestArgs};
 
@@ -111,27 +111,19 @@ fn print_problems(kind: &str, problems: &[Problem]) {
 }
 
 fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
-    let (loaded, mut errors) = portal_offline::load_rule_paths(&args.rules);
-    let (rules, compile_errors) = RuleSet::compile(loaded);
-    errors.extend(compile_errors.iter().map(Problem::from_rules_error));
-    let mut manifests = portal_offline::load_manifest_paths(&args.manifests);
-    portal_offline::input::apply_default_namespace(&mut manifests, &args.namespace);
-    errors.extend(manifests.errors.iter().cloned());
-    let reports = portal_offline::check(&rules, &manifests.objects);
-    let summary = portal_offline::summarise(&rules, &reports);
+    let run = CheckRun::run(&CheckOptions { rules: args.rules, manifests: args.manifests, namespace: args.namespace });
     let format = match args.output {
         OutputArg::Table => OutputFormat::Table,
         OutputArg::Json => OutputFormat::Json,
         OutputArg::Yaml => OutputFormat::Yaml,
         OutputArg::PolicyReport => OutputFormat::PolicyReport,
     };
-    let output = CheckOutput { reports: &reports, summary: &summary, skipped: &manifests.skipped, errors: &errors };
-    print!("{}", portal_offline::render(output, format)?);
-    print_problems("warning", &manifests.skipped);
-    print_problems("error", &errors);
-    Ok(if !errors.is_empty() {
+    print!("{}", portal_offline::render(CheckOutput::from(&run), format)?);
+    print_problems("warning", &run.skipped);
+    print_problems("error", &run.errors);
+    Ok(if !run.errors.is_empty() {
         ExitCode::from(BAD_INPUT)
-    } else if summary.denies() {
+    } else if run.summary.denies() {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
@@ -152,7 +144,7 @@ fn init_certs(args: &InitCertsArgs) -> anyhow::Result<ExitCode> {
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
     let bundle = runtime.block_on(async {
-        let client = portal_kube::operator::client(&kubernetes).await?;
+        let client = portal_kube::client::client(&kubernetes).await?;
         anyhow::Ok(portal_kube::certs::init_certs(client, &options).await?)
     })?;
     if let Some(dir) = &args.output_dir {
@@ -164,12 +156,12 @@ fn init_certs(args: &InitCertsArgs) -> anyhow::Result<ExitCode> {
 
 fn crds(output_dir: Option<&Path>) -> anyhow::Result<ExitCode> {
     match output_dir {
-        None => print!("{}", portal_kube::crds::render_all()?),
+        None => print!("{}", portal_kube::api::crds::render_all()?),
         Some(dir) => {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-            for (file, crd) in portal_kube::crds::crds() {
+            for (file, crd) in portal_kube::api::crds::crds() {
                 let path = dir.join(file);
-                std::fs::write(&path, portal_kube::crds::render(&crd)?)
+                std::fs::write(&path, portal_kube::api::crds::render(&crd)?)
                     .with_context(|| format!("writing {}", path.display()))?;
             }
         }
@@ -217,7 +209,7 @@ fn eval(args: &EvalArgs) -> anyhow::Result<ExitCode> {
 /// Reads exactly one YAML/JSON document from a file (or `-` for stdin).
 fn read_object(path: Option<&Path>) -> anyhow::Result<Option<serde_json::Value>> {
     let Some(path) = path else { return Ok(None) };
-    let text = portal_offline::input::read_source(&PathBuf::from(path))?;
+    let text = portal_files::read_source(path)?;
     let source = path.display().to_string();
     let mut documents = portal_rules::parse_documents(&source, &text)?;
     if documents.len() != 1 {

@@ -1,13 +1,24 @@
-//! Portal's Kubernetes adapter: the rule resources and their CRDs, and rule sources that keep
-//! a compiled rule set current from the cluster and from folders, writing each rule resource's
-//! status.
+//! Portal's Kubernetes adapter: everything `portal run` and `portal init-certs` do against a
+//! cluster. One module folder per role:
+//!
+//! - [`api`]: the resources Portal owns (rule CRDs and their status) and their CRDs;
+//! - [`client`]: the Kubernetes client from the settings;
+//! - [`sources`]: rule resources and rule folders compiled into one rule set (rebuild only);
+//! - [`cache`]: watch caches evaluations read (Namespaces);
+//! - [`admission`]: the validating webhook, stateless;
+//! - [`health`]: `/healthz`, `/readyz`, `/metrics`;
+//! - [`writers`]: everything written to the API server (rule status), by server-side apply;
+//! - [`certs`]: `portal init-certs`;
+//! - [`operator`]: `portal run`, composition only.
 
 pub mod admission;
+pub mod api;
+pub mod cache;
 pub mod certs;
-pub mod crd;
-pub mod crds;
+pub mod client;
+pub mod health;
 pub mod operator;
-pub mod report;
 pub mod sources;
+pub mod writers;
 
 pub use sources::{RuleSources, SourcesConfig, SourcesSnapshot};

@@ -1,95 +1,35 @@
-//! `portal run`: the long-running process. It loads rules from the configured sources and keeps
-//! them current, serves the health endpoint, and, when enabled, the admission webhook; audit
-//! arrives on top of the same rule set.
+//! `portal run`: the long-running process, composed from the parts — the rule sources, the
+//! health endpoint, the caches admission reads and the admission webhook. Composition only: each
+//! part lives in its own module. Audit arrives on top of the same rule set.
 
 use std::future::Future;
-
 use std::sync::Arc;
 
-use futures::StreamExt;
-use k8s_openapi::api::core::v1::Namespace;
-use kube::runtime::reflector::{self, ObjectRef, Store};
-use kube::runtime::{WatchStreamExt, watcher};
 use portal_config::{AdmissionFailurePolicy, Config};
 
-use crate::admission::{self, AdmissionSettings, DecisionOptions, DefaultFailurePolicy, NamespaceLookup, NoNamespaces};
+use crate::admission::{self, AdmissionSettings, DecisionOptions, DefaultFailurePolicy};
+use crate::cache::{NamespaceCache, NamespaceLookup, NoNamespaces};
+use crate::client::{self, client};
+use crate::health;
 use crate::sources::{self, RuleSources, SourcesConfig};
 
 /// Why the operator could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error(
-        "no Kubernetes configuration found; set kubernetes.kubeconfig (PORTAL_KUBERNETES_KUBECONFIG, \
-         --kubeconfig), run in a pod, or set rules.cluster.enabled: false to use rule folders only"
-    )]
-    InferConfig(#[source] kube::config::InferConfigError),
-    #[error("reading the kubeconfig {path}")]
-    Kubeconfig {
-        path: String,
-        #[source]
-        source: kube::config::KubeconfigError,
-    },
-    #[error("creating the Kubernetes client")]
-    Client(#[source] kube::Error),
+    #[error(transparent)]
+    Client(#[from] client::Error),
     #[error("rules.folders: {path} does not exist; create it or remove it from the configuration")]
     MissingFolder { path: String },
     #[error(transparent)]
     Sources(#[from] sources::Error),
     #[error("starting the admission webhook")]
     Admission(#[from] admission::server::Error),
+    #[error("starting the health endpoint")]
+    Health(#[from] health::Error),
     #[error("creating the metric registry")]
     Metrics(#[from] portal_metrics::Error),
     #[error("nothing to load rules from: enable rules.cluster or list rules.folders")]
     NoRuleSource,
-}
-
-/// The Kubernetes client the configuration asks for: an explicit kubeconfig (and context),
-/// else `$KUBECONFIG` / `~/.kube/config` when present, else the pod's service account.
-pub async fn client(config: &portal_config::KubernetesConfig) -> Result<kube::Client, Error> {
-    let options = kube::config::KubeConfigOptions { context: config.context.clone(), cluster: None, user: None };
-    let kube_config = match &config.kubeconfig {
-        Some(path) => {
-            let kubeconfig = kube::config::Kubeconfig::read_from(path)
-                .map_err(|source| Error::Kubeconfig { path: path.display().to_string(), source })?;
-            kube::Config::from_custom_kubeconfig(kubeconfig, &options)
-                .await
-                .map_err(|source| Error::Kubeconfig { path: path.display().to_string(), source })?
-        }
-        None if config.context.is_some() => kube::Config::from_kubeconfig(&options)
-            .await
-            .map_err(|source| Error::Kubeconfig { path: "(default kubeconfig)".to_owned(), source })?,
-        None => kube::Config::infer().await.map_err(Error::InferConfig)?,
-    };
-    kube::Client::try_from(kube_config).map_err(Error::Client)
-}
-
-/// Namespaces from a watch cache: `namespaceObject`, namespace selectors and the bypass
-/// annotation at admission.
-struct CachedNamespaces(Store<Namespace>);
-
-impl NamespaceLookup for CachedNamespaces {
-    fn namespace(&self, name: &str) -> Option<serde_json::Value> {
-        let namespace = self.0.get(&ObjectRef::new(name))?;
-        serde_json::to_value(&*namespace).ok()
-    }
-}
-
-fn watch_namespaces(client: kube::Client) -> (Store<Namespace>, tokio::task::JoinHandle<()>) {
-    let (reader, writer) = reflector::store();
-    let stream = watcher(kube::Api::<Namespace>::all(client), watcher::Config::default())
-        .default_backoff()
-        .reflect(writer)
-        .touched_objects();
-    let task = tokio::spawn(async move {
-        stream
-            .for_each(|event| async move {
-                if let Err(error) = event {
-                    tracing::warn!("watching namespaces failed, retrying: {error}");
-                }
-            })
-            .await;
-    });
-    (reader, task)
 }
 
 /// Starts the rule sources (and, when enabled, the admission webhook and the health endpoint)
@@ -109,7 +49,7 @@ pub async fn run(config: &Config, shutdown: impl Future<Output = ()>) -> Result<
     })?;
     let metrics = portal_metrics::Metrics::new()?;
     let (ready_sender, ready) = tokio::sync::watch::channel(false);
-    let (health_address, _health) = admission::start_health(config.health.listen, metrics.clone(), ready).await?;
+    let (health_address, _health) = health::start(config.health.listen, metrics.clone(), ready).await?;
     tracing::info!(address = %health_address, "health and metrics endpoint listening");
 
     // Admission starts only once the rules (and the namespaces it reads) are loaded: until then
@@ -122,22 +62,16 @@ pub async fn run(config: &Config, shutdown: impl Future<Output = ()>) -> Result<
         }
         () = &mut shutdown => return Ok(()),
     }
-    let mut _namespace_watch = None;
     let _admission = if config.admission.enabled {
         // Only what admission needs is watched: the Namespaces it reads, nothing for audit.
         let namespaces: Arc<dyn NamespaceLookup> = match &client {
             Some(client) => {
-                let (store, task) = watch_namespaces(client.clone());
-                _namespace_watch = Some(task);
+                let cache = NamespaceCache::start(client.clone());
                 tokio::select! {
-                    result = store.wait_until_ready() => {
-                        if result.is_err() {
-                            tracing::warn!("the namespace cache stopped before it was filled");
-                        }
-                    }
+                    () = cache.wait_filled() => {}
                     () = &mut shutdown => return Ok(()),
                 }
-                Arc::new(CachedNamespaces(store))
+                Arc::new(cache)
             }
             None => {
                 tracing::warn!(

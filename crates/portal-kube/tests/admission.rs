@@ -2,6 +2,8 @@
 //! HTTPS on loopback, registered with `clientConfig.url` and the CA in `caBundle`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::Path;
 use std::sync::Arc;
@@ -11,7 +13,8 @@ use k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration;
 use k8s_openapi::api::core::v1::{Namespace, Pod};
 use kube::Api;
 use kube::api::{DeleteParams, PostParams};
-use portal_kube::admission::{self, AdmissionSettings, DecisionOptions, DefaultFailurePolicy, NamespaceLookup};
+use portal_kube::admission::{self, AdmissionSettings, DecisionOptions, DefaultFailurePolicy};
+use portal_kube::cache::NamespaceLookup;
 use portal_kube::{RuleSources, SourcesConfig};
 use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair, SanType};
 use serde_json::{Value, json};
@@ -353,18 +356,10 @@ async fn wait_for_served_certificate(port: u16, ca_pem: &str, expected: &str) ->
     use rustls_pki_types::CertificateDer;
     use rustls_pki_types::pem::PemObject;
     let expected = CertificateDer::from_pem_slice(expected.as_bytes()).unwrap();
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(CertificateDer::from_pem_slice(ca_pem.as_bytes()).unwrap()).unwrap();
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let connector = common::tls_connector(&CertificateDer::from_pem_slice(ca_pem.as_bytes()).unwrap(), &[]);
     for _ in 0..100 {
         let stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
-        let name = rustls_pki_types::ServerName::IpAddress(Ipv4Addr::LOCALHOST.into());
-        let tls = connector.connect(name, stream).await.unwrap();
+        let tls = connector.connect(common::localhost(), stream).await.unwrap();
         let presented = tls.get_ref().1.peer_certificates().and_then(|c| c.first()).cloned();
         if presented.as_ref() == Some(&expected) {
             return true;
@@ -374,33 +369,20 @@ async fn wait_for_served_certificate(port: u16, ca_pem: &str, expected: &str) ->
     false
 }
 
-/// A plain HTTP/1.1 GET, enough for the health endpoint.
-async fn get(address: SocketAddr, path: &str) -> (u16, String) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
-    stream
-        .write_all(format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").as_bytes())
-        .await
-        .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.unwrap();
-    let status = response.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
-    (status, body)
-}
-
 #[tokio::test]
 async fn health_readiness_and_metrics_are_served_on_their_own_port() {
     let metrics = portal_metrics::Metrics::new().unwrap();
     let (ready, readiness) = tokio::sync::watch::channel(false);
     let (address, _task) =
-        admission::start_health(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), metrics.clone(), readiness).await.unwrap();
-    assert_eq!(get(address, "/healthz").await.0, 200);
-    assert_eq!(get(address, "/readyz").await.0, 503, "not ready before the rules are loaded");
+        portal_kube::health::start(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), metrics.clone(), readiness)
+            .await
+            .unwrap();
+    assert_eq!(common::http_get(address, "/healthz").await.0, 200);
+    assert_eq!(common::http_get(address, "/readyz").await.0, 503, "not ready before the rules are loaded");
     ready.send(true).unwrap();
-    assert_eq!(get(address, "/readyz").await.0, 200);
+    assert_eq!(common::http_get(address, "/readyz").await.0, 200);
     metrics.admission_request(portal_metrics::Decision::Denied, Duration::from_micros(300));
-    let (status, body) = get(address, "/metrics").await;
+    let (status, body) = common::http_get(address, "/metrics").await;
     assert_eq!(status, 200);
     assert!(body.contains("portal_admission_requests_total{decision=\"denied\"} 1"), "{body}");
     assert!(body.contains("portal_build_info{version="), "{body}");

@@ -4,6 +4,8 @@
 //! checked with webpki, the verifier rustls clients use.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::net::IpAddr;
 use std::time::Duration;
 
@@ -15,10 +17,7 @@ use portal_kube::certs::{self, CertBundle, CertOptions, Outcome};
 use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 use serde_json::json;
 
-async fn client() -> kube::Client {
-    let env = portal_testenv::shared().await.expect("the test control plane starts");
-    env.client().expect("a client for the test control plane")
-}
+use common::client;
 
 async fn namespace(prefix: &str) -> String {
     let env = portal_testenv::shared().await.expect("the test control plane starts");

@@ -3,40 +3,17 @@
 //! recover when fixed and leave the live set when deleted, without a restart.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::Path;
+mod common;
+
 use std::time::{Duration, Instant};
 
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::Api;
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
-use portal_kube::crd::{ConditionStatus, PortalClusterRule, PortalRule};
+use portal_kube::api::{ConditionStatus, PortalClusterRule, PortalRule};
 use portal_kube::{RuleSources, SourcesConfig};
 use serde_json::json;
 
-const WAIT: Duration = Duration::from_secs(30);
-
-async fn client() -> kube::Client {
-    let env = portal_testenv::shared().await.expect("the test control plane starts");
-    env.client().expect("a client for the test control plane")
-}
-
-/// Applies the CRDs from deploy/crds/ (the shipped files, not the Rust types) and waits until
-/// the API server serves them.
-async fn install_crds(client: &kube::Client) {
-    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/crds");
-    for file in ["portalclusterrules.yaml", "portalrules.yaml"] {
-        let text = std::fs::read_to_string(dir.join(file)).unwrap();
-        let crd: CustomResourceDefinition = serde_saphyr::from_str(&text).unwrap();
-        let name = crd.metadata.name.clone().unwrap();
-        api.patch(&name, &PatchParams::apply("portal-tests").force(), &Patch::Apply(&crd)).await.unwrap();
-        let established = kube::runtime::conditions::is_crd_established();
-        tokio::time::timeout(WAIT, kube::runtime::wait::await_condition(api.clone(), &name, established))
-            .await
-            .expect("the CRD is established in time")
-            .unwrap();
-    }
-}
+use common::{WAIT, client, install_crds};
 
 fn cluster_rule(name: &str, spec: serde_json::Value) -> PortalClusterRule {
     serde_json::from_value(json!({

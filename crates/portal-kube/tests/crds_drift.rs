@@ -7,8 +7,8 @@ use std::path::Path;
 #[test]
 fn deploy_crds_match_the_rust_types() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/crds");
-    for (file, crd) in portal_kube::crds::crds() {
-        let expected = portal_kube::crds::render(&crd).unwrap();
+    for (file, crd) in portal_kube::api::crds::crds() {
+        let expected = portal_kube::api::crds::render(&crd).unwrap();
         let path = dir.join(file);
         let actual = std::fs::read_to_string(&path).unwrap_or_default();
         assert!(

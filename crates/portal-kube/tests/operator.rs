@@ -3,50 +3,23 @@
 //! the bypass annotation.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::net::{Ipv4Addr, SocketAddr, TcpListener};
-use std::sync::Arc;
+mod common;
+
+use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use k8s_openapi::api::core::v1::Namespace;
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::Api;
-use kube::api::{Patch, PatchParams, PostParams};
+use kube::api::PostParams;
 use rcgen::{CertificateParams, KeyPair, SanType};
 use serde_json::{Value, json};
 
-fn free_port() -> u16 {
-    TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap().local_addr().unwrap().port()
-}
-
-async fn http_get(port: u16, path: &str) -> u16 {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let Ok(mut stream) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await else { return 0 };
-    let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
-    if stream.write_all(request.as_bytes()).await.is_err() {
-        return 0;
-    }
-    let mut response = String::new();
-    let _ = stream.read_to_string(&mut response).await;
-    response.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0)
-}
-
 async fn review(port: u16, ca: &rustls_pki_types::CertificateDer<'static>, namespace: &str) -> Value {
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(ca.clone()).unwrap();
-    let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    config.alpn_protocols = vec![b"h2".to_vec()];
     let stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
-    let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
-        .connect(rustls_pki_types::ServerName::IpAddress(Ipv4Addr::LOCALHOST.into()), stream)
-        .await
-        .unwrap();
+    let tls = common::tls_connector(ca, &[b"h2"]).connect(common::localhost(), stream).await.unwrap();
     let (mut sender, connection) =
         hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tls)).await.unwrap();
     tokio::spawn(connection);
@@ -84,19 +57,7 @@ async fn portal_run_serves_admission_with_namespaces_from_its_cache() {
     Api::<Namespace>::all(client.clone()).create(&PostParams::default(), &namespace).await.unwrap();
     // Rule resources are a source too: without their CRDs the watch never lists and Portal never
     // becomes ready (it keeps retrying and logging).
-    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
-    for (_, crd) in portal_kube::crds::crds() {
-        let name = crd.metadata.name.clone().unwrap();
-        crds.patch(&name, &PatchParams::apply("portal-tests").force(), &Patch::Apply(&crd)).await.unwrap();
-        let established = kube::runtime::conditions::is_crd_established();
-        tokio::time::timeout(
-            Duration::from_secs(30),
-            kube::runtime::wait::await_condition(crds.clone(), &name, established),
-        )
-        .await
-        .unwrap()
-        .unwrap();
-    }
+    common::install_crds(&client).await;
 
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
@@ -111,7 +72,7 @@ async fn portal_run_serves_admission_with_namespaces_from_its_cache() {
     std::fs::write(dir.path().join("tls.crt"), certificate.pem()).unwrap();
     std::fs::write(dir.path().join("tls.key"), key.serialize_pem()).unwrap();
 
-    let (admission_port, health_port) = (free_port(), free_port());
+    let (admission_port, health_port) = (common::free_port(), common::free_port());
     let overrides = portal_config::Overrides {
         rules_folders: Some(vec![dir.path().join("rules.yaml")]),
         kubeconfig: Some(env.kubeconfig_path().to_owned()),
@@ -132,7 +93,7 @@ async fn portal_run_serves_admission_with_namespaces_from_its_cache() {
     });
 
     let started = Instant::now();
-    while http_get(health_port, "/readyz").await != 200 {
+    while common::http_get(SocketAddr::from((Ipv4Addr::LOCALHOST, health_port)), "/readyz").await.0 != 200 {
         assert!(started.elapsed() < Duration::from_secs(30), "portal run never became ready");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }

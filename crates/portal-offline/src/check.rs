@@ -1,17 +1,54 @@
 //! `portal check`: every enabled rule on every object, as a CREATE admission would see it.
 //! Audit-only rules run too, and their findings are reported, but only what admission would
-//! deny makes the check fail.
+//! deny makes the check fail. What admission does with the results is
+//! [`portal_rules::AdmissionVerdict`], the very function the webhook uses.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 
+use portal_files::{Manifest, Problem};
 use portal_rules::{
-    Activation, EnforcementAction, EvaluationError, EvaluationInput, FailurePolicy, Mode, ModeFilter, ObjectIdentity,
-    Operation, Origin, Outcome, RuleSet, Severity, Violation,
+    Activation, AdmissionVerdict, Effect, EnforcementAction, EvaluationError, EvaluationInput, FailurePolicy, Mode,
+    ModeFilter, ObjectIdentity, Operation, Origin, Outcome, RuleSet, Severity, Violation,
 };
 use serde::Serialize;
 use serde_json::Value as Json;
 
-use crate::input::Manifest;
+/// What to check: rule files or folders, manifests, and the namespace of objects that name none.
+#[derive(Debug, Clone)]
+pub struct CheckOptions {
+    pub rules: Vec<PathBuf>,
+    pub manifests: Vec<PathBuf>,
+    /// As `kubectl apply -n` would put them.
+    pub namespace: String,
+}
+
+/// Everything one `portal check` found.
+#[derive(Debug)]
+pub struct CheckRun {
+    pub rules: RuleSet,
+    pub reports: Vec<ObjectReport>,
+    pub summary: Summary,
+    /// Documents that are not Kubernetes objects: reported and skipped.
+    pub skipped: Vec<Problem>,
+    /// Bad input: unreadable files, invalid YAML, invalid rules.
+    pub errors: Vec<Problem>,
+}
+
+impl CheckRun {
+    /// Loads the rules and manifests and checks every object.
+    pub fn run(options: &CheckOptions) -> CheckRun {
+        let (loaded, mut errors) = portal_files::load_rule_paths(&options.rules);
+        let (rules, compile_errors) = RuleSet::compile(loaded);
+        errors.extend(compile_errors.iter().map(Problem::from_rules_error));
+        let mut manifests = portal_files::load_manifest_paths(&options.manifests);
+        portal_files::apply_default_namespace(&mut manifests, &options.namespace);
+        errors.extend(manifests.errors);
+        let reports = check(&rules, &manifests.objects);
+        let summary = summarise(&rules, &reports);
+        CheckRun { rules, reports, summary, skipped: manifests.skipped, errors }
+    }
+}
 
 /// The results of one object.
 #[derive(Debug, Clone, Serialize)]
@@ -26,6 +63,8 @@ pub struct ObjectReport {
     /// Names of the object's containers (pod sugar), for test expectations.
     #[serde(skip)]
     pub containers: Vec<String>,
+    /// What a CREATE admission of the object would answer: its denials and warnings.
+    pub admission: AdmissionVerdict,
     pub results: Vec<RuleReport>,
 }
 
@@ -39,6 +78,12 @@ pub struct RuleReport {
     pub mode: Vec<Mode>,
     pub enforcement_action: EnforcementAction,
     pub failure_policy: FailurePolicy,
+    /// What each violation does at admission.
+    #[serde(skip)]
+    pub violation_effect: Effect,
+    /// What each evaluation error does at admission.
+    #[serde(skip)]
+    pub error_effect: Effect,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub violations: Vec<Violation>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -46,20 +91,13 @@ pub struct RuleReport {
 }
 
 impl RuleReport {
-    /// Whether the rule runs at admission at all.
-    pub fn at_admission(&self) -> bool {
-        self.mode.contains(&Mode::Admission)
-    }
-
     /// What the rule does to the object at admission, or `audit` when it only runs in audit.
     pub fn action_label(&self) -> &'static str {
-        if !self.at_admission() {
-            return "audit";
-        }
-        match self.enforcement_action {
-            EnforcementAction::Deny => "deny",
-            EnforcementAction::Warn => "warn",
-            EnforcementAction::Dryrun => "dryrun",
+        match self.violation_effect {
+            Effect::Deny => "deny",
+            Effect::Warn => "warn",
+            Effect::Dryrun => "dryrun",
+            Effect::None => "audit",
         }
     }
 }
@@ -107,18 +145,24 @@ pub fn check(rules: &RuleSet, manifests: &[Manifest]) -> Vec<ObjectReport> {
                 operation: Some(Operation::Create),
                 ..Default::default()
             });
-            let results = rules
-                .evaluate(&activation, ModeFilter::Any)
+            let evaluated = rules.evaluate(&activation, ModeFilter::Any);
+            let admission = AdmissionVerdict::of(&evaluated);
+            let results = evaluated
                 .into_iter()
-                .map(|result| RuleReport {
-                    rule: result.rule.name().to_owned(),
-                    result: result.outcome(),
-                    severity: result.rule.spec().severity,
-                    mode: result.rule.spec().mode.clone(),
-                    enforcement_action: result.rule.spec().enforcement_action,
-                    failure_policy: result.rule.spec().failure_policy,
-                    violations: result.violations,
-                    errors: result.errors,
+                .map(|result| {
+                    let spec = result.rule.spec();
+                    RuleReport {
+                        rule: result.rule.name().to_owned(),
+                        result: result.outcome(),
+                        severity: spec.severity,
+                        mode: spec.mode.clone(),
+                        enforcement_action: spec.enforcement_action,
+                        failure_policy: spec.failure_policy,
+                        violation_effect: Effect::of_violation(spec),
+                        error_effect: Effect::of_error(spec),
+                        violations: result.violations,
+                        errors: result.errors,
+                    }
                 })
                 .collect();
             ObjectReport {
@@ -127,6 +171,7 @@ pub fn check(rules: &RuleSet, manifests: &[Manifest]) -> Vec<ObjectReport> {
                 resource: identity.display_name(),
                 containers: activation.container_names().map(str::to_owned).collect(),
                 identity,
+                admission,
                 results,
             }
         })
@@ -138,17 +183,14 @@ pub fn summarise(rules: &RuleSet, reports: &[ObjectReport]) -> Summary {
     let mut summary = Summary { objects: reports.len(), rules: rules.len(), ..Summary::default() };
     for result in reports.iter().flat_map(|r| &r.results) {
         let count = result.violations.len();
-        match (result.at_admission(), result.enforcement_action) {
-            (false, _) => summary.audit += count,
-            (true, EnforcementAction::Deny) => summary.deny += count,
-            (true, EnforcementAction::Warn) => summary.warn += count,
-            (true, EnforcementAction::Dryrun) => summary.dryrun += count,
+        match result.violation_effect {
+            Effect::Deny => summary.deny += count,
+            Effect::Warn => summary.warn += count,
+            Effect::Dryrun => summary.dryrun += count,
+            Effect::None => summary.audit += count,
         }
         summary.errors += result.errors.len();
-        if result.at_admission()
-            && result.failure_policy == FailurePolicy::Fail
-            && result.enforcement_action == EnforcementAction::Deny
-        {
+        if result.error_effect == Effect::Deny {
             summary.fail_closed_errors += result.errors.len();
         }
     }

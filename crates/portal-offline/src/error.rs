@@ -1,61 +1,14 @@
-//! Errors of the offline commands. Each is one line that says where and what is wrong.
+//! Errors of the offline commands.
 
-use std::path::PathBuf;
-
-use serde::Serialize;
-
+/// Rendering results failed.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("{}: cannot read: {source}", path.display())]
-    ReadPath {
-        path: PathBuf,
+    #[error("rendering the JSON output")]
+    RenderJson(#[source] serde_json::Error),
+    #[error("rendering the {format} output")]
+    RenderYaml {
+        format: &'static str,
         #[source]
-        source: std::io::Error,
+        source: serde_saphyr::ser_error::Error,
     },
-    #[error("rendering {format} output failed: {message}")]
-    Render { format: &'static str, message: String },
-}
-
-/// A problem with the input, located: printed as `location: message`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Problem {
-    pub location: String,
-    pub message: String,
-}
-
-impl Problem {
-    pub fn new(location: String, message: String) -> Problem {
-        Problem { location, message }
-    }
-
-    pub fn from_error(error: &Error) -> Problem {
-        match error {
-            Error::ReadPath { path, source } => {
-                Problem::new(path.display().to_string(), format!("cannot read: {source}"))
-            }
-            Error::Render { .. } => Problem::new(String::new(), error.to_string()),
-        }
-    }
-
-    pub fn from_rules_error(error: &portal_rules::Error) -> Problem {
-        let text = error.to_string();
-        match error.origin() {
-            Some(origin) => {
-                let prefix = format!("{origin}: ");
-                let message = text.strip_prefix(&prefix).map_or(text.clone(), str::to_owned);
-                Problem::new(origin.to_string(), message)
-            }
-            None => Problem::new(String::new(), text),
-        }
-    }
-}
-
-impl std::fmt::Display for Problem {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if self.location.is_empty() {
-            f.write_str(&self.message)
-        } else {
-            write!(f, "{}: {}", self.location, self.message)
-        }
-    }
 }

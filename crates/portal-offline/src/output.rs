@@ -2,10 +2,14 @@
 
 use std::fmt::Write as _;
 
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use portal_files::Problem;
+use portal_report::{Report, RuleFindings, Timestamp};
 use serde::Serialize;
 
-use crate::check::{ObjectReport, Summary};
-use crate::error::{Error, Problem};
+use crate::check::{CheckRun, ObjectReport, Summary};
+use crate::error::Error;
 
 /// Output formats of `portal check`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,6 +40,41 @@ pub struct CheckOutput<'a> {
     pub errors: &'a [Problem],
 }
 
+impl<'a> From<&'a CheckRun> for CheckOutput<'a> {
+    fn from(run: &'a CheckRun) -> CheckOutput<'a> {
+        CheckOutput { reports: &run.reports, summary: &run.summary, skipped: &run.skipped, errors: &run.errors }
+    }
+}
+
+/// A `v1` `List` of PolicyReports (namespaced objects) and ClusterPolicyReports (cluster-scoped).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ReportList {
+    api_version: &'static str,
+    kind: &'static str,
+    items: Vec<Report>,
+}
+
+fn policy_reports(reports: &[ObjectReport]) -> ReportList {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let timestamp = Timestamp { seconds: i64::try_from(now.as_secs()).unwrap_or(i64::MAX), nanos: 0 };
+    let items = reports
+        .iter()
+        .map(|report| {
+            let findings = report.results.iter().map(|rule| RuleFindings {
+                rule: &rule.rule,
+                severity: rule.severity,
+                effect: rule.violation_effect,
+                outcome: rule.result,
+                violations: &rule.violations,
+                errors: &rule.errors,
+            });
+            portal_report::object_report(&report.identity, findings, timestamp)
+        })
+        .collect();
+    ReportList { api_version: "v1", kind: "List", items }
+}
+
 /// Renders the check results in `format`.
 pub fn render(output: CheckOutput<'_>, format: OutputFormat) -> Result<String, Error> {
     let machine = MachineOutput {
@@ -46,14 +85,12 @@ pub fn render(output: CheckOutput<'_>, format: OutputFormat) -> Result<String, E
     };
     match format {
         OutputFormat::Table => Ok(table(output)),
-        OutputFormat::Json => serde_json::to_string_pretty(&machine)
-            .map(|text| text + "\n")
-            .map_err(|e| Error::Render { format: "json", message: e.to_string() }),
+        OutputFormat::Json => serde_json::to_string_pretty(&machine).map(|text| text + "\n").map_err(Error::RenderJson),
         OutputFormat::Yaml => {
-            serde_saphyr::to_string(&machine).map_err(|e| Error::Render { format: "yaml", message: e.to_string() })
+            serde_saphyr::to_string(&machine).map_err(|source| Error::RenderYaml { format: "yaml", source })
         }
-        OutputFormat::PolicyReport => serde_saphyr::to_string(&crate::report::policy_reports(output.reports))
-            .map_err(|e| Error::Render { format: "policy-report", message: e.to_string() }),
+        OutputFormat::PolicyReport => serde_saphyr::to_string(&policy_reports(output.reports))
+            .map_err(|source| Error::RenderYaml { format: "policy-report", source }),
     }
 }
 

@@ -5,12 +5,11 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use portal_rules::{Outcome, RuleSet, parse_documents};
+use portal_files::{Problem, expand_paths, is_test_file, read_source};
+use portal_rules::{Outcome, parse_documents};
 use serde::Deserialize;
 
-use crate::check::{ObjectReport, check};
-use crate::error::Problem;
-use crate::input::{display_path, load_manifest_paths, load_rule_paths, read_source};
+use crate::check::{CheckOptions, CheckRun, ObjectReport};
 
 /// The namespace of resources that name none, as in `portal check`.
 const DEFAULT_NAMESPACE: &str = "default";
@@ -107,13 +106,6 @@ impl TestRun {
     }
 }
 
-/// Whether `path` is a test file by name.
-pub fn is_test_file(path: &Path) -> bool {
-    path.file_name()
-        .and_then(|n| n.to_str())
-        .is_some_and(|n| n == "portal-test.yaml" || n.ends_with(".portal-test.yaml"))
-}
-
 /// Finds test files under `paths` (a file given explicitly is taken as a test file).
 fn find_test_files(paths: &[PathBuf], run: &mut TestRun) -> Vec<PathBuf> {
     let mut files = Vec::new();
@@ -122,13 +114,13 @@ fn find_test_files(paths: &[PathBuf], run: &mut TestRun) -> Vec<PathBuf> {
             files.push(path.clone());
             continue;
         }
-        match crate::input::expand_paths(std::slice::from_ref(path)) {
+        match expand_paths(std::slice::from_ref(path)) {
             Ok(found) => files.extend(found.into_iter().filter(|f| is_test_file(f))),
             Err(error) => run.problems.push(Problem::from_error(&error)),
         }
     }
     if files.is_empty() && run.problems.is_empty() {
-        let listed: Vec<String> = paths.iter().map(|p| display_path(p)).collect();
+        let listed: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
         run.problems.push(Problem::new(
             listed.join(", "),
             "no test files found: name them portal-test.yaml or *.portal-test.yaml".to_owned(),
@@ -147,7 +139,7 @@ pub fn run_tests(paths: &[PathBuf]) -> TestRun {
 }
 
 fn run_file(file: &Path, run: &mut TestRun) {
-    let source = display_path(file);
+    let source = file.display().to_string();
     let text = match read_source(file) {
         Ok(text) => text,
         Err(error) => return run.problems.push(Problem::from_error(&error)),
@@ -178,16 +170,12 @@ fn parse_suite(value: serde_json::Value) -> Result<SuiteSpec, (String, String)> 
 
 fn run_suite(spec: &SuiteSpec, base: &Path, location: &str, problems: &mut Vec<Problem>) -> Option<SuiteOutcome> {
     let problems_before = problems.len();
-    let rule_paths: Vec<PathBuf> = spec.rules.iter().map(|p| base.join(p)).collect();
-    let resource_paths: Vec<PathBuf> = spec.resources.iter().map(|p| base.join(p)).collect();
-    let (loaded, rule_problems) = load_rule_paths(&rule_paths);
-    problems.extend(rule_problems);
-    let (rules, compile_errors) = RuleSet::compile(loaded);
-    problems.extend(compile_errors.iter().map(Problem::from_rules_error));
-    let mut manifests = load_manifest_paths(&resource_paths);
-    crate::input::apply_default_namespace(&mut manifests, DEFAULT_NAMESPACE);
-    problems.extend(manifests.errors.iter().cloned());
-    let reports = check(&rules, &manifests.objects);
+    let CheckRun { rules, reports, errors, .. } = CheckRun::run(&CheckOptions {
+        rules: spec.rules.iter().map(|p| base.join(p)).collect(),
+        manifests: spec.resources.iter().map(|p| base.join(p)).collect(),
+        namespace: DEFAULT_NAMESPACE.to_owned(),
+    });
+    problems.extend(errors);
     let mut by_resource: HashMap<String, &ObjectReport> = HashMap::new();
     for report in &reports {
         if let Some(previous) = by_resource.insert(report.resource.clone(), report) {

@@ -26,6 +26,7 @@
 mod activation;
 mod compile;
 mod document;
+mod effect;
 pub mod environment;
 mod error;
 mod evaluate;
@@ -43,6 +44,7 @@ mod value;
 pub use activation::{Activation, EvaluationInput, ObjectIdentity, VARIABLES};
 pub use compile::CompiledRule;
 pub use document::{Document, parse_documents};
+pub use effect::{AdmissionVerdict, Effect};
 pub use error::{Error, ExpressionField, Origin, Result};
 pub use evaluate::{EvaluationError, Outcome, RuleResult, Violation, format_rfc3339};
 pub use expression::{ExpressionError, evaluate_expression};

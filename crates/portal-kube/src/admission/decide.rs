@@ -1,10 +1,11 @@
 //! The admission decision, as a pure function: an AdmissionReview request in, the response out.
-//! No I/O here — the server does the HTTP, the deadline and the metrics.
+//! No I/O here — the server does the HTTP, the deadline and the metrics. What each rule result
+//! means is [`AdmissionVerdict`], shared with `portal check`.
 
-use portal_rules::{
-    Activation, EnforcementAction, EvaluationInput, FailurePolicy, Mode, ModeFilter, Operation, RuleSet,
-};
+use portal_rules::{Activation, AdmissionVerdict, EvaluationInput, Mode, ModeFilter, RuleSet};
 use serde_json::{Value as Json, json};
+
+use super::review::Review;
 
 /// The annotation that lets every object of a namespace through unevaluated.
 pub const BYPASS_ANNOTATION: &str = "portal.io/bypass";
@@ -22,62 +23,6 @@ pub struct DecisionOptions {
     pub failure_policy: DefaultFailurePolicy,
     /// Always admitted without evaluation.
     pub excluded_namespaces: Vec<String>,
-}
-
-/// Why a review could not be read.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ReviewError {
-    #[error("the body is not JSON: {0}")]
-    NotJson(String),
-    #[error("expected an AdmissionReview of admission.k8s.io/v1, got {api_version}/{kind}")]
-    NotAReview { api_version: String, kind: String },
-    #[error("the AdmissionReview has no request with a uid")]
-    NoRequest,
-    #[error("unknown operation {0:?}: expected CREATE, UPDATE, DELETE or CONNECT")]
-    UnknownOperation(String),
-}
-
-/// A validated AdmissionReview request.
-#[derive(Debug, Clone)]
-pub struct Review {
-    pub uid: String,
-    pub operation: Operation,
-    pub namespace: Option<String>,
-    /// `request` without `object` and `oldObject`: the `request` variable of rules.
-    pub request: Json,
-    pub object: Option<Json>,
-    pub old_object: Option<Json>,
-}
-
-/// Reads an AdmissionReview body.
-pub fn read_review(body: &[u8]) -> Result<Review, ReviewError> {
-    let review: Json = serde_json::from_slice(body).map_err(|e| ReviewError::NotJson(e.to_string()))?;
-    let api_version = review.get("apiVersion").and_then(Json::as_str).unwrap_or_default();
-    let kind = review.get("kind").and_then(Json::as_str).unwrap_or_default();
-    if api_version != "admission.k8s.io/v1" || kind != "AdmissionReview" {
-        return Err(ReviewError::NotAReview { api_version: api_version.to_owned(), kind: kind.to_owned() });
-    }
-    let Some(Json::Object(request)) = review.get("request") else { return Err(ReviewError::NoRequest) };
-    let uid = request.get("uid").and_then(Json::as_str).filter(|u| !u.is_empty()).ok_or(ReviewError::NoRequest)?;
-    let operation = match request.get("operation").and_then(Json::as_str).unwrap_or_default() {
-        "CREATE" => Operation::Create,
-        "UPDATE" => Operation::Update,
-        "DELETE" => Operation::Delete,
-        "CONNECT" => Operation::Connect,
-        other => return Err(ReviewError::UnknownOperation(other.to_owned())),
-    };
-    let present = |key: &str| request.get(key).filter(|v| !v.is_null()).cloned();
-    let mut without_objects = request.clone();
-    without_objects.remove("object");
-    without_objects.remove("oldObject");
-    Ok(Review {
-        uid: uid.to_owned(),
-        operation,
-        namespace: request.get("namespace").and_then(Json::as_str).filter(|n| !n.is_empty()).map(str::to_owned),
-        request: Json::Object(without_objects),
-        object: present("object"),
-        old_object: present("oldObject"),
-    })
 }
 
 /// How a request was decided, for metrics and logs.
@@ -164,39 +109,19 @@ pub fn decide(review: &Review, rules: &RuleSet, namespace: Option<&Json>, option
         namespace_object: namespace,
         operation: Some(review.operation),
     });
-    let mut denials = Vec::new();
+    let results = rules.evaluate(&activation, ModeFilter::Only(Mode::Admission));
+    let verdict = AdmissionVerdict::of(&results);
     let mut decision = Decision::allow(portal_metrics::Decision::Allowed);
-    for result in rules.evaluate(&activation, ModeFilter::Only(Mode::Admission)) {
-        let rule = result.rule;
-        for violation in &result.violations {
-            let line = format!("{}: {}", rule.name(), violation.message);
-            match rule.spec().enforcement_action {
-                EnforcementAction::Deny => denials.push(line),
-                EnforcementAction::Warn => decision.warnings.push(line),
-                EnforcementAction::Dryrun => decision.dryrun_rules.push(rule.name().to_owned()),
-            }
-        }
-        for error in &result.errors {
-            decision.error_rules.push(rule.name().to_owned());
-            // As in ValidatingAdmissionPolicy: with failurePolicy Fail an error counts as a
-            // violation, enforced by the rule's own action; with Ignore it is only recorded.
-            if rule.spec().failure_policy == FailurePolicy::Fail {
-                let line = format!("{}: could not be evaluated ({}); failurePolicy: Fail", rule.name(), error.message);
-                match rule.spec().enforcement_action {
-                    EnforcementAction::Deny => denials.push(line),
-                    EnforcementAction::Warn => decision.warnings.push(line),
-                    EnforcementAction::Dryrun => decision.dryrun_rules.push(rule.name().to_owned()),
-                }
-            }
-        }
-    }
-    if !denials.is_empty() {
+    if let Some(message) = verdict.denial_message() {
         decision.allowed = false;
         decision.kind = portal_metrics::Decision::Denied;
-        decision.message = Some(format!("denied by portal: {}", denials.join("; ")));
-    } else if !decision.warnings.is_empty() {
+        decision.message = Some(message);
+    } else if !verdict.warnings.is_empty() {
         decision.kind = portal_metrics::Decision::Warned;
     }
+    decision.warnings = verdict.warnings;
+    decision.dryrun_rules = verdict.dryrun_rules;
+    decision.error_rules = verdict.error_rules;
     decision
 }
 
@@ -224,7 +149,7 @@ mod tests {
                 "object": {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "team-a"}, "spec": pod_spec},
             }
         });
-        read_review(&serde_json::to_vec(&body).unwrap()).unwrap()
+        crate::admission::review::read_review(&serde_json::to_vec(&body).unwrap()).unwrap()
     }
 
     const OPTIONS: DecisionOptions =
@@ -302,13 +227,7 @@ rule: 'true'
     }
 
     #[test]
-    fn malformed_reviews_are_errors_not_panics() {
-        assert!(matches!(read_review(b"{"), Err(ReviewError::NotJson(_))));
-        assert!(matches!(read_review(br#"{"apiVersion": "v1", "kind": "Pod"}"#), Err(ReviewError::NotAReview { .. })));
-        let no_uid = br#"{"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {}}"#;
-        assert_eq!(read_review(no_uid).unwrap_err(), ReviewError::NoRequest);
-        let bad_op = br#"{"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {"uid": "u", "operation": "PATCH"}}"#;
-        assert!(matches!(read_review(bad_op), Err(ReviewError::UnknownOperation(_))));
+    fn could_not_evaluate_follows_the_failure_policy() {
         let decision = Decision::could_not_evaluate(DefaultFailurePolicy::Fail, "deadline of 2s passed");
         assert!(!decision.allowed);
         assert!(decision.message.unwrap().contains("deadline of 2s passed"));

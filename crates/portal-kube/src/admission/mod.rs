@@ -1,9 +1,12 @@
-//! The validating admission webhook (SPEC §4): the decision (pure), the HTTPS server with
-//! hot-reloaded certificates, and the health/metrics endpoint.
+//! The validating admission webhook (SPEC §4): reading the AdmissionReview, the decision (pure)
+//! and the HTTPS server with hot-reloaded certificates. Stateless: it reads the rule set and the
+//! caches, and never writes to the API server.
 
 pub mod decide;
+pub mod review;
 pub mod server;
 pub mod tls;
 
-pub use decide::{BYPASS_ANNOTATION, Decision, DecisionOptions, DefaultFailurePolicy, Review, decide, read_review};
-pub use server::{AdmissionServer, AdmissionSettings, NamespaceLookup, NoNamespaces, start, start_health};
+pub use decide::{BYPASS_ANNOTATION, Decision, DecisionOptions, DefaultFailurePolicy, decide};
+pub use review::{Review, ReviewError, read_review};
+pub use server::{AdmissionServer, AdmissionSettings, start};

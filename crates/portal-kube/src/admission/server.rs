@@ -1,5 +1,4 @@
-//! The HTTPS endpoint the API server calls (`POST /validate`), and the plain-HTTP health and
-//! metrics endpoint beside it.
+//! The HTTPS endpoint the API server calls (`POST /validate`).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -8,36 +7,21 @@ use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::post;
 use axum::{Json, Router};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::service::TowerToHyperService;
 use portal_rules::SharedRuleSet;
-use serde_json::Value;
 use tokio::net::TcpListener;
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 
-use super::decide::{Decision, DecisionOptions, decide, read_review};
+use super::decide::{Decision, DecisionOptions, decide};
+use super::review::read_review;
 use super::tls::{self, ReloadingResolver};
-
-/// Looks up a Namespace object by name (from a watch cache), for `namespaceObject`, namespace
-/// selectors and the bypass annotation.
-pub trait NamespaceLookup: Send + Sync {
-    fn namespace(&self, name: &str) -> Option<Value>;
-}
-
-/// No namespaces known (tests, or when the cache is not wanted).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct NoNamespaces;
-
-impl NamespaceLookup for NoNamespaces {
-    fn namespace(&self, _name: &str) -> Option<Value> {
-        None
-    }
-}
+use crate::cache::NamespaceLookup;
 
 /// How the admission endpoint behaves.
 #[derive(Debug, Clone)]
@@ -191,8 +175,9 @@ async fn validate(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
         Ok(review) => review,
         Err(error) => {
             state.metrics.admission_request(portal_metrics::Decision::Error, started.elapsed());
-            tracing::warn!("malformed admission request: {error}");
-            return (StatusCode::BAD_REQUEST, format!("malformed AdmissionReview: {error}")).into_response();
+            let why = with_causes(&error);
+            tracing::warn!("malformed admission request: {why}");
+            return (StatusCode::BAD_REQUEST, format!("malformed AdmissionReview: {why}")).into_response();
         }
     };
     let uid = review.uid.clone();
@@ -230,36 +215,14 @@ fn record(metrics: &portal_metrics::Metrics, decision: &Decision, took: Duration
     }
 }
 
-/// `/healthz` (alive), `/readyz` (rules loaded and a certificate in use), `/metrics`.
-pub async fn start_health(
-    listen: SocketAddr,
-    metrics: portal_metrics::Metrics,
-    ready: watch::Receiver<bool>,
-) -> Result<(SocketAddr, JoinHandle<()>), Error> {
-    let listener = TcpListener::bind(listen).await.map_err(|source| Error::Listen { address: listen, source })?;
-    let local_addr = listener.local_addr().map_err(|source| Error::Listen { address: listen, source })?;
-    let app = Router::new()
-        .route("/healthz", get(|| async { "ok\n" }))
-        .route(
-            "/readyz",
-            get(move || {
-                let ready = *ready.borrow();
-                async move {
-                    if ready { (StatusCode::OK, "ok\n") } else { (StatusCode::SERVICE_UNAVAILABLE, "not ready\n") }
-                }
-            }),
-        )
-        .route(
-            "/metrics",
-            get(move || {
-                let text = metrics.encode();
-                async move { ([(header::CONTENT_TYPE, portal_metrics::CONTENT_TYPE)], text) }
-            }),
-        );
-    let task = tokio::spawn(async move {
-        if let Err(error) = axum::serve(listener, app).await {
-            tracing::error!("health endpoint stopped: {error}");
-        }
-    });
-    Ok((local_addr, task))
+/// The error and its causes, `: `-separated, for a one-line answer.
+fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(source) = cause {
+        text.push_str(": ");
+        text.push_str(&source.to_string());
+        cause = source.source();
+    }
+    text
 }

@@ -6,7 +6,6 @@ use std::fmt;
 
 use futures::StreamExt;
 use kube::Api;
-use kube::api::{Patch, PatchParams};
 use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event};
 use portal_rules::{Document, LoadedRule, Origin, RuleSet, rule_from_document};
@@ -14,27 +13,10 @@ use serde_json::Value as Json;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::status::desired_status;
+use super::status::{desired_status, same};
 use super::{SourceEvent, SourceProblem};
-use crate::crd::{PortalClusterRule, PortalRule, RuleStatus};
-
-/// Which resource a rule came from.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum RuleResourceKey {
-    /// A `PortalClusterRule` by name.
-    Cluster(String),
-    /// A `PortalRule` by namespace and name.
-    Namespaced(String, String),
-}
-
-impl fmt::Display for RuleResourceKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            RuleResourceKey::Cluster(name) => write!(f, "PortalClusterRule/{name}"),
-            RuleResourceKey::Namespaced(namespace, name) => write!(f, "PortalRule/{namespace}/{name}"),
-        }
-    }
-}
+use crate::api::{PortalClusterRule, PortalRule, RuleResourceKey, RuleStatus};
+use crate::writers::write_rule_status;
 
 /// The two kinds watched.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -149,33 +131,17 @@ impl ClusterRules {
         for (key, resource) in &mut self.resources {
             let error = self.spec_errors.get(key).or_else(|| compile_errors.get(&key.to_string()));
             let in_force = set.rules().iter().find(|r| r.origin().source == key.to_string());
-            let desired = desired_status(resource, error, in_force);
-            if resource.status.as_ref().is_some_and(|current| status::same(current, &desired)) {
+            let desired = desired_status(resource.generation, resource.status.as_ref(), error, in_force);
+            if resource.status.as_ref().is_some_and(|current| same(current, &desired)) {
                 continue;
             }
-            let patch = serde_json::json!({ "status": status::merge_patch(&desired) });
-            let params = PatchParams::default();
-            let result = match key {
-                RuleResourceKey::Cluster(name) => Api::<PortalClusterRule>::all(client.clone())
-                    .patch_status(name, &params, &Patch::Merge(&patch))
-                    .await
-                    .map(|_| ()),
-                RuleResourceKey::Namespaced(namespace, name) => {
-                    Api::<PortalRule>::namespaced(client.clone(), namespace)
-                        .patch_status(name, &params, &Patch::Merge(&patch))
-                        .await
-                        .map(|_| ())
-                }
-            };
-            match result {
+            match write_rule_status(&client, key, &desired).await {
                 Ok(()) => resource.status = Some(desired),
                 Err(error) => tracing::warn!(resource = %key, "writing rule status failed: {error}"),
             }
         }
     }
 }
-
-use super::status;
 
 /// Starts one watcher per kind; each sends its events to the reconciler.
 pub(crate) fn spawn_watchers(client: kube::Client, events: mpsc::Sender<SourceEvent>) -> Vec<JoinHandle<()>> {

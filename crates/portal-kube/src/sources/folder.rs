@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use notify::{RecommendedWatcher, RecursiveMode, Watcher};
-use portal_offline::input::{RuleFile, load_rule_file, rule_files};
+use portal_files::{RuleFile, load_rule_file, rule_files};
 use portal_rules::{LoadedRule, RuleSet};
 use tokio::sync::mpsc;
 

@@ -20,7 +20,6 @@ use portal_rules::{LoadedRule, RuleSet, SharedRuleSet};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
-pub use cluster::RuleResourceKey;
 use cluster::{ClusterEvent, ClusterRules};
 use folder::FolderRules;
 
@@ -69,7 +68,7 @@ pub struct SourcesSnapshot {
 /// Errors starting the rule sources.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("watching rule folders failed: {0}")]
+    #[error("watching the rule folders")]
     WatchFolders(#[source] notify::Error),
 }
 

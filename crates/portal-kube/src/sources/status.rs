@@ -2,18 +2,16 @@
 
 use portal_rules::{CompiledRule, Error, ExpressionField, Mode, format_rfc3339};
 
-use super::cluster::RuleResource;
-use crate::crd::{Condition, ConditionStatus, ParseError, RuleStatus};
+use crate::api::{Condition, ConditionStatus, ParseError, RuleStatus};
 
-/// What the status of `resource` should say, given its validation/compile error or the rule
-/// in force.
+/// What the status of a rule resource of `generation`, whose status is `previous`, should say,
+/// given its validation/compile error or the rule in force. Pure.
 pub(crate) fn desired_status(
-    resource: &RuleResource,
+    generation: Option<i64>,
+    previous: Option<&RuleStatus>,
     error: Option<&Error>,
     in_force: Option<&CompiledRule>,
 ) -> RuleStatus {
-    let generation = resource.generation;
-    let previous = resource.status.as_ref();
     let (status, reason, message, parse_error) = match (error, in_force) {
         (Some(error), _) => {
             let (reason, parse_error) = describe(error);
@@ -64,27 +62,6 @@ pub(crate) fn desired_status(
         last_applied,
         active_on,
     }
-}
-
-/// The status as a JSON merge patch: fields the status no longer has are set to `null`, which
-/// removes them (an omitted field would keep its old value, e.g. a fixed rule's `parseError`).
-pub(crate) fn merge_patch(status: &RuleStatus) -> serde_json::Value {
-    let mut value = serde_json::to_value(status).unwrap_or_default();
-    if let serde_json::Value::Object(fields) = &mut value {
-        for field in [
-            "conditions",
-            "observedGeneration",
-            "parseError",
-            "evalCount",
-            "violationCount",
-            "errorCount",
-            "lastApplied",
-            "activeOn",
-        ] {
-            fields.entry(field).or_insert(serde_json::Value::Null);
-        }
-    }
-    value
 }
 
 /// Whether two statuses say the same, timestamps aside.

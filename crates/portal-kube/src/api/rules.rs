@@ -1,6 +1,8 @@
 //! `PortalClusterRule` (cluster-scoped) and `PortalRule` (namespaced), `portal.io/v1alpha1`:
 //! the rule schema of portal-rules as Kubernetes resources, with a status subresource.
 
+use std::fmt;
+
 use kube::CustomResource;
 use portal_rules::RuleSpec;
 use schemars::JsonSchema;
@@ -117,4 +119,22 @@ pub struct ParseError {
     /// For CEL: the 1-based column within the expression.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub column: Option<i64>,
+}
+
+/// Which rule resource something is about.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum RuleResourceKey {
+    /// A `PortalClusterRule` by name.
+    Cluster(String),
+    /// A `PortalRule` by namespace and name.
+    Namespaced(String, String),
+}
+
+impl fmt::Display for RuleResourceKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RuleResourceKey::Cluster(name) => write!(f, "PortalClusterRule/{name}"),
+            RuleResourceKey::Namespaced(namespace, name) => write!(f, "PortalRule/{namespace}/{name}"),
+        }
+    }
 }

@@ -4,8 +4,8 @@
 //!
 //! These resources have no `spec` or `status`: `scope`, `scopeSelector`, `summary` and `results`
 //! sit at the top level beside `metadata`. Both kinds share one body; they differ only in kind,
-//! plural and scope. Each implements [`kube::Resource`], so `kube::Api<PolicyReport>` and
-//! `kube::Api<ClusterPolicyReport>` work as for any built-in type.
+//! plural and scope. Each implements `kube::Resource` (from `kube-core`), so
+//! `kube::Api<PolicyReport>` and `kube::Api<ClusterPolicyReport>` work as for any built-in type.
 //!
 //! One JSON name differs from the Go field it comes from: a result's `subjects` (Go `Subjects`)
 //! is `resources` on the wire, and that is the name used here.
@@ -216,7 +216,7 @@ impl ReportIn {
 /// `kube::Resource` and serde for one report kind; the two kinds share their fields.
 macro_rules! report_kind {
     ($ty:ident, $kind:literal, $plural:literal, $scope:ty) => {
-        impl kube::Resource for $ty {
+        impl kube_core::Resource for $ty {
             type DynamicType = ();
             type Scope = $scope;
 
@@ -287,7 +287,7 @@ report_kind!(ClusterPolicyReport, "ClusterPolicyReport", "clusterpolicyreports",
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelectorRequirement;
-    use kube::Resource;
+    use kube_core::Resource;
     use serde_json::{Value as Json, json};
 
     use super::*;
@@ -507,149 +507,5 @@ mod tests {
         assert_eq!(reference.api_version.as_deref(), Some(API_VERSION));
         assert_eq!(reference.kind.as_deref(), Some("PolicyReport"));
         assert_eq!(reference.name.as_deref(), Some("r"));
-    }
-
-    /// Compile-time check that both types meet `kube::Api`'s bounds with the right scopes.
-    #[allow(dead_code)]
-    fn api_accepts_both_kinds(client: kube::Client) {
-        let _namespaced: kube::Api<PolicyReport> = kube::Api::namespaced(client.clone(), "ns");
-        let _cluster: kube::Api<ClusterPolicyReport> = kube::Api::all(client);
-    }
-
-    /// The shape `portal_offline::report::policy_reports` prints: a `v1` `List` of both kinds.
-    fn offline_sample() -> Json {
-        json!({
-            "apiVersion": "v1",
-            "kind": "List",
-            "items": [
-                {
-                    "apiVersion": "wgpolicyk8s.io/v1alpha2",
-                    "kind": "PolicyReport",
-                    "metadata": {
-                        "name": "portal-pod-debug-shell",
-                        "namespace": "shop",
-                        "labels": {"app.kubernetes.io/managed-by": "portal"},
-                    },
-                    "scope": {"apiVersion": "v1", "kind": "Pod", "name": "debug-shell", "namespace": "shop", "uid": "u-1"},
-                    "summary": {"pass": 1, "fail": 1, "warn": 1, "error": 1, "skip": 0},
-                    "results": [
-                        {
-                            "source": "portal",
-                            "policy": "no-privileged-containers",
-                            "rule": "no-privileged-containers",
-                            "result": "fail",
-                            "severity": "critical",
-                            "message": "container shell runs privileged",
-                            "scored": true,
-                            "timestamp": {"seconds": 1_795_845_135, "nanos": 0},
-                            "properties": {"container": "shell"},
-                        },
-                        {
-                            "source": "portal",
-                            "policy": "default-service-account-token",
-                            "rule": "default-service-account-token",
-                            "result": "warn",
-                            "severity": "medium",
-                            "message": "uses the default ServiceAccount",
-                            "scored": true,
-                            "timestamp": {"seconds": 1_795_845_135, "nanos": 0},
-                        },
-                        {
-                            "source": "portal",
-                            "policy": "image-not-pinned",
-                            "rule": "image-not-pinned",
-                            "result": "error",
-                            "severity": "low",
-                            "message": "no such field",
-                            "scored": true,
-                            "timestamp": {"seconds": 1_795_845_135, "nanos": 0},
-                            "properties": {"container": "shell"},
-                        },
-                        {
-                            "source": "portal",
-                            "policy": "required-labels",
-                            "rule": "required-labels",
-                            "result": "pass",
-                            "severity": "info",
-                            "message": "",
-                            "scored": true,
-                            "timestamp": {"seconds": 1_795_845_135, "nanos": 0},
-                        },
-                    ],
-                },
-                {
-                    "apiVersion": "wgpolicyk8s.io/v1alpha2",
-                    "kind": "ClusterPolicyReport",
-                    "metadata": {"name": "portal-namespace-shop", "labels": {"app.kubernetes.io/managed-by": "portal"}},
-                    "scope": {"apiVersion": "v1", "kind": "Namespace", "name": "shop"},
-                    "summary": {"pass": 1, "fail": 0, "warn": 0, "error": 0, "skip": 0},
-                    "results": [{
-                        "source": "portal",
-                        "policy": "required-labels",
-                        "rule": "required-labels",
-                        "result": "pass",
-                        "severity": "high",
-                        "message": "",
-                        "scored": true,
-                        "timestamp": {"seconds": 1_795_845_135, "nanos": 0},
-                    }],
-                },
-                {
-                    // An object with only generateName: the scope has no name.
-                    "apiVersion": "wgpolicyk8s.io/v1alpha2",
-                    "kind": "PolicyReport",
-                    "metadata": {
-                        "name": "portal-pod-job",
-                        "namespace": "batch",
-                        "labels": {"app.kubernetes.io/managed-by": "portal"},
-                    },
-                    "scope": {"apiVersion": "v1", "kind": "Pod", "name": null, "namespace": "batch"},
-                    "summary": {"pass": 0, "fail": 0, "warn": 0, "error": 0, "skip": 0},
-                    "results": [],
-                },
-            ],
-        })
-    }
-
-    #[test]
-    fn offline_policy_report_output_deserialises() {
-        let sample = offline_sample();
-        let items = sample["items"].as_array().unwrap();
-        let mut namespaced = Vec::new();
-        let mut cluster = Vec::new();
-        for item in items {
-            match item["kind"].as_str() {
-                Some("PolicyReport") => namespaced.push(serde_json::from_value::<PolicyReport>(item.clone()).unwrap()),
-                Some("ClusterPolicyReport") => {
-                    cluster.push(serde_json::from_value::<ClusterPolicyReport>(item.clone()).unwrap())
-                }
-                other => panic!("unexpected kind {other:?}"),
-            }
-        }
-        assert_eq!((namespaced.len(), cluster.len()), (2, 1));
-
-        let pod = &namespaced[0];
-        assert_eq!(pod.metadata.namespace.as_deref(), Some("shop"));
-        assert_eq!(pod.scope.as_ref().and_then(|s| s.uid.as_deref()), Some("u-1"));
-        assert_eq!(pod.summary, PolicyReportSummary { pass: 1, fail: 1, warn: 1, error: 1, skip: 0 });
-        let outcomes: Vec<_> = pod.results.iter().map(|r| r.result).collect();
-        let expected = [PolicyResult::Fail, PolicyResult::Warn, PolicyResult::Error, PolicyResult::Pass];
-        assert_eq!(outcomes, expected.map(Some));
-        let privileged = &pod.results[0];
-        assert_eq!(privileged.source.as_deref(), Some("portal"));
-        assert_eq!(privileged.severity, Some(PolicyResultSeverity::Critical));
-        assert_eq!(privileged.timestamp, Some(Timestamp { seconds: 1_795_845_135, nanos: 0 }));
-        assert_eq!(privileged.properties.get("container").map(String::as_str), Some("shell"));
-        assert_eq!(pod.results[3].message.as_deref(), Some(""));
-
-        assert_eq!(cluster[0].metadata.namespace, None);
-        assert_eq!(cluster[0].scope.as_ref().and_then(|s| s.kind.as_deref()), Some("Namespace"));
-        assert_eq!(namespaced[1].scope.as_ref().map(|s| s.name.clone()), Some(None));
-        assert!(namespaced[1].results.is_empty());
-
-        // Writing a report back gives the same document (the third, with `"name": null` and an
-        // empty `results`, would drop both).
-        assert_eq!(serde_json::to_value(pod).unwrap(), items[0]);
-        assert_eq!(serde_json::to_value(&cluster[0]).unwrap(), items[1]);
     }
 }

@@ -1,0 +1,60 @@
+//! Errors and located problems. Each prints as one line that says where and what is wrong.
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+/// Reading a path failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot read {}", path.display())]
+    ReadPath {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// A problem with the input, located: printed as `location: message`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Problem {
+    pub location: String,
+    pub message: String,
+}
+
+impl Problem {
+    pub fn new(location: String, message: String) -> Problem {
+        Problem { location, message }
+    }
+
+    pub fn from_error(error: &Error) -> Problem {
+        match error {
+            Error::ReadPath { path, source } => {
+                Problem::new(path.display().to_string(), format!("cannot read: {source}"))
+            }
+        }
+    }
+
+    /// The error's message under its origin (file and line, or object), without repeating it.
+    pub fn from_rules_error(error: &portal_rules::Error) -> Problem {
+        let text = error.to_string();
+        match error.origin() {
+            Some(origin) => {
+                let prefix = format!("{origin}: ");
+                let message = text.strip_prefix(&prefix).map_or(text.clone(), str::to_owned);
+                Problem::new(origin.to_string(), message)
+            }
+            None => Problem::new(String::new(), text),
+        }
+    }
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.location.is_empty() {
+            f.write_str(&self.message)
+        } else {
+            write!(f, "{}: {}", self.location, self.message)
+        }
+    }
+}
