@@ -69,43 +69,103 @@ pub struct RunArgs {
     /// Print the effective settings, with where each came from, and exit.
     #[arg(long)]
     pub print_config: bool,
+    #[command(flatten)]
+    pub settings: SettingFlags,
+}
+
+/// Declares the flags of `portal run` that set a setting, each once: its field, its help, its
+/// flag and the setting's path. From this one list come the clap arguments, the
+/// [`portal_config::Overrides`] they build and [`SettingFlags::SETTINGS`] (for tests and docs).
+/// No `env =` here: portal-config reads `PORTAL_*` itself, to name the variable as the source.
+macro_rules! setting_flags {
+    ($( $(#[doc = $doc:literal])* #[arg($($arg:tt)*)] $field:ident: $ty:ty => $long:literal, $setting:literal; )*) => {
+        /// The flags of `portal run` that set a setting.
+        #[derive(Debug, clap::Args)]
+        pub struct SettingFlags {
+            $(
+                $(#[doc = $doc])*
+                #[arg(long = $long, $($arg)*)]
+                pub $field: $ty,
+            )*
+        }
+
+        impl SettingFlags {
+            /// Every flag and the path of the setting it sets.
+            pub const SETTINGS: &[(&str, &str)] = &[$((concat!("--", $long), $setting)),*];
+
+            /// The flags that were given, for the configuration's highest layer.
+            pub fn overrides(&self) -> portal_config::Overrides {
+                let mut overrides = portal_config::Overrides::default();
+                $(
+                    if let Some(value) = FlagValue::given(&self.$field) {
+                        overrides = overrides.set(concat!("--", $long), $setting, value);
+                    }
+                )*
+                overrides
+            }
+        }
+    };
+}
+
+/// A flag's value when the flag was given: `Option`s when `Some`, lists when not empty (a
+/// repeated flag replaces the whole list of the lower layers).
+trait FlagValue {
+    type Value: serde::Serialize;
+    fn given(&self) -> Option<&Self::Value>;
+}
+
+impl<T: serde::Serialize> FlagValue for Option<T> {
+    type Value = T;
+    fn given(&self) -> Option<&T> {
+        self.as_ref()
+    }
+}
+
+impl<T: serde::Serialize> FlagValue for Vec<T> {
+    type Value = Vec<T>;
+    fn given(&self) -> Option<&Vec<T>> {
+        (!self.is_empty()).then_some(self)
+    }
+}
+
+setting_flags! {
     /// Watch PortalClusterRule and PortalRule resources (rules.cluster.enabled).
-    #[arg(long, value_name = "BOOL")]
-    pub cluster_rules: Option<bool>,
+    #[arg(value_name = "BOOL")]
+    cluster_rules: Option<bool> => "cluster-rules", "rules.cluster.enabled";
     /// A rule file or folder to load and hot-reload; repeat for several (rules.folders).
-    #[arg(long = "rules", value_name = "PATH")]
-    pub rules: Vec<PathBuf>,
+    #[arg(value_name = "PATH")]
+    rules: Vec<PathBuf> => "rules", "rules.folders";
     /// Quiet period before changed rules are reloaded, e.g. 200ms (rules.reload.debounce).
-    #[arg(long, value_name = "DURATION")]
-    pub reload_debounce: Option<portal_config::Duration>,
+    #[arg(value_name = "DURATION")]
+    reload_debounce: Option<portal_config::Duration> => "reload-debounce", "rules.reload.debounce";
     /// The kubeconfig file (kubernetes.kubeconfig); default: $KUBECONFIG or ~/.kube/config,
     /// else the pod's service account.
-    #[arg(long, value_name = "PATH")]
-    pub kubeconfig: Option<PathBuf>,
+    #[arg(value_name = "PATH")]
+    kubeconfig: Option<PathBuf> => "kubeconfig", "kubernetes.kubeconfig";
     /// The kubeconfig context (kubernetes.context).
-    #[arg(long, value_name = "NAME")]
-    pub context: Option<String>,
+    #[arg(value_name = "NAME")]
+    context: Option<String> => "context", "kubernetes.context";
     /// A tracing filter, e.g. info or info,portal_kube=debug (logging.level).
-    #[arg(long, value_name = "FILTER")]
-    pub log_level: Option<String>,
+    #[arg(value_name = "FILTER")]
+    log_level: Option<String> => "log-level", "logging.level";
     /// Log format (logging.format): auto is JSON unless standard error is a terminal.
-    #[arg(long, value_enum, value_name = "FORMAT")]
-    pub log_format: Option<LogFormatArg>,
+    #[arg(value_enum, value_name = "FORMAT")]
+    log_format: Option<LogFormatArg> => "log-format", "logging.format";
     /// Serve the validating admission webhook (admission.enabled).
-    #[arg(long, value_name = "BOOL")]
-    pub admission: Option<bool>,
+    #[arg(value_name = "BOOL")]
+    admission: Option<bool> => "admission", "admission.enabled";
     /// The webhook's HTTPS address, e.g. 0.0.0.0:8443 (admission.listen).
-    #[arg(long, value_name = "ADDRESS")]
-    pub admission_listen: Option<SocketAddr>,
+    #[arg(value_name = "ADDRESS")]
+    admission_listen: Option<SocketAddr> => "admission-listen", "admission.listen";
     /// The webhook's serving certificate, PEM; re-read when it changes (admission.certFile).
-    #[arg(long, value_name = "PATH")]
-    pub cert_file: Option<PathBuf>,
+    #[arg(value_name = "PATH")]
+    cert_file: Option<PathBuf> => "cert-file", "admission.certFile";
     /// The serving certificate's private key, PEM (admission.keyFile).
-    #[arg(long, value_name = "PATH")]
-    pub key_file: Option<PathBuf>,
+    #[arg(value_name = "PATH")]
+    key_file: Option<PathBuf> => "key-file", "admission.keyFile";
     /// The plain-HTTP address of /healthz, /readyz and /metrics, e.g. 0.0.0.0:9090 (health.listen).
-    #[arg(long, value_name = "ADDRESS")]
-    pub health_listen: Option<SocketAddr>,
+    #[arg(value_name = "ADDRESS")]
+    health_listen: Option<SocketAddr> => "health-listen", "health.listen";
 }
 
 #[derive(Debug, clap::Args)]
@@ -147,7 +207,9 @@ pub struct InitCertsArgs {
     pub context: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+/// `logging.format`, spelled as the configuration file spells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum LogFormatArg {
     Auto,
     Json,
@@ -204,11 +266,67 @@ pub struct EvalArgs {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
-    use clap::CommandFactory;
+    use clap::{CommandFactory, Parser};
+
+    use super::{Cli, Command, SettingFlags};
 
     #[test]
     fn cli_definition_is_consistent() {
-        super::Cli::command().debug_assert();
+        Cli::command().debug_assert();
+    }
+
+    /// A value for each setting flag; a new flag needs one here.
+    fn sample(flag: &str) -> &'static str {
+        match flag {
+            "--cluster-rules" | "--admission" => "false",
+            "--reload-debounce" => "1s",
+            "--log-level" => "debug",
+            "--log-format" => "text",
+            "--admission-listen" | "--health-listen" => "127.0.0.1:1234",
+            "--rules" | "--kubeconfig" | "--cert-file" | "--key-file" => "/flag/path",
+            "--context" => "ctx",
+            other => panic!("add a sample value for {other}"),
+        }
+    }
+
+    /// Every setting flag sets the setting it names, and the configuration says it came from it.
+    #[test]
+    fn every_setting_flag_sets_its_setting() {
+        let mut args = vec!["portal", "run"];
+        for (flag, _) in SettingFlags::SETTINGS {
+            args.extend([*flag, sample(flag)]);
+        }
+        let Command::Run(run) = Cli::try_parse_from(&args).unwrap().command else { panic!("not run") };
+        let overrides = run.settings.overrides();
+        assert_eq!(overrides.flags().collect::<Vec<_>>(), SettingFlags::SETTINGS);
+        let config = portal_config::Config::load(None, Vec::new(), &overrides).unwrap();
+        for (flag, setting) in SettingFlags::SETTINGS {
+            assert_eq!(config.source(setting), &portal_config::Source::Flag { name: flag }, "{flag}");
+        }
+        let command = Cli::command();
+        let run = command.find_subcommand("run").unwrap();
+        for (flag, setting) in SettingFlags::SETTINGS {
+            let arg =
+                run.get_arguments().find(|arg| arg.get_long().map(|long| format!("--{long}")).as_deref() == Some(flag));
+            let help = arg.and_then(|arg| arg.get_help()).map(ToString::to_string).unwrap_or_default();
+            assert!(help.contains(&format!("({setting}")), "the help of {flag} names its setting {setting}: {help}");
+        }
+    }
+
+    #[test]
+    fn flags_not_given_set_nothing() {
+        let Command::Run(run) = Cli::try_parse_from(["portal", "run"]).unwrap().command else { panic!("not run") };
+        assert_eq!(run.settings.overrides().flags().count(), 0);
+    }
+
+    #[test]
+    fn the_configuration_reference_names_every_flag() {
+        let docs =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/configuration.md")).unwrap();
+        for (flag, _) in SettingFlags::SETTINGS {
+            assert!(docs.contains(&format!("`{flag}")), "docs/configuration.md does not mention {flag}");
+        }
     }
 }

@@ -10,7 +10,7 @@ use clap::{CommandFactory, Parser};
 use portal_offline::{CheckOptions, CheckOutput, CheckRun, OutputFormat, Problem};
 use portal_rules::{Activation, EvaluationInput};
 
-use cli::{CheckArgs, Cli, Command, EvalArgs, InitCertsArgs, LogFormatArg, OutputArg, RunArgs, TestArgs};
+use cli::{CheckArgs, Cli, Command, EvalArgs, InitCertsArgs, OutputArg, RunArgs, TestArgs};
 
 /// Rule evaluation allocates many small values; mimalloc makes it about a fifth faster than
 /// the system allocator (docs/performance.md), and much faster than musl's in the static build.
@@ -45,24 +45,7 @@ fn main() -> ExitCode {
 }
 
 fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
-    let overrides = portal_config::Overrides {
-        cluster_rules: args.cluster_rules,
-        rules_folders: (!args.rules.is_empty()).then(|| args.rules.clone()),
-        reload_debounce: args.reload_debounce,
-        kubeconfig: args.kubeconfig.clone(),
-        context: args.context.clone(),
-        log_level: args.log_level.clone(),
-        log_format: args.log_format.map(|format| match format {
-            LogFormatArg::Auto => portal_config::LogFormat::Auto,
-            LogFormatArg::Json => portal_config::LogFormat::Json,
-            LogFormatArg::Text => portal_config::LogFormat::Text,
-        }),
-        admission: args.admission,
-        admission_listen: args.admission_listen,
-        cert_file: args.cert_file.clone(),
-        key_file: args.key_file.clone(),
-        health_listen: args.health_listen,
-    };
+    let overrides = args.settings.overrides();
     let environment =
         std::env::vars_os().filter_map(|(key, value)| Some((key.into_string().ok()?, value.into_string().ok()?)));
     let config = portal_config::Config::load(args.config.as_deref(), environment, &overrides)?;

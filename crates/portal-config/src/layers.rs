@@ -430,11 +430,8 @@ fn edit_distance(a: &str, b: &str) -> usize {
 pub(crate) fn apply_overrides(root: &mut Node, overrides: &Overrides) -> Result<()> {
     for (flag, path, json) in overrides.entries() {
         let source = Source::Flag { name: flag };
-        let json = json.map_err(|error| Error::InvalidSetting {
-            origin: source.clone(),
-            path: path.join("."),
-            message: error.to_string(),
-        })?;
+        let json =
+            json.map_err(|message| Error::InvalidSetting { origin: source.clone(), path: path.join("."), message })?;
         let path: Vec<String> = path.iter().map(|key| (*key).to_owned()).collect();
         root.set(&path, Node::from_json(json, &source));
     }

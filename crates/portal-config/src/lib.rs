@@ -13,8 +13,8 @@
 //! [`Config`]). Everything else is derived from them: the environment variable of a setting is
 //! `PORTAL_` + its path in upper snake case, and the tree of values built from the layers is
 //! deserialised into them once, so a new section or setting needs only its struct field, its
-//! default, a line in `docs/configuration.md` (a test checks) and, if it has a flag, an
-//! [`Overrides`] field.
+//! default, a line in `docs/configuration.md` (a test checks) and, if it has a flag, a line in
+//! the `portal` binary's list of setting flags, which builds the [`Overrides`].
 
 #![warn(missing_docs)]
 

@@ -147,6 +147,12 @@ async fn cluster_rules_become_ready_report_errors_and_follow_changes() {
     apply("lifecycle-broken", json!({"match": {"gvk": gvk}, "rule": "spec.hostPID == true"})).await;
     let (rule, took) = wait_ready(&api, "lifecycle-broken", ConditionStatus::True).await;
     println!("fixed rule Ready=True after {} ms", took.as_millis());
+    // The status is Portal's by server-side apply: the field manager owns it, so the fixed
+    // rule's parseError was removed rather than left behind.
+    let status_manager =
+        rule.metadata.managed_fields.iter().flatten().find(|f| f.subresource.as_deref() == Some("status"));
+    assert_eq!(status_manager.and_then(|f| f.manager.as_deref()), Some(portal_kube::writers::FIELD_MANAGER));
+    assert_eq!(status_manager.and_then(|f| f.operation.as_deref()), Some("Apply"));
     assert!(rule.status.unwrap().parse_error.is_none());
     wait_until("the fixed rule is in force", || rules.load().get("lifecycle-broken").is_some()).await;
 
