@@ -15,9 +15,12 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run Portal in the cluster: load rules from PortalClusterRule/PortalRule resources and
-    /// rule folders, and keep them current. Settings come from --config, PORTAL_* variables and
-    /// these flags (highest wins); see docs/configuration.md.
+    /// Run Portal against a cluster: load rules from PortalClusterRule/PortalRule resources and
+    /// rule folders, keep them current and write their status; serve the admission webhook
+    /// (admission.enabled) and /healthz, /readyz, /metrics.
+    ///
+    /// Settings come from defaults < --config file < PORTAL_* variables < these flags; every
+    /// setting flag names its setting in parentheses (docs/configuration.md).
     Run(Box<RunArgs>),
     /// Evaluate rules against manifests on disk, offline, as a CREATE admission would.
     ///
@@ -91,6 +94,7 @@ macro_rules! setting_flags {
 
         impl SettingFlags {
             /// Every flag and the path of the setting it sets.
+            #[cfg(test)]
             pub const SETTINGS: &[(&str, &str)] = &[$((concat!("--", $long), $setting)),*];
 
             /// The flags that were given, for the configuration's highest layer.
@@ -129,13 +133,15 @@ impl<T: serde::Serialize> FlagValue for Vec<T> {
 }
 
 setting_flags! {
-    /// Watch PortalClusterRule and PortalRule resources (rules.cluster.enabled).
+    /// Watch PortalClusterRule and PortalRule resources (rules.cluster.enabled). Default: true.
     #[arg(value_name = "BOOL")]
     cluster_rules: Option<bool> => "cluster-rules", "rules.cluster.enabled";
-    /// A rule file or folder to load and hot-reload; repeat for several (rules.folders).
+    /// A rule file or folder to load and hot-reload, read as `portal check --rules` reads it;
+    /// repeat for several (rules.folders). Given at all, these replace the file's list.
     #[arg(value_name = "PATH")]
     rules: Vec<PathBuf> => "rules", "rules.folders";
-    /// Quiet period before changed rules are reloaded, e.g. 200ms (rules.reload.debounce).
+    /// How long changes must stop before they are applied, e.g. 2s or 1m30s
+    /// (rules.reload.debounce). Default: 200ms.
     #[arg(value_name = "DURATION")]
     reload_debounce: Option<portal_config::Duration> => "reload-debounce", "rules.reload.debounce";
     /// The kubeconfig file (kubernetes.kubeconfig); default: $KUBECONFIG or ~/.kube/config,
@@ -145,25 +151,29 @@ setting_flags! {
     /// The kubeconfig context (kubernetes.context).
     #[arg(value_name = "NAME")]
     context: Option<String> => "context", "kubernetes.context";
-    /// A tracing filter, e.g. info or info,portal_kube=debug (logging.level).
+    /// A tracing filter, e.g. info or info,portal_kube=debug (logging.level). Default: info.
     #[arg(value_name = "FILTER")]
     log_level: Option<String> => "log-level", "logging.level";
-    /// Log format (logging.format): auto is JSON unless standard error is a terminal.
+    /// Log format (logging.format): auto (the default) is JSON unless standard error is a
+    /// terminal.
     #[arg(value_enum, value_name = "FORMAT")]
     log_format: Option<LogFormatArg> => "log-format", "logging.format";
-    /// Serve the validating admission webhook (admission.enabled).
+    /// Serve the validating admission webhook (admission.enabled). Default: false.
     #[arg(value_name = "BOOL")]
     admission: Option<bool> => "admission", "admission.enabled";
-    /// The webhook's HTTPS address, e.g. 0.0.0.0:8443 (admission.listen).
+    /// The webhook's HTTPS address (admission.listen). Default: 0.0.0.0:8443.
     #[arg(value_name = "ADDRESS")]
     admission_listen: Option<SocketAddr> => "admission-listen", "admission.listen";
     /// The webhook's serving certificate, PEM; re-read when it changes (admission.certFile).
+    /// Default: /etc/portal/tls/tls.crt.
     #[arg(value_name = "PATH")]
     cert_file: Option<PathBuf> => "cert-file", "admission.certFile";
-    /// The serving certificate's private key, PEM (admission.keyFile).
+    /// The serving certificate's private key, PEM (admission.keyFile). Default:
+    /// /etc/portal/tls/tls.key.
     #[arg(value_name = "PATH")]
     key_file: Option<PathBuf> => "key-file", "admission.keyFile";
-    /// The plain-HTTP address of /healthz, /readyz and /metrics, e.g. 0.0.0.0:9090 (health.listen).
+    /// The plain-HTTP address of /healthz, /readyz and /metrics, served whether or not admission
+    /// is enabled (health.listen). Default: 0.0.0.0:9090.
     #[arg(value_name = "ADDRESS")]
     health_listen: Option<SocketAddr> => "health-listen", "health.listen";
 }
@@ -180,23 +190,27 @@ pub struct InitCertsArgs {
     /// NAME.NAMESPACE.svc.cluster.local go into the certificate.
     #[arg(long, value_name = "NAME", default_value = "portal-webhook")]
     pub service: String,
-    /// Another DNS name for the certificate; repeat for several.
+    /// Another DNS name for the certificate; repeat for several. A name already listed (in any
+    /// case) is not repeated.
     #[arg(long, value_name = "NAME")]
     pub dns: Vec<String>,
     /// An IP address for the certificate; repeat for several.
     #[arg(long, value_name = "ADDRESS")]
     pub ip: Vec<IpAddr>,
-    /// The ValidatingWebhookConfiguration whose webhooks get the CA bundle as caBundle.
+    /// The ValidatingWebhookConfiguration whose webhooks get the CA bundle as caBundle (the
+    /// shipped template is named portal). Without it, no caBundle is written.
     #[arg(long, value_name = "NAME")]
     pub webhook_config: Option<String>,
-    /// How long new certificates are valid.
+    /// How long new certificates (the CA and the serving certificate) are valid: more than zero,
+    /// at most 1000 years.
     #[arg(long, value_name = "DURATION", default_value = "8760h")]
     pub validity: portal_config::Duration,
-    /// Renew certificates this long before they expire.
+    /// Renew certificates this long before they expire; a value at least --validity renews on
+    /// every run.
     #[arg(long, value_name = "DURATION", default_value = "720h")]
     pub renew_before: portal_config::Duration,
-    /// Write tls.crt, tls.key and ca.crt into this directory (each replaced atomically, and
-    /// only when changed).
+    /// Write tls.crt, tls.key and ca.crt into this directory, created if missing (each replaced
+    /// atomically, and only when changed). Without it, no file is written.
     #[arg(long, value_name = "DIR")]
     pub output_dir: Option<PathBuf>,
     /// The kubeconfig file; default: $KUBECONFIG or ~/.kube/config, else the pod's service account.
@@ -218,7 +232,8 @@ pub enum LogFormatArg {
 
 #[derive(Debug, clap::Args)]
 pub struct CheckArgs {
-    /// Rule file or directory; repeat to combine (e.g. PSS baseline and restricted).
+    /// Rule file or directory; repeat to combine (e.g. PSS baseline and restricted). Each value
+    /// is one path, commas included.
     #[arg(long = "rules", short = 'r', value_name = "PATH", required = true)]
     pub rules: Vec<PathBuf>,
     /// Namespace for objects of namespaced kinds that name none, as `kubectl apply` would use.

@@ -1,6 +1,8 @@
 //! The `portal` binary: parses the command line and wires it to the library crates.
 
 mod cli;
+#[cfg(test)]
+mod reference;
 
 use std::path::Path;
 use std::process::ExitCode;
