@@ -166,34 +166,13 @@ fn line_of(line: u64) -> usize {
     usize::try_from(line).unwrap_or(usize::MAX).max(1)
 }
 
-/// The same one-line form as `portal-rules`' document errors (ADR 0002): the file line, the
-/// column, and serde-saphyr's message without its source snippet or repeated location.
+/// The same one-line form as `portal-rules`' document errors (portal-yaml, ADR 0002).
 fn yaml_error(path: &Path, error: &serde_saphyr::Error) -> Error {
-    let text = error.without_snippet().to_string();
-    let first_line = text.lines().next().unwrap_or_default();
-    let message = first_line.trim_start_matches("error: ");
-    let message = match message.split_once(": ") {
-        Some((prefix, rest)) if prefix.starts_with("line ") => rest,
-        _ => message,
-    };
-    let message = match message.rfind(" at line ") {
-        Some(at) if message[at + 9..].chars().next().is_some_and(|c| c.is_ascii_digit()) => &message[..at],
-        _ => message,
-    };
-    // serde-saphyr's advice is about its own API, which a user cannot act on.
-    let message = match message.split_once("; use from_str_multiple") {
-        Some(_) => "more than one YAML document; the configuration is one document",
-        None => message.trim_end_matches(", set DuplicateKeyPolicy in Options if acceptable"),
-    };
-    let message = message.replace("duplicate mapping key", "duplicate key");
-    match error.location() {
-        Some(location) => Error::ParseFile {
-            path: path.to_owned(),
-            line: line_of(location.line()),
-            message: format!("column {}: {message}", location.column()),
-        },
-        None => Error::ParseFile { path: path.to_owned(), line: 1, message },
+    let mut error = portal_yaml::YamlError::of(error);
+    if error.message.contains("; use from_str_multiple") {
+        error.message = "more than one YAML document; the configuration is one document".to_owned();
     }
+    Error::ParseFile { path: path.to_owned(), line: error.line.unwrap_or(1), message: error.with_column() }
 }
 
 /// Any YAML value, with the line of every key and list item.

@@ -80,29 +80,11 @@ fn first_content_line(chunk: &str, start_line: usize) -> usize {
         .map_or(start_line, |index| start_line + index)
 }
 
-/// One line: the file line (serde-saphyr counts from the chunk), the column, and the message
-/// without the source snippet.
+/// One line: the file line (serde-saphyr counts from the chunk), the column, and the message.
 fn yaml_error(source: &str, start_line: usize, error: &serde_saphyr::Error) -> Error {
-    let text = error.without_snippet().to_string();
-    let first_line = text.lines().next().unwrap_or_default();
-    let message = first_line.trim_start_matches("error: ");
-    // Drop the chunk-relative "line L column C: " prefix; the location is reported separately.
-    let message = match message.split_once(": ") {
-        Some((prefix, rest)) if prefix.starts_with("line ") => rest,
-        _ => message,
-    };
-    // …and the same location repeated as a suffix.
-    let message = match message.rfind(" at line ") {
-        Some(at) if message[at + 9..].chars().next().is_some_and(|c| c.is_ascii_digit()) => &message[..at],
-        _ => message,
-    };
-    match error.location() {
-        Some(location) => Error::ParseDocument {
-            origin: Origin::new(source, Some(start_line + location.line().saturating_sub(1) as usize)),
-            message: format!("column {}: {message}", location.column()),
-        },
-        None => Error::ParseDocument { origin: Origin::new(source, Some(start_line)), message: message.to_owned() },
-    }
+    let error = portal_yaml::YamlError::of(error);
+    let line = start_line + error.line.map_or(0, |line| line - 1);
+    Error::ParseDocument { origin: Origin::new(source, Some(line)), message: error.with_column() }
 }
 
 #[cfg(test)]
