@@ -1,109 +1,111 @@
 //! Architecture invariants (ARCHITECTURE.md), checked as tests.
+//!
+//! Each `#[test]` here is named after an invariant and reads the workspace as it is now: the
+//! package graph from `cargo metadata` ([`workspace`]) and the Rust sources parsed with syn
+//! ([`sources`], [`references`]). The checks themselves are functions over that data
+//! ([`invariants`]), each also run there on a broken fixture, so that every test is known to
+//! fail when its invariant breaks. A test that names a crate or a folder that does not exist
+//! fails too: it never passes by finding nothing to check.
 
-#[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used)]
-mod tests {
-    use std::collections::{BTreeMap, BTreeSet};
-    use std::path::Path;
-    use std::process::Command;
+mod graph;
+mod invariants;
+mod references;
+mod sources;
+mod workspace;
 
-    use serde_json::Value;
+use std::sync::OnceLock;
 
-    use crate::project_root;
+use self::invariants::{ADMISSION_CRATE, ADMISSION_FOLDER, PURE_CRATES};
+use self::references::Crate;
+use self::sources::CrateSources;
+use self::workspace::Workspace;
+use crate::project::project_root;
 
-    /// Package name → names of its normal (non-dev) dependencies, from the resolved graph.
-    fn dependency_graph() -> BTreeMap<String, BTreeSet<String>> {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-        let output = Command::new(cargo)
-            .args(["metadata", "--format-version", "1", "--locked", "--filter-platform", env!("XTASK_HOST")])
-            .current_dir(project_root())
-            .output()
-            .expect("cargo metadata runs");
-        assert!(output.status.success(), "cargo metadata failed: {}", String::from_utf8_lossy(&output.stderr));
-        let metadata: Value = serde_json::from_slice(&output.stdout).expect("cargo metadata prints JSON");
-        let name_of = |id: &str| {
-            metadata["packages"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .find(|p| p["id"] == id)
-                .and_then(|p| p["name"].as_str())
-                .unwrap_or(id)
-                .to_owned()
-        };
-        let mut graph = BTreeMap::new();
-        for node in metadata["resolve"]["nodes"].as_array().expect("resolve graph") {
-            let deps = node["deps"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter(|dep| dep["dep_kinds"].as_array().into_iter().flatten().any(|kind| kind["kind"].is_null()))
-                .map(|dep| name_of(dep["pkg"].as_str().unwrap_or_default()))
-                .collect();
-            graph.insert(name_of(node["id"].as_str().unwrap_or_default()), deps);
-        }
-        graph
-    }
+/// `cargo metadata`, run once for all the tests.
+fn workspace() -> &'static Workspace {
+    static WORKSPACE: OnceLock<Workspace> = OnceLock::new();
+    WORKSPACE.get_or_init(|| Workspace::load(&project_root()).expect("cargo metadata describes the workspace"))
+}
 
-    fn transitive(graph: &BTreeMap<String, BTreeSet<String>>, root: &str) -> BTreeSet<String> {
-        let mut seen = BTreeSet::new();
-        let mut stack = vec![root.to_owned()];
-        while let Some(name) = stack.pop() {
-            for dep in graph.get(&name).into_iter().flatten() {
-                if seen.insert(dep.clone()) {
-                    stack.push(dep.clone());
-                }
-            }
-        }
-        seen
-    }
+/// The sources of the package in `dir` (relative to the workspace root).
+fn read_crate(dir: &str) -> Result<Crate, String> {
+    CrateSources::read(&project_root(), dir).map(Crate::new).map_err(|e| format!("{e:#}"))
+}
 
-    #[test]
-    fn portal_rules_is_pure_and_depends_on_no_other_workspace_crate_but_portal_cel() {
-        let graph = dependency_graph();
-        let rules = transitive(&graph, "portal-rules");
-        assert!(rules.contains("cel") && rules.contains("portal-cel"), "the graph was read: {rules:?}");
-        for forbidden in ["portal-offline", "portal-kube", "portal-config", "portal-metrics", "tokio", "kube", "hyper"]
-        {
-            assert!(!rules.contains(forbidden), "portal-rules must not depend on {forbidden}");
-        }
-        let cel = transitive(&graph, "portal-cel");
-        assert!(!cel.iter().any(|d| d.starts_with("portal-")), "portal-cel depends on no workspace crate");
-    }
+#[track_caller]
+fn assert_holds(invariant: &str, problems: &[String]) {
+    assert!(problems.is_empty(), "{invariant}, but:\n  {}", problems.join("\n  "));
+}
 
-    #[test]
-    fn dependencies_point_one_way() {
-        let graph = dependency_graph();
-        let offline = transitive(&graph, "portal-offline");
-        assert!(!offline.contains("portal"), "library crates never depend on the binary");
-        assert!(offline.contains("portal-rules"));
-    }
+#[test]
+fn pure_crates_depend_on_no_runtime_and_no_workspace_crate_but_portal_cel() {
+    let workspace = workspace();
+    assert!(workspace.normal.reachable("portal-rules").contains("cel"), "the dependency graph was read");
+    assert_holds(
+        "portal-cel depends on no workspace crate, portal-rules on none but portal-cel, and neither on a runtime",
+        &invariants::pure_crate_dependencies(workspace),
+    );
+}
 
-    /// No file-system, network or process access in the pure crates (tests aside).
-    #[test]
-    fn pure_crates_do_no_io() {
-        for krate in ["crates/portal-rules/src", "crates/portal-cel/src"] {
-            visit(&project_root().join(krate), &mut |path, text| {
-                let code = text.split("#[cfg(test)]").next().unwrap_or_default();
-                for needle in ["std::fs", "std::net::Tcp", "std::net::Udp", "std::process", "std::io::stdin", "tokio"] {
-                    assert!(
-                        !code.contains(needle),
-                        "{} uses {needle}: portal-rules/portal-cel do no I/O",
-                        path.display()
-                    );
-                }
-            });
+#[test]
+fn pure_crates_do_no_io() {
+    let mut problems = Vec::new();
+    for name in PURE_CRATES {
+        match read_crate(&format!("crates/{name}")) {
+            Ok(krate) => problems.extend(invariants::io_offences(name, &krate)),
+            Err(error) => problems.push(error),
         }
     }
+    assert_holds(&format!("{} do no I/O", PURE_CRATES.join(", ")), &problems);
+}
 
-    fn visit(dir: &Path, check: &mut dyn FnMut(&Path, &str)) {
-        for entry in std::fs::read_dir(dir).expect("source directory") {
-            let path = entry.expect("directory entry").path();
-            if path.is_dir() {
-                visit(&path, check);
-            } else if path.extension().is_some_and(|e| e == "rs") {
-                check(&path, &std::fs::read_to_string(&path).expect("readable source"));
-            }
+#[test]
+fn dependencies_point_one_way() {
+    assert_holds("dependencies between workspace crates point one way", &invariants::dependency_direction(workspace()));
+}
+
+#[test]
+fn portal_kube_does_not_depend_on_portal_offline() {
+    assert_holds("portal-kube does not depend on portal-offline", &invariants::kube_does_not_use_offline(workspace()));
+}
+
+#[test]
+fn anyhow_only_in_the_binary_and_xtask() {
+    assert_holds("only bins/portal and xtask depend on anyhow", &invariants::anyhow_only_in_binaries(workspace()));
+}
+
+#[test]
+fn webhook_replicas_stay_stateless() {
+    let problems = match read_crate(ADMISSION_CRATE) {
+        Ok(krate) => invariants::admission_stays_stateless(&krate, ADMISSION_FOLDER),
+        Err(error) => vec![error],
+    };
+    assert_holds("the admission webhook keeps no state and runs no rule sources", &problems);
+}
+
+#[test]
+fn no_two_source_files_import_each_other() {
+    let root = project_root();
+    let mut dirs = vec!["xtask".to_owned()];
+    for parent in ["crates", "bins"] {
+        let entries = std::fs::read_dir(root.join(parent)).unwrap_or_else(|e| panic!("reading {parent}/: {e}"));
+        let mut found: Vec<String> = entries
+            .map(|entry| entry.expect("directory entry").path())
+            .filter(|path| path.join("Cargo.toml").is_file())
+            .map(|path| format!("{parent}/{}", path.file_name().unwrap_or_default().to_string_lossy()))
+            .collect();
+        assert!(!found.is_empty(), "there is no package under {parent}/");
+        found.sort();
+        dirs.extend(found);
+    }
+    let mut crates = Vec::new();
+    let mut problems = Vec::new();
+    for dir in &dirs {
+        match read_crate(dir) {
+            Ok(krate) => crates.push(krate),
+            Err(error) => problems.push(error),
         }
     }
+    problems.extend(invariants::file_cycles(&crates));
+    assert_holds("no two source files import each other", &problems);
 }

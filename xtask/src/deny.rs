@@ -28,8 +28,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail, ensure};
 
-use crate::dist::{cargo_command, run, stdout_of};
-use crate::project_root;
+use crate::cmd::{cargo_command, run, stdout_of};
+use crate::date::{SECONDS_PER_DAY, epoch_of_date, rfc3339};
+use crate::project::{cargo_home, project_root, target_dir};
 
 /// The cargo-deny release installed when missing.
 pub const CARGO_DENY_VERSION: &str = "0.20.2";
@@ -45,8 +46,6 @@ const ADVISORY_DB_URL: &str = "https://github.com/rustsec/advisory-db";
 /// (`url_to_db_path` in cargo-deny's `src/advisories/helpers/db.rs`).
 const CARGO_DENY_URL_HASH_SEED: u64 = 0xca80_de71;
 
-const SECONDS_PER_DAY: u64 = 86_400;
-
 /// `cargo xtask deny [--advisory-db PATH]`: `cargo deny check` (advisories, bans, licenses,
 /// sources) with deny.toml.
 pub fn deny_main(args: &[String]) -> Result<()> {
@@ -59,9 +58,9 @@ pub fn deny_main(args: &[String]) -> Result<()> {
     match &db {
         AdvisoryDb::Local(local) => {
             local.print("cargo-deny", &policy)?;
-            let db_path = crate::dist::target_dir().join("xtask/advisory-dbs");
+            let db_path = target_dir().join("xtask/advisory-dbs");
             local.as_git_repository(&db_path.join(cargo_deny_db_dir(ADVISORY_DB_URL)))?;
-            let offline_config = crate::dist::target_dir().join("xtask/deny.toml");
+            let offline_config = target_dir().join("xtask/deny.toml");
             fs::write(&offline_config, offline_deny_toml(&fs::read_to_string(&config)?, &db_path)?)
                 .with_context(|| format!("writing {}", offline_config.display()))?;
             // --offline: no fetch of the database (it is checked for staleness instead), of the
@@ -231,7 +230,7 @@ impl LocalDb {
                 fs::remove_dir_all(repo).with_context(|| format!("removing {}", repo.display()))?;
             }
             copy_tree(&self.dir, repo)?;
-            let date = rfc3339_of(self.epoch()?);
+            let date = rfc3339(self.epoch()?);
             let git = || {
                 let mut git = Command::new("git");
                 git.current_dir(repo)
@@ -295,26 +294,6 @@ fn parse_snapshot(text: &str) -> Result<(String, String)> {
     ensure!(commit.len() >= 7 && commit.chars().all(|c| c.is_ascii_hexdigit()), "{commit:?} is not a commit id");
     epoch_of_date(date)?;
     Ok((commit.to_owned(), date.to_owned()))
-}
-
-/// Seconds since the epoch at 00:00 UTC of `YYYY-MM-DD`.
-fn epoch_of_date(date: &str) -> Result<u64> {
-    let parts: Vec<&str> = date.split('-').collect();
-    let [year, month, day] = parts[..] else { bail!("{date:?} is not a date YYYY-MM-DD") };
-    let parse = |s: &str, what: &str| s.parse::<u64>().with_context(|| format!("{date:?}: bad {what}"));
-    let (year, month, day) = (parse(year, "year")?, parse(month, "month")?, parse(day, "day")?);
-    ensure!(year >= 1970 && (1..=12).contains(&month) && (1..=31).contains(&day), "{date:?} is not a date YYYY-MM-DD");
-    // Howard Hinnant's `days_from_civil`, for dates after 1970-01-01.
-    let y = if month <= 2 { year - 1 } else { year };
-    let (era, yoe) = (y / 400, y % 400);
-    let doy = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    Ok(days * SECONDS_PER_DAY)
-}
-
-fn rfc3339_of(epoch: u64) -> String {
-    crate::dist::rfc3339(epoch)
 }
 
 /// What the xtask reads from deny.toml for both tools.
@@ -417,14 +396,6 @@ fn print_fetched_db_date(repo: &Path) {
     }
 }
 
-fn cargo_home() -> Result<PathBuf> {
-    if let Some(home) = std::env::var_os("CARGO_HOME") {
-        return Ok(PathBuf::from(home));
-    }
-    let home = std::env::var_os("HOME").context("neither CARGO_HOME nor HOME is set")?;
-    Ok(Path::new(&home).join(".cargo"))
-}
-
 /// XXH64 (the xxHash 64-bit specification), the hash cargo-deny names database directories with.
 fn xxh64(data: &[u8], seed: u64) -> u64 {
     const P1: u64 = 0x9E37_79B1_85EB_CA87;
@@ -513,14 +484,6 @@ mod tests {
         assert!(parse_snapshot("snapshot of rustsec/advisory-db at main (2026-08-21)").is_err());
         assert!(parse_snapshot("snapshot of rustsec/advisory-db at bf5c0d2 (2026-13-01)").is_err());
         assert!(parse_snapshot("snapshot of rustsec/advisory-db").is_err());
-    }
-
-    #[test]
-    fn dates_are_midnight_utc() {
-        assert_eq!(epoch_of_date("1970-01-01").unwrap(), 0);
-        assert_eq!(epoch_of_date("2000-03-01").unwrap(), 951_868_800);
-        assert_eq!(rfc3339_of(epoch_of_date("2026-08-21").unwrap()), "2026-08-21T00:00:00Z");
-        assert_eq!(rfc3339_of(epoch_of_date("2024-02-29").unwrap()), "2024-02-29T00:00:00Z");
     }
 
     #[test]

@@ -7,7 +7,7 @@
 //! `/usr/local/bin/portal`. Nothing else: no shell, no package manager. The image runs as
 //! 65532:65532 with `Entrypoint ["/usr/local/bin/portal"]` and `Cmd ["run"]`.
 //!
-//! Everything is deterministic: the layer tar and gzip as in [`crate::dist`], `created` and every
+//! Everything is deterministic: the layer tar and gzip of [`crate::archive`], `created` and every
 //! mtime from `SOURCE_DATE_EPOCH`, JSON with sorted keys. Output in `<target dir>/dist/`:
 //!
 //! ```text
@@ -32,7 +32,12 @@ use anyhow::{Context, Result, bail, ensure};
 use flate2::read::GzDecoder;
 use serde_json::{Value, json};
 
-use crate::dist::{self, Dist, Tar, gzip, rfc3339, run, sha256_hex, stdout_of};
+use crate::archive::{Tar, gzip};
+use crate::checksum::{sha256_hex, write_checksums};
+use crate::cmd::{run, stdout_of};
+use crate::date::rfc3339;
+use crate::dist::{self, Dist, Release};
+use crate::project::{project_root, target_dir};
 
 // Media types of the OCI image specification (image-spec `media-types.md`).
 const INDEX_MEDIA_TYPE: &str = "application/vnd.oci.image.index.v1+json";
@@ -83,8 +88,8 @@ pub fn main(args: &[String]) -> Result<()> {
         _ => bail!("cargo xtask image: unknown arguments {args:?}; use no argument or --verify"),
     };
     let started = Instant::now();
-    let root = crate::project_root();
-    let dist = dist::build(&root, &dist::target_dir(), &dist::Release::read()?)?;
+    let root = project_root();
+    let dist = dist::build(&root, &target_dir(), &Release::read()?)?;
     let image = build(&dist)?;
     eprintln!("image: {} and {} in {:.0?}", image.layout.display(), image.archive.display(), started.elapsed());
     if check {
@@ -170,7 +175,7 @@ pub fn build(dist: &Dist) -> Result<Image> {
     let archive_path = dist.dir.join(format!("portal-{}-oci.tar", release.version));
     let archive = archive.finish()?;
     fs::write(&archive_path, &archive).with_context(|| format!("writing {}", archive_path.display()))?;
-    dist::write_checksums(&dist.dir)?;
+    write_checksums(&dist.dir)?;
     eprintln!("image: manifest {manifest_digest}, {} bytes in {}", archive.len(), archive_path.display());
 
     Ok(Image {
@@ -403,7 +408,7 @@ fn check_root_filesystem(rootfs: &Path, binary_sha256: &str) -> Result<()> {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
-    use crate::dist::Release;
+    use crate::checksum::CHECKSUMS;
 
     /// An image around a stand-in binary (no release build): what `--verify` checks short of
     /// running it, and the same digest when built again.
@@ -424,7 +429,7 @@ mod tests {
                 revision: "0123456789abcdef0123456789abcdef01234567".to_owned(),
                 source_date_epoch: 1_700_000_000,
             },
-            root: crate::project_root(),
+            root: project_root(),
             dir: dir.clone(),
             binary_sha256: sha256_hex(b"\x7fELF stand-in"),
             binary,
@@ -447,7 +452,7 @@ mod tests {
         };
         assert_eq!(config["created"], "2023-11-14T22:13:20Z");
         assert_eq!(config["config"]["Labels"]["org.opencontainers.image.version"], "1.2.3");
-        let sums = fs::read_to_string(dir.join(dist::CHECKSUMS)).unwrap();
+        let sums = fs::read_to_string(dir.join(CHECKSUMS)).unwrap();
         assert!(sums.contains("  portal-1.2.3-oci.tar\n"), "{sums}");
 
         let again = build(&dist).unwrap();

@@ -10,8 +10,8 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
-use crate::dist::stdout_of;
-use crate::project_root;
+use crate::cmd::stdout_of;
+use crate::project::project_root;
 
 /// `cargo xtask lockfile-check BASE`.
 pub fn main(args: &[String]) -> Result<()> {

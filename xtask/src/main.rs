@@ -1,19 +1,27 @@
 //! `cargo xtask`: the project's own automation. `cargo xtask test` is the one entry point that
 //! runs every check and test CI runs.
 
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod architecture;
+mod archive;
+mod checksum;
+mod cmd;
+mod date;
 mod deny;
 mod dist;
+mod elf;
 mod envtest;
 mod image;
 mod lockfile;
+mod project;
+mod repro;
 mod sbom;
 
-use std::ffi::OsStr;
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
 use anyhow::{Context, Result, bail};
+
+use crate::cmd::{cargo, cargo_command, cargo_with_env};
+use crate::project::project_root;
 
 const USAGE: &str = "\
 usage: cargo xtask <command>
@@ -51,8 +59,8 @@ fn main() -> Result<()> {
         Some("bench") => bench(&args[1..]),
         Some("dist") => dist::main(&args[1..]),
         Some("image") => image::main(&args[1..]),
-        Some("checksums") => dist::checksums_main(),
-        Some("repro") => dist::repro(),
+        Some("checksums") => checksum::checksums_main(),
+        Some("repro") => repro::main(),
         Some("sbom") => sbom::main(&args[1..]),
         Some("deny") => deny::deny_main(&args[1..]),
         Some("audit") => deny::audit_main(&args[1..]),
@@ -68,32 +76,6 @@ fn main() -> Result<()> {
         }
         Some(other) => bail!("unknown command {other:?}\n\n{USAGE}"),
     }
-}
-
-/// The workspace root (the parent of this crate's directory).
-pub fn project_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf)
-}
-
-/// Runs `cargo` with `args` in the workspace root, failing when it fails.
-fn cargo(args: &[&str]) -> Result<()> {
-    cargo_with_env(args, &[])
-}
-
-/// [`cargo`] with extra environment variables.
-fn cargo_with_env(args: &[&str], env: &[(&str, &OsStr)]) -> Result<()> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    eprintln!("$ cargo {}", args.join(" "));
-    let status = Command::new(&cargo)
-        .args(args)
-        .envs(env.iter().copied())
-        .current_dir(project_root())
-        .status()
-        .with_context(|| format!("running {cargo}"))?;
-    if !status.success() {
-        bail!("`cargo {}` failed with {status}", args.join(" "));
-    }
-    Ok(())
 }
 
 fn test() -> Result<()> {
@@ -151,12 +133,10 @@ fn bench(extra: &[String]) -> Result<()> {
 fn bench_admission() -> Result<()> {
     cargo(&["build", "--release", "--locked", "-p", "portal"])?;
     let binary = project_root().join("target/release/portal");
-    let cargo_bin = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     eprintln!("$ cargo bench -p portal-kube --bench admission");
-    let status = Command::new(cargo_bin)
+    let status = cargo_command()
         .args(["bench", "--locked", "-p", "portal-kube", "--bench", "admission"])
         .env("PORTAL_BIN", &binary)
-        .current_dir(project_root())
         .status()
         .context("running cargo bench")?;
     if !status.success() {

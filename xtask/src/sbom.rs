@@ -32,7 +32,11 @@ use std::process::Command;
 use anyhow::{Context, Result, bail, ensure};
 use serde_json::{Value, json};
 
-use crate::dist::{Release, TARGET, cargo_command, rfc3339, sha256_hex, stdout_of};
+use crate::checksum::{CHECKSUMS, sha256_hex, write_checksums};
+use crate::cmd::{cargo_command, stdout_of};
+use crate::date::rfc3339;
+use crate::dist::{Release, TARGET};
+use crate::project::{project_root, target_dir};
 
 /// The binary SBOM, in the dist directory.
 pub const BINARY_SBOM: &str = "portal.cdx.json";
@@ -52,9 +56,9 @@ pub fn main(args: &[String]) -> Result<()> {
         bail!("cargo xtask sbom: unknown argument {other:?}; it takes none");
     }
     let release = Release::read()?;
-    let dir = crate::dist::target_dir().join("dist");
+    let dir = target_dir().join("dist");
     let graph = Graph::compiled_into_portal(&cargo_metadata()?)?;
-    let checksums = lock_checksums(&fs::read_to_string(crate::project_root().join("Cargo.lock"))?)?;
+    let checksums = lock_checksums(&fs::read_to_string(project_root().join("Cargo.lock"))?)?;
     let rustc = stdout_of(Command::new("rustc").arg("--version"))?.trim().to_owned();
 
     let binary = dir.join("portal");
@@ -91,8 +95,8 @@ pub fn main(args: &[String]) -> Result<()> {
         println!("sbom: {} (CycloneDX {SPEC_VERSION}, {count} components)", path.display());
     }
     // SHA256SUMS covers every file in the dist directory, the SBOMs included.
-    if dir.join(crate::dist::CHECKSUMS).exists() {
-        crate::dist::write_checksums(&dir)?;
+    if dir.join(CHECKSUMS).exists() {
+        write_checksums(&dir)?;
     }
     Ok(())
 }
@@ -519,7 +523,6 @@ mod tests {
     use std::path::PathBuf;
 
     use super::*;
-    use crate::project_root;
 
     fn release() -> Release {
         Release {
@@ -774,7 +777,7 @@ mod tests {
     fn boms_validate_against_the_cyclonedx_schema() {
         let python = cyclonedx_python();
         let (binary, image) = boms();
-        let dir = crate::dist::target_dir().join("xtask/sbom-test");
+        let dir = target_dir().join("xtask/sbom-test");
         fs::create_dir_all(&dir).unwrap();
         for (name, bom) in [("binary.cdx.json", &binary), ("image.cdx.json", &image)] {
             let path = dir.join(name);
@@ -794,7 +797,7 @@ mod tests {
 
     /// The venv's python with cyclonedx-python-lib, created on first use (needs PyPI once).
     fn cyclonedx_python() -> PathBuf {
-        let venv = crate::dist::target_dir().join("xtask/cyclonedx-venv");
+        let venv = target_dir().join("xtask/cyclonedx-venv");
         let python = venv.join("bin/python");
         let marker = venv.join("installed");
         if fs::read_to_string(&marker).ok().as_deref() == Some(CYCLONEDX_PYTHON_LIB) {
