@@ -73,16 +73,14 @@ async fn portal_run_serves_admission_with_namespaces_from_its_cache() {
     std::fs::write(dir.path().join("tls.key"), key.serialize_pem()).unwrap();
 
     let (admission_port, health_port) = (common::free_port(), common::free_port());
-    let overrides = portal_config::Overrides {
-        rules_folders: Some(vec![dir.path().join("rules.yaml")]),
-        kubeconfig: Some(env.kubeconfig_path().to_owned()),
-        admission: Some(true),
-        admission_listen: Some(SocketAddr::from((Ipv4Addr::LOCALHOST, admission_port))),
-        health_listen: Some(SocketAddr::from((Ipv4Addr::LOCALHOST, health_port))),
-        cert_file: Some(dir.path().join("tls.crt")),
-        key_file: Some(dir.path().join("tls.key")),
-        ..portal_config::Overrides::default()
-    };
+    let overrides = portal_config::Overrides::default()
+        .set("--rules", "rules.folders", vec![dir.path().join("rules.yaml")])
+        .set("--kubeconfig", "kubernetes.kubeconfig", env.kubeconfig_path())
+        .set("--admission", "admission.enabled", true)
+        .set("--admission-listen", "admission.listen", SocketAddr::from((Ipv4Addr::LOCALHOST, admission_port)))
+        .set("--health-listen", "health.listen", SocketAddr::from((Ipv4Addr::LOCALHOST, health_port)))
+        .set("--cert-file", "admission.certFile", dir.path().join("tls.crt"))
+        .set("--key-file", "admission.keyFile", dir.path().join("tls.key"));
     let config = portal_config::Config::load(None, Vec::new(), &overrides).unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let run = tokio::spawn(async move {

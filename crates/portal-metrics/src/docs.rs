@@ -5,7 +5,8 @@ use std::fmt::Write as _;
 
 use prometheus::proto::{MetricFamily, MetricType};
 
-use crate::{DECISION, Decision, Error, Metrics, NAMESPACE, RULE, RULE_STATES, Result, STATE, VERSION};
+use crate::error::{Error, Result};
+use crate::registry::{DECISION, Decision, Metrics, NAMESPACE, RULE, RULE_STATES, STATE, VERSION};
 
 /// The command that rewrites `docs/metrics.md` from the registry (an `#[ignore]`d test, so
 /// that ordinary test runs never write into the source tree). A test fails, naming it, when

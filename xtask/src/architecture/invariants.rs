@@ -10,10 +10,11 @@ use super::references::{Crate, Kind, Target};
 use super::workspace::{self, Workspace};
 
 /// The crates that do no I/O: text in, values out.
-pub const PURE_CRATES: &[&str] = &["portal-cel", "portal-rules", "portal-report"];
+pub const PURE_CRATES: &[&str] = &["portal-cel", "portal-yaml", "portal-rules", "portal-report"];
 
 /// The workspace crates each dependency-pure crate may depend on, even indirectly.
-const PURE_CRATE_WORKSPACE_DEPENDENCIES: &[(&str, &[&str])] = &[("portal-cel", &[]), ("portal-rules", &["portal-cel"])];
+const PURE_CRATE_WORKSPACE_DEPENDENCIES: &[(&str, &[&str])] =
+    &[("portal-cel", &[]), ("portal-yaml", &[]), ("portal-rules", &["portal-cel", "portal-yaml"])];
 
 /// Packages that the dependency-pure crates must not reach through their normal dependencies:
 /// an async runtime, a Kubernetes client, an HTTP stack, a file watcher.
@@ -56,7 +57,8 @@ const PRINT_MACROS: &[&str] = &["print", "println", "eprint", "eprintln", "dbg"]
 /// dependencies); the crate graph of ARCHITECTURE.md's code map.
 const ALLOWED_DEPENDENCIES: &[(&str, Allowed)] = &[
     ("portal-cel", Allowed::Only(&[])),
-    ("portal-rules", Allowed::Only(&["portal-cel"])),
+    ("portal-yaml", Allowed::Only(&[])),
+    ("portal-rules", Allowed::Only(&["portal-cel", "portal-yaml"])),
     ("portal-report", Allowed::Only(&["portal-rules"])),
     ("portal-files", Allowed::Only(&["portal-rules"])),
     ("portal-offline", Allowed::Only(&["portal-rules", "portal-files", "portal-report"])),
@@ -64,7 +66,7 @@ const ALLOWED_DEPENDENCIES: &[(&str, Allowed)] = &[
         "portal-kube",
         Allowed::Only(&["portal-rules", "portal-files", "portal-report", "portal-config", "portal-metrics"]),
     ),
-    ("portal-config", Allowed::Only(&[])),
+    ("portal-config", Allowed::Only(&["portal-yaml"])),
     ("portal-metrics", Allowed::Only(&[])),
     ("portal-testenv", Allowed::Only(&[])),
     ("portal", Allowed::AnythingBut(&["xtask", "portal-testenv"])),
@@ -353,7 +355,8 @@ mod tests {
         workspace(
             &[
                 ("portal-cel", &[("cel", N), ("regex", N)]),
-                ("portal-rules", &[("portal-cel", N), ("cel", N), ("serde", N)]),
+                ("portal-yaml", &[]),
+                ("portal-rules", &[("portal-cel", N), ("portal-yaml", N), ("cel", N), ("serde", N)]),
                 ("portal-report", &[("portal-rules", N), ("serde", N)]),
                 ("portal-files", &[("portal-rules", N)]),
                 ("portal-offline", &[("portal-rules", N), ("portal-files", N), ("portal-report", N)]),
@@ -370,7 +373,7 @@ mod tests {
                         ("anyhow", DependencyKind::Dev),
                     ],
                 ),
-                ("portal-config", &[("serde", N)]),
+                ("portal-config", &[("portal-yaml", N), ("serde", N)]),
                 ("portal-metrics", &[]),
                 ("portal-testenv", &[("kube", N)]),
                 ("portal", &[("portal-kube", N), ("portal-offline", N), ("anyhow", N)]),

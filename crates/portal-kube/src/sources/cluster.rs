@@ -9,39 +9,13 @@ use kube::Api;
 use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event};
 use portal_rules::{Document, LoadedRule, Origin, RuleSet, rule_from_document};
-use serde_json::Value as Json;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use super::event::{ClusterEvent, ResourceKind, RuleResource, SourceEvent, SourceProblem};
 use super::status::{desired_status, same};
-use super::{SourceEvent, SourceProblem};
-use crate::api::{PortalClusterRule, PortalRule, RuleResourceKey, RuleStatus};
+use crate::api::{PortalClusterRule, PortalRule, RuleResourceKey};
 use crate::writers::write_rule_status;
-
-/// The two kinds watched.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum ResourceKind {
-    Cluster,
-    Namespaced,
-}
-
-/// One rule resource as last seen.
-#[derive(Debug, Clone)]
-pub(crate) struct RuleResource {
-    pub key: RuleResourceKey,
-    /// The whole object, as the API server returned it.
-    pub object: Json,
-    pub generation: Option<i64>,
-    pub status: Option<RuleStatus>,
-}
-
-#[derive(Debug)]
-pub(crate) enum ClusterEvent {
-    Applied(Box<RuleResource>),
-    Deleted(RuleResourceKey),
-    /// A (re)list finished: these are all the resources of the kind.
-    Listed(ResourceKind, Vec<RuleResource>),
-}
 
 /// The rule resources known, and what was last written to their status.
 pub(crate) struct ClusterRules {

@@ -9,7 +9,7 @@ use portal_files::{RuleFile, load_rule_file, rule_files};
 use portal_rules::{LoadedRule, RuleSet};
 use tokio::sync::mpsc;
 
-use super::{SourceEvent, SourceProblem};
+use super::event::{SourceEvent, SourceProblem};
 
 /// The rules of every file, as last loaded without error, and the files' current problems.
 pub(crate) struct FolderRules {

@@ -7,6 +7,7 @@
 //! changed.
 
 mod cluster;
+mod event;
 mod folder;
 mod status;
 
@@ -20,7 +21,9 @@ use portal_rules::{LoadedRule, RuleSet, SharedRuleSet};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
-use cluster::{ClusterEvent, ClusterRules};
+use cluster::ClusterRules;
+use event::SourceEvent;
+pub use event::SourceProblem;
 use folder::FolderRules;
 
 /// What to load rules from.
@@ -42,14 +45,6 @@ impl fmt::Debug for SourcesConfig {
             .field("debounce", &self.debounce)
             .finish()
     }
-}
-
-/// A problem with one rule source, for logs and for whoever watches the sources.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SourceProblem {
-    /// A file (and line), or `PortalClusterRule/name`, `PortalRule/namespace/name`.
-    pub location: String,
-    pub message: String,
 }
 
 /// The state after a rebuild: which rules are in force and what was rejected.
@@ -139,13 +134,6 @@ impl RuleSources {
             Err(_) => self.snapshot.borrow().clone(),
         }
     }
-}
-
-/// What the watchers tell the reconciler.
-#[derive(Debug)]
-pub(crate) enum SourceEvent {
-    Cluster(ClusterEvent),
-    FoldersChanged,
 }
 
 /// What a burst of events changed.

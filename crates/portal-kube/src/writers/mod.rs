@@ -5,9 +5,8 @@
 //! The admission webhook never imports this module: webhook replicas stay stateless (checked
 //! by `xtask/src/architecture.rs`).
 
+mod apply;
 mod rule_status;
 
+pub use apply::FIELD_MANAGER;
 pub use rule_status::write_rule_status;
-
-/// The field manager of every write, so `kubectl` shows which fields Portal owns.
-pub const FIELD_MANAGER: &str = "portal";

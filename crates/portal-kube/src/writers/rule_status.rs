@@ -1,10 +1,10 @@
 //! The status of `PortalClusterRule` and `PortalRule` resources.
 
 use kube::Api;
-use kube::api::{Patch, PatchParams};
+use kube::api::Patch;
 use serde_json::json;
 
-use super::FIELD_MANAGER;
+use super::apply::apply_params;
 use crate::api::{PortalClusterRule, PortalRule, RuleResourceKey, RuleStatus};
 
 /// Applies `status` to the rule resource's status subresource. Server-side apply replaces what
@@ -14,7 +14,7 @@ pub async fn write_rule_status(
     key: &RuleResourceKey,
     status: &RuleStatus,
 ) -> Result<(), kube::Error> {
-    let params = PatchParams::apply(FIELD_MANAGER).force();
+    let params = apply_params();
     match key {
         RuleResourceKey::Cluster(name) => {
             let patch = json!({"apiVersion": "portal.io/v1alpha1", "kind": "PortalClusterRule", "status": status});
