@@ -55,6 +55,16 @@ pub enum Command {
     /// adopt its contents. Renewal keeps the old CA in the bundle so that replicas still
     /// serving the old certificate stay trusted.
     InitCerts(InitCertsArgs),
+    /// Print the ValidatingWebhookConfiguration that registers Portal's webhook for the given
+    /// admission rules, for `kubectl apply -f -`, GitOps or a Helm chart.
+    ///
+    /// The API server calls Portal only for the kinds (and the subresources) the rules match;
+    /// namespaced and cluster-scoped objects get webhooks of their own, each with its failure
+    /// policy; the system namespaces, Portal's namespace and anything labelled
+    /// portal.io/admission=disabled are never sent; Nodes, Leases, Events, access reviews and
+    /// Portal's own resources are never intercepted. Render it again when the rules change. The
+    /// caBundle is left for `portal init-certs --webhook-config` or cert-manager to fill.
+    WebhookConfig(WebhookConfigArgs),
     /// Print the version.
     Version,
     /// Print a shell completion script.
@@ -245,6 +255,49 @@ pub struct CheckArgs {
     /// Manifest files or directories (YAML or JSON, multi-document, `kind: List`); `-` reads stdin.
     #[arg(value_name = "MANIFESTS", required = true)]
     pub manifests: Vec<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct WebhookConfigArgs {
+    /// Rule file or directory; repeat to combine. Only enabled admission rules count.
+    #[arg(long = "rules", short = 'r', value_name = "PATH", required = true)]
+    pub rules: Vec<PathBuf>,
+    /// Portal's namespace: where the webhook's Service is, and never sent to the webhook.
+    #[arg(long, short = 'n', value_name = "NAMESPACE", default_value = "portal-system", env = "PORTAL_NAMESPACE")]
+    pub namespace: String,
+    /// The webhook's Service (port 443, path /validate).
+    #[arg(long, value_name = "NAME", default_value = "portal-webhook")]
+    pub service: String,
+    /// Reach Portal at this HTTPS URL instead of through the Service (Portal outside the cluster).
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
+    /// The configuration's name.
+    #[arg(long, value_name = "NAME", default_value = "portal")]
+    pub name: String,
+    /// What the API server does with a namespaced object when Portal does not answer.
+    #[arg(long, value_enum, value_name = "POLICY", default_value_t = FailurePolicyArg::Fail)]
+    pub failure_policy: FailurePolicyArg,
+    /// What the API server does with a cluster-scoped object when Portal does not answer.
+    #[arg(long, value_enum, value_name = "POLICY", default_value_t = FailurePolicyArg::Ignore)]
+    pub cluster_failure_policy: FailurePolicyArg,
+}
+
+/// A webhook's failurePolicy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FailurePolicyArg {
+    #[value(name = "Fail")]
+    Fail,
+    #[value(name = "Ignore")]
+    Ignore,
+}
+
+impl FailurePolicyArg {
+    pub fn name(self) -> &'static str {
+        match self {
+            FailurePolicyArg::Fail => "Fail",
+            FailurePolicyArg::Ignore => "Ignore",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

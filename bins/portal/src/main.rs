@@ -12,7 +12,7 @@ use clap::{CommandFactory, Parser};
 use portal_offline::{CheckOptions, CheckOutput, CheckRun, OutputFormat, Problem};
 use portal_rules::{Activation, EvaluationInput};
 
-use cli::{CheckArgs, Cli, Command, EvalArgs, InitCertsArgs, OutputArg, RunArgs, TestArgs};
+use cli::{CheckArgs, Cli, Command, EvalArgs, InitCertsArgs, OutputArg, RunArgs, TestArgs, WebhookConfigArgs};
 
 /// Rule evaluation allocates many small values; mimalloc makes it about a fifth faster than
 /// the system allocator (docs/performance.md), and much faster than musl's in the static build.
@@ -31,6 +31,7 @@ fn main() -> ExitCode {
         Command::Eval(args) => eval(&args),
         Command::Crds { output_dir } => crds(output_dir.as_deref()),
         Command::InitCerts(args) => init_certs(&args),
+        Command::WebhookConfig(args) => webhook_config(&args),
         Command::Version => {
             println!("portal {}", env!("CARGO_PKG_VERSION"));
             Ok(ExitCode::SUCCESS)
@@ -135,6 +136,35 @@ fn init_certs(args: &InitCertsArgs) -> anyhow::Result<ExitCode> {
     if let Some(dir) = &args.output_dir {
         let changed = bundle.write_files(dir)?;
         tracing::info!(dir = %dir.display(), changed, "certificate files written");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn webhook_config(args: &WebhookConfigArgs) -> anyhow::Result<ExitCode> {
+    use portal_kube::registration::{self, RegistrationOptions, WebhookClient};
+    let (loaded, mut problems) = portal_files::load_rule_paths(&args.rules);
+    let (rules, errors) = portal_rules::RuleSet::compile(loaded);
+    problems.extend(errors.iter().map(Problem::from_rules_error));
+    if !problems.is_empty() {
+        print_problems("error", &problems);
+        return Ok(ExitCode::from(BAD_INPUT));
+    }
+    let client = match &args.url {
+        Some(url) => WebhookClient::Url(url.clone()),
+        None => WebhookClient::Service { namespace: args.namespace.clone(), name: args.service.clone() },
+    };
+    let options = RegistrationOptions {
+        name: args.name.clone(),
+        client,
+        portal_namespace: args.namespace.clone(),
+        failure_policy: args.failure_policy.name().to_owned(),
+        cluster_failure_policy: args.cluster_failure_policy.name().to_owned(),
+        ca_bundle: String::new(),
+    };
+    let registration = registration::render(&rules, &options)?;
+    print!("{}", registration::to_yaml(&registration.configuration)?);
+    for warning in &registration.warnings {
+        eprintln!("warning: {warning}");
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -72,10 +72,13 @@ mod tests {
     #[test]
     fn the_reference_has_every_command_and_flag() {
         let text = markdown();
-        for command in ["run", "check", "test", "eval", "crds", "init-certs", "version", "completions"] {
+        for command in
+            ["run", "check", "test", "eval", "crds", "init-certs", "webhook-config", "version", "completions"]
+        {
             assert!(text.contains(&format!("\n## portal {command}\n")), "{command}");
         }
-        for flag in ["--cluster-rules", "--print-config", "--output", "--namespace", "--webhook-config", "--old-object"] {
+        for flag in ["--cluster-rules", "--print-config", "--output", "--namespace", "--webhook-config", "--old-object"]
+        {
             assert!(text.contains(flag), "{flag}");
         }
     }

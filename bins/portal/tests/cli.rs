@@ -355,3 +355,39 @@ fn run_loads_folder_rules_and_stops_on_sigterm() {
     assert!(status.success());
     assert!(child.wait().unwrap().success(), "a SIGTERM is a clean shutdown");
 }
+
+/// The webhook configuration shipped in deploy/webhook/ is what `portal webhook-config` renders
+/// for the shipped examples.
+#[test]
+fn the_shipped_webhook_configuration_is_rendered_from_the_examples() {
+    let mut args = vec!["webhook-config", "--rules", "examples/rules"];
+    args.extend(PSS);
+    let output = portal(&args);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let shipped = std::fs::read_to_string(root().join("deploy/webhook/validating-webhook-configuration.yaml")).unwrap();
+    assert!(
+        stdout(&output) == shipped,
+        "deploy/webhook/validating-webhook-configuration.yaml is out of date: run `portal webhook-config --rules \
+         examples/rules --rules examples/policies/pod-security/baseline --rules \
+         examples/policies/pod-security/restricted > deploy/webhook/validating-webhook-configuration.yaml`"
+    );
+    let text = stdout(&output);
+    assert!(text.contains("pods/ephemeralcontainers") && text.contains("deployments/scale"), "{text}");
+    assert!(!text.contains("cluster.validate.portal.io"), "the examples target no cluster-scoped kind:\n{text}");
+}
+
+#[test]
+fn webhook_config_reports_bad_rules_and_protected_kinds() {
+    let dir = temp_dir("webhook-config");
+    std::fs::write(dir.join("bad.yaml"), "name: bad\nmatch: {gvk: [{group: '', kind: Pod}]}\nrule: 'spec.('\n")
+        .unwrap();
+    let output = portal(&["webhook-config", "--rules", dir.join("bad.yaml").to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(stderr(&output).contains("bad.yaml"), "{}", stderr(&output));
+    std::fs::write(dir.join("nodes.yaml"), "name: nodes\nmatch: {gvk: [{group: '', kind: Node}]}\nrule: 'true'\n")
+        .unwrap();
+    let output = portal(&["webhook-config", "--rules", dir.join("nodes.yaml").to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(stderr(&output).contains("warning: rule nodes matches core/Node"), "{}", stderr(&output));
+    assert!(stdout(&output).contains("webhooks: []"), "{}", stdout(&output));
+}

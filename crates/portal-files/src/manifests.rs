@@ -75,57 +75,13 @@ fn add_object(document: Document, manifests: &mut Manifests) {
     }
 }
 
-/// Kinds that live outside namespaces (built-in APIs, and Portal's and the policy working
-/// group's cluster-scoped kinds). Every other kind is taken to be namespaced, as kubectl does.
-const CLUSTER_SCOPED_KINDS: &[&str] = &[
-    "APIService",
-    "ClusterTrustBundle",
-    "DeviceClass",
-    "IPAddress",
-    "ResourceSlice",
-    "SelfSubjectAccessReview",
-    "SelfSubjectReview",
-    "SelfSubjectRulesReview",
-    "ServiceCIDR",
-    "StorageVersion",
-    "StorageVersionMigration",
-    "SubjectAccessReview",
-    "TokenReview",
-    "VolumeAttributesClass",
-    "CSIDriver",
-    "CSINode",
-    "CertificateSigningRequest",
-    "ClusterPolicyReport",
-    "ClusterRole",
-    "ClusterRoleBinding",
-    "ComponentStatus",
-    "CustomResourceDefinition",
-    "FlowSchema",
-    "IngressClass",
-    "MutatingAdmissionPolicy",
-    "MutatingAdmissionPolicyBinding",
-    "MutatingWebhookConfiguration",
-    "Namespace",
-    "Node",
-    "PersistentVolume",
-    "PortalClusterRule",
-    "PriorityClass",
-    "PriorityLevelConfiguration",
-    "RuntimeClass",
-    "StorageClass",
-    "ValidatingAdmissionPolicy",
-    "ValidatingAdmissionPolicyBinding",
-    "ValidatingWebhookConfiguration",
-    "VolumeAttachment",
-];
-
 /// Puts objects of namespaced kinds that name no namespace into `namespace`, as `kubectl apply`
 /// would, and drops the namespace of cluster-scoped objects, as the API server does, so that
 /// namespace matching and `PortalRule`s see what the cluster would see.
 pub fn apply_default_namespace(manifests: &mut Manifests, namespace: &str) {
     for manifest in &mut manifests.objects {
         let kind = manifest.object.get("kind").and_then(Json::as_str).unwrap_or_default();
-        if CLUSTER_SCOPED_KINDS.contains(&kind) {
+        if portal_rules::kinds::is_cluster_scoped(kind) {
             if let Some(Json::Object(metadata)) = manifest.object.get_mut("metadata") {
                 metadata.remove("namespace");
             }

@@ -6,6 +6,7 @@
 //! - [`sources`]: rule resources and rule folders compiled into one rule set (rebuild only);
 //! - [`cache`]: watch caches evaluations read (Namespaces);
 //! - [`admission`]: the validating webhook, stateless;
+//! - [`registration`]: the ValidatingWebhookConfiguration rendered from the rules;
 //! - [`health`]: `/healthz`, `/readyz`, `/metrics`;
 //! - [`writers`]: everything written to the API server (rule status), by server-side apply;
 //! - [`certs`]: `portal init-certs`;
@@ -18,6 +19,7 @@ pub mod certs;
 pub mod client;
 pub mod health;
 pub mod operator;
+pub mod registration;
 pub mod sources;
 pub mod writers;
 

@@ -7,7 +7,10 @@ use std::sync::Arc;
 
 use portal_config::{AdmissionFailurePolicy, Config};
 
-use crate::admission::{self, AdmissionSettings, DecisionOptions, DefaultFailurePolicy};
+use crate::admission::{
+    self, AdmissionSettings, ApiScaledObjects, DecisionOptions, DefaultFailurePolicy, Lookups, NoScaledObjects,
+    ScaledObjects,
+};
 use crate::cache::{NamespaceCache, NamespaceLookup, NoNamespaces};
 use crate::client::{self, client};
 use crate::health;
@@ -64,6 +67,10 @@ pub async fn run(config: &Config, shutdown: impl Future<Output = ()>) -> Result<
     }
     let _admission = if config.admission.enabled {
         // Only what admission needs is watched: the Namespaces it reads, nothing for audit.
+        let scaled: Arc<dyn ScaledObjects> = match &client {
+            Some(client) => Arc::new(ApiScaledObjects(client.clone())),
+            None => Arc::new(NoScaledObjects),
+        };
         let namespaces: Arc<dyn NamespaceLookup> = match &client {
             Some(client) => {
                 let cache = NamespaceCache::start(client.clone());
@@ -97,7 +104,7 @@ pub async fn run(config: &Config, shutdown: impl Future<Output = ()>) -> Result<
             certificate_poll: std::time::Duration::from_secs(2),
             max_concurrent_evaluations: 64,
         };
-        Some(admission::start(settings, sources.rules(), namespaces, metrics.clone()).await?)
+        Some(admission::start(settings, sources.rules(), Lookups { namespaces, scaled }, metrics.clone()).await?)
     } else {
         None
     };

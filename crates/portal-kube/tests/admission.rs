@@ -4,8 +4,7 @@
 
 mod common;
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::path::Path;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,10 +12,11 @@ use k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration;
 use k8s_openapi::api::core::v1::{Namespace, Pod};
 use kube::Api;
 use kube::api::{DeleteParams, PostParams};
-use portal_kube::admission::{self, AdmissionSettings, DecisionOptions, DefaultFailurePolicy};
+use portal_kube::admission::{
+    self, AdmissionSettings, DecisionOptions, DefaultFailurePolicy, Lookups, NoScaledObjects,
+};
 use portal_kube::cache::NamespaceLookup;
 use portal_kube::{RuleSources, SourcesConfig};
-use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair, SanType};
 use serde_json::{Value, json};
 
 const RULES: &str = "\
@@ -56,83 +56,10 @@ impl NamespaceLookup for LiveNamespaces {
     }
 }
 
-struct Certificates {
-    ca_pem: String,
-    issuer: Issuer<'static, KeyPair>,
-}
-
-impl Certificates {
-    fn new() -> Certificates {
-        let key = KeyPair::generate().unwrap();
-        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        let ca = params.self_signed(&key).unwrap();
-        let issuer = Issuer::from_ca_cert_der(ca.der(), key).unwrap();
-        Certificates { ca_pem: ca.pem(), issuer }
-    }
-
-    /// A serving certificate for 127.0.0.1, written to `dir`.
-    fn write_serving(&self, dir: &Path) -> String {
-        let key = KeyPair::generate().unwrap();
-        let mut params = CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
-        params.subject_alt_names.push(SanType::IpAddress(IpAddr::V4(Ipv4Addr::LOCALHOST)));
-        let certificate = params.signed_by(&key, &self.issuer).unwrap();
-        // The key first, then the certificate: the server must never pair a new key with an old cert.
-        std::fs::write(dir.join("tls.key.tmp"), key.serialize_pem()).unwrap();
-        std::fs::write(dir.join("tls.crt.tmp"), certificate.pem()).unwrap();
-        std::fs::rename(dir.join("tls.key.tmp"), dir.join("tls.key")).unwrap();
-        std::fs::rename(dir.join("tls.crt.tmp"), dir.join("tls.crt")).unwrap();
-        certificate.pem()
-    }
-}
-
-fn webhook(
-    name: &str,
-    port: u16,
-    ca_pem: &str,
-    selector_value: &str,
-    failure_policy: &str,
-) -> ValidatingWebhookConfiguration {
-    serde_json::from_value(json!({
-        "apiVersion": "admissionregistration.k8s.io/v1",
-        "kind": "ValidatingWebhookConfiguration",
-        "metadata": {"name": name},
-        "webhooks": [{
-            "name": "validate.portal.io",
-            "clientConfig": {"url": format!("https://127.0.0.1:{port}/validate"), "caBundle": base64_encode(ca_pem.as_bytes())},
-            "rules": [{"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE", "UPDATE"], "resources": ["pods"], "scope": "Namespaced"}],
-            "failurePolicy": failure_policy,
-            "sideEffects": "None",
-            "timeoutSeconds": 3,
-            "admissionReviewVersions": ["v1"],
-            "matchPolicy": "Equivalent",
-            // Only this test's namespaces; system namespaces are always excluded.
-            "namespaceSelector": {"matchExpressions": [
-                {"key": "portal-e2e", "operator": "In", "values": [selector_value]},
-                {"key": "kubernetes.io/metadata.name", "operator": "NotIn", "values": ["kube-system", "kube-public", "kube-node-lease"]}
-            ]}
-        }]
-    }))
-    .unwrap()
-}
-
-/// Standard base64, as `caBundle` wants it (kept local: the test needs nothing else of a crate).
-fn base64_encode(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
+/// The webhook rules of this test: Pods.
+static POD_RULES: std::sync::LazyLock<Value> = std::sync::LazyLock::new(
+    || json!([{"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE", "UPDATE"], "resources": ["pods"], "scope": "Namespaced"}]),
+);
 
 fn pod(name: &str, spec: Value, labels: Value) -> Pod {
     serde_json::from_value(json!({
@@ -205,7 +132,7 @@ async fn the_api_server_calls_portal_and_enforces_its_decisions() {
         namespaces.lock().unwrap().insert(name.clone(), serde_json::to_value(object).unwrap());
     }
 
-    let certificates = Certificates::new();
+    let certificates = common::Certificates::new();
     let tls_dir = tempfile::tempdir().unwrap();
     let first_certificate = certificates.write_serving(tls_dir.path());
     let metrics = portal_metrics::Metrics::new().unwrap();
@@ -219,14 +146,22 @@ async fn the_api_server_calls_portal_and_enforces_its_decisions() {
         certificate_poll: Duration::from_millis(100),
         max_concurrent_evaluations: 16,
     };
-    let server = admission::start(settings, sources.rules(), Arc::new(LiveNamespaces(namespaces)), metrics.clone())
-        .await
-        .unwrap();
+    let server = admission::start(
+        settings,
+        sources.rules(),
+        Lookups { namespaces: Arc::new(LiveNamespaces(namespaces)), scaled: Arc::new(NoScaledObjects) },
+        metrics.clone(),
+    )
+    .await
+    .unwrap();
     let port = server.local_addr().port();
     let webhooks: Api<ValidatingWebhookConfiguration> = Api::all(client.clone());
     let webhook_name = format!("portal-e2e-{unique}");
     webhooks
-        .create(&PostParams::default(), &webhook(&webhook_name, port, &certificates.ca_pem, &unique, "Fail"))
+        .create(
+            &PostParams::default(),
+            &common::webhook(&webhook_name, port, &certificates.ca_pem, &unique, "Fail", POD_RULES.clone()),
+        )
         .await
         .unwrap();
     let pods: Api<Pod> = Api::namespaced(client.clone(), &enforced);

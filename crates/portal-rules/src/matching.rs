@@ -15,7 +15,15 @@ pub(crate) struct MatchTarget<'a> {
     /// Labels of the object's Namespace; `None` when the Namespace is unknown.
     pub namespace_labels: Option<&'a Json>,
     pub operation: Option<Operation>,
+    /// The admission request's `subResource`, when it names one.
+    pub subresource: Option<&'a str>,
+    /// An UPDATE of an object that is being deleted (its previous version has a
+    /// `deletionTimestamp`), e.g. a finalizer's removal.
+    pub terminating: bool,
 }
+
+/// Subresources every rule is evaluated on: they change what a rule sees of the object.
+pub const ALWAYS_EVALUATED_SUBRESOURCES: &[&str] = &["ephemeralcontainers", "scale"];
 
 impl<'a> MatchTarget<'a> {
     pub fn new(identity: &'a ObjectIdentity, input: &EvaluationInput<'a>) -> MatchTarget<'a> {
@@ -28,7 +36,26 @@ impl<'a> MatchTarget<'a> {
         } else {
             input.namespace_object.map(|ns| ns.get("metadata").and_then(|m| m.get("labels")).unwrap_or(&Json::Null))
         };
-        MatchTarget { identity, namespace, labels, namespace_labels, operation: input.operation }
+        let subresource = input
+            .request
+            .and_then(|request| request.get("subResource"))
+            .and_then(Json::as_str)
+            .filter(|subresource| !subresource.is_empty());
+        let terminating = input.operation == Some(Operation::Update)
+            && input
+                .old_object
+                .and_then(|old| old.get("metadata"))
+                .and_then(|metadata| metadata.get("deletionTimestamp"))
+                .is_some_and(|timestamp| !timestamp.is_null());
+        MatchTarget {
+            identity,
+            namespace,
+            labels,
+            namespace_labels,
+            operation: input.operation,
+            subresource,
+            terminating,
+        }
     }
 }
 
@@ -49,6 +76,11 @@ pub(crate) fn selects_besides_gvk(spec: &MatchSpec, target: &MatchTarget<'_>) ->
         && target
             .operation
             .is_none_or(|operation| spec.operations.as_deref().unwrap_or(DEFAULT_OPERATIONS).contains(&operation))
+        && target.subresource.is_none_or(|subresource| {
+            ALWAYS_EVALUATED_SUBRESOURCES.contains(&subresource)
+                || spec.subresources.iter().any(|listed| listed == "*" || listed == subresource)
+        })
+        && (!target.terminating || spec.terminating)
 }
 
 /// Whether `spec`, used as `exclude`, carves the target out: every criterion it sets must hold,

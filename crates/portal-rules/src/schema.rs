@@ -144,6 +144,16 @@ pub struct MatchSpec {
     /// Admission operations; `match` defaults to CREATE and UPDATE.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub operations: Option<Vec<Operation>>,
+    /// Subresources the rule is also evaluated on at admission, e.g. `status` (`*` for all).
+    /// Requests for the object itself, and for `ephemeralcontainers` and `scale` (evaluated as
+    /// the scaled object), are always evaluated; requests for other subresources only when a rule
+    /// lists them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub subresources: Vec<String>,
+    /// Also evaluate UPDATEs of objects being deleted (with a `deletionTimestamp`), such as the
+    /// removal of a finalizer. Default: false, so a violating object can always finish deleting.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub terminating: bool,
 }
 
 /// A group/version/kind pattern. `group: ""` is the core group; `kind: "*"` and
@@ -345,6 +355,22 @@ fn validate_match(spec: &MatchSpec, prefix: &str, problem: &mut impl FnMut(Strin
             format!("{prefix}.operations"),
             "must list at least one of CREATE, UPDATE, DELETE, CONNECT when set".into(),
         );
+    }
+    if prefix == "exclude" && (!spec.subresources.is_empty() || spec.terminating) {
+        problem(
+            format!("{prefix}.{}", if spec.terminating { "terminating" } else { "subresources" }),
+            "is only allowed in match: it widens what a rule is evaluated on".into(),
+        );
+    }
+    for (index, subresource) in spec.subresources.iter().enumerate() {
+        let valid =
+            subresource == "*" || (!subresource.is_empty() && subresource.bytes().all(|b| b.is_ascii_lowercase()));
+        if !valid {
+            problem(
+                format!("{prefix}.subresources[{index}]"),
+                format!("{subresource:?} is not a subresource name: expected lowercase letters, e.g. status, or \"*\""),
+            );
+        }
     }
 }
 

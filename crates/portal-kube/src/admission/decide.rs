@@ -226,6 +226,50 @@ rule: 'true'
         assert_eq!(decision.bypassed_namespace, None);
     }
 
+    /// An UPDATE of a privileged pod, for `subResource` and a previous version's metadata.
+    fn update(sub_resource: Option<&str>, old_metadata: Json) -> Review {
+        let pod = json!({"containers": [{"name": "c", "image": "x", "securityContext": {"privileged": true}}]});
+        let mut review = review(pod.clone());
+        review.operation = portal_rules::Operation::Update;
+        review.request["operation"] = json!("UPDATE");
+        if let Some(sub_resource) = sub_resource {
+            review.request["subResource"] = json!(sub_resource);
+        }
+        let mut old = review.object.clone().unwrap();
+        old["metadata"] = old_metadata;
+        review.old_object = Some(old);
+        review
+    }
+
+    const OPT_IN: &str = "\
+name: privileged-status
+match: {gvk: [{group: '', kind: Pod}], subresources: [status], terminating: true}
+rule: container.securityContext.privileged == true
+";
+
+    #[test]
+    fn status_and_other_subresources_are_admitted_unless_a_rule_opts_in() {
+        let plain = rules(RULES);
+        let name = json!({"name": "p"});
+        assert!(!decide(&update(None, name.clone()), &plain, None, &OPTIONS).allowed, "the object itself");
+        assert!(!decide(&update(Some("ephemeralcontainers"), name.clone()), &plain, None, &OPTIONS).allowed);
+        for sub_resource in ["status", "binding", "eviction"] {
+            let decision = decide(&update(Some(sub_resource), name.clone()), &plain, None, &OPTIONS);
+            assert!(decision.allowed, "{sub_resource}: {decision:?}");
+        }
+        let opted_in = rules(OPT_IN);
+        let decision = decide(&update(Some("status"), name.clone()), &opted_in, None, &OPTIONS);
+        assert!(!decision.allowed && decision.message.unwrap().contains("privileged-status"));
+        assert!(decide(&update(Some("binding"), name), &opted_in, None, &OPTIONS).allowed);
+    }
+
+    #[test]
+    fn updates_of_objects_being_deleted_are_admitted_unless_a_rule_opts_in() {
+        let deleting = json!({"name": "p", "deletionTimestamp": "2026-12-06T10:00:00Z", "finalizers": ["x"]});
+        assert!(decide(&update(None, deleting.clone()), &rules(RULES), None, &OPTIONS).allowed);
+        assert!(!decide(&update(None, deleting), &rules(OPT_IN), None, &OPTIONS).allowed);
+    }
+
     #[test]
     fn could_not_evaluate_follows_the_failure_policy() {
         let decision = Decision::could_not_evaluate(DefaultFailurePolicy::Fail, "deadline of 2s passed");

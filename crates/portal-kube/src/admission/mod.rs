@@ -4,9 +4,11 @@
 
 pub mod decide;
 pub mod review;
+pub mod scale;
 pub mod server;
 pub mod tls;
 
 pub use decide::{BYPASS_ANNOTATION, Decision, DecisionOptions, DefaultFailurePolicy, decide};
 pub use review::{Review, ReviewError, read_review};
-pub use server::{AdmissionServer, AdmissionSettings, start};
+pub use scale::{ApiScaledObjects, NoScaledObjects, ScaledObjects};
+pub use server::{AdmissionServer, AdmissionSettings, Lookups, start};

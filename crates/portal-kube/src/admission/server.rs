@@ -20,8 +20,23 @@ use tokio::task::JoinHandle;
 
 use super::decide::{Decision, DecisionOptions, decide};
 use super::review::read_review;
+use super::scale::{self, ScaledObjects};
 use super::tls::{self, ReloadingResolver};
 use crate::cache::NamespaceLookup;
+
+/// What the webhook reads besides the review: Namespaces, and the objects `scale` requests are
+/// about.
+#[derive(Clone)]
+pub struct Lookups {
+    pub namespaces: Arc<dyn NamespaceLookup>,
+    pub scaled: Arc<dyn ScaledObjects>,
+}
+
+impl std::fmt::Debug for Lookups {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Lookups")
+    }
+}
 
 /// How the admission endpoint behaves.
 #[derive(Debug, Clone)]
@@ -56,7 +71,7 @@ pub enum Error {
 
 struct AppState {
     rules: Arc<SharedRuleSet>,
-    namespaces: Arc<dyn NamespaceLookup>,
+    lookups: Lookups,
     metrics: portal_metrics::Metrics,
     options: DecisionOptions,
     deadline: Duration,
@@ -89,7 +104,7 @@ impl Drop for AdmissionServer {
 pub async fn start(
     settings: AdmissionSettings,
     rules: Arc<SharedRuleSet>,
-    namespaces: Arc<dyn NamespaceLookup>,
+    lookups: Lookups,
     metrics: portal_metrics::Metrics,
 ) -> Result<AdmissionServer, Error> {
     let certificate = tls::load(&settings.cert_file, &settings.key_file)?;
@@ -112,7 +127,7 @@ pub async fn start(
 
     let state = Arc::new(AppState {
         rules,
-        namespaces,
+        lookups,
         metrics: metrics.clone(),
         options: settings.options.clone(),
         deadline: settings.deadline,
@@ -182,9 +197,16 @@ async fn validate(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
     };
     let uid = review.uid.clone();
     let rules = state.rules.load();
-    let namespace = review.namespace.as_deref().and_then(|name| state.namespaces.namespace(name));
+    let namespace = review.namespace.as_deref().and_then(|name| state.lookups.namespaces.namespace(name));
     let options = state.options.clone();
     let evaluation = async {
+        let review = match scale::scale_target(&review) {
+            Some(target) => match state.lookups.scaled.get(&target).await {
+                Ok(parent) => scale::as_update_of(&review, parent),
+                Err(error) => return Ok(Decision::could_not_evaluate(policy, &with_causes(&error))),
+            },
+            None => review,
+        };
         let _permit = state.evaluations.acquire().await;
         // Evaluation is CPU work: keep it off the reactor.
         tokio::task::spawn_blocking(move || decide(&review, &rules, namespace.as_ref(), &options)).await

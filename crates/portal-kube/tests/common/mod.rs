@@ -3,14 +3,16 @@
 //! binary includes this module and uses part of it.
 #![allow(dead_code)]
 
-use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::Api;
 use kube::api::{Patch, PatchParams};
+use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair, SanType};
 use rustls_pki_types::CertificateDer;
 
 /// How long a test waits for the cluster or Portal to get somewhere.
@@ -76,4 +78,86 @@ pub async fn http_get(address: SocketAddr, path: &str) -> (u16, String) {
     let status = response.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
     let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
     (status, body)
+}
+
+/// A test CA that signs serving certificates for 127.0.0.1.
+pub struct Certificates {
+    pub ca_pem: String,
+    issuer: Issuer<'static, KeyPair>,
+}
+
+impl Certificates {
+    pub fn new() -> Certificates {
+        let key = KeyPair::generate().expect("test certificates");
+        let mut params = CertificateParams::new(Vec::<String>::new()).expect("test certificates");
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let ca = params.self_signed(&key).expect("test certificates");
+        let issuer = Issuer::from_ca_cert_der(ca.der(), key).expect("test certificates");
+        Certificates { ca_pem: ca.pem(), issuer }
+    }
+
+    /// A serving certificate for 127.0.0.1, written to `dir`.
+    pub fn write_serving(&self, dir: &Path) -> String {
+        let key = KeyPair::generate().expect("test certificates");
+        let mut params = CertificateParams::new(vec!["localhost".to_owned()]).expect("test certificates");
+        params.subject_alt_names.push(SanType::IpAddress(IpAddr::V4(Ipv4Addr::LOCALHOST)));
+        let certificate = params.signed_by(&key, &self.issuer).expect("test certificates");
+        // The key first, then the certificate: the server must never pair a new key with an old cert.
+        std::fs::write(dir.join("tls.key.tmp"), key.serialize_pem()).expect("test certificates");
+        std::fs::write(dir.join("tls.crt.tmp"), certificate.pem()).expect("test certificates");
+        std::fs::rename(dir.join("tls.key.tmp"), dir.join("tls.key")).expect("test certificates");
+        std::fs::rename(dir.join("tls.crt.tmp"), dir.join("tls.crt")).expect("test certificates");
+        certificate.pem()
+    }
+}
+
+/// A webhook configuration that sends the `rules` (webhook rules) of namespaces labelled
+/// `portal-e2e: <selector_value>` to Portal on 127.0.0.1:`port`.
+pub fn webhook(
+    name: &str,
+    port: u16,
+    ca_pem: &str,
+    selector_value: &str,
+    failure_policy: &str,
+    rules: serde_json::Value,
+) -> ValidatingWebhookConfiguration {
+    serde_json::from_value(serde_json::json!({
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "ValidatingWebhookConfiguration",
+        "metadata": {"name": name},
+        "webhooks": [{
+            "name": "validate.portal.io",
+            "clientConfig": {"url": format!("https://127.0.0.1:{port}/validate"), "caBundle": base64_encode(ca_pem.as_bytes())},
+            "rules": rules,
+            "failurePolicy": failure_policy,
+            "sideEffects": "None",
+            "timeoutSeconds": 3,
+            "admissionReviewVersions": ["v1"],
+            "matchPolicy": "Equivalent",
+            // Only this test's namespaces; system namespaces are always excluded.
+            "namespaceSelector": {"matchExpressions": [
+                {"key": "portal-e2e", "operator": "In", "values": [selector_value]},
+                {"key": "kubernetes.io/metadata.name", "operator": "NotIn", "values": ["kube-system", "kube-public", "kube-node-lease"]}
+            ]}
+        }]
+    }))
+    .expect("a valid webhook configuration")
+}
+
+/// Standard base64, as `caBundle` wants it (kept local: the test needs nothing else of a crate).
+pub fn base64_encode(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let b = [chunk[0], chunk.get(1).copied().unwrap_or(0), chunk.get(2).copied().unwrap_or(0)];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
 }

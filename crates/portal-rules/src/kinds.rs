@@ -1,0 +1,99 @@
+//! What Portal knows about Kubernetes kinds without asking an API server: which are
+//! cluster-scoped, their resource names, and which have a `scale` subresource. Used where there
+//! is no discovery: reading manifests offline and rendering the webhook configuration.
+
+/// Kinds that live outside namespaces (built-in APIs, and Portal's and the policy working
+/// group's cluster-scoped kinds). Every other kind is taken to be namespaced, as kubectl does.
+pub const CLUSTER_SCOPED_KINDS: &[&str] = &[
+    "APIService",
+    "ClusterTrustBundle",
+    "DeviceClass",
+    "IPAddress",
+    "ResourceSlice",
+    "SelfSubjectAccessReview",
+    "SelfSubjectReview",
+    "SelfSubjectRulesReview",
+    "ServiceCIDR",
+    "StorageVersion",
+    "StorageVersionMigration",
+    "SubjectAccessReview",
+    "TokenReview",
+    "VolumeAttributesClass",
+    "CSIDriver",
+    "CSINode",
+    "CertificateSigningRequest",
+    "ClusterPolicyReport",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "ComponentStatus",
+    "CustomResourceDefinition",
+    "FlowSchema",
+    "IngressClass",
+    "MutatingAdmissionPolicy",
+    "MutatingAdmissionPolicyBinding",
+    "MutatingWebhookConfiguration",
+    "Namespace",
+    "Node",
+    "PersistentVolume",
+    "PortalClusterRule",
+    "PriorityClass",
+    "PriorityLevelConfiguration",
+    "RuntimeClass",
+    "StorageClass",
+    "ValidatingAdmissionPolicy",
+    "ValidatingAdmissionPolicyBinding",
+    "ValidatingWebhookConfiguration",
+    "VolumeAttachment",
+];
+
+/// Whether objects of `kind` live outside namespaces (a kind Portal does not know is taken to be
+/// namespaced, as kubectl does).
+pub fn is_cluster_scoped(kind: &str) -> bool {
+    CLUSTER_SCOPED_KINDS.contains(&kind)
+}
+
+/// Built-in kinds with a `scale` subresource, by (group, kind).
+pub const SCALABLE_KINDS: &[(&str, &str)] =
+    &[("apps", "Deployment"), ("apps", "ReplicaSet"), ("apps", "StatefulSet"), ("", "ReplicationController")];
+
+/// The resource (plural) of `kind`, as Kubernetes guesses it when nothing says otherwise: lower
+/// case, `-ies` for a final `y`, `-es` for a final `s`. Right for every built-in kind and most
+/// custom ones; a custom resource with an irregular plural must be named by its resource.
+pub fn resource_of(kind: &str) -> String {
+    let lower = kind.to_ascii_lowercase();
+    if lower == "endpoints" {
+        return lower;
+    }
+    if let Some(stem) = lower.strip_suffix('y')
+        && !stem.ends_with(['a', 'e', 'i', 'o', 'u'])
+    {
+        return format!("{stem}ies");
+    }
+    if lower.ends_with('s') || lower.ends_with("ch") || lower.ends_with("sh") || lower.ends_with('x') {
+        return format!("{lower}es");
+    }
+    format!("{lower}s")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resources_follow_the_kubernetes_plurals() {
+        let cases = [
+            ("Pod", "pods"),
+            ("Deployment", "deployments"),
+            ("NetworkPolicy", "networkpolicies"),
+            ("Ingress", "ingresses"),
+            ("Endpoints", "endpoints"),
+            ("Gateway", "gateways"),
+            ("StorageClass", "storageclasses"),
+            ("PortalClusterRule", "portalclusterrules"),
+        ];
+        for (kind, resource) in cases {
+            assert_eq!(resource_of(kind), resource, "{kind}");
+        }
+        assert!(is_cluster_scoped("Namespace") && !is_cluster_scoped("Pod"));
+    }
+}
