@@ -12,9 +12,7 @@ use k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration;
 use k8s_openapi::api::core::v1::{Namespace, Pod};
 use kube::Api;
 use kube::api::{DeleteParams, PostParams};
-use portal_kube::admission::{
-    self, AdmissionSettings, DecisionOptions, DefaultFailurePolicy, Lookups, NoScaledObjects,
-};
+use portal_kube::admission::{self, Lookups, NoScaledObjects};
 use portal_kube::cache::NamespaceLookup;
 use portal_kube::{RuleSources, SourcesConfig};
 use serde_json::{Value, json};
@@ -136,16 +134,7 @@ async fn the_api_server_calls_portal_and_enforces_its_decisions() {
     let tls_dir = tempfile::tempdir().unwrap();
     let first_certificate = certificates.write_serving(tls_dir.path());
     let metrics = portal_metrics::Metrics::new().unwrap();
-    let settings = AdmissionSettings {
-        listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
-        cert_file: tls_dir.path().join("tls.crt"),
-        key_file: tls_dir.path().join("tls.key"),
-        deadline: Duration::from_secs(2),
-        max_request_bytes: 3 * 1024 * 1024,
-        options: DecisionOptions { failure_policy: DefaultFailurePolicy::Fail, excluded_namespaces: Vec::new() },
-        certificate_poll: Duration::from_millis(100),
-        max_concurrent_evaluations: 16,
-    };
+    let settings = common::admission_settings(tls_dir.path(), Duration::from_millis(100));
     let server = admission::start(
         settings,
         sources.rules(),

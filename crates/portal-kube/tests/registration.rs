@@ -7,7 +7,6 @@
 
 mod common;
 
-use std::net::{Ipv4Addr, SocketAddr};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,9 +17,7 @@ use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{ConfigMap, Event, Namespace, Pod, Secret};
 use kube::Api;
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
-use portal_kube::admission::{
-    self, AdmissionSettings, ApiScaledObjects, DecisionOptions, DefaultFailurePolicy, Lookups,
-};
+use portal_kube::admission::{self, ApiScaledObjects, Lookups};
 use portal_kube::cache::NoNamespaces;
 use portal_kube::registration::{self, RegistrationOptions, WebhookClient};
 use portal_kube::{RuleSources, SourcesConfig};
@@ -119,16 +116,7 @@ async fn the_rendered_configuration_sends_portal_only_what_rules_judge() {
     let tls_dir = tempfile::tempdir().unwrap();
     certificates.write_serving(tls_dir.path());
     let metrics = portal_metrics::Metrics::new().unwrap();
-    let settings = AdmissionSettings {
-        listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
-        cert_file: tls_dir.path().join("tls.crt"),
-        key_file: tls_dir.path().join("tls.key"),
-        deadline: Duration::from_secs(2),
-        max_request_bytes: 3 * 1024 * 1024,
-        options: DecisionOptions { failure_policy: DefaultFailurePolicy::Fail, excluded_namespaces: Vec::new() },
-        certificate_poll: Duration::from_secs(60),
-        max_concurrent_evaluations: 16,
-    };
+    let settings = common::admission_settings(tls_dir.path(), Duration::from_secs(60));
     let lookups = Lookups { namespaces: Arc::new(NoNamespaces), scaled: Arc::new(ApiScaledObjects(client.clone())) };
     let server = admission::start(settings, sources.rules(), lookups, metrics.clone()).await.unwrap();
     let url = format!("https://127.0.0.1:{}/validate", server.local_addr().port());

@@ -10,7 +10,6 @@
 
 mod common;
 
-use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,9 +18,7 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Namespace, Pod};
 use kube::Api;
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
-use portal_kube::admission::{
-    self, AdmissionSettings, ApiScaledObjects, DecisionOptions, DefaultFailurePolicy, Lookups,
-};
+use portal_kube::admission::{self, ApiScaledObjects, Lookups};
 use portal_kube::cache::NoNamespaces;
 use portal_kube::{RuleSources, SourcesConfig};
 use serde_json::{Value, json};
@@ -113,16 +110,7 @@ async fn subresources_and_deletions_are_admitted_or_evaluated_as_they_should() {
     let certificates = common::Certificates::new();
     let tls_dir = tempfile::tempdir().unwrap();
     certificates.write_serving(tls_dir.path());
-    let settings = AdmissionSettings {
-        listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
-        cert_file: tls_dir.path().join("tls.crt"),
-        key_file: tls_dir.path().join("tls.key"),
-        deadline: Duration::from_secs(2),
-        max_request_bytes: 3 * 1024 * 1024,
-        options: DecisionOptions { failure_policy: DefaultFailurePolicy::Fail, excluded_namespaces: Vec::new() },
-        certificate_poll: Duration::from_secs(60),
-        max_concurrent_evaluations: 16,
-    };
+    let settings = common::admission_settings(tls_dir.path(), Duration::from_secs(60));
     let lookups = Lookups { namespaces: Arc::new(NoNamespaces), scaled: Arc::new(ApiScaledObjects(client.clone())) };
     let metrics = portal_metrics::Metrics::new().unwrap();
     let server = admission::start(settings, sources.rules(), lookups, metrics).await.unwrap();

@@ -203,7 +203,11 @@ async fn validate(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
         let review = match scale::scale_target(&review) {
             Some(target) => match state.lookups.scaled.get(&target).await {
                 Ok(parent) => scale::as_update_of(&review, parent),
-                Err(error) => return Ok(Decision::could_not_evaluate(policy, &with_causes(&error))),
+                Err(error) => {
+                    let why = with_causes(&error);
+                    tracing::warn!(uid = %review.uid, "a scale request could not be evaluated: {why}");
+                    return Ok(Decision::could_not_evaluate(policy, &why));
+                }
             },
             None => review,
         };

@@ -161,3 +161,21 @@ pub fn base64_encode(bytes: &[u8]) -> String {
     }
     out
 }
+
+/// Admission settings for a test webhook on 127.0.0.1 (any port) serving the certificate in
+/// `tls_dir`, failing closed, checking the certificate files every `certificate_poll`.
+pub fn admission_settings(tls_dir: &Path, certificate_poll: Duration) -> portal_kube::admission::AdmissionSettings {
+    portal_kube::admission::AdmissionSettings {
+        listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+        cert_file: tls_dir.join("tls.crt"),
+        key_file: tls_dir.join("tls.key"),
+        deadline: Duration::from_secs(2),
+        max_request_bytes: 3 * 1024 * 1024,
+        options: portal_kube::admission::DecisionOptions {
+            failure_policy: portal_kube::admission::DefaultFailurePolicy::Fail,
+            excluded_namespaces: Vec::new(),
+        },
+        certificate_poll,
+        max_concurrent_evaluations: 16,
+    }
+}
