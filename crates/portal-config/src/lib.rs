@@ -32,8 +32,8 @@ pub use error::{Error, Result, Source};
 pub use layers::OTHER_ENV_VARS;
 pub use overrides::Overrides;
 pub use settings::{
-    AdmissionConfig, AdmissionFailurePolicy, ClusterRulesConfig, Config, HealthConfig, KubernetesConfig, LogFormat,
-    LoggingConfig, ReloadConfig, RulesConfig,
+    AdmissionConfig, AdmissionFailurePolicy, ClusterRulesConfig, Config, ConnectionLimits, HealthConfig,
+    KubernetesConfig, LogFormat, LoggingConfig, ReloadConfig, RulesConfig,
 };
 
 #[cfg(test)]

@@ -222,6 +222,59 @@ pub struct AdmissionConfig {
     /// [`AdmissionConfig::DEFAULT_MAX_REQUEST_BYTES`] (3 MiB); within
     /// [`AdmissionConfig::MAX_REQUEST_BYTES_RANGE`].
     pub max_request_bytes: u64,
+    /// `admission.connections`: limits that keep slow or idle clients from holding the port.
+    pub connections: ConnectionLimits,
+}
+
+/// `admission.connections:` — how long a client may take, and how many may be connected, so
+/// that slow or idle clients cannot hold the webhook's port.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct ConnectionLimits {
+    /// `admission.connections.max`: connections open at once; more are closed as they arrive.
+    /// Default 1024; from 1 to 65536.
+    pub max: u32,
+    /// `admission.connections.handshakeTimeout`: the longest a TLS handshake may take. Default `5s`.
+    pub handshake_timeout: Duration,
+    /// `admission.connections.headerTimeout`: the longest a client may take to send a
+    /// request's headers (HTTP/1.1). Default `5s`.
+    pub header_timeout: Duration,
+    /// `admission.connections.bodyTimeout`: the longest a client may take to send a request's
+    /// body. Default `5s`.
+    pub body_timeout: Duration,
+    /// `admission.connections.idleTimeout`: a connection that carries nothing for this long is
+    /// closed (the API server opens a new one when it needs it). Default `90s`.
+    pub idle_timeout: Duration,
+}
+
+impl ConnectionLimits {
+    /// The default cap on open connections.
+    pub const DEFAULT_MAX: u32 = 1024;
+    /// The caps allowed.
+    pub const MAX_RANGE: RangeInclusive<u32> = 1..=65536;
+    /// The default handshake, header and body timeouts: 5s.
+    pub const DEFAULT_TIMEOUT: Duration = match Duration::from_millis(5_000) {
+        Some(duration) => duration,
+        None => unreachable!(),
+    };
+    /// The default idle timeout: 90s.
+    pub const DEFAULT_IDLE_TIMEOUT: Duration = match Duration::from_millis(90_000) {
+        Some(duration) => duration,
+        None => unreachable!(),
+    };
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        ConnectionLimits {
+            max: ConnectionLimits::DEFAULT_MAX,
+            handshake_timeout: ConnectionLimits::DEFAULT_TIMEOUT,
+            header_timeout: ConnectionLimits::DEFAULT_TIMEOUT,
+            body_timeout: ConnectionLimits::DEFAULT_TIMEOUT,
+            idle_timeout: ConnectionLimits::DEFAULT_IDLE_TIMEOUT,
+        }
+    }
 }
 
 impl AdmissionConfig {
@@ -274,6 +327,7 @@ impl Default for AdmissionConfig {
                 .map(|namespace| (*namespace).to_owned())
                 .collect(),
             max_request_bytes: AdmissionConfig::DEFAULT_MAX_REQUEST_BYTES,
+            connections: ConnectionLimits::default(),
         }
     }
 }
@@ -428,6 +482,23 @@ impl AdmissionConfig {
                 "admission.maxRequestBytes",
                 format!("{} is too large: expected at most {} (64 MiB)", self.max_request_bytes, range.end()),
             ));
+        }
+        let limits = &self.connections;
+        if !ConnectionLimits::MAX_RANGE.contains(&limits.max) {
+            return Err(("admission.connections.max", format!("{} is out of range: expected 1 to 65536", limits.max)));
+        }
+        for (path, timeout) in [
+            ("admission.connections.handshakeTimeout", limits.handshake_timeout),
+            ("admission.connections.headerTimeout", limits.header_timeout),
+            ("admission.connections.bodyTimeout", limits.body_timeout),
+            ("admission.connections.idleTimeout", limits.idle_timeout),
+        ] {
+            if timeout.as_std().is_zero() {
+                return Err((
+                    path,
+                    "0s would close every connection: expected a duration greater than zero".to_owned(),
+                ));
+            }
         }
         for (path, file) in [("admission.certFile", &self.cert_file), ("admission.keyFile", &self.key_file)] {
             if file.as_os_str().is_empty() {

@@ -214,6 +214,11 @@ fn every_setting_from_the_environment() {
             ("PORTAL_ADMISSION_FAILURE_POLICY", "Fail"),
             ("PORTAL_ADMISSION_EXCLUDED_NAMESPACES", "kube-system, portal-system"),
             ("PORTAL_ADMISSION_MAX_REQUEST_BYTES", "1024"),
+            ("PORTAL_ADMISSION_CONNECTIONS_MAX", "16"),
+            ("PORTAL_ADMISSION_CONNECTIONS_HANDSHAKE_TIMEOUT", "1s"),
+            ("PORTAL_ADMISSION_CONNECTIONS_HEADER_TIMEOUT", "2s"),
+            ("PORTAL_ADMISSION_CONNECTIONS_BODY_TIMEOUT", "3s"),
+            ("PORTAL_ADMISSION_CONNECTIONS_IDLE_TIMEOUT", "1m"),
             ("PORTAL_HEALTH_LISTEN", "127.0.0.1:9999"),
             // Not Portal's, or read by other tools: ignored.
             ("HOME", "/root"),
@@ -239,6 +244,12 @@ fn every_setting_from_the_environment() {
     assert_eq!(config.admission.failure_policy, AdmissionFailurePolicy::Fail);
     assert_eq!(config.admission.excluded_namespaces, ["kube-system", "portal-system"]);
     assert_eq!(config.admission.max_request_bytes, 1024);
+    let limits = &config.admission.connections;
+    assert_eq!(limits.max, 16);
+    assert_eq!(
+        [limits.handshake_timeout, limits.header_timeout, limits.body_timeout, limits.idle_timeout],
+        [millis(1_000), millis(2_000), millis(3_000), millis(60_000)]
+    );
     assert_eq!(config.health.listen, addr("127.0.0.1:9999"));
     for (name, path) in Config::env_vars() {
         assert_eq!(config.source(&path), &Source::Env { name }, "{path}");
@@ -417,7 +428,7 @@ fn file_errors_name_the_line_the_path_and_what_is_allowed() {
         (
             "admission:\n  cert_file: /tls.crt\n",
             "portal.yaml:2: setting `admission.cert_file`: unknown field `cert_file`, expected one of `enabled`, \
-             `listen`, `certFile`, `keyFile`, `deadline`, `failurePolicy`, `excludedNamespaces`, `maxRequestBytes`",
+             `listen`, `certFile`, `keyFile`, `deadline`, `failurePolicy`, `excludedNamespaces`, `maxRequestBytes`, `connections`",
         ),
         (
             "admission:\n  listen: localhost:8443\n",
@@ -573,7 +584,10 @@ fn unknown_portal_variables_are_errors() {
                  PORTAL_KUBERNETES_KUBECONFIG, PORTAL_KUBERNETES_CONTEXT, PORTAL_LOGGING_LEVEL, PORTAL_LOGGING_FORMAT, \
                  PORTAL_ADMISSION_ENABLED, PORTAL_ADMISSION_LISTEN, PORTAL_ADMISSION_CERT_FILE, \
                  PORTAL_ADMISSION_KEY_FILE, PORTAL_ADMISSION_DEADLINE, PORTAL_ADMISSION_FAILURE_POLICY, \
-                 PORTAL_ADMISSION_EXCLUDED_NAMESPACES, PORTAL_ADMISSION_MAX_REQUEST_BYTES, PORTAL_HEALTH_LISTEN";
+                 PORTAL_ADMISSION_EXCLUDED_NAMESPACES, PORTAL_ADMISSION_MAX_REQUEST_BYTES, \
+                 PORTAL_ADMISSION_CONNECTIONS_MAX, PORTAL_ADMISSION_CONNECTIONS_HANDSHAKE_TIMEOUT, \
+                 PORTAL_ADMISSION_CONNECTIONS_HEADER_TIMEOUT, PORTAL_ADMISSION_CONNECTIONS_BODY_TIMEOUT, \
+                 PORTAL_ADMISSION_CONNECTIONS_IDLE_TIMEOUT, PORTAL_HEALTH_LISTEN";
     let others = "PORTAL_CONFIG, PORTAL_NAMESPACE, PORTAL_ENVTEST_ASSETS, PORTAL_ENVTEST_CACHE";
     for (name, suggestion) in [
         ("PORTAL_LOGGING_LEVLE", " (did you mean PORTAL_LOGGING_LEVEL?)"),
@@ -699,6 +713,12 @@ admission:
     - kube-system
     - portal
   maxRequestBytes: 3145728
+  connections:
+    max: 1024
+    handshakeTimeout: 5s
+    headerTimeout: 5s
+    bodyTimeout: 5s
+    idleTimeout: 1m30s
 health:
   listen: \"[::]:9090\"  # from PORTAL_HEALTH_LISTEN
 ";
@@ -763,6 +783,11 @@ fn names_are_derived_and_consistent() {
             "PORTAL_ADMISSION_FAILURE_POLICY",
             "PORTAL_ADMISSION_EXCLUDED_NAMESPACES",
             "PORTAL_ADMISSION_MAX_REQUEST_BYTES",
+            "PORTAL_ADMISSION_CONNECTIONS_MAX",
+            "PORTAL_ADMISSION_CONNECTIONS_HANDSHAKE_TIMEOUT",
+            "PORTAL_ADMISSION_CONNECTIONS_HEADER_TIMEOUT",
+            "PORTAL_ADMISSION_CONNECTIONS_BODY_TIMEOUT",
+            "PORTAL_ADMISSION_CONNECTIONS_IDLE_TIMEOUT",
             "PORTAL_HEALTH_LISTEN",
         ]
     );

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use portal_config::{AdmissionFailurePolicy, Config};
 
 use crate::admission::{
-    self, AdmissionSettings, ApiScaledObjects, DecisionOptions, DefaultFailurePolicy, Lookups, NoScaledObjects,
-    ScaledObjects,
+    self, AdmissionSettings, ApiScaledObjects, ConnectionLimits, DecisionOptions, DefaultFailurePolicy, Lookups,
+    NoScaledObjects, ScaledObjects,
 };
 use crate::cache::{NamespaceCache, NamespaceLookup, NoNamespaces};
 use crate::client::{self, client};
@@ -88,6 +88,7 @@ pub async fn run(config: &Config, shutdown: impl Future<Output = ()>) -> Result<
                 Arc::new(NoNamespaces)
             }
         };
+        let limits = &config.admission.connections;
         let settings = AdmissionSettings {
             listen: config.admission.listen,
             cert_file: config.admission.cert_file.clone(),
@@ -103,6 +104,13 @@ pub async fn run(config: &Config, shutdown: impl Future<Output = ()>) -> Result<
             },
             certificate_poll: std::time::Duration::from_secs(2),
             max_concurrent_evaluations: 64,
+            limits: ConnectionLimits {
+                max_connections: usize::try_from(limits.max).unwrap_or(usize::MAX),
+                handshake_timeout: limits.handshake_timeout.as_std(),
+                header_timeout: limits.header_timeout.as_std(),
+                body_timeout: limits.body_timeout.as_std(),
+                idle_timeout: limits.idle_timeout.as_std(),
+            },
         };
         Some(admission::start(settings, sources.rules(), Lookups { namespaces, scaled }, metrics.clone()).await?)
     } else {

@@ -5,20 +5,19 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::service::TowerToHyperService;
 use portal_rules::SharedRuleSet;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 
 use super::decide::{Decision, DecisionOptions, decide};
+use super::listener::{self, ConnectionLimits};
 use super::review::read_review;
 use super::scale::{self, ScaledObjects};
 use super::tls::{self, ReloadingResolver};
@@ -52,6 +51,8 @@ pub struct AdmissionSettings {
     pub certificate_poll: Duration,
     /// At most this many reviews are evaluated at once; the rest wait (within the deadline).
     pub max_concurrent_evaluations: usize,
+    /// What slow, idle or too many clients are allowed.
+    pub limits: ConnectionLimits,
 }
 
 /// Why the endpoint could not start.
@@ -76,6 +77,8 @@ struct AppState {
     options: DecisionOptions,
     deadline: Duration,
     evaluations: Semaphore,
+    max_request_bytes: usize,
+    body_timeout: Duration,
 }
 
 /// A running admission endpoint; dropping it stops it.
@@ -132,45 +135,15 @@ pub async fn start(
         options: settings.options.clone(),
         deadline: settings.deadline,
         evaluations: Semaphore::new(settings.max_concurrent_evaluations.max(1)),
+        max_request_bytes: settings.max_request_bytes,
+        body_timeout: settings.limits.body_timeout,
     });
     let app = Router::new()
         .route("/validate", post(validate))
-        .layer(DefaultBodyLimit::max(settings.max_request_bytes))
+        // The handler reads the body itself, within its limits.
+        .layer(DefaultBodyLimit::disable())
         .with_state(state);
-    let serve = tokio::spawn(async move {
-        // Connections live in this set, so stopping the server (aborting this task) also ends
-        // the kept-alive connections the API server would otherwise go on using.
-        let mut connections = tokio::task::JoinSet::new();
-        loop {
-            while connections.try_join_next().is_some() {}
-            let (stream, peer) = match listener.accept().await {
-                Ok(accepted) => accepted,
-                Err(error) => {
-                    tracing::warn!("accepting a connection failed: {error}");
-                    continue;
-                }
-            };
-            // Reviews are small request/response pairs: Nagle's algorithm would hold each
-            // answer back waiting for a delayed ACK (tens of milliseconds).
-            let _ = stream.set_nodelay(true);
-            let acceptor = acceptor.clone();
-            let app = app.clone();
-            connections.spawn(async move {
-                let tls = match acceptor.accept(stream).await {
-                    Ok(tls) => tls,
-                    Err(error) => {
-                        tracing::debug!(%peer, "TLS handshake failed: {error}");
-                        return;
-                    }
-                };
-                let service = TowerToHyperService::new(app);
-                let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-                if let Err(error) = builder.serve_connection(TokioIo::new(tls), service).await {
-                    tracing::debug!(%peer, "connection ended with an error: {error}");
-                }
-            });
-        }
-    });
+    let serve = tokio::spawn(listener::serve(listener, acceptor, app, settings.limits.clone()));
     let watch = tokio::spawn(tls::watch_files(
         settings.cert_file.clone(),
         settings.key_file.clone(),
@@ -183,7 +156,43 @@ pub async fn start(
     Ok(AdmissionServer { local_addr, tasks: vec![serve, watch] })
 }
 
-async fn validate(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
+/// The request body, read within `admission.maxRequestBytes` and `bodyTimeout`; a
+/// `Content-Length` over the limit is refused before the body is read.
+async fn read_body(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Bytes, Response> {
+    let limit = state.max_request_bytes;
+    let too_large = || {
+        let message = format!("the request body exceeds admission.maxRequestBytes ({limit} bytes)");
+        tracing::warn!("{message}");
+        (StatusCode::PAYLOAD_TOO_LARGE, message).into_response()
+    };
+    let declared =
+        headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > limit as u64) {
+        return Err(too_large());
+    }
+    let read = http_body_util::BodyExt::collect(http_body_util::Limited::new(body, limit));
+    match tokio::time::timeout(state.body_timeout, read).await {
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+        Ok(Err(error)) if error.is::<http_body_util::LengthLimitError>() => Err(too_large()),
+        Ok(Err(error)) => {
+            Err((StatusCode::BAD_REQUEST, format!("reading the request body failed: {error}")).into_response())
+        }
+        Err(_) => {
+            let message = format!(
+                "the request body did not arrive within admission.connections.bodyTimeout ({:?})",
+                state.body_timeout
+            );
+            tracing::warn!("{message}");
+            Err((StatusCode::REQUEST_TIMEOUT, message).into_response())
+        }
+    }
+}
+
+async fn validate(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Body) -> Response {
+    let body = match read_body(&state, &headers, body).await {
+        Ok(body) => body,
+        Err(response) => return response,
+    };
     let started = Instant::now();
     let policy = state.options.failure_policy;
     let review = match read_review(&body) {
@@ -196,6 +205,8 @@ async fn validate(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
         }
     };
     let uid = review.uid.clone();
+    let kind = review.request.get("kind").and_then(|k| k.get("kind")).and_then(|k| k.as_str()).unwrap_or("").to_owned();
+    let namespace_name = review.namespace.clone();
     let rules = state.rules.load();
     let namespace = review.namespace.as_deref().and_then(|name| state.lookups.namespaces.namespace(name));
     let options = state.options.clone();
@@ -218,7 +229,16 @@ async fn validate(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
     let decision = match tokio::time::timeout(state.deadline, evaluation).await {
         Ok(Ok(decision)) => decision,
         Ok(Err(_)) => Decision::could_not_evaluate(policy, "the evaluation failed unexpectedly"),
-        Err(_) => Decision::could_not_evaluate(policy, &format!("deadline of {:?} passed", state.deadline)),
+        Err(_) => {
+            tracing::warn!(
+                %uid,
+                kind = %kind,
+                namespace = namespace_name.as_deref().unwrap_or(""),
+                "admission.deadline ({:?}) passed before the evaluation finished",
+                state.deadline
+            );
+            Decision::could_not_evaluate(policy, &format!("deadline of {:?} passed", state.deadline))
+        }
     };
     record(&state.metrics, &decision, started.elapsed());
     Json(decision.to_review(&uid)).into_response()

@@ -177,5 +177,6 @@ pub fn admission_settings(tls_dir: &Path, certificate_poll: Duration) -> portal_
         },
         certificate_poll,
         max_concurrent_evaluations: 16,
+        limits: portal_kube::admission::ConnectionLimits::default(),
     }
 }

@@ -1,0 +1,198 @@
+//! Accepting connections on the webhook's port, each step bounded so that slow, idle or too
+//! many clients cannot hold it: a cap on open connections, a TLS handshake timeout, an HTTP/1.1
+//! header timeout, HTTP/2 stream and header limits, and an idle timeout on the connection itself.
+//! (The body timeout and the early `413` are in the request handler, which knows the limit.)
+
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::Router;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio::time::{Instant, Sleep};
+
+/// How long clients may take, and how many may be connected.
+#[derive(Debug, Clone)]
+pub struct ConnectionLimits {
+    /// Connections open at once; one more is closed as it arrives.
+    pub max_connections: usize,
+    pub handshake_timeout: Duration,
+    /// HTTP/1.1: the longest a client may take to send a request's headers.
+    pub header_timeout: Duration,
+    /// The longest a client may take to send a request's body (applied by the handler).
+    pub body_timeout: Duration,
+    /// A connection that carries nothing for this long is closed.
+    pub idle_timeout: Duration,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        ConnectionLimits {
+            max_connections: 1024,
+            handshake_timeout: Duration::from_secs(5),
+            header_timeout: Duration::from_secs(5),
+            body_timeout: Duration::from_secs(5),
+            idle_timeout: Duration::from_secs(90),
+        }
+    }
+}
+
+/// HTTP/2 streams a client may have open on one connection: the API server sends reviews
+/// concurrently, but far fewer than this per connection.
+const MAX_CONCURRENT_STREAMS: u32 = 64;
+/// The largest header list accepted, HTTP/1.1 buffer and HTTP/2 alike: reviews carry their
+/// content in the body.
+const MAX_HEADER_BYTES: u32 = 64 * 1024;
+
+/// Accepts connections until the task is aborted. Connections live in a set owned by this loop,
+/// so aborting it also ends the kept-alive connections.
+pub(super) async fn serve(
+    listener: TcpListener,
+    acceptor: tokio_rustls::TlsAcceptor,
+    app: Router,
+    limits: ConnectionLimits,
+) {
+    let open = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let mut connections = tokio::task::JoinSet::new();
+    loop {
+        while connections.try_join_next().is_some() {}
+        let (stream, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(error) => {
+                tracing::warn!("accepting a connection failed: {error}");
+                continue;
+            }
+        };
+        let Ok(permit) = Arc::clone(&open).try_acquire_owned() else {
+            tracing::warn!(
+                %peer,
+                max = limits.max_connections,
+                "connection refused: admission.connections.max connections are open already"
+            );
+            drop(stream);
+            continue;
+        };
+        // Reviews are small request/response pairs: Nagle's algorithm would hold each answer
+        // back waiting for a delayed ACK (tens of milliseconds).
+        let _ = stream.set_nodelay(true);
+        let acceptor = acceptor.clone();
+        let app = app.clone();
+        let limits = limits.clone();
+        connections.spawn(async move {
+            let _permit = permit;
+            let tls = match tokio::time::timeout(limits.handshake_timeout, acceptor.accept(stream)).await {
+                Ok(Ok(tls)) => tls,
+                Ok(Err(error)) => {
+                    tracing::debug!(%peer, "TLS handshake failed: {error}");
+                    return;
+                }
+                Err(_) => {
+                    tracing::debug!(%peer, "TLS handshake not finished within admission.connections.handshakeTimeout");
+                    return;
+                }
+            };
+            let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+            builder
+                .http1()
+                .timer(TokioTimer::new())
+                .header_read_timeout(limits.header_timeout)
+                .max_buf_size(MAX_HEADER_BYTES as usize * 2);
+            builder
+                .http2()
+                .timer(TokioTimer::new())
+                .max_concurrent_streams(MAX_CONCURRENT_STREAMS)
+                .max_header_list_size(MAX_HEADER_BYTES);
+            let io = TokioIo::new(IdleTimeout::new(tls, limits.idle_timeout));
+            if let Err(error) = builder.serve_connection(io, TowerToHyperService::new(app)).await {
+                tracing::debug!(%peer, "connection ended: {error}");
+            }
+        });
+    }
+}
+
+/// A stream that fails once nothing has been read or written for `timeout`, which ends the
+/// connection serving it.
+struct IdleTimeout<T> {
+    inner: T,
+    timeout: Duration,
+    deadline: Pin<Box<Sleep>>,
+}
+
+impl<T> IdleTimeout<T> {
+    fn new(inner: T, timeout: Duration) -> IdleTimeout<T> {
+        IdleTimeout { inner, timeout, deadline: Box::pin(tokio::time::sleep(timeout)) }
+    }
+
+    fn touched(&mut self) {
+        self.deadline.as_mut().reset(Instant::now() + self.timeout);
+    }
+
+    /// After the inner stream returned `Pending`: the error once the deadline has passed.
+    fn expired(&mut self, cx: &mut Context<'_>) -> Option<io::Error> {
+        self.deadline
+            .as_mut()
+            .poll(cx)
+            .is_ready()
+            .then(|| io::Error::new(io::ErrorKind::TimedOut, "idle for admission.connections.idleTimeout"))
+    }
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for IdleTimeout<T> {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        match Pin::new(&mut this.inner).poll_read(cx, buf) {
+            Poll::Ready(result) => {
+                this.touched();
+                Poll::Ready(result)
+            }
+            Poll::Pending => this.expired(cx).map_or(Poll::Pending, |error| Poll::Ready(Err(error))),
+        }
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for IdleTimeout<T> {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        match Pin::new(&mut this.inner).poll_write(cx, data) {
+            Poll::Ready(result) => {
+                this.touched();
+                Poll::Ready(result)
+            }
+            Poll::Pending => this.expired(cx).map_or(Poll::Pending, |error| Poll::Ready(Err(error))),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        match Pin::new(&mut this.inner).poll_write_vectored(cx, bufs) {
+            Poll::Ready(result) => {
+                this.touched();
+                Poll::Ready(result)
+            }
+            Poll::Pending => this.expired(cx).map_or(Poll::Pending, |error| Poll::Ready(Err(error))),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+}
