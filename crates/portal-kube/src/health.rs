@@ -11,6 +11,8 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::listener::{self, ConnectionLimits, Transport};
+
 /// Why the endpoint could not start.
 #[derive(Debug, thiserror::Error)]
 #[error("listening on {address}")]
@@ -21,10 +23,12 @@ pub struct Error {
 }
 
 /// `/healthz` (alive), `/readyz` (rules loaded and a certificate in use), `/metrics`.
+/// Served with the same connection limits as the webhook.
 pub async fn start(
     listen: SocketAddr,
     metrics: portal_metrics::Metrics,
     ready: watch::Receiver<bool>,
+    limits: ConnectionLimits,
 ) -> Result<(SocketAddr, JoinHandle<()>), Error> {
     let listener = TcpListener::bind(listen).await.map_err(|source| Error { address: listen, source })?;
     let local_addr = listener.local_addr().map_err(|source| Error { address: listen, source })?;
@@ -46,10 +50,6 @@ pub async fn start(
                 async move { ([(header::CONTENT_TYPE, portal_metrics::CONTENT_TYPE)], text) }
             }),
         );
-    let task = tokio::spawn(async move {
-        if let Err(error) = axum::serve(listener, app).await {
-            tracing::error!("health endpoint stopped: {error}");
-        }
-    });
+    let task = tokio::spawn(listener::serve(listener, Transport::Plain, app, limits));
     Ok((local_addr, task))
 }

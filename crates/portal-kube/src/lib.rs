@@ -8,6 +8,7 @@
 //! - [`admission`]: the validating webhook, stateless;
 //! - [`registration`]: the ValidatingWebhookConfiguration rendered from the rules;
 //! - [`health`]: `/healthz`, `/readyz`, `/metrics`;
+//! - [`listener`]: HTTP serving that slow, idle or too many clients cannot hold;
 //! - [`writers`]: everything written to the API server (rule status), by server-side apply;
 //! - [`certs`]: `portal init-certs`;
 //! - [`operator`]: `portal run`, composition only.
@@ -18,6 +19,7 @@ pub mod cache;
 pub mod certs;
 pub mod client;
 pub mod health;
+pub mod listener;
 pub mod operator;
 pub mod registration;
 pub mod sources;

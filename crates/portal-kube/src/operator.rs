@@ -52,7 +52,15 @@ pub async fn run(config: &Config, shutdown: impl Future<Output = ()>) -> Result<
     })?;
     let metrics = portal_metrics::Metrics::new()?;
     let (ready_sender, ready) = tokio::sync::watch::channel(false);
-    let (health_address, _health) = health::start(config.health.listen, metrics.clone(), ready).await?;
+    let configured = &config.admission.connections;
+    let limits = ConnectionLimits {
+        max_connections: usize::try_from(configured.max).unwrap_or(usize::MAX),
+        handshake_timeout: configured.handshake_timeout.as_std(),
+        header_timeout: configured.header_timeout.as_std(),
+        body_timeout: configured.body_timeout.as_std(),
+        idle_timeout: configured.idle_timeout.as_std(),
+    };
+    let (health_address, _health) = health::start(config.health.listen, metrics.clone(), ready, limits.clone()).await?;
     tracing::info!(address = %health_address, "health and metrics endpoint listening");
 
     // Admission starts only once the rules (and the namespaces it reads) are loaded: until then
@@ -88,7 +96,6 @@ pub async fn run(config: &Config, shutdown: impl Future<Output = ()>) -> Result<
                 Arc::new(NoNamespaces)
             }
         };
-        let limits = &config.admission.connections;
         let settings = AdmissionSettings {
             listen: config.admission.listen,
             cert_file: config.admission.cert_file.clone(),
@@ -104,13 +111,7 @@ pub async fn run(config: &Config, shutdown: impl Future<Output = ()>) -> Result<
             },
             certificate_poll: std::time::Duration::from_secs(2),
             max_concurrent_evaluations: 64,
-            limits: ConnectionLimits {
-                max_connections: usize::try_from(limits.max).unwrap_or(usize::MAX),
-                handshake_timeout: limits.handshake_timeout.as_std(),
-                header_timeout: limits.header_timeout.as_std(),
-                body_timeout: limits.body_timeout.as_std(),
-                idle_timeout: limits.idle_timeout.as_std(),
-            },
+            limits: limits.clone(),
         };
         Some(admission::start(settings, sources.rules(), Lookups { namespaces, scaled }, metrics.clone()).await?)
     } else {

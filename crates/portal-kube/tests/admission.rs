@@ -297,10 +297,14 @@ async fn wait_for_served_certificate(port: u16, ca_pem: &str, expected: &str) ->
 async fn health_readiness_and_metrics_are_served_on_their_own_port() {
     let metrics = portal_metrics::Metrics::new().unwrap();
     let (ready, readiness) = tokio::sync::watch::channel(false);
-    let (address, _task) =
-        portal_kube::health::start(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), metrics.clone(), readiness)
-            .await
-            .unwrap();
+    let (address, _task) = portal_kube::health::start(
+        SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+        metrics.clone(),
+        readiness,
+        portal_kube::admission::ConnectionLimits::default(),
+    )
+    .await
+    .unwrap();
     assert_eq!(common::http_get(address, "/healthz").await.0, 200);
     assert_eq!(common::http_get(address, "/readyz").await.0, 503, "not ready before the rules are loaded");
     ready.send(true).unwrap();

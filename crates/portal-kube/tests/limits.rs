@@ -144,6 +144,18 @@ async fn an_oversized_content_length_gets_413_before_the_body() {
 }
 
 #[tokio::test]
+async fn the_health_port_has_the_same_limits() {
+    let limits = ConnectionLimits { idle_timeout: Duration::from_millis(300), ..ConnectionLimits::default() };
+    let metrics = portal_metrics::Metrics::new().unwrap();
+    let (_ready, readiness) = tokio::sync::watch::channel(true);
+    let listen = SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, 0));
+    let (address, _task) = portal_kube::health::start(listen, metrics, readiness, limits).await.unwrap();
+    let mut idle = TcpStream::connect(address).await.unwrap();
+    assert!(until_closed(&mut idle).await.is_some(), "an idle connection held the health port");
+    assert_eq!(common::http_get(address, "/healthz").await.0, 200, "and it still answers");
+}
+
+#[tokio::test]
 async fn connections_over_the_cap_are_closed_and_reviews_still_answered() {
     let webhook = start(2).await;
     let _first = webhook.tls().await;

@@ -190,7 +190,8 @@ mod tests {
         assert!(message.contains("match.objectSelector.matchExpressions[0].values"), "{message}");
         let message = error_of(&format!("{GOOD}actions: [{{type: label, rateLimit: fast}}]\n"));
         assert!(message.contains("actions[0].rateLimit"), "{message}");
-        let message = error_of("name: x\nmatch: {gvk: [{group: '', kind: Pod}], subresources: [Status]}\nrule: 'true'\n");
+        let message =
+            error_of("name: x\nmatch: {gvk: [{group: '', kind: Pod}], subresources: [Status]}\nrule: 'true'\n");
         assert!(message.contains("match.subresources[0]") && message.contains("lowercase"), "{message}");
         let message = error_of(&format!("{GOOD}exclude: {{terminating: true}}\n"));
         assert!(message.contains("exclude.terminating") && message.contains("only allowed in match"), "{message}");

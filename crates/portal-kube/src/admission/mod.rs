@@ -3,14 +3,13 @@
 //! caches, and never writes to the API server.
 
 pub mod decide;
-mod listener;
 pub mod review;
 pub mod scale;
 pub mod server;
 pub mod tls;
 
+pub use crate::listener::ConnectionLimits;
 pub use decide::{BYPASS_ANNOTATION, Decision, DecisionOptions, DefaultFailurePolicy, decide};
-pub use listener::ConnectionLimits;
 pub use review::{Review, ReviewError, read_review};
 pub use scale::{ApiScaledObjects, NoScaledObjects, ScaledObjects};
 pub use server::{AdmissionServer, AdmissionSettings, Lookups, start};

@@ -17,11 +17,11 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 
 use super::decide::{Decision, DecisionOptions, decide};
-use super::listener::{self, ConnectionLimits};
 use super::review::read_review;
 use super::scale::{self, ScaledObjects};
 use super::tls::{self, ReloadingResolver};
 use crate::cache::NamespaceLookup;
+use crate::listener::{self, ConnectionLimits, Transport};
 
 /// What the webhook reads besides the review: Namespaces, and the objects `scale` requests are
 /// about.
@@ -143,7 +143,7 @@ pub async fn start(
         // The handler reads the body itself, within its limits.
         .layer(DefaultBodyLimit::disable())
         .with_state(state);
-    let serve = tokio::spawn(listener::serve(listener, acceptor, app, settings.limits.clone()));
+    let serve = tokio::spawn(listener::serve(listener, Transport::Tls(acceptor), app, settings.limits.clone()));
     let watch = tokio::spawn(tls::watch_files(
         settings.cert_file.clone(),
         settings.key_file.clone(),

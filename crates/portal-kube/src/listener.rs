@@ -1,7 +1,8 @@
-//! Accepting connections on the webhook's port, each step bounded so that slow, idle or too
-//! many clients cannot hold it: a cap on open connections, a TLS handshake timeout, an HTTP/1.1
-//! header timeout, HTTP/2 stream and header limits, and an idle timeout on the connection itself.
-//! (The body timeout and the early `413` are in the request handler, which knows the limit.)
+//! Serving HTTP on a port so that slow, idle or too many clients cannot hold it: a cap on open
+//! connections, a TLS handshake timeout, an HTTP/1.1 header timeout, HTTP/2 stream and header
+//! limits, and an idle timeout on the connection itself. The webhook's port and the health port
+//! both serve through it. (The body timeout and the early `413` are in the webhook's handler,
+//! which knows its limit.)
 
 use std::future::Future;
 use std::io;
@@ -51,14 +52,18 @@ const MAX_CONCURRENT_STREAMS: u32 = 64;
 /// content in the body.
 const MAX_HEADER_BYTES: u32 = 64 * 1024;
 
+/// How connections are spoken to.
+#[derive(Clone)]
+pub(crate) enum Transport {
+    /// TLS with this acceptor (the webhook).
+    Tls(tokio_rustls::TlsAcceptor),
+    /// Plain HTTP (the health port).
+    Plain,
+}
+
 /// Accepts connections until the task is aborted. Connections live in a set owned by this loop,
 /// so aborting it also ends the kept-alive connections.
-pub(super) async fn serve(
-    listener: TcpListener,
-    acceptor: tokio_rustls::TlsAcceptor,
-    app: Router,
-    limits: ConnectionLimits,
-) {
+pub(crate) async fn serve(listener: TcpListener, transport: Transport, app: Router, limits: ConnectionLimits) {
     let open = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let mut connections = tokio::task::JoinSet::new();
     loop {
@@ -82,38 +87,45 @@ pub(super) async fn serve(
         // Reviews are small request/response pairs: Nagle's algorithm would hold each answer
         // back waiting for a delayed ACK (tens of milliseconds).
         let _ = stream.set_nodelay(true);
-        let acceptor = acceptor.clone();
+        let transport = transport.clone();
         let app = app.clone();
         let limits = limits.clone();
         connections.spawn(async move {
             let _permit = permit;
-            let tls = match tokio::time::timeout(limits.handshake_timeout, acceptor.accept(stream)).await {
-                Ok(Ok(tls)) => tls,
-                Ok(Err(error)) => {
-                    tracing::debug!(%peer, "TLS handshake failed: {error}");
-                    return;
-                }
-                Err(_) => {
-                    tracing::debug!(%peer, "TLS handshake not finished within admission.connections.handshakeTimeout");
-                    return;
-                }
+            let acceptor = match transport {
+                Transport::Tls(acceptor) => acceptor,
+                Transport::Plain => return serve_connection(stream, app, &limits, peer).await,
             };
-            let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-            builder
-                .http1()
-                .timer(TokioTimer::new())
-                .header_read_timeout(limits.header_timeout)
-                .max_buf_size(MAX_HEADER_BYTES as usize * 2);
-            builder
-                .http2()
-                .timer(TokioTimer::new())
-                .max_concurrent_streams(MAX_CONCURRENT_STREAMS)
-                .max_header_list_size(MAX_HEADER_BYTES);
-            let io = TokioIo::new(IdleTimeout::new(tls, limits.idle_timeout));
-            if let Err(error) = builder.serve_connection(io, TowerToHyperService::new(app)).await {
-                tracing::debug!(%peer, "connection ended: {error}");
+            match tokio::time::timeout(limits.handshake_timeout, acceptor.accept(stream)).await {
+                Ok(Ok(tls)) => serve_connection(tls, app, &limits, peer).await,
+                Ok(Err(error)) => tracing::debug!(%peer, "TLS handshake failed: {error}"),
+                Err(_) => {
+                    tracing::debug!(%peer, "TLS handshake not finished within admission.connections.handshakeTimeout")
+                }
             }
         });
+    }
+}
+
+/// Serves HTTP/1.1 or HTTP/2 on one connection until it ends or idles out.
+async fn serve_connection<I>(io: I, app: Router, limits: &ConnectionLimits, peer: std::net::SocketAddr)
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout)
+        .max_buf_size(MAX_HEADER_BYTES as usize * 2);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(MAX_CONCURRENT_STREAMS)
+        .max_header_list_size(MAX_HEADER_BYTES);
+    let io = TokioIo::new(IdleTimeout::new(io, limits.idle_timeout));
+    if let Err(error) = builder.serve_connection(io, TowerToHyperService::new(app)).await {
+        tracing::debug!(%peer, "connection ended: {error}");
     }
 }
 
