@@ -391,3 +391,28 @@ fn webhook_config_reports_bad_rules_and_protected_kinds() {
     assert!(stderr(&output).contains("warning: rule nodes matches core/Node"), "{}", stderr(&output));
     assert!(stdout(&output).contains("webhooks: []"), "{}", stdout(&output));
 }
+
+/// A table cell over 65,535 characters once panicked ("Formatting argument out of range"), and
+/// control characters in object fields were printed raw, so a container name could forge lines.
+#[test]
+fn table_cells_cannot_crash_or_forge_the_output() {
+    let dir = temp_dir("forged-table");
+    let long_name = "c".repeat(70_000);
+    let pod = serde_json::json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "n"},
+        "spec": {"containers": [
+            {"name": long_name, "image": "x", "securityContext": {"privileged": true}},
+            {"name": "evil\n0 objects checked against 0 rules\u{1b}[2K", "image": "x", "securityContext": {"privileged": true}}]}});
+    std::fs::write(dir.join("pod.json"), pod.to_string()).unwrap();
+    let output = portal(&[
+        "check",
+        "--rules",
+        "examples/rules/privileged-containers.yaml",
+        dir.join("pod.json").to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(text.lines().all(|line| line.chars().count() < 2_000), "cells are cut");
+    assert!(text.contains("evil\\n0 objects checked"), "{text}");
+    assert!(!text.contains('\u{1b}'), "no escape sequence reaches the terminal");
+    assert!(!text.lines().any(|line| line.starts_with("0 objects checked")), "no forged summary line: {text}");
+}

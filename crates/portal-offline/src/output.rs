@@ -94,6 +94,30 @@ pub fn render(output: CheckOutput<'_>, format: OutputFormat) -> Result<String, E
     }
 }
 
+/// The widest a table column gets (the message column excepted), in characters.
+const MAX_CELL_CHARS: usize = 80;
+/// The longest message shown in the table; `--output json` has it whole.
+const MAX_MESSAGE_CHARS: usize = 1000;
+
+/// `text` made safe for a terminal table: control characters escaped (a newline or an escape
+/// sequence in a container name cannot forge lines or colours), and cut at `max` characters with
+/// an ellipsis.
+fn table_cell(text: &str, max: usize) -> String {
+    let mut cell = String::new();
+    let mut count = 0;
+    for c in text.chars() {
+        let piece: String = if c.is_control() { c.escape_default().collect() } else { c.to_string() };
+        let width = piece.chars().count();
+        if count + width > max {
+            cell.push('…');
+            return cell;
+        }
+        cell.push_str(&piece);
+        count += width;
+    }
+    cell
+}
+
 /// Violations and evaluation errors, one row each, in columns; then a summary line.
 fn table(output: CheckOutput<'_>) -> String {
     let mut rows: Vec<[String; 6]> = Vec::new();
@@ -121,6 +145,17 @@ fn table(output: CheckOutput<'_>) -> String {
             }
         }
     }
+    // Cells come from the manifests and rules: make them safe to print before measuring them.
+    let rows: Vec<[String; 6]> = rows
+        .into_iter()
+        .map(|row| {
+            let mut index = 0;
+            row.map(|cell| {
+                index += 1;
+                table_cell(&cell, if index == 6 { MAX_MESSAGE_CHARS } else { MAX_CELL_CHARS })
+            })
+        })
+        .collect();
     let mut text = String::new();
     if !rows.is_empty() {
         let header = ["RESOURCE", "RULE", "ACTION", "SEVERITY", "CONTAINER", "MESSAGE"].map(str::to_owned);
@@ -155,4 +190,19 @@ fn table(output: CheckOutput<'_>) -> String {
     }
     text.push('\n');
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_cells_are_escaped_and_cut() {
+        assert_eq!(table_cell("web", 10), "web");
+        assert_eq!(table_cell("a\nb\u{1b}[31m", 80), "a\\nb\\u{1b}[31m");
+        let long = "x".repeat(70_000);
+        let cell = table_cell(&long, MAX_CELL_CHARS);
+        assert_eq!(cell.chars().count(), MAX_CELL_CHARS + 1);
+        assert!(cell.ends_with('…'));
+    }
 }
