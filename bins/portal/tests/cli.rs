@@ -416,3 +416,58 @@ fn table_cells_cannot_crash_or_forge_the_output() {
     assert!(!text.contains('\u{1b}'), "no escape sequence reaches the terminal");
     assert!(!text.lines().any(|line| line.starts_with("0 objects checked")), "no forged summary line: {text}");
 }
+
+/// Runs `portal` with a time limit: inputs that once made it loop or block must not hang CI.
+fn portal_within(args: &[&str], limit: std::time::Duration) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_portal"))
+        .args(args)
+        .current_dir(root())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > limit {
+            child.kill().unwrap();
+            panic!("portal {args:?} was still running after {limit:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// Symlink loops once made `check` run forever with growing memory (and read every file 41 times
+/// with one loop); a FIFO blocked forever; /dev/zero was read to gigabytes.
+#[test]
+fn symlink_loops_fifos_and_devices_neither_hang_nor_repeat() {
+    let dir = temp_dir("loops");
+    let rules = dir.join("rules");
+    std::fs::create_dir_all(&rules).unwrap();
+    std::fs::copy(root().join("examples/rules/privileged-containers.yaml"), rules.join("privileged.yaml")).unwrap();
+    std::os::unix::fs::symlink(&rules, rules.join("loop")).unwrap();
+    std::os::unix::fs::symlink(&rules, rules.join("again")).unwrap();
+    let manifests = dir.join("manifests");
+    std::fs::create_dir_all(&manifests).unwrap();
+    std::fs::copy(root().join("examples/manifests/violating-pods.yaml"), manifests.join("pods.yaml")).unwrap();
+    std::os::unix::fs::symlink(&manifests, manifests.join("loop")).unwrap();
+    let fifo = manifests.join("pipe.yaml");
+    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let limit = std::time::Duration::from_secs(20);
+
+    let output =
+        portal_within(&["check", "-o", "json", "--rules", rules.to_str().unwrap(), manifests.to_str().unwrap()], limit);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["summary"]["rules"], 1, "the rule file is read once");
+    assert_eq!(report["summary"]["objects"], 3, "each manifest is read once");
+    assert!(stderr(&output).contains("pipe.yaml: skipped: not a regular file"), "{}", stderr(&output));
+
+    let output = portal_within(&["check", "--rules", rules.to_str().unwrap(), fifo.to_str().unwrap()], limit);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("not a regular file (a FIFO, socket or device)"), "{}", stderr(&output));
+    let output = portal_within(&["check", "--rules", rules.to_str().unwrap(), "/dev/zero"], limit);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("/dev/zero: not a regular file"), "{}", stderr(&output));
+}

@@ -29,7 +29,10 @@ pub struct Manifests {
 pub fn load_manifest_paths(paths: &[PathBuf]) -> Manifests {
     let mut manifests = Manifests::default();
     let files = match expand_paths(paths) {
-        Ok(files) => files,
+        Ok(expansion) => {
+            manifests.skipped.extend(expansion.skipped);
+            expansion.files
+        }
         Err(error) => {
             manifests.errors.push(Problem::from_error(&error));
             return manifests;

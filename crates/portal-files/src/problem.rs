@@ -13,6 +13,12 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    #[error("{}: not a regular file (a FIFO, socket or device); give a file or a directory", path.display())]
+    NotRegularFile { path: PathBuf },
+    #[error("{}: larger than the {limit}-byte limit on an input file; split it", path.display())]
+    TooLarge { path: PathBuf, limit: u64 },
+    #[error("{}: not text (UTF-8); give YAML or JSON", path.display())]
+    NotText { path: PathBuf },
 }
 
 /// A problem with the input, located: printed as `location: message`.
@@ -31,6 +37,17 @@ impl Problem {
         match error {
             Error::ReadPath { path, source } => {
                 Problem::new(path.display().to_string(), format!("cannot read: {source}"))
+            }
+            Error::NotRegularFile { path } => Problem::new(
+                path.display().to_string(),
+                "not a regular file (a FIFO, socket or device); give a file or a directory".to_owned(),
+            ),
+            Error::TooLarge { path, limit } => Problem::new(
+                path.display().to_string(),
+                format!("larger than the {limit}-byte limit on an input file; split it"),
+            ),
+            Error::NotText { path } => {
+                Problem::new(path.display().to_string(), "not text (UTF-8); give YAML or JSON".to_owned())
             }
         }
     }

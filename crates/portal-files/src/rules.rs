@@ -17,7 +17,8 @@ pub fn load_rule_paths(paths: &[PathBuf]) -> (Vec<LoadedRule>, Vec<Problem>) {
     let mut rules = Vec::new();
     let mut problems = Vec::new();
     match rule_files(paths) {
-        Ok(files) => {
+        Ok((files, skipped)) => {
+            problems.extend(skipped);
             for file in files {
                 let (loaded, file_problems) = load_rule_file(&file);
                 rules.extend(loaded);
@@ -43,19 +44,24 @@ pub fn is_test_file(path: &Path) -> bool {
         .is_some_and(|n| n == "portal-test.yaml" || n.ends_with(".portal-test.yaml"))
 }
 
-/// The rule files under `paths`: directories expanded (sorted), test files inside them left out.
-pub fn rule_files(paths: &[PathBuf]) -> Result<Vec<RuleFile>, Error> {
+/// The rule files under `paths`: directories expanded (sorted), test files inside them left out;
+/// and what could not be read as a rule file (a FIFO in a rules folder, say), which is a problem
+/// for rules: a rule that silently does not load is a rule not enforced.
+pub fn rule_files(paths: &[PathBuf]) -> Result<(Vec<RuleFile>, Vec<Problem>), Error> {
     let mut files = Vec::new();
+    let mut skipped = Vec::new();
     for path in paths {
         let in_directory = path.is_dir();
-        for file in expand_paths(std::slice::from_ref(path))? {
+        let expansion = expand_paths(std::slice::from_ref(path))?;
+        skipped.extend(expansion.skipped);
+        for file in expansion.files {
             if in_directory && is_test_file(&file) {
                 continue;
             }
             files.push(RuleFile { path: file, in_directory });
         }
     }
-    Ok(files)
+    Ok((files, skipped))
 }
 
 /// Loads the rules of one file; fixtures of other API groups are passed over inside directories.

@@ -115,7 +115,11 @@ fn find_test_files(paths: &[PathBuf], run: &mut TestRun) -> Vec<PathBuf> {
             continue;
         }
         match expand_paths(std::slice::from_ref(path)) {
-            Ok(found) => files.extend(found.into_iter().filter(|f| is_test_file(f))),
+            Ok(found) => {
+                files.extend(found.files.into_iter().filter(|f| is_test_file(f)));
+                // A test file that cannot be read is a suite not run.
+                run.problems.extend(found.skipped.into_iter().filter(|p| is_test_file(Path::new(&p.location))));
+            }
             Err(error) => run.problems.push(Problem::from_error(&error)),
         }
     }

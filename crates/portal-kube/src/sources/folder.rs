@@ -28,10 +28,16 @@ impl FolderRules {
     pub fn reload(&mut self) {
         self.problems.clear();
         let files = match rule_files(&self.roots) {
-            Ok(files) => files,
+            Ok((files, skipped)) => {
+                self.problems.extend(
+                    skipped.into_iter().map(|p| SourceProblem { location: p.location.clone(), message: p.to_string() }),
+                );
+                files
+            }
             Err(error) => {
                 // A folder that cannot be listed keeps everything as it was.
-                self.problems.push(SourceProblem { location: String::new(), message: error.to_string() });
+                let problem = portal_files::Problem::from_error(&error);
+                self.problems.push(SourceProblem { location: problem.location.clone(), message: problem.to_string() });
                 return;
             }
         };
