@@ -126,7 +126,7 @@ mod tests {
         std::fs::write(root.join("a.yaml"), "x: 1\n").unwrap();
         symlink(&root, root.join("loop")).unwrap();
         symlink(&root, root.join("again")).unwrap();
-        let expansion = expand_paths(&[root.clone()]).unwrap();
+        let expansion = expand_paths(std::slice::from_ref(&root)).unwrap();
         assert_eq!(expansion.files, [root.join("a.yaml")]);
     }
 
