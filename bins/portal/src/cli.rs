@@ -252,6 +252,10 @@ pub struct CheckArgs {
     /// Output format; `table` is for people.
     #[arg(long, short = 'o', value_enum, default_value_t = OutputArg::Table)]
     pub output: OutputArg,
+    /// Exit 2 on any warning too: documents skipped, files that are not regular, or inputs that
+    /// check nothing (no rules, no objects). For CI, where checking nothing is a mistake.
+    #[arg(long)]
+    pub strict: bool,
     /// Manifest files or directories (YAML or JSON, multi-document, `kind: List`); `-` reads stdin.
     #[arg(value_name = "MANIFESTS", required = true)]
     pub manifests: Vec<PathBuf>,
@@ -313,6 +317,9 @@ pub struct TestArgs {
     /// Test files, or directories searched for them.
     #[arg(value_name = "PATH", required = true)]
     pub paths: Vec<PathBuf>,
+    /// Exit 2 on any warning too, such as a test file that tests nothing.
+    #[arg(long)]
+    pub strict: bool,
 }
 
 #[derive(Debug, clap::Args)]

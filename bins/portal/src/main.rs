@@ -107,7 +107,7 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
     print!("{}", portal_offline::render(CheckOutput::from(&run), format)?);
     print_problems("warning", &run.skipped);
     print_problems("error", &run.errors);
-    Ok(if !run.errors.is_empty() {
+    Ok(if !run.errors.is_empty() || (args.strict && !run.skipped.is_empty()) {
         ExitCode::from(BAD_INPUT)
     } else if run.summary.denies() {
         ExitCode::from(1)
@@ -187,8 +187,9 @@ fn crds(output_dir: Option<&Path>) -> anyhow::Result<ExitCode> {
 fn test(args: &TestArgs) -> anyhow::Result<ExitCode> {
     let run = portal_offline::run_tests(&args.paths);
     print!("{}", run.render());
+    print_problems("warning", &run.warnings);
     print_problems("error", &run.problems);
-    Ok(if !run.problems.is_empty() {
+    Ok(if !run.problems.is_empty() || (args.strict && !run.warnings.is_empty()) {
         ExitCode::from(BAD_INPUT)
     } else if run.failed() > 0 {
         ExitCode::from(1)

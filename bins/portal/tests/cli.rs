@@ -471,3 +471,47 @@ fn symlink_loops_fifos_and_devices_neither_hang_nor_repeat() {
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr(&output).contains("/dev/zero: not a regular file"), "{}", stderr(&output));
 }
+
+/// Inputs that check nothing once passed silently with exit 0.
+#[test]
+fn inputs_that_check_nothing_warn_and_fail_under_strict() {
+    let dir = temp_dir("nothing");
+    let empty = dir.join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let rules = "examples/rules/privileged-containers.yaml";
+
+    // A folder without manifests.
+    let output = portal(&["check", "--rules", rules, empty.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0));
+    assert!(
+        stderr(&output).contains("warning:") && stderr(&output).contains("no Kubernetes objects found"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(stdout(&output).contains("nothing was checked"), "{}", stdout(&output));
+    let output = portal(&["check", "--strict", "--rules", rules, empty.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+
+    // An empty rules folder.
+    let output = portal(&["check", "--strict", "--rules", empty.to_str().unwrap(), "examples/manifests"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("no rules found"), "{}", stderr(&output));
+
+    // A List whose items is not a list.
+    std::fs::write(dir.join("list.yaml"), "apiVersion: v1\nkind: List\nitems: {}\n").unwrap();
+    let output = portal(&["check", "--rules", rules, dir.join("list.yaml").to_str().unwrap()]);
+    assert!(stderr(&output).contains("`items` is not a list"), "{}", stderr(&output));
+
+    // Standard input twice.
+    let output = portal_with_stdin(&["check", "--rules", rules, "-", "-"], Some("apiVersion: v1\nkind: Pod\n"));
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("standard input can be read only once"), "{}", stderr(&output));
+
+    // An empty test file.
+    std::fs::write(dir.join("portal-test.yaml"), "# nothing yet\n").unwrap();
+    let output = portal(&["test", dir.join("portal-test.yaml").to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0));
+    assert!(stderr(&output).contains("no test suites in this file"), "{}", stderr(&output));
+    let output = portal(&["test", "--strict", dir.join("portal-test.yaml").to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2));
+}

@@ -65,9 +65,16 @@ fn add_object(document: Document, manifests: &mut Manifests) {
     let api_version = value.get("apiVersion").and_then(Json::as_str);
     match (api_version, kind) {
         (Some(_), Some(kind)) if kind == "List" || kind.ends_with("List") && value.get("items").is_some() => {
-            let items = value.get("items").and_then(Json::as_array).cloned().unwrap_or_default();
-            for item in items {
-                add_object(Document { origin: origin.clone(), value: item }, manifests);
+            match value.get("items") {
+                Some(Json::Array(items)) => {
+                    for item in items {
+                        add_object(Document { origin: origin.clone(), value: item.clone() }, manifests);
+                    }
+                }
+                None | Some(Json::Null) => {}
+                Some(_) => manifests
+                    .skipped
+                    .push(Problem::new(origin.to_string(), format!("a {kind} whose `items` is not a list; skipped"))),
             }
         }
         (Some(_), Some(_)) => manifests.objects.push(Manifest { origin, object: value }),

@@ -30,8 +30,12 @@ pub struct Expansion {
 pub fn expand_paths(paths: &[PathBuf]) -> Result<Expansion, Error> {
     let mut expansion = Expansion::default();
     let mut visited = HashSet::new();
+    let mut stdin = false;
     for path in paths {
         if path.as_os_str() == "-" {
+            if std::mem::replace(&mut stdin, true) {
+                return Err(Error::StdinTwice);
+            }
             expansion.files.push(path.clone());
             continue;
         }

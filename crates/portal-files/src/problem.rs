@@ -19,6 +19,8 @@ pub enum Error {
     TooLarge { path: PathBuf, limit: u64 },
     #[error("{}: not text (UTF-8); give YAML or JSON", path.display())]
     NotText { path: PathBuf },
+    #[error("-: standard input can be read only once; give `-` once")]
+    StdinTwice,
 }
 
 /// A problem with the input, located: printed as `location: message`.
@@ -46,6 +48,9 @@ impl Problem {
                 path.display().to_string(),
                 format!("larger than the {limit}-byte limit on an input file; split it"),
             ),
+            Error::StdinTwice => {
+                Problem::new("-".to_owned(), "standard input can be read only once; give `-` once".to_owned())
+            }
             Error::NotText { path } => {
                 Problem::new(path.display().to_string(), "not text (UTF-8); give YAML or JSON".to_owned())
             }

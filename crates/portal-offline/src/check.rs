@@ -46,8 +46,23 @@ impl CheckRun {
         errors.extend(manifests.errors);
         let reports = check(&rules, &manifests.objects);
         let summary = summarise(&rules, &reports);
-        CheckRun { rules, reports, summary, skipped: manifests.skipped, errors }
+        let mut skipped = manifests.skipped;
+        // A check that checks nothing must not pass silently.
+        if errors.is_empty() && rules.is_empty() {
+            skipped.push(Problem::new(paths_of(&options.rules), "no rules found: nothing was checked".to_owned()));
+        }
+        if errors.is_empty() && reports.is_empty() {
+            skipped.push(Problem::new(
+                paths_of(&options.manifests),
+                "no Kubernetes objects found: nothing was checked".to_owned(),
+            ));
+        }
+        CheckRun { rules, reports, summary, skipped, errors }
     }
+}
+
+fn paths_of(paths: &[PathBuf]) -> String {
+    paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
 }
 
 /// The results of one object.

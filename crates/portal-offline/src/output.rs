@@ -188,6 +188,9 @@ fn table(output: CheckOutput<'_>) -> String {
     if s.fail_closed_errors > 0 {
         let _ = write!(text, " ({} in failurePolicy: Fail rules, which admission denies)", s.fail_closed_errors);
     }
+    if s.objects == 0 || s.rules == 0 {
+        text.push_str(" — nothing was checked");
+    }
     text.push('\n');
     text
 }

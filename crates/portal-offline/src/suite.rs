@@ -64,6 +64,8 @@ pub struct TestRun {
     pub suites: Vec<SuiteOutcome>,
     /// Bad input: unreadable files, bad rules or manifests, unknown rules or resources.
     pub problems: Vec<Problem>,
+    /// Files that test nothing (an empty test file).
+    pub warnings: Vec<Problem>,
 }
 
 #[derive(Debug)]
@@ -152,6 +154,10 @@ fn run_file(file: &Path, run: &mut TestRun) {
         Ok(documents) => documents,
         Err(error) => return run.problems.push(Problem::from_rules_error(&error)),
     };
+    if documents.is_empty() {
+        run.warnings.push(Problem::new(source, "no test suites in this file: it tests nothing".to_owned()));
+        return;
+    }
     let base = file.parent().unwrap_or(Path::new("."));
     for document in documents {
         let location = document.origin.to_string();
