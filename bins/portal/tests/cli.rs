@@ -515,3 +515,45 @@ fn inputs_that_check_nothing_warn_and_fail_under_strict() {
     let output = portal(&["test", "--strict", dir.join("portal-test.yaml").to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(2));
 }
+
+/// A whole namespace's `kubectl get pods -o json` (or `-o yaml`) was refused with `budget
+/// breached: Nodes { nodes: 250001 }`. Now JSON is read as JSON, and the YAML budget is sized for
+/// a cluster; the nesting limit is the webhook's (128), and its breach says which limit.
+#[test]
+fn real_size_inputs_are_read_and_limits_name_themselves() {
+    let dir = temp_dir("real-size");
+    let pod = |i: usize| {
+        serde_json::json!({"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": format!("p{i}"), "namespace": "shop", "uid": format!("u{i}"),
+                         "labels": {"app": "web", "tier": "front", "pod-template-hash": "abc"},
+                         "annotations": {"a": "1", "b": "2"}},
+            "spec": {"containers": [{"name": "app", "image": "registry.k8s.io/pause:3.10",
+                "ports": [{"containerPort": 80}, {"containerPort": 443}],
+                "env": (0..20).map(|e| serde_json::json!({"name": format!("E{e}"), "value": "v"})).collect::<Vec<_>>(),
+                "resources": {"limits": {"cpu": "1", "memory": "1Gi"}},
+                "securityContext": {"runAsNonRoot": true, "allowPrivilegeEscalation": false}}]}})
+    };
+    let items: Vec<serde_json::Value> = (0..2_500).map(pod).collect();
+    let list = serde_json::json!({"apiVersion": "v1", "kind": "List", "items": items});
+    std::fs::write(dir.join("pods.json"), list.to_string()).unwrap();
+    let rules = "examples/rules/privileged-containers.yaml";
+    let output = portal(&["check", "-o", "json", "--rules", rules, dir.join("pods.json").to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["summary"]["objects"], 2_500);
+
+    // The same as YAML: more than 250,000 values in one document.
+    let yaml: String = std::iter::once("apiVersion: v1\nkind: List\nitems:\n".to_owned())
+        .chain((0..2_500).map(|i| format!("- {}\n", pod(i))))
+        .collect();
+    std::fs::write(dir.join("pods.yaml"), yaml).unwrap();
+    let output = portal(&["check", "-o", "json", "--rules", rules, dir.join("pods.yaml").to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+
+    // Nesting past the limit names it.
+    let deep: String = (0..140).map(|i| format!("{}a:\n", " ".repeat(i))).collect();
+    std::fs::write(dir.join("deep.yaml"), deep).unwrap();
+    let output = portal(&["check", "--rules", rules, dir.join("deep.yaml").to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("past the limit on nesting"), "{}", stderr(&output));
+}

@@ -11,15 +11,46 @@ pub struct Document {
     pub value: Json,
 }
 
+/// How deep documents may nest: serde_json's own limit, which the webhook's AdmissionReview
+/// parsing has too, so a manifest `portal check` accepts is one the webhook accepts.
+pub const MAX_DEPTH: usize = 128;
+
+/// The YAML budget of one document: sized for a whole cluster's `kubectl get -A -o yaml`
+/// (hundreds of thousands of objects) yet bounded, against YAML bombs.
+fn yaml_options() -> serde_saphyr::Options {
+    let mut budget = serde_saphyr::Budget::default();
+    budget.max_depth = MAX_DEPTH;
+    budget.max_nodes = 50_000_000;
+    budget.max_events = 100_000_000;
+    budget.max_total_scalar_bytes = 256 * 1024 * 1024;
+    let mut options = serde_saphyr::Options::default();
+    options.budget = Some(budget);
+    options
+}
+
 /// Splits `text` into its documents. Empty documents (only comments, or `---` alone) are dropped.
-/// `source` names the text in errors (a path, or `-` for stdin).
+/// `source` names the text in errors (a path, or `-` for stdin). A text that is one JSON value
+/// (`kubectl get -o json`) is read as JSON, much faster than through the YAML parser.
 pub fn parse_documents(source: &str, text: &str) -> Result<Vec<Document>, Error> {
+    let trimmed = text.trim_start();
+    if trimmed.starts_with(['{', '[']) {
+        // Flow-style YAML also starts this way: when it is not JSON, the YAML parser decides.
+        if let Ok(value) = serde_json::from_str::<Json>(text) {
+            let first_line = text[..text.len() - trimmed.len()].matches('\n').count() + 1;
+            let documents = match value {
+                Json::Null => Vec::new(),
+                value => vec![Document { origin: Origin::new(source, Some(first_line)), value }],
+            };
+            return Ok(documents);
+        }
+    }
     let mut documents = Vec::new();
     for (start_line, chunk) in split_documents(text) {
         if chunk.trim().is_empty() {
             continue;
         }
-        let value: Json = serde_saphyr::from_str(chunk).map_err(|error| yaml_error(source, start_line, &error))?;
+        let value: Json = serde_saphyr::from_str_with_options(chunk, yaml_options())
+            .map_err(|error| yaml_error(source, start_line, &error))?;
         if value.is_null() {
             continue;
         }

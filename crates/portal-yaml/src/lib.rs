@@ -33,6 +33,7 @@ impl YamlError {
         let message = message
             .trim_end_matches(", set DuplicateKeyPolicy in Options if acceptable")
             .replace("duplicate mapping key", "duplicate key");
+        let message = budget_message(&message).unwrap_or(message);
         let location = error.location();
         YamlError {
             line: location.map(|l| usize::try_from(l.line()).unwrap_or(usize::MAX).max(1)),
@@ -51,6 +52,24 @@ impl YamlError {
     }
 }
 
+/// serde-saphyr's budget errors (`budget breached: Depth { depth: 129 }`) in words: which
+/// limit, and what to do.
+fn budget_message(message: &str) -> Option<String> {
+    let breach = message.strip_prefix("budget breached: ")?;
+    let number = breach.split(|c: char| !c.is_ascii_digit()).find(|part| !part.is_empty()).unwrap_or("?");
+    let what = breach.split([' ', '{']).next().unwrap_or(breach);
+    Some(match what {
+        "Depth" => format!("nested {number} levels deep, past the limit on nesting; flatten the document"),
+        "Nodes" | "Events" => {
+            format!("more than {number} values in one document, past the limit on a document's size; split it")
+        }
+        "Aliases" | "Anchors" | "AliasAnchorRatio" => {
+            "too many YAML aliases (a YAML bomb?), past the limit on aliases; expand them".to_owned()
+        }
+        _ => format!("past a limit on YAML documents ({breach}); split the document"),
+    })
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -67,6 +86,16 @@ mod tests {
         assert!(!error.message.contains('\n') && !error.message.starts_with("line "), "{error:?}");
         assert!(!error.message.contains(" at line "), "{error:?}");
         assert!(error.with_column().starts_with("column "), "{error:?}");
+    }
+
+    #[test]
+    fn budget_breaches_name_the_limit() {
+        assert_eq!(
+            budget_message("budget breached: Depth { depth: 129 }").unwrap(),
+            "nested 129 levels deep, past the limit on nesting; flatten the document"
+        );
+        assert!(budget_message("budget breached: Nodes { nodes: 250001 }").unwrap().contains("250001 values"));
+        assert_eq!(budget_message("invalid type"), None);
     }
 
     #[test]
