@@ -557,3 +557,30 @@ fn real_size_inputs_are_read_and_limits_name_themselves() {
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr(&output).contains("past the limit on nesting"), "{}", stderr(&output));
 }
+
+/// Messages once printed Rust internals or accepted nonsense: `expected struct RuleSpec`,
+/// `metadata: 5` checked as `<unnamed>`, a directory given to `eval` as "Is a directory" twice.
+#[test]
+fn bad_shapes_get_messages_a_person_can_act_on() {
+    let dir = temp_dir("shapes");
+    std::fs::write(
+        dir.join("rule.yaml"),
+        "apiVersion: portal.io/v1alpha1\nkind: PortalClusterRule\nmetadata: {name: x}\nspec: 5\n",
+    )
+    .unwrap();
+    let output = portal(&["check", "--rules", dir.join("rule.yaml").to_str().unwrap(), "examples/manifests"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("field `spec`: invalid type: integer `5`, expected a mapping of rule fields"),
+        "{}",
+        stderr(&output)
+    );
+    std::fs::write(dir.join("pod.yaml"), "apiVersion: v1\nkind: Pod\nmetadata: {name: 5}\n").unwrap();
+    let output = portal(&["check", "--rules", "examples/rules", dir.join("pod.yaml").to_str().unwrap()]);
+    assert!(stderr(&output).contains("`metadata.name` is not a string; skipped"), "{}", stderr(&output));
+    let output = portal(&["eval", "object", "--object", dir.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2));
+    let message = stderr(&output);
+    assert!(message.contains("a directory, where one file is expected; give a file"), "{message}");
+    assert_eq!(message.matches("directory").count(), 1, "the cause is not repeated: {message}");
+}

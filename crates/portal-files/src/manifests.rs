@@ -77,12 +77,44 @@ fn add_object(document: Document, manifests: &mut Manifests) {
                     .push(Problem::new(origin.to_string(), format!("a {kind} whose `items` is not a list; skipped"))),
             }
         }
-        (Some(_), Some(_)) => manifests.objects.push(Manifest { origin, object: value }),
+        (Some(_), Some(_)) => match metadata_problem(&value) {
+            None => manifests.objects.push(Manifest { origin, object: value }),
+            Some(problem) => manifests.skipped.push(Problem::new(origin.to_string(), format!("{problem}; skipped"))),
+        },
         _ => manifests.skipped.push(Problem::new(
             origin.to_string(),
             "not a Kubernetes object (no apiVersion and kind); skipped".to_owned(),
         )),
     }
+}
+
+/// What is wrong with an object's `metadata`, which names it in every report.
+fn metadata_problem(object: &Json) -> Option<&'static str> {
+    let metadata = match object.get("metadata") {
+        None | Some(Json::Null) => return None,
+        Some(Json::Object(metadata)) => metadata,
+        Some(_) => return Some("`metadata` is not a mapping"),
+    };
+    for field in ["name", "generateName", "namespace", "uid"] {
+        if metadata.get(field).is_some_and(|value| !value.is_string() && !value.is_null()) {
+            return Some(match field {
+                "name" => "`metadata.name` is not a string",
+                "generateName" => "`metadata.generateName` is not a string",
+                "namespace" => "`metadata.namespace` is not a string",
+                _ => "`metadata.uid` is not a string",
+            });
+        }
+    }
+    for field in ["labels", "annotations"] {
+        if metadata.get(field).is_some_and(|value| !value.is_object() && !value.is_null()) {
+            return Some(if field == "labels" {
+                "`metadata.labels` is not a mapping"
+            } else {
+                "`metadata.annotations` is not a mapping"
+            });
+        }
+    }
+    None
 }
 
 /// Puts objects of namespaced kinds that name no namespace into `namespace`, as `kubectl apply`

@@ -101,6 +101,9 @@ pub fn read_source(path: &Path) -> Result<String, Error> {
     } else {
         let file = std::fs::File::open(path).map_err(read_error)?;
         let metadata = file.metadata().map_err(read_error)?;
+        if metadata.is_dir() {
+            return Err(Error::IsDirectory { path: path.to_owned() });
+        }
         if !metadata.is_file() {
             return Err(Error::NotRegularFile { path: path.to_owned() });
         }

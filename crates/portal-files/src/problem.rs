@@ -21,6 +21,8 @@ pub enum Error {
     NotText { path: PathBuf },
     #[error("-: standard input can be read only once; give `-` once")]
     StdinTwice,
+    #[error("{}: a directory, where one file is expected; give a file", path.display())]
+    IsDirectory { path: PathBuf },
 }
 
 /// A problem with the input, located: printed as `location: message`.
@@ -47,6 +49,10 @@ impl Problem {
             Error::TooLarge { path, limit } => Problem::new(
                 path.display().to_string(),
                 format!("larger than the {limit}-byte limit on an input file; split it"),
+            ),
+            Error::IsDirectory { path } => Problem::new(
+                path.display().to_string(),
+                "a directory, where one file is expected; give a file".to_owned(),
             ),
             Error::StdinTwice => {
                 Problem::new("-".to_owned(), "standard input can be read only once; give `-` once".to_owned())

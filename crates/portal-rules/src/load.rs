@@ -99,8 +99,12 @@ pub fn rule_from_document(document: &Document) -> Result<LoadedRule, Error> {
         let path = error.path().to_string();
         Error::InvalidField {
             origin: origin.clone(),
-            path: if path == "." { format!("{prefix}(top level)") } else { format!("{prefix}{path}") },
-            message: error.into_inner().to_string(),
+            path: match (path.as_str(), prefix.strip_suffix('.')) {
+                (".", Some(field)) => field.to_owned(),
+                (".", None) => "(top level)".to_owned(),
+                _ => format!("{prefix}{path}"),
+            },
+            message: plain_types(&error.into_inner().to_string()),
         }
     })?;
     if spec.name.is_none() {
@@ -115,6 +119,23 @@ pub fn rule_from_document(document: &Document) -> Result<LoadedRule, Error> {
     }
     let name = spec.name.clone().unwrap_or_default();
     Ok(LoadedRule { name, spec, origin, namespace })
+}
+
+/// serde's messages name Rust types (`expected struct RuleSpec`); say what the YAML should be.
+fn plain_types(message: &str) -> String {
+    const TYPES: &[(&str, &str)] = &[
+        ("struct RuleSpec", "a mapping of rule fields (name, match, rule, ...)"),
+        ("struct MatchSpec", "a mapping with gvk, namespaces, namespaceSelector, objectSelector, operations, ..."),
+        ("struct GroupVersionKind", "a mapping with group, version and kind"),
+        ("struct LabelSelector", "a label selector (matchLabels, matchExpressions)"),
+        ("struct NamespaceFilter", "a mapping with include and exclude lists"),
+        ("struct ActionSpec", "an action (a mapping with type and its parameters)"),
+    ];
+    let mut message = message.to_owned();
+    for (rust, yaml) in TYPES {
+        message = message.replace(rust, yaml);
+    }
+    message
 }
 
 #[cfg(test)]
@@ -193,6 +214,9 @@ mod tests {
         let message =
             error_of("name: x\nmatch: {gvk: [{group: '', kind: Pod}], subresources: [Status]}\nrule: 'true'\n");
         assert!(message.contains("match.subresources[0]") && message.contains("lowercase"), "{message}");
+        let message =
+            error_of("apiVersion: portal.io/v1alpha1\nkind: PortalClusterRule\nmetadata: {name: x}\nspec: 5\n");
+        assert!(message.contains("expected a mapping of rule fields") && !message.contains("struct"), "{message}");
         let message = error_of(&format!("{GOOD}exclude: {{terminating: true}}\n"));
         assert!(message.contains("exclude.terminating") && message.contains("only allowed in match"), "{message}");
     }
