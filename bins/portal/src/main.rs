@@ -57,8 +57,13 @@ fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     init_logging(&config.logging)?;
-    let runtime =
-        tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
+    // Rules are compiled and evaluated on these threads: give them the stack the deepest
+    // expression allowed needs with room to spare (portal_rules::MAX_EXPRESSION_DEPTH).
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_stack_size(8 * 1024 * 1024)
+        .build()
+        .context("starting the async runtime")?;
     runtime.block_on(portal_kube::operator::run(&config, shutdown_signal()))?;
     Ok(ExitCode::SUCCESS)
 }

@@ -584,3 +584,29 @@ fn bad_shapes_get_messages_a_person_can_act_on() {
     assert!(message.contains("a directory, where one file is expected; give a file"), "{message}");
     assert_eq!(message.matches("directory").count(), 1, "the cause is not repeated: {message}");
 }
+
+/// A long chain once overflowed the stack: about 5,000 terms killed `portal eval`, about 1,200
+/// the webhook. Now the size and the depth of an expression are bounded at load, with errors that
+/// name the limit, and nothing crashes.
+#[test]
+fn deep_or_long_expressions_are_rejected_at_load_not_crashed_on() {
+    let chain = |terms: usize| format!("{} > 0", vec!["1"; terms].join(" + "));
+    let output = portal(&["eval", &chain(5_000)]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(stderr(&output).contains("over the limit of 8192"), "{}", stderr(&output));
+    let output = portal(&["eval", &chain(1_200)]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+
+    let dir = temp_dir("deep-rule");
+    let rule = format!(
+        "name: deep\nmatch: {{gvk: [{{group: '', kind: Pod}}]}}\nrule: '{} > 0'\n---\n{}",
+        vec!["1"; 1_200].join("+"),
+        std::fs::read_to_string(root().join("examples/rules/privileged-containers.yaml")).unwrap()
+    );
+    std::fs::write(dir.join("rules.yaml"), rule).unwrap();
+    let output = portal(&["check", "--rules", dir.join("rules.yaml").to_str().unwrap(), "examples/manifests"]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(stderr(&output).contains("rule \"deep\": `rule` does not compile"), "{}", stderr(&output));
+    assert!(stderr(&output).contains("nests deeper than 100 levels"), "{}", stderr(&output));
+    assert!(stdout(&output).contains("no-privileged-containers"), "the other rules still run: {}", stdout(&output));
+}

@@ -93,3 +93,30 @@ async fn a_single_rule_file_can_be_a_source() {
     write(dir.path(), "only.yaml", &rule("still-only", "spec.hostNetwork == true"));
     wait_for(&sources, |s| s.rules == ["still-only"]).await;
 }
+
+/// A rule too deep to evaluate safely (a tenant's attack on the shared webhook: 1,200 chained
+/// terms once overflowed a webhook thread's stack) is rejected when loaded, on threads sized as
+/// `portal run` sizes them, and the other rules stay in force.
+#[test]
+fn a_rule_too_deep_to_evaluate_is_rejected_and_the_others_load() {
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().thread_stack_size(8 * 1024 * 1024).build().unwrap();
+    runtime.block_on(async {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "deep.yaml", &rule("deep", &format!("{} > 0", vec!["1"; 1_200].join("+"))));
+        write(dir.path(), "good.yaml", &rule("good", "spec.hostPID == true"));
+        let sources = RuleSources::start(SourcesConfig {
+            cluster: None,
+            folders: vec![dir.path().to_owned()],
+            debounce: Duration::from_millis(20),
+        })
+        .unwrap();
+        let snapshot = sources.wait_ready().await;
+        assert_eq!(snapshot.rules, ["good"]);
+        assert!(
+            snapshot.problems.iter().any(|p| p.message.contains("nests deeper than 100 levels")),
+            "{:?}",
+            snapshot.problems
+        );
+    });
+}

@@ -89,12 +89,22 @@ pub fn compile_rule(env: &Env, rule: LoadedRule) -> Result<CompiledRule, Error> 
 }
 
 fn compile_expression(env: &Env, rule: &LoadedRule, field: ExpressionField, source: &str) -> Result<Program, Error> {
+    let breach = |breach: crate::limits::LimitBreach| Error::CompileExpression {
+        origin: rule.origin.clone(),
+        rule: rule.name.clone(),
+        field,
+        line: breach.line,
+        column: breach.column,
+        message: breach.message,
+    };
+    crate::limits::check_size(source).map_err(breach)?;
     let program = env.compile(source).map_err(|errors| {
         let first = errors.errors.first();
         let (line, column) = first.map_or((1, 1), |e| (e.pos.0.max(1) as usize, e.pos.1.max(1) as usize));
         let message = first.map_or_else(|| errors.to_string(), |e| e.msg.clone());
         Error::CompileExpression { origin: rule.origin.clone(), rule: rule.name.clone(), field, line, column, message }
     })?;
+    crate::limits::check_depth(&program, source).map_err(breach)?;
     if let Some(unknown) = unknown_identifiers(&program, source).into_iter().next() {
         return Err(Error::UnknownVariable {
             origin: rule.origin.clone(),

@@ -25,6 +25,12 @@ pub enum ExpressionError {
 /// `container` is evaluated once per container and yields a map from container name to result.
 pub fn evaluate_expression(source: &str, activation: &Activation<'_>) -> Result<Json, ExpressionError> {
     let env = crate::environment::environment().map_err(|e| ExpressionError::Environment(e.to_string()))?;
+    let breach = |breach: crate::limits::LimitBreach| ExpressionError::Compile {
+        line: breach.line,
+        column: breach.column,
+        message: breach.message,
+    };
+    crate::limits::check_size(source).map_err(breach)?;
     let program = env.compile(source).map_err(|errors| {
         let first = errors.errors.first();
         ExpressionError::Compile {
@@ -33,6 +39,7 @@ pub fn evaluate_expression(source: &str, activation: &Activation<'_>) -> Result<
             message: first.map_or_else(|| errors.to_string(), |e| e.msg.clone()),
         }
     })?;
+    crate::limits::check_depth(&program, source).map_err(breach)?;
     if let Some(unknown) = crate::references::unknown_identifiers(&program, source).into_iter().next() {
         return Err(ExpressionError::Compile {
             line: unknown.line,

@@ -106,7 +106,7 @@ fn walk_entry<'e>(entry: &'e EntryExpr, bound: &mut Vec<&'e str>, report: &mut d
 }
 
 /// 1-based line and column of a character offset.
-fn line_and_column(source: &str, offset: usize) -> (usize, usize) {
+pub(crate) fn line_and_column(source: &str, offset: usize) -> (usize, usize) {
     let mut line = 1;
     let mut column = 1;
     for character in source.chars().take(offset) {

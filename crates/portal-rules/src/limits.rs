@@ -1,0 +1,145 @@
+//! Bounds on an expression, checked at load before anything walks it recursively: rules are
+//! untrusted (a tenant's `PortalRule` runs in the shared webhook), and the interpreter, like every
+//! walk of the syntax tree, recurses once per level, so an unbounded chain (`1+1+…+1`, 1,200 terms)
+//! overflowed a webhook thread's stack and took the process down.
+
+use cel::Program;
+use cel::common::ast::{EntryExpr, Expr, IdedExpr};
+
+/// The longest expression accepted, in bytes. It also bounds what the parser and the syntax
+/// tree's drop recurse over before the depth check can run: a chain of 4,000 terms at most,
+/// which they handle within 2 MiB of stack.
+pub const MAX_EXPRESSION_BYTES: usize = 8 * 1024;
+
+/// The deepest an expression may nest. Each operator of a chain (`a + b + c`, `x.a.b`, `.map()`
+/// after `.map()`) is a level. At this depth evaluation needs about 150 KiB of stack in a release
+/// build; Portal evaluates on threads of at least 2 MiB (8 MiB for `portal run`).
+pub const MAX_EXPRESSION_DEPTH: usize = 100;
+
+/// An expression over a limit, located.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct LimitBreach {
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+/// The size check, before parsing.
+pub(crate) fn check_size(source: &str) -> Result<(), LimitBreach> {
+    if source.len() <= MAX_EXPRESSION_BYTES {
+        return Ok(());
+    }
+    Err(LimitBreach {
+        line: 1,
+        column: 1,
+        message: format!(
+            "the expression is {} bytes long, over the limit of {MAX_EXPRESSION_BYTES}; split the rule",
+            source.len()
+        ),
+    })
+}
+
+/// The depth check, after parsing and before any recursive walk. Iterative, so it cannot
+/// overflow however deep the expression is.
+pub(crate) fn check_depth(program: &Program, source: &str) -> Result<(), LimitBreach> {
+    let mut stack: Vec<(&IdedExpr, usize)> = vec![(program.expression(), 1)];
+    while let Some((expr, depth)) = stack.pop() {
+        if depth > MAX_EXPRESSION_DEPTH {
+            let (line, column) = program
+                .source_info()
+                .offset_for(expr.id)
+                .map_or((1, 1), |(start, _)| crate::references::line_and_column(source, start as usize));
+            return Err(LimitBreach {
+                line,
+                column,
+                message: format!(
+                    "the expression nests deeper than {MAX_EXPRESSION_DEPTH} levels (each operator of a chain \
+                     such as a + b + c, or x.a.b, is a level); split it, or use a list function such as sum() \
+                     or all()"
+                ),
+            });
+        }
+        let next = depth + 1;
+        match &expr.expr {
+            Expr::Call(call) => {
+                stack.extend(call.target.iter().map(|target| (&**target, next)));
+                stack.extend(call.args.iter().map(|arg| (arg, next)));
+            }
+            Expr::Select(select) => stack.push((&select.operand, next)),
+            Expr::List(list) => stack.extend(list.elements.iter().map(|e| (e, next))),
+            Expr::Map(map) => map.entries.iter().for_each(|entry| push_entry(&entry.expr, next, &mut stack)),
+            Expr::Struct(structure) => {
+                structure.entries.iter().for_each(|entry| push_entry(&entry.expr, next, &mut stack))
+            }
+            Expr::Comprehension(comprehension) => {
+                for part in [
+                    &comprehension.iter_range,
+                    &comprehension.accu_init,
+                    &comprehension.loop_cond,
+                    &comprehension.loop_step,
+                    &comprehension.result,
+                ] {
+                    stack.push((part, next));
+                }
+            }
+            Expr::Ident(_) | Expr::Literal(_) | Expr::Unspecified => {}
+        }
+    }
+    Ok(())
+}
+
+fn push_entry<'e>(entry: &'e EntryExpr, depth: usize, stack: &mut Vec<(&'e IdedExpr, usize)>) {
+    match entry {
+        EntryExpr::MapEntry(entry) => {
+            stack.push((&entry.key, depth));
+            stack.push((&entry.value, depth));
+        }
+        EntryExpr::StructField(field) => stack.push((&field.value, depth)),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    /// A chain of `terms` additions compared with 0: `terms` + 1 levels deep.
+    fn chain(terms: usize) -> String {
+        format!("{} > 0", vec!["1"; terms].join(" + "))
+    }
+
+    /// Runs `f` where a debug build has stack enough for the deepest expression accepted.
+    fn with_stack<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+        std::thread::Builder::new().stack_size(16 * 1024 * 1024).spawn(f).unwrap().join().unwrap()
+    }
+
+    #[test]
+    fn an_expression_at_the_depth_limit_compiles_and_evaluates_one_past_is_rejected() {
+        with_stack(|| {
+            let env = crate::environment::environment().unwrap();
+            let activation = crate::Activation::new(crate::EvaluationInput::default());
+            // 99 additions and a comparison: 100 levels.
+            let at_limit = chain(MAX_EXPRESSION_DEPTH - 1);
+            let program = env.compile(&at_limit).unwrap();
+            assert_eq!(check_depth(&program, &at_limit), Ok(()));
+            assert_eq!(crate::evaluate_expression(&at_limit, &activation).unwrap(), serde_json::json!(true));
+            let past = chain(MAX_EXPRESSION_DEPTH);
+            let breach = check_depth(&env.compile(&past).unwrap(), &past).unwrap_err();
+            assert!(breach.message.contains("deeper than 100 levels"), "{breach:?}");
+            assert_eq!(breach.line, 1);
+        });
+    }
+
+    #[test]
+    fn the_longest_chain_the_size_allows_is_rejected_without_crashing() {
+        with_stack(|| {
+            let longest = format!("{}>0", vec!["1"; MAX_EXPRESSION_BYTES / 2 - 2].join("+"));
+            assert!(longest.len() <= MAX_EXPRESSION_BYTES);
+            let error = crate::evaluate_expression(&longest, &crate::Activation::new(Default::default())).unwrap_err();
+            assert!(error.to_string().contains("deeper than 100 levels"), "{error}");
+            let too_long = "1".repeat(MAX_EXPRESSION_BYTES + 1);
+            let breach = check_size(&too_long).unwrap_err();
+            assert!(breach.message.contains("over the limit of 8192"), "{breach:?}");
+        });
+    }
+}
