@@ -610,3 +610,42 @@ fn deep_or_long_expressions_are_rejected_at_load_not_crashed_on() {
     assert!(stderr(&output).contains("nests deeper than 100 levels"), "{}", stderr(&output));
     assert!(stdout(&output).contains("no-privileged-containers"), "the other rules still run: {}", stdout(&output));
 }
+
+/// The messages users see for a corpus of bad inputs (`tests/errors/`), compared with the
+/// expected text beside each input, so they stay one line, located and actionable. After a
+/// deliberate change, rewrite the expected files with `PORTAL_BLESS=1 cargo test -p portal --test
+/// cli error_messages` and review the diff.
+#[test]
+fn error_messages_for_a_corpus_of_bad_inputs() {
+    let corpus = Path::new("bins/portal/tests/errors");
+    let mut inputs: Vec<PathBuf> = std::fs::read_dir(root().join(corpus))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    inputs.sort();
+    assert!(inputs.len() >= 10, "the corpus was read: {inputs:?}");
+    let bless = std::env::var_os("PORTAL_BLESS").is_some();
+    let mut differences = Vec::new();
+    for input in inputs {
+        let name = input.file_name().unwrap().to_str().unwrap().to_owned();
+        let relative = corpus.join(&name);
+        let relative = relative.to_str().unwrap();
+        let output = if name.ends_with(".rules.yaml") {
+            portal(&["check", "--rules", relative, "examples/manifests/compliant-deployment.yaml"])
+        } else {
+            portal(&["check", "--rules", "examples/rules/privileged-containers.yaml", relative])
+        };
+        let actual = format!("exit status: {:?}\n{}", output.status.code(), stderr(&output));
+        let expected_path = input.with_extension("stderr");
+        if bless {
+            std::fs::write(&expected_path, &actual).unwrap();
+            continue;
+        }
+        let expected = std::fs::read_to_string(&expected_path).unwrap_or_default();
+        if actual != expected {
+            differences.push(format!("{name}:\n--- expected\n{expected}--- actual\n{actual}"));
+        }
+    }
+    assert!(differences.is_empty(), "error messages changed (PORTAL_BLESS=1 to accept):\n{}", differences.join("\n"));
+}
