@@ -346,6 +346,28 @@ mod tests {
         move |name| vars.iter().find(|(key, _)| *key == name).map(|(_, value)| OsString::from(value))
     }
 
+    /// The Pod Security bundles say which Kubernetes release's policy they follow; when the test
+    /// control plane moves to a newer release, they must follow it too (each release can change
+    /// a check, as v1.37 widened the safe sysctls).
+    #[test]
+    fn pod_security_bundles_follow_the_test_control_planes_release() {
+        let minor = KUBERNETES_VERSION.rsplit_once('.').map_or(KUBERNETES_VERSION, |(minor, _)| minor);
+        let bundles = crate::project::project_root().join("examples/policies/pod-security");
+        let declared = [
+            ("README.md", format!("They follow the **Kubernetes {minor}** policy")),
+            ("baseline/tests/portal-test.yaml", format!("name: pod-security baseline (Kubernetes {minor})")),
+            ("restricted/tests/portal-test.yaml", format!("name: pod-security restricted (Kubernetes {minor})")),
+        ];
+        for (file, expected) in declared {
+            let text = std::fs::read_to_string(bundles.join(file)).unwrap();
+            assert!(
+                text.contains(&expected),
+                "examples/policies/pod-security/{file} does not follow Kubernetes {minor}, the release the tests \
+                 run against (KUBERNETES_VERSION): update the bundles to its policy and say so (expected `{expected}`)"
+            );
+        }
+    }
+
     #[test]
     fn cache_root_prefers_the_override_then_xdg_then_home() {
         let all = [(CACHE_ENV, "/ci/envtest"), ("XDG_CACHE_HOME", "/xdg"), ("HOME", "/home/me")];
