@@ -9,8 +9,10 @@
 //! - `\<` and `\>` are literal in Go, word boundaries in the regex crate;
 //! - Go has octal escapes (`\0`, `\123`) and `\Q...\E` quoting, the regex crate doesn't.
 //!
-//! Anything else is passed on as written. Patterns Go rejects may still be accepted, which
-//! only matters for patterns Kubernetes would refuse anyway.
+//! Two kinds of pattern Go rejects and the regex crate would accept are rejected with Go's
+//! message: nested repetition operators (`a**`, `a++`, `a*+`; a single `?` after a repetition
+//! makes it lazy and is fine) and repeat counts over 1000 (`a{1001}`). Anything else is passed on
+//! as written; other patterns Go rejects may still be accepted.
 
 use std::borrow::Cow;
 
@@ -21,6 +23,7 @@ use std::borrow::Cow;
 /// Go's message for a class without its closing `]`: its translation could otherwise be
 /// well-formed, the class then ending at a `]` that only closes a nested one.
 pub(super) fn translate(pattern: &str) -> Result<Cow<'_, str>, String> {
+    check_repetitions(pattern)?;
     if !pattern.contains(['\\', '[', '{']) {
         return Ok(Cow::Borrowed(pattern));
     }
@@ -190,6 +193,79 @@ fn perl_items(class: char) -> &'static str {
 }
 
 /// Whether `chars`, which start with `{`, spell a repetition: `{n}`, `{n,}` or `{n,m}`.
+/// Go's largest repeat count.
+const MAX_REPEAT: usize = 1000;
+
+/// Go's errors for nested repetition operators and repeat counts over [`MAX_REPEAT`]. Escapes
+/// and classes are passed over: a `*` there is a literal.
+fn check_repetitions(pattern: &str) -> Result<(), String> {
+    let chars: Vec<char> = pattern.chars().collect();
+    // The repetition operator(s) just read, and whether a lazy `?` has followed them.
+    let mut previous: Option<(usize, bool)> = None;
+    let mut i = 0;
+    while let Some(&c) = chars.get(i) {
+        let length = match c {
+            '\\' => {
+                previous = None;
+                i += 2;
+                continue;
+            }
+            '[' => {
+                previous = None;
+                i = class_end(&chars, i);
+                continue;
+            }
+            '*' | '+' | '?' => 1,
+            '{' if is_repeat(&chars[i..]) => {
+                let end = i + chars[i..].iter().position(|&c| c == '}').unwrap_or(0);
+                let counts: String = chars[i + 1..end].iter().collect();
+                if counts.split(',').any(|n| n.parse::<usize>().is_ok_and(|n| n > MAX_REPEAT)) {
+                    let text: String = chars[i..=end].iter().collect();
+                    return Err(format!("invalid repeat count: `{text}`"));
+                }
+                end + 1 - i
+            }
+            _ => {
+                previous = None;
+                i += 1;
+                continue;
+            }
+        };
+        match previous {
+            Some((start, false)) if c == '?' => previous = Some((start, true)),
+            Some((start, _)) => {
+                let text: String = chars[start..i + length].iter().collect();
+                return Err(format!("invalid nested repetition operator: `{text}`"));
+            }
+            None => previous = Some((i, false)),
+        }
+        i += length;
+    }
+    Ok(())
+}
+
+/// The index after the class that starts at `chars[i]` (a `[`), escapes and `[:name:]` inside
+/// it included; the end of the pattern if it is not closed (the regex crate reports that).
+fn class_end(chars: &[char], i: usize) -> usize {
+    let mut j = i + 1;
+    if chars.get(j) == Some(&'^') {
+        j += 1;
+    }
+    // A `]` first in the class is a literal.
+    if chars.get(j) == Some(&']') {
+        j += 1;
+    }
+    while let Some(&c) = chars.get(j) {
+        match c {
+            '\\' => j += 2,
+            '[' => j += posix_class(&chars[j..]).unwrap_or(1),
+            ']' => return j + 1,
+            _ => j += 1,
+        }
+    }
+    chars.len()
+}
+
 fn is_repeat(chars: &[char]) -> bool {
     let mut i = 1;
     let digits = |i: &mut usize| {
@@ -241,6 +317,26 @@ fn octal(first: char, rest: &[char]) -> (Option<u32>, usize) {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::translate;
+
+    /// Go's regexp/syntax on the same patterns (`regexp.Compile` in Go 1.26).
+    #[test]
+    fn nested_repetitions_and_large_repeat_counts_are_go_errors() {
+        let rejected = [
+            ("x++", "invalid nested repetition operator: `++`"),
+            ("a**", "invalid nested repetition operator: `**`"),
+            ("a*+", "invalid nested repetition operator: `*+`"),
+            ("a*??", "invalid nested repetition operator: `*??`"),
+            ("a{2}*", "invalid nested repetition operator: `{2}*`"),
+            ("a{1001}", "invalid repeat count: `{1001}`"),
+            ("a{2,1001}", "invalid repeat count: `{2,1001}`"),
+        ];
+        for (pattern, message) in rejected {
+            assert_eq!(translate(pattern).unwrap_err(), message, "{pattern}");
+        }
+        for accepted in ["a*?", "a+?", "a??", "a{1000}", "a{2,}?", r"\*\*", "[*+]+", "a|b*", "(a*)*", "x{", "[[:alpha:]]*"] {
+            assert!(translate(accepted).is_ok(), "{accepted}");
+        }
+    }
 
     #[test]
     fn translates() {
