@@ -12,6 +12,7 @@ mod deny;
 mod dist;
 mod elf;
 mod envtest;
+mod fuzz;
 mod image;
 mod lockfile;
 mod project;
@@ -46,6 +47,9 @@ commands:
   audit    cargo-audit of Cargo.lock; deny and audit run offline against ../shared/advisory-db
            or --advisory-db PATH when there is one, and print the database's date
   lockfile-check BASE  fail if Cargo.lock changed since BASE (BASE...HEAD) without a Cargo.toml
+  fuzz     [--seconds N] [TARGET...]: the fuzz targets of crates/portal-fuzz (admission-review,
+           rule-documents, manifests, expression), N seconds each (default 60); keeps crashing
+           inputs in target/fuzz-findings/ and fails if there are any
 ";
 
 fn main() -> Result<()> {
@@ -65,6 +69,7 @@ fn main() -> Result<()> {
         Some("deny") => deny::deny_main(&args[1..]),
         Some("audit") => deny::audit_main(&args[1..]),
         Some("lockfile-check") => lockfile::main(&args[1..]),
+        Some("fuzz") => fuzz::main(&args[1..]),
         Some("crds") => match args.get(1).map(String::as_str) {
             None => crds(false),
             Some("--check") => crds(true),

@@ -69,6 +69,7 @@ const ALLOWED_DEPENDENCIES: &[(&str, Allowed)] = &[
     ("portal-config", Allowed::Only(&["portal-yaml"])),
     ("portal-metrics", Allowed::Only(&[])),
     ("portal-testenv", Allowed::Only(&[])),
+    ("portal-fuzz", Allowed::Only(&["portal-rules", "portal-files", "portal-kube"])),
     ("portal", Allowed::AnythingBut(&["xtask", "portal-testenv"])),
     ("xtask", Allowed::Only(&[])),
 ];
