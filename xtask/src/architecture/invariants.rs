@@ -377,6 +377,7 @@ mod tests {
                 ("portal-config", &[("portal-yaml", N), ("serde", N)]),
                 ("portal-metrics", &[]),
                 ("portal-testenv", &[("kube", N)]),
+                ("portal-fuzz", &[("portal-rules", N), ("portal-files", N), ("portal-kube", N)]),
                 ("portal", &[("portal-kube", N), ("portal-offline", N), ("anyhow", N)]),
                 ("xtask", &[("anyhow", N)]),
             ],
