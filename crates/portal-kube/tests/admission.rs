@@ -14,7 +14,6 @@ use kube::Api;
 use kube::api::{DeleteParams, PostParams};
 use portal_kube::admission::{self, Lookups, NoScaledObjects};
 use portal_kube::cache::NamespaceLookup;
-use portal_kube::{RuleSources, SourcesConfig};
 use serde_json::{Value, json};
 
 const RULES: &str = "\
@@ -115,15 +114,7 @@ async fn the_api_server_calls_portal_and_enforces_its_decisions() {
     create_namespace(&client, &bypassed, &unique, json!({"portal.io/bypass": "true"})).await;
 
     // Rules from a folder; namespaces as the operator's cache would hold them.
-    let rules_dir = tempfile::tempdir().unwrap();
-    std::fs::write(rules_dir.path().join("rules.yaml"), RULES).unwrap();
-    let sources = RuleSources::start(SourcesConfig {
-        cluster: None,
-        folders: vec![rules_dir.path().to_owned()],
-        debounce: Duration::from_millis(20),
-    })
-    .unwrap();
-    sources.wait_ready().await;
+    let (_rules_dir, sources) = common::folder_sources(RULES).await;
     let namespaces = Arc::new(std::sync::Mutex::new(std::collections::HashMap::new()));
     for name in [&enforced, &bypassed] {
         let object = Api::<Namespace>::all(client.clone()).get(name).await.unwrap();

@@ -20,7 +20,6 @@ use kube::Api;
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use portal_kube::admission::{self, ApiScaledObjects, Lookups};
 use portal_kube::cache::NoNamespaces;
-use portal_kube::{RuleSources, SourcesConfig};
 use serde_json::{Value, json};
 
 const RULES: &str = "\
@@ -97,16 +96,7 @@ async fn subresources_and_deletions_are_admitted_or_evaluated_as_they_should() {
     deployments.create(&create, &deployment).await.unwrap();
 
     // Portal, with the webhook covering the main resources and the subresources of interest.
-    let rules_dir = tempfile::tempdir().unwrap();
-    std::fs::write(rules_dir.path().join("rules.yaml"), RULES).unwrap();
-    let sources = RuleSources::start(SourcesConfig {
-        cluster: None,
-        folders: vec![rules_dir.path().to_owned()],
-        debounce: Duration::from_millis(20),
-    })
-    .unwrap();
-    let snapshot = sources.wait_ready().await;
-    assert!(snapshot.problems.is_empty(), "{:?}", snapshot.problems);
+    let (_rules_dir, sources) = common::folder_sources(RULES).await;
     let certificates = common::Certificates::new();
     let tls_dir = tempfile::tempdir().unwrap();
     certificates.write_serving(tls_dir.path());

@@ -180,3 +180,19 @@ pub fn admission_settings(tls_dir: &Path, certificate_poll: Duration) -> portal_
         limits: portal_kube::admission::ConnectionLimits::default(),
     }
 }
+
+/// Rule sources reading `rules` (YAML) from a file in a fresh folder, loaded once; keep the
+/// folder as long as the sources.
+pub async fn folder_sources(rules: &str) -> (tempfile::TempDir, portal_kube::RuleSources) {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    std::fs::write(dir.path().join("rules.yaml"), rules).expect("the rules file");
+    let sources = portal_kube::RuleSources::start(portal_kube::SourcesConfig {
+        cluster: None,
+        folders: vec![dir.path().to_owned()],
+        debounce: Duration::from_millis(20),
+    })
+    .expect("the rule sources start");
+    let snapshot = sources.wait_ready().await;
+    assert!(snapshot.problems.is_empty(), "{:?}", snapshot.problems);
+    (dir, sources)
+}
