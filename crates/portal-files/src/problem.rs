@@ -37,29 +37,16 @@ impl Problem {
         Problem { location, message }
     }
 
+    /// The error as `path: message`. The message is the error's own text after its path (one
+    /// wording, in `Error`), except for an unreadable path, whose I/O cause is the message.
     pub fn from_error(error: &Error) -> Problem {
-        match error {
-            Error::ReadPath { path, source } => {
-                Problem::new(path.display().to_string(), format!("cannot read: {source}"))
-            }
-            Error::NotRegularFile { path } => Problem::new(
-                path.display().to_string(),
-                "not a regular file (a FIFO, socket or device); give a file or a directory".to_owned(),
-            ),
-            Error::TooLarge { path, limit } => Problem::new(
-                path.display().to_string(),
-                format!("larger than the {limit}-byte limit on an input file; split it"),
-            ),
-            Error::IsDirectory { path } => Problem::new(
-                path.display().to_string(),
-                "a directory, where one file is expected; give a file".to_owned(),
-            ),
-            Error::StdinTwice => {
-                Problem::new("-".to_owned(), "standard input can be read only once; give `-` once".to_owned())
-            }
-            Error::NotText { path } => {
-                Problem::new(path.display().to_string(), "not text (UTF-8); give YAML or JSON".to_owned())
-            }
+        if let Error::ReadPath { path, source } = error {
+            return Problem::new(path.display().to_string(), format!("cannot read: {source}"));
+        }
+        let text = error.to_string();
+        match text.split_once(": ") {
+            Some((location, message)) => Problem::new(location.to_owned(), message.to_owned()),
+            None => Problem::new(String::new(), text),
         }
     }
 

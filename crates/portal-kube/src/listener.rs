@@ -33,15 +33,22 @@ pub struct ConnectionLimits {
     pub idle_timeout: Duration,
 }
 
+impl From<&portal_config::ConnectionLimits> for ConnectionLimits {
+    fn from(configured: &portal_config::ConnectionLimits) -> Self {
+        ConnectionLimits {
+            max_connections: usize::try_from(configured.max).unwrap_or(usize::MAX),
+            handshake_timeout: configured.handshake_timeout.as_std(),
+            header_timeout: configured.header_timeout.as_std(),
+            body_timeout: configured.body_timeout.as_std(),
+            idle_timeout: configured.idle_timeout.as_std(),
+        }
+    }
+}
+
+/// The defaults of `admission.connections`.
 impl Default for ConnectionLimits {
     fn default() -> Self {
-        ConnectionLimits {
-            max_connections: 1024,
-            handshake_timeout: Duration::from_secs(5),
-            header_timeout: Duration::from_secs(5),
-            body_timeout: Duration::from_secs(5),
-            idle_timeout: Duration::from_secs(90),
-        }
+        ConnectionLimits::from(&portal_config::ConnectionLimits::default())
     }
 }
 

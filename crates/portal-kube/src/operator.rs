@@ -52,14 +52,7 @@ pub async fn run(config: &Config, shutdown: impl Future<Output = ()>) -> Result<
     })?;
     let metrics = portal_metrics::Metrics::new()?;
     let (ready_sender, ready) = tokio::sync::watch::channel(false);
-    let configured = &config.admission.connections;
-    let limits = ConnectionLimits {
-        max_connections: usize::try_from(configured.max).unwrap_or(usize::MAX),
-        handshake_timeout: configured.handshake_timeout.as_std(),
-        header_timeout: configured.header_timeout.as_std(),
-        body_timeout: configured.body_timeout.as_std(),
-        idle_timeout: configured.idle_timeout.as_std(),
-    };
+    let limits = ConnectionLimits::from(&config.admission.connections);
     let (health_address, _health) = health::start(config.health.listen, metrics.clone(), ready, limits.clone()).await?;
     tracing::info!(address = %health_address, "health and metrics endpoint listening");
 
