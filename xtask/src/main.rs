@@ -5,6 +5,7 @@
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod architecture;
 mod archive;
+mod bench_check;
 mod checksum;
 mod cmd;
 mod date;
@@ -33,7 +34,8 @@ commands:
   envtest  build kube-apiserver and etcd for the integration tests into a per-user cache
            (once; needs Go) and print the directory to export as PORTAL_ENVTEST_ASSETS
   bench    the rule-evaluation benchmarks (criterion), numbers on stdout;
-           `bench admission`: the webhook of a release binary at fixed offered loads
+           `bench admission`: the webhook of a release binary at fixed offered loads;
+           `bench check`: `portal check` of a release binary over 40,000 generated Pods
   crds     regenerate deploy/crds/ from the Rust types; with --check, fail if they drifted
   dist     the static release binary (x86_64-unknown-linux-musl, cargo-auditable), its .tar.gz
            and SHA256SUMS in target/dist/, built reproducibly (needs musl-gcc: musl-tools)
@@ -128,6 +130,9 @@ fn crds(check: bool) -> Result<()> {
 fn bench(extra: &[String]) -> Result<()> {
     if extra.first().map(String::as_str) == Some("admission") {
         return bench_admission();
+    }
+    if extra.first().map(String::as_str) == Some("check") {
+        return bench_check::run();
     }
     let mut args = vec!["bench", "--locked", "-p", "portal-rules", "--bench", "evaluate", "--"];
     args.extend(extra.iter().map(String::as_str));

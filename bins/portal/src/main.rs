@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
 use clap::{CommandFactory, Parser};
-use portal_offline::{CheckOptions, CheckOutput, CheckRun, OutputFormat, Problem};
+use portal_offline::{CheckOptions, CheckRun, OutputFormat, Problem, Renderer};
 use portal_rules::{Activation, EvaluationInput};
 
 use cli::{CheckArgs, Cli, Command, EvalArgs, InitCertsArgs, OutputArg, RunArgs, TestArgs, WebhookConfigArgs};
@@ -102,14 +102,25 @@ fn print_problems(kind: &str, problems: &[Problem]) {
 }
 
 fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
-    let run = CheckRun::run(&CheckOptions { rules: args.rules, manifests: args.manifests, namespace: args.namespace });
     let format = match args.output {
         OutputArg::Table => OutputFormat::Table,
         OutputArg::Json => OutputFormat::Json,
         OutputArg::Yaml => OutputFormat::Yaml,
         OutputArg::PolicyReport => OutputFormat::PolicyReport,
     };
-    print!("{}", portal_offline::render(CheckOutput::from(&run), format)?);
+    let mut renderer = Renderer::new(format, std::io::BufWriter::new(std::io::stdout().lock()));
+    let options = CheckOptions { rules: args.rules, manifests: args.manifests, namespace: args.namespace };
+    let style = renderer.style();
+    let written = CheckRun::run(&options, |report| style.render(&report), |rendered| renderer.object(rendered?))
+        .and_then(|run| renderer.finish(&run.summary, &run.skipped, &run.errors).map(|_| run));
+    let run = match written {
+        Ok(run) => run,
+        // The reader went away (`| head`): stop quietly, as other command-line tools do.
+        Err(portal_offline::Error::Write(error)) if error.kind() == std::io::ErrorKind::BrokenPipe => {
+            return Ok(ExitCode::SUCCESS);
+        }
+        Err(error) => return Err(error.into()),
+    };
     print_problems("warning", &run.skipped);
     print_problems("error", &run.errors);
     Ok(if !run.errors.is_empty() || (args.strict && !run.skipped.is_empty()) {

@@ -125,13 +125,58 @@ fn policy_report_output_is_one_report_per_resource() {
     assert!(report["summary"]["fail"].as_u64().unwrap() >= 4, "{}", report["summary"]);
 }
 
+/// The YAML and JSON outputs are written piece by piece as objects are checked; both must still
+/// be one document, and the same one: multi-line messages, skipped documents and errors included,
+/// and with no objects at all.
 #[test]
-fn yaml_output_parses() {
-    let output =
-        portal(&["check", "--rules", "examples/rules", "-o", "yaml", "examples/manifests/compliant-deployment.yaml"]);
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    let docs = portal_rules::parse_documents("out", &stdout(&output)).unwrap();
-    assert_eq!(docs[0].value["summary"]["objects"], 1);
+fn yaml_and_json_outputs_are_the_same_document() {
+    let dir = temp_dir("yaml-json");
+    // A container name across lines: YAML writes it as a block scalar, inside a sequence item.
+    let pod = r#"{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "n"},
+        "spec": {"containers": [{"name": "first line\n  indented\n\nafter a blank line", "image": "busybox"}]}}"#;
+    std::fs::write(dir.join("multiline.json"), pod).unwrap();
+    std::fs::create_dir_all(dir.join("notes")).unwrap();
+    std::fs::write(dir.join("notes/a-note.yaml"), "just: a note\n").unwrap();
+    std::fs::write(dir.join("notes/broken.yaml"), "broken: [\n").unwrap();
+    let pod = dir.join("multiline.json");
+    let notes = dir.join("notes");
+    let strip_timestamps = |mut value: serde_json::Value| {
+        fn walk(value: &mut serde_json::Value) {
+            match value {
+                serde_json::Value::Object(map) => {
+                    map.remove("timestamp");
+                    map.values_mut().for_each(walk);
+                }
+                serde_json::Value::Array(items) => items.iter_mut().for_each(walk),
+                _ => {}
+            }
+        }
+        walk(&mut value);
+        value
+    };
+    let cases: [&[&str]; 2] = [
+        &["--rules", "examples/rules", "examples/manifests", pod.to_str().unwrap(), notes.to_str().unwrap()],
+        &["--rules", "examples/rules", notes.to_str().unwrap()],
+    ];
+    for case in cases {
+        let json = portal(&[&["check", "-o", "json"], case].concat());
+        let yaml = portal(&[&["check", "-o", "yaml"], case].concat());
+        assert_eq!(json.status.code(), Some(2), "{}", stderr(&json));
+        let json: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+        let docs = portal_rules::parse_documents("out", &stdout(&yaml)).unwrap();
+        assert_eq!(docs.len(), 1, "{}", stdout(&yaml));
+        assert_eq!(strip_timestamps(docs[0].value.clone()), strip_timestamps(json.clone()));
+        assert!(json["errors"][0]["message"].as_str().unwrap().contains("unclosed bracket"), "{json}");
+        assert!(json["skipped"][0]["message"].as_str().unwrap().contains("not a Kubernetes object"), "{json}");
+    }
+    let json = portal(&[&["check", "-o", "json"], cases[0]].concat());
+    let json: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let pod = json["objects"].as_array().unwrap().iter().find(|o| o["resource"] == "Pod/n/p").unwrap();
+    assert_eq!(pod["results"][0]["violations"][0]["container"], "first line\n  indented\n\nafter a blank line");
+    let empty = portal(&["check", "-o", "json", "--rules", "examples/rules", notes.to_str().unwrap()]);
+    let empty: serde_json::Value = serde_json::from_slice(&empty.stdout).unwrap();
+    assert_eq!(empty["objects"], serde_json::json!([]));
+    assert_eq!(empty["summary"]["objects"], 0);
 }
 
 #[test]

@@ -11,7 +11,7 @@ mod paths;
 mod problem;
 mod rules;
 
-pub use manifests::{Manifest, Manifests, add_documents, apply_default_namespace, load_manifest_paths};
+pub use manifests::{Manifest, ManifestDocuments, ManifestFiles, ManifestItem, Manifests, Unit, load_manifest_paths};
 pub use paths::{Expansion, MAX_FILE_BYTES, expand_paths, read_source};
 pub use problem::{Error, Problem};
 pub use rules::{RuleFile, is_test_file, load_rule_file, load_rule_paths, rule_files};

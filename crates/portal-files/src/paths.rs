@@ -110,6 +110,8 @@ pub fn read_source(path: &Path) -> Result<String, Error> {
         if metadata.len() > MAX_FILE_BYTES {
             return Err(Error::TooLarge { path: path.to_owned(), limit: MAX_FILE_BYTES });
         }
+        // The whole file in one allocation: growing by doubling would hold two copies at once.
+        bytes.reserve_exact(usize::try_from(metadata.len()).unwrap_or(0).saturating_add(1));
         file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes).map_err(read_error)?;
     }
     if bytes.len() as u64 > MAX_FILE_BYTES {

@@ -62,16 +62,21 @@ impl Target {
                 let _ = set.evaluate(&activation, ModeFilter::Any);
             }
             Target::Manifests => {
-                let mut manifests = portal_files::Manifests::default();
-                portal_files::add_documents("fuzz", &text, &mut manifests);
-                portal_files::apply_default_namespace(&mut manifests, "default");
-                for manifest in &manifests.objects {
-                    let activation = Activation::new(EvaluationInput {
-                        object: Some(&manifest.object),
-                        operation: Some(Operation::Create),
-                        ..Default::default()
+                // The path `portal check` takes: Lists split, Namespaces found, items parsed one by one.
+                let files = portal_files::ManifestFiles::from_text("fuzz", text.to_string());
+                let documents = files.documents();
+                let _ = documents.namespaces();
+                for unit in documents.units() {
+                    unit.expand("default", &mut |item| {
+                        if let portal_files::ManifestItem::Object(manifest) = item {
+                            let activation = Activation::new(EvaluationInput {
+                                object: Some(&manifest.object),
+                                operation: Some(Operation::Create),
+                                ..Default::default()
+                            });
+                            let _ = shipped_rules().evaluate(&activation, ModeFilter::Any);
+                        }
                     });
-                    let _ = shipped_rules().evaluate(&activation, ModeFilter::Any);
                 }
             }
             Target::Expression => {

@@ -58,19 +58,18 @@ fn check_decides_what_the_webhook_decides() {
     ];
     let manifests = vec![root.join("examples/manifests")];
     let options = CheckOptions { rules, manifests: manifests.clone(), namespace: "default".to_owned() };
-    let run = CheckRun::run(&options);
+    let (run, reports) = CheckRun::collect(&options);
     assert!(run.errors.is_empty(), "{:?}", run.errors);
 
     // The same objects, as `check` read them.
-    let mut objects = portal_files::load_manifest_paths(&manifests);
-    portal_files::apply_default_namespace(&mut objects, "default");
-    assert_eq!(objects.objects.len(), run.reports.len());
+    let objects = portal_files::load_manifest_paths(&manifests, "default");
+    assert_eq!(objects.objects.len(), reports.len());
     let namespace_of = |name: &str| {
         objects.objects.iter().map(|m| &m.object).find(|o| o["kind"] == "Namespace" && o["metadata"]["name"] == name)
     };
     let webhook = DecisionOptions { failure_policy: DefaultFailurePolicy::Fail, excluded_namespaces: Vec::new() };
     let (mut denied, mut warned) = (0, 0);
-    for (manifest, report) in objects.objects.iter().zip(&run.reports) {
+    for (manifest, report) in objects.objects.iter().zip(&reports) {
         let review = read_review(&review(&manifest.object)).unwrap();
         let namespace = review.namespace.as_deref().and_then(namespace_of);
         let decision = decide(&review, &run.rules, namespace, &webhook);
@@ -84,7 +83,7 @@ fn check_decides_what_the_webhook_decides() {
             usize::from(decision.warnings.iter().any(|w| w.starts_with("agree-fail-warn: could not be evaluated")));
     }
     // The comparison covered both outcomes and the Fail + warn case.
-    assert!(denied > 0 && denied < run.reports.len(), "{denied} of {} denied", run.reports.len());
+    assert!(denied > 0 && denied < reports.len(), "{denied} of {} denied", reports.len());
     assert!(warned > 0, "the Fail + warn rule warned on Pods");
     assert!(run.summary.denies());
 }

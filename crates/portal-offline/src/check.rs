@@ -4,15 +4,18 @@
 //! [`portal_rules::AdmissionVerdict`], the very function the webhook uses.
 
 use std::collections::HashMap;
+use std::convert::Infallible;
 use std::path::PathBuf;
 
-use portal_files::{Manifest, Problem};
+use portal_files::{Manifest, ManifestFiles, ManifestItem, Problem};
 use portal_rules::{
     Activation, AdmissionVerdict, Effect, EnforcementAction, EvaluationError, EvaluationInput, FailurePolicy, Mode,
     ModeFilter, ObjectIdentity, Operation, Origin, Outcome, RuleSet, Severity, Violation,
 };
 use serde::Serialize;
 use serde_json::Value as Json;
+
+use crate::pipeline;
 
 /// What to check: rule files or folders, manifests, and the namespace of objects that name none.
 #[derive(Debug, Clone)]
@@ -23,11 +26,10 @@ pub struct CheckOptions {
     pub namespace: String,
 }
 
-/// Everything one `portal check` found.
+/// What one `portal check` found besides the objects' reports.
 #[derive(Debug)]
 pub struct CheckRun {
     pub rules: RuleSet,
-    pub reports: Vec<ObjectReport>,
     pub summary: Summary,
     /// Documents that are not Kubernetes objects: reported and skipped.
     pub skipped: Vec<Problem>,
@@ -36,29 +38,97 @@ pub struct CheckRun {
 }
 
 impl CheckRun {
-    /// Loads the rules and manifests and checks every object.
-    pub fn run(options: &CheckOptions) -> CheckRun {
+    /// Loads the rules and manifests and checks every object. Each object's report goes through
+    /// `prepare` (on the thread that checked it: render it there) and then, in input order, to
+    /// `visit`. Memory holds the manifests' text and the objects in flight, not every object and
+    /// report at once. Stops at the first error `visit` returns.
+    pub fn run<R: Send, E>(
+        options: &CheckOptions,
+        prepare: impl Fn(ObjectReport) -> R + Sync,
+        mut visit: impl FnMut(R) -> Result<(), E>,
+    ) -> Result<CheckRun, E> {
         let (loaded, mut errors) = portal_files::load_rule_paths(&options.rules);
         let (rules, compile_errors) = RuleSet::compile(loaded);
         errors.extend(compile_errors.iter().map(Problem::from_rules_error));
-        let mut manifests = portal_files::load_manifest_paths(&options.manifests);
-        portal_files::apply_default_namespace(&mut manifests, &options.namespace);
-        errors.extend(manifests.errors);
-        let reports = check(&rules, &manifests.objects);
-        let summary = summarise(&rules, &reports);
-        let mut skipped = manifests.skipped;
+        let files = ManifestFiles::read(&options.manifests);
+        let documents = files.documents();
+        let namespaces = documents.namespaces();
+        let mut summary = Summary { rules: rules.len(), ..Summary::default() };
+        let mut skipped = Vec::new();
+        let mut take = |checked| match checked {
+            Checked::Report(counts, prepared) => {
+                summary.merge(&counts);
+                visit(prepared)
+            }
+            Checked::Skipped(problem) => {
+                skipped.push(problem);
+                Ok(())
+            }
+            Checked::Error(problem) => {
+                errors.push(problem);
+                Ok(())
+            }
+        };
+        let check_item = |item| match item {
+            ManifestItem::Object(manifest) => {
+                let report = check_object(&rules, &manifest, &namespaces);
+                let mut counts = Summary::default();
+                counts.count(&report);
+                Checked::Report(counts, prepare(report))
+            }
+            ManifestItem::Skipped(problem) => Checked::Skipped(problem),
+            ManifestItem::Error(problem) => Checked::Error(problem),
+        };
+        documents.problems().map(check_item).try_for_each(&mut take)?;
+        // Units are parsed, checked and prepared on every core; they still come out in order.
+        pipeline::map_in_order(
+            pipeline::worker_count(),
+            |emit| {
+                documents.units().iter().take_while(|unit| emit(**unit)).for_each(drop);
+            },
+            |unit| {
+                let mut checked = Vec::new();
+                unit.expand(&options.namespace, &mut |item| checked.push(check_item(item)));
+                checked
+            },
+            |checked| checked.into_iter().try_for_each(&mut take),
+        )?;
         // A check that checks nothing must not pass silently.
         if errors.is_empty() && rules.is_empty() {
             skipped.push(Problem::new(paths_of(&options.rules), "no rules found: nothing was checked".to_owned()));
         }
-        if errors.is_empty() && reports.is_empty() {
+        if errors.is_empty() && summary.objects == 0 {
             skipped.push(Problem::new(
                 paths_of(&options.manifests),
                 "no Kubernetes objects found: nothing was checked".to_owned(),
             ));
         }
-        CheckRun { rules, reports, summary, skipped, errors }
+        Ok(CheckRun { rules, summary, skipped, errors })
     }
+
+    /// [`CheckRun::run`], keeping every object's report: for `portal test` and small inputs.
+    pub fn collect(options: &CheckOptions) -> (CheckRun, Vec<ObjectReport>) {
+        let mut reports = Vec::new();
+        let run = CheckRun::run(
+            options,
+            |report| report,
+            |report| {
+                reports.push(report);
+                Ok::<(), Infallible>(())
+            },
+        );
+        match run {
+            Ok(run) => (run, reports),
+            Err(never) => match never {},
+        }
+    }
+}
+
+/// A manifest item once checked: an object's counts and its prepared report, or a problem.
+enum Checked<R> {
+    Report(Summary, R),
+    Skipped(Problem),
+    Error(Problem),
 }
 
 fn paths_of(paths: &[PathBuf]) -> String {
@@ -139,75 +209,76 @@ impl Summary {
     pub fn denies(&self) -> bool {
         self.deny > 0 || self.fail_closed_errors > 0
     }
-}
 
-/// Evaluates every enabled rule of `rules` on every manifest, as a CREATE admission. Namespace
-/// objects among the manifests serve as `namespaceObject` for objects in them.
-pub fn check(rules: &RuleSet, manifests: &[Manifest]) -> Vec<ObjectReport> {
-    let namespaces: HashMap<&str, &Json> = manifests
-        .iter()
-        .filter(|m| m.object.get("kind").and_then(Json::as_str) == Some("Namespace"))
-        .filter_map(|m| Some((m.object.get("metadata")?.get("name")?.as_str()?, &m.object)))
-        .collect();
-    manifests
-        .iter()
-        .map(|manifest| {
-            let identity = ObjectIdentity::of(&manifest.object);
-            let namespace_object = identity.namespace.as_deref().and_then(|ns| namespaces.get(ns).copied());
-            let activation = Activation::new(EvaluationInput {
-                object: Some(&manifest.object),
-                namespace_object,
-                operation: Some(Operation::Create),
-                ..Default::default()
-            });
-            let evaluated = rules.evaluate(&activation, ModeFilter::Any);
-            let admission = AdmissionVerdict::of(&evaluated);
-            let results = evaluated
-                .into_iter()
-                .map(|result| {
-                    let spec = result.rule.spec();
-                    RuleReport {
-                        rule: result.rule.name().to_owned(),
-                        result: result.outcome(),
-                        severity: spec.severity,
-                        mode: spec.mode.clone(),
-                        enforcement_action: spec.enforcement_action,
-                        failure_policy: spec.failure_policy,
-                        violation_effect: Effect::of_violation(spec),
-                        error_effect: Effect::of_error(spec),
-                        violations: result.violations,
-                        errors: result.errors,
-                    }
-                })
-                .collect();
-            ObjectReport {
-                source: manifest.origin.to_string(),
-                origin: manifest.origin.clone(),
-                resource: identity.display_name(),
-                containers: activation.container_names().map(str::to_owned).collect(),
-                identity,
-                admission,
-                results,
+    /// Adds the counts of `other` (whose `rules` is not counted).
+    pub fn merge(&mut self, other: &Summary) {
+        self.objects += other.objects;
+        self.deny += other.deny;
+        self.warn += other.warn;
+        self.dryrun += other.dryrun;
+        self.audit += other.audit;
+        self.errors += other.errors;
+        self.fail_closed_errors += other.fail_closed_errors;
+    }
+
+    /// Counts one object, its violations by what admission would do with them, and its
+    /// evaluation errors.
+    pub fn count(&mut self, report: &ObjectReport) {
+        self.objects += 1;
+        for result in &report.results {
+            let count = result.violations.len();
+            match result.violation_effect {
+                Effect::Deny => self.deny += count,
+                Effect::Warn => self.warn += count,
+                Effect::Dryrun => self.dryrun += count,
+                Effect::None => self.audit += count,
             }
-        })
-        .collect()
-}
-
-/// Counts violations by what admission would do with them, and evaluation errors.
-pub fn summarise(rules: &RuleSet, reports: &[ObjectReport]) -> Summary {
-    let mut summary = Summary { objects: reports.len(), rules: rules.len(), ..Summary::default() };
-    for result in reports.iter().flat_map(|r| &r.results) {
-        let count = result.violations.len();
-        match result.violation_effect {
-            Effect::Deny => summary.deny += count,
-            Effect::Warn => summary.warn += count,
-            Effect::Dryrun => summary.dryrun += count,
-            Effect::None => summary.audit += count,
-        }
-        summary.errors += result.errors.len();
-        if result.error_effect == Effect::Deny {
-            summary.fail_closed_errors += result.errors.len();
+            self.errors += result.errors.len();
+            if result.error_effect == Effect::Deny {
+                self.fail_closed_errors += result.errors.len();
+            }
         }
     }
-    summary
+}
+
+/// Evaluates every enabled rule of `rules` on one manifest, as a CREATE admission.
+/// `namespaces` (the Namespace objects among the manifests) give `namespaceObject`.
+pub fn check_object(rules: &RuleSet, manifest: &Manifest, namespaces: &HashMap<String, Json>) -> ObjectReport {
+    let identity = ObjectIdentity::of(&manifest.object);
+    let namespace_object = identity.namespace.as_deref().and_then(|ns| namespaces.get(ns));
+    let activation = Activation::new(EvaluationInput {
+        object: Some(&manifest.object),
+        namespace_object,
+        operation: Some(Operation::Create),
+        ..Default::default()
+    });
+    let evaluated = rules.evaluate(&activation, ModeFilter::Any);
+    let admission = AdmissionVerdict::of(&evaluated);
+    let results = evaluated
+        .into_iter()
+        .map(|result| {
+            let spec = result.rule.spec();
+            RuleReport {
+                rule: result.rule.name().to_owned(),
+                result: result.outcome(),
+                severity: spec.severity,
+                mode: spec.mode.clone(),
+                enforcement_action: spec.enforcement_action,
+                failure_policy: spec.failure_policy,
+                violation_effect: Effect::of_violation(spec),
+                error_effect: Effect::of_error(spec),
+                violations: result.violations,
+                errors: result.errors,
+            }
+        })
+        .collect();
+    ObjectReport {
+        source: manifest.origin.to_string(),
+        origin: manifest.origin.clone(),
+        resource: identity.display_name(),
+        containers: activation.container_names().map(str::to_owned).collect(),
+        identity,
+        admission,
+        results,
+    }
 }

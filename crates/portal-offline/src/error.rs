@@ -1,6 +1,6 @@
 //! Errors of the offline commands.
 
-/// Rendering results failed.
+/// Rendering or writing results failed.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("rendering the JSON output")]
@@ -11,4 +11,6 @@ pub enum Error {
         #[source]
         source: serde_saphyr::ser_error::Error,
     },
+    #[error("writing the output")]
+    Write(#[source] std::io::Error),
 }

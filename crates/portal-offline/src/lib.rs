@@ -4,10 +4,11 @@
 pub mod check;
 pub mod error;
 pub mod output;
+mod pipeline;
 pub mod suite;
 
-pub use check::{CheckOptions, CheckRun, ObjectReport, RuleReport, Summary, check, summarise};
+pub use check::{CheckOptions, CheckRun, ObjectReport, RuleReport, Summary, check_object};
 pub use error::Error;
-pub use output::{CheckOutput, OutputFormat, render};
+pub use output::{ObjectStyle, OutputFormat, RenderedObject, Renderer};
 pub use portal_files::Problem;
 pub use suite::{TestRun, run_tests};

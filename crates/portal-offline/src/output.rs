@@ -1,14 +1,14 @@
 //! Rendering check results for people (a table) and machines (JSON, YAML, PolicyReports).
 
 use std::fmt::Write as _;
-
+use std::io::Write;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use portal_files::Problem;
 use portal_report::{Report, RuleFindings, Timestamp};
 use serde::Serialize;
 
-use crate::check::{CheckRun, ObjectReport, Summary};
+use crate::check::{ObjectReport, Summary};
 use crate::error::Error;
 
 /// Output formats of `portal check`.
@@ -20,78 +20,166 @@ pub enum OutputFormat {
     PolicyReport,
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct MachineOutput<'a> {
-    summary: &'a Summary,
-    objects: &'a [ObjectReport],
-    #[serde(skip_serializing_if = "<[Problem]>::is_empty")]
-    skipped: &'a [Problem],
-    #[serde(skip_serializing_if = "<[Problem]>::is_empty")]
-    errors: &'a [Problem],
+/// Writes `portal check` results as they come, one object at a time, so that output of any
+/// size never sits in memory whole. The table keeps only its rows (violations and errors): the
+/// column widths depend on all of them.
+///
+/// Machine formats are one document: `{"objects": [...], "summary": ..., "skipped": [...],
+/// "errors": [...]}` in JSON and YAML (the summary comes last, when it is known), a `v1` `List`
+/// of PolicyReports (namespaced objects) and ClusterPolicyReports (cluster-scoped).
+#[derive(Debug)]
+pub struct Renderer<W: Write> {
+    style: ObjectStyle,
+    out: W,
+    objects: usize,
+    rows: Vec<[String; 6]>,
 }
 
-/// Everything a check produced, for rendering.
+/// How one object's part of the output is rendered: on any thread, before it is written.
 #[derive(Debug, Clone, Copy)]
-pub struct CheckOutput<'a> {
-    pub reports: &'a [ObjectReport],
-    pub summary: &'a Summary,
-    pub skipped: &'a [Problem],
-    pub errors: &'a [Problem],
+pub struct ObjectStyle {
+    format: OutputFormat,
+    /// When the check ran: every PolicyReport has the same.
+    timestamp: Timestamp,
 }
 
-impl<'a> From<&'a CheckRun> for CheckOutput<'a> {
-    fn from(run: &'a CheckRun) -> CheckOutput<'a> {
-        CheckOutput { reports: &run.reports, summary: &run.summary, skipped: &run.skipped, errors: &run.errors }
+/// One object's part of the output, ready to write.
+#[derive(Debug)]
+pub struct RenderedObject {
+    text: String,
+    rows: Vec<[String; 6]>,
+}
+
+impl ObjectStyle {
+    /// Renders one object's report: its table rows, or its text in the machine format.
+    pub fn render(&self, report: &ObjectReport) -> Result<RenderedObject, Error> {
+        let text = match self.format {
+            OutputFormat::Table => return Ok(RenderedObject { text: String::new(), rows: table_rows(report) }),
+            OutputFormat::Json => json_text(report, "    ")?,
+            OutputFormat::Yaml => yaml_item(&yaml_text(report, "yaml")?),
+            OutputFormat::PolicyReport => {
+                yaml_item(&yaml_text(&policy_report(report, self.timestamp), "policy-report")?)
+            }
+        };
+        Ok(RenderedObject { text, rows: Vec::new() })
     }
 }
 
-/// A `v1` `List` of PolicyReports (namespaced objects) and ClusterPolicyReports (cluster-scoped).
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ReportList {
-    api_version: &'static str,
-    kind: &'static str,
-    items: Vec<Report>,
-}
-
-fn policy_reports(reports: &[ObjectReport]) -> ReportList {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
-    let timestamp = Timestamp { seconds: i64::try_from(now.as_secs()).unwrap_or(i64::MAX), nanos: 0 };
-    let items = reports
-        .iter()
-        .map(|report| {
-            let findings = report.results.iter().map(|rule| RuleFindings {
-                rule: &rule.rule,
-                severity: rule.severity,
-                effect: rule.violation_effect,
-                outcome: rule.result,
-                violations: &rule.violations,
-                errors: &rule.errors,
-            });
-            portal_report::object_report(&report.identity, findings, timestamp)
-        })
-        .collect();
-    ReportList { api_version: "v1", kind: "List", items }
-}
-
-/// Renders the check results in `format`.
-pub fn render(output: CheckOutput<'_>, format: OutputFormat) -> Result<String, Error> {
-    let machine = MachineOutput {
-        summary: output.summary,
-        objects: output.reports,
-        skipped: output.skipped,
-        errors: output.errors,
-    };
-    match format {
-        OutputFormat::Table => Ok(table(output)),
-        OutputFormat::Json => serde_json::to_string_pretty(&machine).map(|text| text + "\n").map_err(Error::RenderJson),
-        OutputFormat::Yaml => {
-            serde_saphyr::to_string(&machine).map_err(|source| Error::RenderYaml { format: "yaml", source })
-        }
-        OutputFormat::PolicyReport => serde_saphyr::to_string(&policy_reports(output.reports))
-            .map_err(|source| Error::RenderYaml { format: "policy-report", source }),
+impl<W: Write> Renderer<W> {
+    pub fn new(format: OutputFormat, out: W) -> Renderer<W> {
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+        let timestamp = Timestamp { seconds: i64::try_from(now.as_secs()).unwrap_or(i64::MAX), nanos: 0 };
+        Renderer { style: ObjectStyle { format, timestamp }, out, objects: 0, rows: Vec::new() }
     }
+
+    /// How to render objects for this renderer.
+    pub fn style(&self) -> ObjectStyle {
+        self.style
+    }
+
+    /// Writes (or, for the table, keeps the rows of) one object, rendered by [`ObjectStyle::render`].
+    pub fn object(&mut self, rendered: RenderedObject) -> Result<(), Error> {
+        let first = self.objects == 0;
+        self.objects += 1;
+        let opening = match self.style.format {
+            OutputFormat::Table => {
+                self.rows.extend(rendered.rows);
+                return Ok(());
+            }
+            OutputFormat::Json if first => "{\n  \"objects\": [\n    ",
+            OutputFormat::Json => ",\n    ",
+            OutputFormat::Yaml if first => "objects:\n",
+            OutputFormat::PolicyReport if first => "apiVersion: v1\nkind: List\nitems:\n",
+            OutputFormat::Yaml | OutputFormat::PolicyReport => "",
+        };
+        self.write(&[opening, &rendered.text])
+    }
+
+    /// Writes what follows the objects: the table, the summary, the problems.
+    pub fn finish(mut self, summary: &Summary, skipped: &[Problem], errors: &[Problem]) -> Result<W, Error> {
+        let empty = self.objects == 0;
+        let text = match self.style.format {
+            OutputFormat::Table => table(&self.rows, summary),
+            OutputFormat::Json => {
+                let mut text = String::from(if empty { "{\n  \"objects\": [],\n" } else { "\n  ],\n" });
+                let _ = write!(text, "  \"summary\": {}", json_text(summary, "  ")?);
+                for (key, problems) in [("skipped", skipped), ("errors", errors)] {
+                    if !problems.is_empty() {
+                        let _ = write!(text, ",\n  \"{key}\": {}", json_text(&problems, "  ")?);
+                    }
+                }
+                text + "\n}\n"
+            }
+            OutputFormat::Yaml => {
+                let mut text = String::from(if empty { "objects: []\n" } else { "" });
+                text.push_str("summary:\n");
+                text.push_str(&indented(&yaml_text(summary, "yaml")?, "  "));
+                for (key, problems) in [("skipped", skipped), ("errors", errors)] {
+                    if !problems.is_empty() {
+                        let _ = writeln!(text, "{key}:");
+                        text.push_str(&indented(&yaml_text(&problems, "yaml")?, "  "));
+                    }
+                }
+                text
+            }
+            OutputFormat::PolicyReport if empty => "apiVersion: v1\nkind: List\nitems: []\n".to_owned(),
+            OutputFormat::PolicyReport => String::new(),
+        };
+        self.write(&[&text])?;
+        self.out.flush().map_err(Error::Write)?;
+        Ok(self.out)
+    }
+
+    fn write(&mut self, pieces: &[&str]) -> Result<(), Error> {
+        pieces.iter().try_for_each(|piece| self.out.write_all(piece.as_bytes())).map_err(Error::Write)
+    }
+}
+
+/// Pretty JSON whose every line after the first starts with `indent`, to nest in a document.
+fn json_text<T: Serialize + ?Sized>(value: &T, indent: &str) -> Result<String, Error> {
+    let text = serde_json::to_string_pretty(value).map_err(Error::RenderJson)?;
+    // JSON strings escape their newlines: every newline here is between tokens.
+    Ok(text.replace('\n', &format!("\n{indent}")))
+}
+
+fn yaml_text<T: Serialize>(value: &T, format: &'static str) -> Result<String, Error> {
+    serde_saphyr::to_string(value).map_err(|source| Error::RenderYaml { format, source })
+}
+
+/// A YAML document as an item of a block sequence: `- ` before its first line, its other lines
+/// indented to match (a uniform indent keeps block scalars valid).
+fn yaml_item(text: &str) -> String {
+    let mut item = String::with_capacity(text.len() + text.len() / 8);
+    for (index, line) in text.lines().enumerate() {
+        item.push_str(if index == 0 {
+            "- "
+        } else if line.is_empty() {
+            ""
+        } else {
+            "  "
+        });
+        item.push_str(line);
+        item.push('\n');
+    }
+    item
+}
+
+/// Every line of a YAML document indented by `indent`, to nest it under a key.
+fn indented(text: &str, indent: &str) -> String {
+    text.lines().map(|line| if line.is_empty() { "\n".to_owned() } else { format!("{indent}{line}\n") }).collect()
+}
+
+/// The PolicyReport (or ClusterPolicyReport) of one object.
+fn policy_report(report: &ObjectReport, timestamp: Timestamp) -> Report {
+    let findings = report.results.iter().map(|rule| RuleFindings {
+        rule: &rule.rule,
+        severity: rule.severity,
+        effect: rule.violation_effect,
+        outcome: rule.result,
+        violations: &rule.violations,
+        errors: &rule.errors,
+    });
+    portal_report::object_report(&report.identity, findings, timestamp)
 }
 
 /// The widest a table column gets (the message column excepted), in characters.
@@ -103,69 +191,62 @@ const MAX_MESSAGE_CHARS: usize = 1000;
 /// sequence in a container name cannot forge lines or colours), and cut at `max` characters with
 /// an ellipsis.
 fn table_cell(text: &str, max: usize) -> String {
+    // Most cells are short and plain: no need to look at them character by character.
+    if text.len() <= max && !text.chars().any(char::is_control) {
+        return text.to_owned();
+    }
     let mut cell = String::new();
     let mut count = 0;
     for c in text.chars() {
-        let piece: String = if c.is_control() { c.escape_default().collect() } else { c.to_string() };
-        let width = piece.chars().count();
+        let escaped = c.is_control().then(|| c.escape_default());
+        let width = escaped.as_ref().map_or(1, ExactSizeIterator::len);
         if count + width > max {
             cell.push('…');
             return cell;
         }
-        cell.push_str(&piece);
+        match escaped {
+            Some(escaped) => cell.extend(escaped),
+            None => cell.push(c),
+        }
         count += width;
     }
     cell
 }
 
-/// Violations and evaluation errors, one row each, in columns; then a summary line.
-fn table(output: CheckOutput<'_>) -> String {
-    let mut rows: Vec<[String; 6]> = Vec::new();
-    for report in output.reports {
-        for result in &report.results {
-            for violation in &result.violations {
-                rows.push([
-                    report.resource.clone(),
-                    result.rule.clone(),
-                    result.action_label().to_owned(),
-                    format!("{:?}", result.severity).to_lowercase(),
-                    violation.container.clone().unwrap_or_default(),
-                    violation.message.clone(),
-                ]);
-            }
-            for error in &result.errors {
-                rows.push([
-                    report.resource.clone(),
-                    result.rule.clone(),
-                    "error".to_owned(),
-                    format!("{:?}", result.severity).to_lowercase(),
-                    error.container.clone().unwrap_or_default(),
-                    error.message.clone(),
-                ]);
-            }
+/// One table row per violation and evaluation error of `report`, made safe to print.
+fn table_rows(report: &ObjectReport) -> Vec<[String; 6]> {
+    let mut rows = Vec::new();
+    for result in &report.results {
+        let severity = format!("{:?}", result.severity).to_lowercase();
+        let violations = result.violations.iter().map(|v| (result.action_label(), &v.container, &v.message));
+        let errors = result.errors.iter().map(|e| ("error", &e.container, &e.message));
+        for (action, container, message) in violations.chain(errors) {
+            // Cells come from the manifests and rules: escape them before measuring them.
+            rows.push([
+                table_cell(&report.resource, MAX_CELL_CHARS),
+                table_cell(&result.rule, MAX_CELL_CHARS),
+                action.to_owned(),
+                severity.clone(),
+                table_cell(container.as_deref().unwrap_or_default(), MAX_CELL_CHARS),
+                table_cell(message, MAX_MESSAGE_CHARS),
+            ]);
         }
     }
-    // Cells come from the manifests and rules: make them safe to print before measuring them.
-    let rows: Vec<[String; 6]> = rows
-        .into_iter()
-        .map(|row| {
-            let mut index = 0;
-            row.map(|cell| {
-                index += 1;
-                table_cell(&cell, if index == 6 { MAX_MESSAGE_CHARS } else { MAX_CELL_CHARS })
-            })
-        })
-        .collect();
+    rows
+}
+
+/// The rows in columns, then a summary line.
+fn table(rows: &[[String; 6]], s: &Summary) -> String {
     let mut text = String::new();
     if !rows.is_empty() {
         let header = ["RESOURCE", "RULE", "ACTION", "SEVERITY", "CONTAINER", "MESSAGE"].map(str::to_owned);
         let mut widths = header.clone().map(|h| h.len());
-        for row in &rows {
+        for row in rows {
             for (width, cell) in widths.iter_mut().zip(row) {
                 *width = (*width).max(cell.chars().count());
             }
         }
-        for row in std::iter::once(&header).chain(&rows) {
+        for row in std::iter::once(&header).chain(rows) {
             let mut line = String::new();
             for (index, (cell, width)) in row.iter().zip(widths).enumerate() {
                 if index + 1 == row.len() {
@@ -179,7 +260,6 @@ fn table(output: CheckOutput<'_>) -> String {
         }
         text.push('\n');
     }
-    let s = output.summary;
     let _ = write!(
         text,
         "{} objects checked against {} rules: {} deny, {} warn, {} dryrun, {} audit-only violations; {} evaluation errors",

@@ -180,7 +180,7 @@ fn parse_suite(value: serde_json::Value) -> Result<SuiteSpec, (String, String)> 
 
 fn run_suite(spec: &SuiteSpec, base: &Path, location: &str, problems: &mut Vec<Problem>) -> Option<SuiteOutcome> {
     let problems_before = problems.len();
-    let CheckRun { rules, reports, errors, .. } = CheckRun::run(&CheckOptions {
+    let (CheckRun { rules, errors, .. }, reports) = CheckRun::collect(&CheckOptions {
         rules: spec.rules.iter().map(|p| base.join(p)).collect(),
         manifests: spec.resources.iter().map(|p| base.join(p)).collect(),
         namespace: DEFAULT_NAMESPACE.to_owned(),

@@ -45,7 +45,7 @@ mod value;
 
 pub use activation::{Activation, EvaluationInput, ObjectIdentity, VARIABLES};
 pub use compile::CompiledRule;
-pub use document::{Document, parse_documents};
+pub use document::{Document, MAX_DEPTH, parse_documents};
 pub use effect::{AdmissionVerdict, Effect};
 pub use error::{Error, ExpressionField, Origin, Result};
 pub use evaluate::{EvaluationError, Outcome, RuleResult, Violation, format_rfc3339};
