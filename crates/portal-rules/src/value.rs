@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use cel::common::types::{CelBool, CelDouble, CelInt, CelList, CelMap, CelMapKey, CelNull, CelString, CelUInt};
+use cel::common::types::{CelBool, CelDouble, CelInt, CelList, CelMap, CelMapKey, CelNull, CelString};
 use cel::common::value::Val;
 use serde_json::Value as Json;
 
@@ -26,13 +26,13 @@ pub(crate) fn to_val(json: &Json) -> BoxedVal<'_> {
     }
 }
 
+/// An integer that fits 64 signed bits is `int`; any other number is `double`, as the API server
+/// decodes JSON (`sigs.k8s.io/json`: int64 when possible, float64 otherwise). A `uint` never comes
+/// from an object.
 fn number<'a>(n: &serde_json::Number) -> BoxedVal<'a> {
-    if let Some(i) = n.as_i64() {
-        Box::new(CelInt::from(i))
-    } else if let Some(u) = n.as_u64() {
-        Box::new(CelUInt::from(u))
-    } else {
-        Box::new(CelDouble::from(n.as_f64().unwrap_or(f64::NAN)))
+    match n.as_i64() {
+        Some(i) => Box::new(CelInt::from(i)),
+        None => Box::new(CelDouble::from(n.as_f64().unwrap_or(f64::NAN))),
     }
 }
 
@@ -69,7 +69,7 @@ pub fn to_json(value: &cel::Value) -> Json {
         Value::Bool(b) => Json::Bool(*b),
         Value::Int(i) => Json::from(*i),
         Value::UInt(u) => Json::from(*u),
-        Value::Float(f) => serde_json::Number::from_f64(*f).map_or(Json::Null, Json::Number),
+        Value::Float(f) => serde_json::Number::from_f64(*f).map_or_else(|| non_finite(*f), Json::Number),
         Value::String(s) => Json::String(s.as_str().to_owned()),
         Value::Bytes(b) => Json::Array(b.iter().map(|byte| Json::from(*byte)).collect()),
         Value::List(items) => Json::Array(items.iter().map(to_json).collect()),
@@ -78,6 +78,19 @@ pub fn to_json(value: &cel::Value) -> Json {
         Value::Timestamp(t) => Json::String(t.to_rfc3339()),
         other => Json::String(format!("{other:?}")),
     }
+}
+
+/// A double JSON has no number for, as the proto3 JSON mapping (CEL's own JSON form of
+/// `google.protobuf.Value`) writes it: `"Infinity"`, `"-Infinity"` or `"NaN"`.
+fn non_finite(f: f64) -> Json {
+    Json::String(
+        match (f.is_nan(), f.is_sign_positive()) {
+            (true, _) => "NaN",
+            (false, true) => "Infinity",
+            (false, false) => "-Infinity",
+        }
+        .to_owned(),
+    )
 }
 
 fn key_string(key: &cel::objects::Key) -> String {

@@ -139,6 +139,29 @@ fn json_integers_are_cel_ints() {
     assert_eq!(eval("type(object.spec.replicas) == int", &deployment), json!(true));
 }
 
+/// As the API server decodes JSON: int64 when the integer fits, else double — never uint (it
+/// was uint before, unlike Kubernetes).
+#[test]
+fn integers_past_int64_are_doubles_as_in_kubernetes() {
+    let object: Value = serde_json::from_str(
+        r#"{"max": 9223372036854775807, "past": 9223372036854775808, "huge": 18446744073709551616, "min": -9223372036854775808}"#,
+    )
+    .unwrap();
+    assert_eq!(eval("type(object.max) == int && type(object.min) == int", &object), json!(true));
+    assert_eq!(eval("type(object.past) == double && type(object.huge) == double", &object), json!(true));
+    assert_eq!(eval("object.huge > 1.8e19", &object), json!(true));
+}
+
+/// JSON has no number for them: they print as the proto3 JSON mapping writes them (CEL's own JSON
+/// form), not as `null`.
+#[test]
+fn non_finite_doubles_print_as_proto3_json_does() {
+    let none = json!({});
+    assert_eq!(eval("1.0/0.0", &none), json!("Infinity"));
+    assert_eq!(eval("-1.0/0.0", &none), json!("-Infinity"));
+    assert_eq!(eval("[0.0/0.0, 2.5]", &none), json!(["NaN", 2.5]));
+}
+
 #[test]
 fn optional_syntax_reads_deep_paths_without_has_chains() {
     let object = bare_pod();
