@@ -393,7 +393,8 @@ mod tests {
         assert!(manifests.objects.is_empty());
         assert!(manifests.skipped[0].to_string().contains("`items` is not a list"), "{:?}", manifests.skipped);
         // YAML streams are files, parsed in one go.
-        let files = ManifestFiles::from_text("in.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: web}\n".to_owned());
+        let files =
+            ManifestFiles::from_text("in.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: web}\n".to_owned());
         assert_eq!(files.documents().units().len(), 1);
         assert_eq!(names(&files.collect("default")), ["web"]);
     }

@@ -13,6 +13,7 @@ use crate::error::Error;
 use crate::evaluate::{RuleResult, evaluate_rule};
 use crate::load::LoadedRule;
 use crate::matching::{MatchTarget, excludes, gvk_matches, selects_besides_gvk};
+use crate::progress::Progress;
 use crate::schema::Mode;
 
 /// Which rules an evaluation considers.
@@ -146,6 +147,11 @@ impl RuleSet {
 
     /// The rules whose `match` selects the object and whose `exclude` does not, in load order.
     pub fn matching<'s>(&'s self, activation: &Activation<'_>, filter: ModeFilter) -> Vec<&'s CompiledRule> {
+        self.matching_indices(activation, filter).into_iter().filter_map(|index| self.rules.get(index)).collect()
+    }
+
+    /// [`RuleSet::matching`], as indices into [`RuleSet::rules`].
+    fn matching_indices(&self, activation: &Activation<'_>, filter: ModeFilter) -> Vec<usize> {
         let identity = activation.identity();
         let accepted = |candidates: Option<&Vec<Candidate>>| -> Vec<usize> {
             candidates.into_iter().flatten().filter(|c| c.versions.accepts(&identity.version)).map(|c| c.rule).collect()
@@ -176,8 +182,8 @@ impl RuleSet {
         let target = MatchTarget::new(identity, &activation.input);
         candidates
             .into_iter()
-            .filter_map(|index| self.rules.get(index))
-            .filter(|rule| {
+            .filter(|&index| {
+                let Some(rule) = self.rules.get(index) else { return false };
                 rule.spec.enabled
                     && match filter {
                         ModeFilter::Only(mode) => rule.spec.mode.contains(&mode),
@@ -195,10 +201,32 @@ impl RuleSet {
     /// Evaluates every matching rule on the object. Rules that do not match are absent from the
     /// result (a `skip`).
     pub fn evaluate(&self, activation: &Activation<'_>, filter: ModeFilter) -> Vec<RuleResult<'_>> {
+        self.evaluate_tracked(activation, filter, &Progress::default())
+    }
+
+    /// [`RuleSet::evaluate`], recording in `progress` which rule is being evaluated, for another
+    /// thread to read while it runs.
+    pub fn evaluate_tracked(
+        &self,
+        activation: &Activation<'_>,
+        filter: ModeFilter,
+        progress: &Progress,
+    ) -> Vec<RuleResult<'_>> {
         let Ok(env) = crate::environment::environment() else {
             return Vec::new();
         };
-        self.matching(activation, filter).into_iter().map(|rule| evaluate_rule(env, rule, activation)).collect()
+        let matching = self.matching_indices(activation, filter);
+        progress.matched(matching.len());
+        let results = matching
+            .into_iter()
+            .filter_map(|index| {
+                let rule = self.rules.get(index)?;
+                progress.start(index);
+                Some(evaluate_rule(env, rule, activation))
+            })
+            .collect();
+        progress.finish();
+        results
     }
 }
 

@@ -2,7 +2,7 @@
 //! No I/O here — the server does the HTTP, the deadline and the metrics. What each rule result
 //! means is [`AdmissionVerdict`], shared with `portal check`.
 
-use portal_rules::{Activation, AdmissionVerdict, EvaluationInput, Mode, ModeFilter, RuleSet};
+use portal_rules::{Activation, AdmissionVerdict, EvaluationInput, Mode, ModeFilter, Progress, RuleSet};
 use serde_json::{Value as Json, json};
 
 use super::review::Review;
@@ -87,6 +87,17 @@ impl Decision {
 /// Decides a review against the rules in force. `namespace` is the request's Namespace object
 /// when known.
 pub fn decide(review: &Review, rules: &RuleSet, namespace: Option<&Json>, options: &DecisionOptions) -> Decision {
+    decide_tracked(review, rules, namespace, options, &Progress::default())
+}
+
+/// [`decide`], recording in `progress` which rule is being evaluated, for the deadline's log.
+pub fn decide_tracked(
+    review: &Review,
+    rules: &RuleSet,
+    namespace: Option<&Json>,
+    options: &DecisionOptions,
+    progress: &Progress,
+) -> Decision {
     if let Some(name) = &review.namespace {
         if options.excluded_namespaces.iter().any(|excluded| excluded == name) {
             return Decision::allow(portal_metrics::Decision::Allowed);
@@ -109,7 +120,7 @@ pub fn decide(review: &Review, rules: &RuleSet, namespace: Option<&Json>, option
         namespace_object: namespace,
         operation: Some(review.operation),
     });
-    let results = rules.evaluate(&activation, ModeFilter::Only(Mode::Admission));
+    let results = rules.evaluate_tracked(&activation, ModeFilter::Only(Mode::Admission), progress);
     let verdict = AdmissionVerdict::of(&results);
     let mut decision = Decision::allow(portal_metrics::Decision::Allowed);
     if let Some(message) = verdict.denial_message() {

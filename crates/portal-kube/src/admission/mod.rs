@@ -9,7 +9,7 @@ pub mod server;
 pub mod tls;
 
 pub use crate::listener::ConnectionLimits;
-pub use decide::{BYPASS_ANNOTATION, Decision, DecisionOptions, DefaultFailurePolicy, decide};
+pub use decide::{BYPASS_ANNOTATION, Decision, DecisionOptions, DefaultFailurePolicy, decide, decide_tracked};
 pub use review::{Review, ReviewError, read_review};
 pub use scale::{ApiScaledObjects, NoScaledObjects, ScaledObjects};
 pub use server::{AdmissionServer, AdmissionSettings, Lookups, start};

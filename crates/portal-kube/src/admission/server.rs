@@ -11,12 +11,12 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
-use portal_rules::SharedRuleSet;
+use portal_rules::{CompiledRule, Progress, SharedRuleSet};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 
-use super::decide::{Decision, DecisionOptions, decide};
+use super::decide::{Decision, DecisionOptions, decide_tracked};
 use super::review::read_review;
 use super::scale::{self, ScaledObjects};
 use super::tls::{self, ReloadingResolver};
@@ -205,11 +205,13 @@ async fn validate(State(state): State<Arc<AppState>>, headers: HeaderMap, body: 
         }
     };
     let uid = review.uid.clone();
-    let kind = review.request.get("kind").and_then(|k| k.get("kind")).and_then(|k| k.as_str()).unwrap_or("").to_owned();
+    // For the deadline's log: the review itself moves into the evaluation.
+    let kind = review.request.pointer("/kind/kind").and_then(|kind| kind.as_str()).unwrap_or("").to_owned();
     let namespace_name = review.namespace.clone();
     let rules = state.rules.load();
     let namespace = review.namespace.as_deref().and_then(|name| state.lookups.namespaces.namespace(name));
     let options = state.options.clone();
+    let progress = Arc::new(Progress::default());
     let evaluation = async {
         let review = match scale::scale_target(&review) {
             Some(target) => match state.lookups.scaled.get(&target).await {
@@ -223,25 +225,59 @@ async fn validate(State(state): State<Arc<AppState>>, headers: HeaderMap, body: 
             None => review,
         };
         let _permit = state.evaluations.acquire().await;
+        let (rules, progress) = (Arc::clone(&rules), Arc::clone(&progress));
         // Evaluation is CPU work: keep it off the reactor.
-        tokio::task::spawn_blocking(move || decide(&review, &rules, namespace.as_ref(), &options)).await
+        tokio::task::spawn_blocking(move || decide_tracked(&review, &rules, namespace.as_ref(), &options, &progress))
+            .await
     };
     let decision = match tokio::time::timeout(state.deadline, evaluation).await {
         Ok(Ok(decision)) => decision,
         Ok(Err(_)) => Decision::could_not_evaluate(policy, "the evaluation failed unexpectedly"),
         Err(_) => {
-            tracing::warn!(
-                %uid,
-                kind = %kind,
-                namespace = namespace_name.as_deref().unwrap_or(""),
-                "admission.deadline ({:?}) passed before the evaluation finished",
-                state.deadline
-            );
+            let request = RequestNames { uid: &uid, kind: &kind, namespace: namespace_name.as_deref().unwrap_or("") };
+            log_missed_deadline(&request, state.deadline, progress.running(&rules), progress.unfinished());
             Decision::could_not_evaluate(policy, &format!("deadline of {:?} passed", state.deadline))
         }
     };
     record(&state.metrics, &decision, started.elapsed());
     Json(decision.to_review(&uid)).into_response()
+}
+
+/// What names a request in logs.
+struct RequestNames<'a> {
+    uid: &'a str,
+    kind: &'a str,
+    namespace: &'a str,
+}
+
+/// Names the request and the rule that held it up, so that a slow rule can be found.
+fn log_missed_deadline(
+    request: &RequestNames<'_>,
+    deadline: Duration,
+    running: Option<&CompiledRule>,
+    unfinished: usize,
+) {
+    let RequestNames { uid, kind, namespace } = *request;
+    match running {
+        Some(rule) => {
+            let not_started = unfinished.saturating_sub(1);
+            tracing::warn!(
+                uid,
+                kind,
+                namespace,
+                rule = rule.name(),
+                rules_not_started = not_started,
+                "admission.deadline ({deadline:?}) passed while rule {} was being evaluated ({not_started} matching rules after it not started)",
+                rule.name()
+            );
+        }
+        None => tracing::warn!(
+            uid,
+            kind,
+            namespace,
+            "admission.deadline ({deadline:?}) passed before any rule was evaluated: the request waited for a free evaluation slot (other requests were being evaluated) or for a lookup"
+        ),
+    }
 }
 
 fn record(metrics: &portal_metrics::Metrics, decision: &Decision, took: Duration) {
