@@ -4,9 +4,8 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::compile::CompiledRule;
-use crate::ruleset::RuleSet;
 
-/// The progress of one [`RuleSet::evaluate_tracked`].
+/// The progress of one [`crate::RuleSet::evaluate_tracked`].
 #[derive(Debug, Default)]
 pub struct Progress {
     /// The index in the rule set of the rule being evaluated, plus one; 0 when none is.
@@ -32,9 +31,9 @@ impl Progress {
         self.unfinished.store(0, Ordering::Relaxed);
     }
 
-    /// The rule of `rules` being evaluated now, if one is.
-    pub fn running<'s>(&self, rules: &'s RuleSet) -> Option<&'s CompiledRule> {
-        self.running.load(Ordering::Relaxed).checked_sub(1).and_then(|index| rules.rules().get(index))
+    /// The rule being evaluated now, if one is; `rules` are those of the rule set evaluating.
+    pub fn running<'s>(&self, rules: &'s [CompiledRule]) -> Option<&'s CompiledRule> {
+        self.running.load(Ordering::Relaxed).checked_sub(1).and_then(|index| rules.get(index))
     }
 
     /// How many matching rules have not finished: the running one and those after it.
@@ -50,7 +49,7 @@ mod tests {
     use std::time::{Duration, Instant};
 
     use super::*;
-    use crate::{Activation, EvaluationInput, ModeFilter, load_rules};
+    use crate::{Activation, EvaluationInput, ModeFilter, RuleSet, load_rules};
 
     #[test]
     fn another_thread_sees_the_slow_rule_running() {
@@ -73,11 +72,11 @@ mod tests {
         let started = Instant::now();
         let mut seen = None;
         while seen.is_none() && started.elapsed() < Duration::from_secs(30) && !evaluation.is_finished() {
-            seen = progress.running(&rules).filter(|rule| rule.name() == "slow").map(|_| progress.unfinished());
+            seen = progress.running(rules.rules()).filter(|rule| rule.name() == "slow").map(|_| progress.unfinished());
         }
         assert_eq!(evaluation.join().unwrap(), 3);
         assert_eq!(seen, Some(2), "the slow rule was seen running with itself and `after` unfinished");
-        assert!(progress.running(&rules).is_none());
+        assert!(progress.running(rules.rules()).is_none());
         assert_eq!(progress.unfinished(), 0);
     }
 }

@@ -235,7 +235,7 @@ async fn validate(State(state): State<Arc<AppState>>, headers: HeaderMap, body: 
         Ok(Err(_)) => Decision::could_not_evaluate(policy, "the evaluation failed unexpectedly"),
         Err(_) => {
             let request = RequestNames { uid: &uid, kind: &kind, namespace: namespace_name.as_deref().unwrap_or("") };
-            log_missed_deadline(&request, state.deadline, progress.running(&rules), progress.unfinished());
+            log_missed_deadline(&request, state.deadline, progress.running(rules.rules()), progress.unfinished());
             Decision::could_not_evaluate(policy, &format!("deadline of {:?} passed", state.deadline))
         }
     };
