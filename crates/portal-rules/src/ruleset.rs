@@ -201,7 +201,7 @@ impl RuleSet {
     /// Evaluates every matching rule on the object. Rules that do not match are absent from the
     /// result (a `skip`).
     pub fn evaluate(&self, activation: &Activation<'_>, filter: ModeFilter) -> Vec<RuleResult<'_>> {
-        self.evaluate_tracked(activation, filter, &Progress::default())
+        self.evaluate_rules(activation, filter, None)
     }
 
     /// [`RuleSet::evaluate`], recording in `progress` which rule is being evaluated, for another
@@ -212,20 +212,29 @@ impl RuleSet {
         filter: ModeFilter,
         progress: &Progress,
     ) -> Vec<RuleResult<'_>> {
+        self.evaluate_rules(activation, filter, Some(progress))
+    }
+
+    fn evaluate_rules(
+        &self,
+        activation: &Activation<'_>,
+        filter: ModeFilter,
+        progress: Option<&Progress>,
+    ) -> Vec<RuleResult<'_>> {
         let Ok(env) = crate::environment::environment() else {
             return Vec::new();
         };
         let matching = self.matching_indices(activation, filter);
-        progress.matched(matching.len());
+        progress.inspect(|progress| progress.matched(matching.len()));
         let results = matching
             .into_iter()
             .filter_map(|index| {
                 let rule = self.rules.get(index)?;
-                progress.start(index);
+                progress.inspect(|progress| progress.start(index));
                 Some(evaluate_rule(env, rule, activation))
             })
             .collect();
-        progress.finish();
+        progress.inspect(|progress| progress.finish());
         results
     }
 }
