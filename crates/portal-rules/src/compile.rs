@@ -8,7 +8,7 @@ use cel::{Env, Program};
 
 use crate::error::{Error, ExpressionField, Origin};
 use crate::load::LoadedRule;
-use crate::references::unknown_identifiers;
+use crate::references::{unknown_functions, unknown_identifiers};
 use crate::schema::RuleSpec;
 
 /// A rule ready to evaluate. Immutable and shareable across threads.
@@ -49,7 +49,7 @@ impl CompiledRule {
 }
 
 /// Compiles one rule against `env`.
-pub fn compile_rule(env: &Env, rule: LoadedRule) -> Result<CompiledRule, Error> {
+pub fn compile_rule(env: &Arc<Env>, rule: LoadedRule) -> Result<CompiledRule, Error> {
     let program = compile_expression(env, &rule, ExpressionField::Rule, &rule.spec.rule)?;
     if let Some(found) = obviously_not(&program, "bool") {
         return Err(Error::ExpressionType {
@@ -88,7 +88,12 @@ pub fn compile_rule(env: &Env, rule: LoadedRule) -> Result<CompiledRule, Error> 
     })
 }
 
-fn compile_expression(env: &Env, rule: &LoadedRule, field: ExpressionField, source: &str) -> Result<Program, Error> {
+fn compile_expression(
+    env: &Arc<Env>,
+    rule: &LoadedRule,
+    field: ExpressionField,
+    source: &str,
+) -> Result<Program, Error> {
     let breach = |breach: crate::limits::LimitBreach| Error::CompileExpression {
         origin: rule.origin.clone(),
         rule: rule.name.clone(),
@@ -107,6 +112,16 @@ fn compile_expression(env: &Env, rule: &LoadedRule, field: ExpressionField, sour
     crate::limits::check_depth(&program, source).map_err(breach)?;
     if let Some(unknown) = unknown_identifiers(&program, source).into_iter().next() {
         return Err(Error::UnknownVariable {
+            origin: rule.origin.clone(),
+            rule: rule.name.clone(),
+            field,
+            name: unknown.name,
+            line: unknown.line,
+            column: unknown.column,
+        });
+    }
+    if let Some(unknown) = unknown_functions(env, &program, source).into_iter().next() {
+        return Err(Error::UnknownFunction {
             origin: rule.origin.clone(),
             rule: rule.name.clone(),
             field,

@@ -67,6 +67,13 @@ pub enum Error {
     )]
     UnknownVariable { origin: Origin, rule: String, field: ExpressionField, name: String, line: usize, column: usize },
 
+    #[error(
+        "{origin}: rule {rule:?}: `{field}` calls unknown function `{name}` at line {line}, column {column}{}; \
+         the functions are listed in docs/rules.md §5",
+        crate::references::did_you_mean(name)
+    )]
+    UnknownFunction { origin: Origin, rule: String, field: ExpressionField, name: String, line: usize, column: usize },
+
     #[error("{origin}: rule {rule:?}: `{field}` must evaluate to {expected}, but it evaluates to type {found}")]
     ExpressionType { origin: Origin, rule: String, field: ExpressionField, expected: &'static str, found: &'static str },
 
@@ -89,6 +96,7 @@ impl Error {
             | Error::CompileExpression { origin, .. }
             | Error::ExpressionType { origin, .. }
             | Error::UnknownVariable { origin, .. }
+            | Error::UnknownFunction { origin, .. }
             | Error::InvalidRegex { origin, .. }
             | Error::DuplicateRuleName { origin, .. } => Some(origin),
             Error::Environment(_) => None,

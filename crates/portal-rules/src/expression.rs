@@ -47,6 +47,17 @@ pub fn evaluate_expression(source: &str, activation: &Activation<'_>) -> Result<
             message: format!("unknown variable `{}`; the variables are {}", unknown.name, crate::VARIABLES.join(", ")),
         });
     }
+    if let Some(unknown) = crate::references::unknown_functions(env, &program, source).into_iter().next() {
+        return Err(ExpressionError::Compile {
+            line: unknown.line,
+            column: unknown.column,
+            message: format!(
+                "unknown function `{}`{}; the functions are listed in docs/rules.md §5",
+                unknown.name,
+                crate::references::did_you_mean(&unknown.name)
+            ),
+        });
+    }
     portal_cel::regex_cache::precompile_literals(&program).map_err(|(pattern, error)| ExpressionError::Regex {
         pattern,
         message: crate::compile::regex_message(&error),

@@ -79,7 +79,7 @@ impl RuleSet {
     }
 
     /// As [`RuleSet::compile`], in a given environment.
-    pub fn compile_with(env: &Env, rules: Vec<LoadedRule>) -> (RuleSet, Vec<Error>) {
+    pub fn compile_with(env: &Arc<Env>, rules: Vec<LoadedRule>) -> (RuleSet, Vec<Error>) {
         let mut set = RuleSet::default();
         let mut errors = Vec::new();
         let mut names: HashMap<String, crate::Origin> = HashMap::new();
