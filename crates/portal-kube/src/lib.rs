@@ -9,6 +9,7 @@
 //! - [`registration`]: the ValidatingWebhookConfiguration rendered from the rules;
 //! - [`health`]: `/healthz`, `/readyz`, `/metrics`;
 //! - [`listener`]: HTTP serving that slow, idle or too many clients cannot hold;
+//! - [`lease`]: leader election through a Lease (who writes reports and counters);
 //! - [`writers`]: everything written to the API server (rule status), by server-side apply;
 //! - [`certs`]: `portal init-certs`;
 //! - [`operator`]: `portal run`, composition only.
@@ -19,6 +20,7 @@ pub mod cache;
 pub mod certs;
 pub mod client;
 pub mod health;
+pub mod lease;
 pub mod listener;
 pub mod operator;
 pub mod registration;
