@@ -93,7 +93,9 @@ fn stdin_lists_and_json_output() {
     assert_eq!(json["summary"]["objects"], 2);
     assert_eq!(json["summary"]["deny"], 1);
     assert_eq!(json["objects"][0]["resource"], "Pod/n/a");
-    assert_eq!(json["objects"][0]["source"], "-:1");
+    // Each item of a JSON List is located on its own line.
+    assert_eq!(json["objects"][0]["source"], "-:2");
+    assert_eq!(json["objects"][1]["source"], "-:3");
     let results = json["objects"][0]["results"].as_array().unwrap();
     let host_network = results.iter().find(|r| r["rule"] == "no-host-network").unwrap();
     assert_eq!(host_network["result"], "fail");

@@ -107,10 +107,10 @@ impl ManifestFiles {
         for file in &self.texts {
             match json_list_items(&file.text) {
                 Some(items) => {
-                    let line = first_line(&file.text);
+                    let mut lines = LineCounter::new(&file.text);
                     units.extend(items.into_iter().map(|item| Unit {
                         source: &file.source,
-                        line,
+                        line: lines.line_of(item.get()),
                         text: item.get(),
                         shape: Shape::ListItem,
                     }));
@@ -227,10 +227,30 @@ fn json_list_items(text: &str) -> Option<Vec<&RawValue>> {
     list.items
 }
 
-/// The 1-based line the first non-blank character of `text` is on.
-fn first_line(text: &str) -> usize {
-    let trimmed = text.trim_start();
-    text[..text.len() - trimmed.len()].matches('\n').count() + 1
+/// The lines that slices of one text start on, for slices asked in order: each call counts only
+/// the newlines since the previous one, so all the items of a List cost one pass over its text.
+struct LineCounter<'a> {
+    text: &'a str,
+    offset: usize,
+    line: usize,
+}
+
+impl<'a> LineCounter<'a> {
+    fn new(text: &'a str) -> LineCounter<'a> {
+        LineCounter { text, offset: 0, line: 1 }
+    }
+
+    /// The 1-based line `part` (a slice of the text, at or after the previous one) starts on.
+    fn line_of(&mut self, part: &str) -> usize {
+        // Where `part` starts in the text: both point into the same allocation.
+        let start = (part.as_ptr() as usize).saturating_sub(self.text.as_ptr() as usize).min(self.text.len());
+        if start >= self.offset {
+            let skipped = self.text.as_bytes().get(self.offset..start).unwrap_or_default();
+            self.line += skipped.iter().filter(|byte| **byte == b'\n').count();
+            self.offset = start;
+        }
+        self.line
+    }
 }
 
 /// Parses one item of a JSON List and expands it.
@@ -370,11 +390,14 @@ mod tests {
         let files = ManifestFiles::from_text("in.json", text.to_owned());
         let documents = files.documents();
         assert_eq!(documents.units().len(), 4);
-        assert!(documents.units().iter().all(|unit| unit.shape == Shape::ListItem && unit.line == 2));
+        assert!(documents.units().iter().all(|unit| unit.shape == Shape::ListItem));
+        // Each item is located on its own line, not the List's.
+        assert_eq!(documents.units().iter().map(|unit| unit.line).collect::<Vec<_>>(), [3, 4, 5, 6]);
         let manifests = files.collect("default");
         assert_eq!(names(&manifests), ["a", "b", "shop"]);
         assert_eq!(manifests.objects[0].object["metadata"]["namespace"], "default");
-        assert_eq!(manifests.objects[0].origin.to_string(), "in.json:2");
+        assert_eq!(manifests.objects[0].origin.to_string(), "in.json:3");
+        assert_eq!(manifests.objects[1].origin.to_string(), "in.json:4");
         // Cluster-scoped: the namespace is dropped, as the API server would.
         assert!(manifests.objects[2].object["metadata"].get("namespace").is_none());
         assert_eq!(manifests.skipped.len(), 1);
