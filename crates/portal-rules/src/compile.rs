@@ -8,7 +8,7 @@ use cel::{Env, Program};
 
 use crate::error::{Error, ExpressionField, Origin};
 use crate::load::LoadedRule;
-use crate::references::{unknown_functions, unknown_identifiers};
+use crate::references::first_unknown_name;
 use crate::schema::RuleSpec;
 
 /// A rule ready to evaluate. Immutable and shareable across threads.
@@ -110,21 +110,12 @@ fn compile_expression(
         Error::CompileExpression { origin: rule.origin.clone(), rule: rule.name.clone(), field, line, column, message }
     })?;
     crate::limits::check_depth(&program, source).map_err(breach)?;
-    if let Some(unknown) = unknown_identifiers(&program, source).into_iter().next() {
-        return Err(Error::UnknownVariable {
+    if let Some((kind, unknown)) = first_unknown_name(env, &program, source) {
+        return Err(Error::UnknownName {
             origin: rule.origin.clone(),
             rule: rule.name.clone(),
             field,
-            name: unknown.name,
-            line: unknown.line,
-            column: unknown.column,
-        });
-    }
-    if let Some(unknown) = unknown_functions(env, &program, source).into_iter().next() {
-        return Err(Error::UnknownFunction {
-            origin: rule.origin.clone(),
-            rule: rule.name.clone(),
-            field,
+            kind,
             name: unknown.name,
             line: unknown.line,
             column: unknown.column,

@@ -27,6 +27,32 @@ impl fmt::Display for Origin {
     }
 }
 
+/// What kind of name an expression uses that does not exist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NameKind {
+    Variable,
+    Function,
+}
+
+impl NameKind {
+    fn what(self) -> &'static str {
+        match self {
+            NameKind::Variable => "refers to unknown variable",
+            NameKind::Function => "calls unknown function",
+        }
+    }
+
+    /// What to do about the unknown `name`: the names there are, or where they are listed.
+    pub fn advice(self, name: &str) -> String {
+        match self {
+            NameKind::Variable => format!("; the variables are {}", crate::VARIABLES.join(", ")),
+            NameKind::Function => {
+                format!("{}; the functions are listed in docs/rules.md §5", crate::references::did_you_mean(name))
+            }
+        }
+    }
+}
+
 /// Which expression of a rule an error is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExpressionField {
@@ -61,18 +87,16 @@ pub enum Error {
         message: String,
     },
 
-    #[error(
-        "{origin}: rule {rule:?}: `{field}` refers to unknown variable `{name}` at line {line}, column {column}; \
-         the variables are {}", crate::VARIABLES.join(", ")
-    )]
-    UnknownVariable { origin: Origin, rule: String, field: ExpressionField, name: String, line: usize, column: usize },
-
-    #[error(
-        "{origin}: rule {rule:?}: `{field}` calls unknown function `{name}` at line {line}, column {column}{}; \
-         the functions are listed in docs/rules.md §5",
-        crate::references::did_you_mean(name)
-    )]
-    UnknownFunction { origin: Origin, rule: String, field: ExpressionField, name: String, line: usize, column: usize },
+    #[error("{origin}: rule {rule:?}: `{field}` {} `{name}` at line {line}, column {column}{}", kind.what(), kind.advice(name))]
+    UnknownName {
+        origin: Origin,
+        rule: String,
+        field: ExpressionField,
+        kind: NameKind,
+        name: String,
+        line: usize,
+        column: usize,
+    },
 
     #[error("{origin}: rule {rule:?}: `{field}` must evaluate to {expected}, but it evaluates to type {found}")]
     ExpressionType { origin: Origin, rule: String, field: ExpressionField, expected: &'static str, found: &'static str },
@@ -95,8 +119,7 @@ impl Error {
             | Error::InvalidField { origin, .. }
             | Error::CompileExpression { origin, .. }
             | Error::ExpressionType { origin, .. }
-            | Error::UnknownVariable { origin, .. }
-            | Error::UnknownFunction { origin, .. }
+            | Error::UnknownName { origin, .. }
             | Error::InvalidRegex { origin, .. }
             | Error::DuplicateRuleName { origin, .. } => Some(origin),
             Error::Environment(_) => None,

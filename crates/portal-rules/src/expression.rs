@@ -40,22 +40,15 @@ pub fn evaluate_expression(source: &str, activation: &Activation<'_>) -> Result<
         }
     })?;
     crate::limits::check_depth(&program, source).map_err(breach)?;
-    if let Some(unknown) = crate::references::unknown_identifiers(&program, source).into_iter().next() {
+    if let Some((kind, unknown)) = crate::references::first_unknown_name(env, &program, source) {
+        let what = match kind {
+            crate::NameKind::Variable => "unknown variable",
+            crate::NameKind::Function => "unknown function",
+        };
         return Err(ExpressionError::Compile {
             line: unknown.line,
             column: unknown.column,
-            message: format!("unknown variable `{}`; the variables are {}", unknown.name, crate::VARIABLES.join(", ")),
-        });
-    }
-    if let Some(unknown) = crate::references::unknown_functions(env, &program, source).into_iter().next() {
-        return Err(ExpressionError::Compile {
-            line: unknown.line,
-            column: unknown.column,
-            message: format!(
-                "unknown function `{}`{}; the functions are listed in docs/rules.md §5",
-                unknown.name,
-                crate::references::did_you_mean(&unknown.name)
-            ),
+            message: format!("{what} `{}`{}", unknown.name, kind.advice(&unknown.name)),
         });
     }
     portal_cel::regex_cache::precompile_literals(&program).map_err(|(pattern, error)| ExpressionError::Regex {

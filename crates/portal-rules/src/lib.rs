@@ -48,7 +48,7 @@ pub use activation::{Activation, EvaluationInput, ObjectIdentity, VARIABLES};
 pub use compile::CompiledRule;
 pub use document::{Document, MAX_DEPTH, parse_documents};
 pub use effect::{AdmissionVerdict, Effect};
-pub use error::{Error, ExpressionField, Origin, Result};
+pub use error::{Error, ExpressionField, NameKind, Origin, Result};
 pub use evaluate::{EvaluationError, Outcome, RuleResult, Violation, format_rfc3339};
 pub use expression::{ExpressionError, evaluate_expression};
 pub use limits::{MAX_EXPRESSION_BYTES, MAX_EXPRESSION_DEPTH};

@@ -9,6 +9,7 @@ use cel::common::ast::{EntryExpr, Expr, IdedExpr};
 use cel::{Context, Env, ExecutionError, Program};
 
 use crate::activation::VARIABLES;
+use crate::error::NameKind;
 
 /// Names an expression may use without declaring them: type names and the namespaces of the
 /// libraries the environment registers (`optional.of`, `format.dns1123Label`, `math.greatest`,
@@ -45,6 +46,13 @@ pub(crate) struct UnknownName {
     pub name: String,
     pub line: usize,
     pub column: usize,
+}
+
+/// The first unknown variable of the expression, else its first unknown function.
+pub(crate) fn first_unknown_name(env: &Arc<Env>, program: &Program, source: &str) -> Option<(NameKind, UnknownName)> {
+    let variable = unknown_identifiers(program, source).into_iter().next().map(|name| (NameKind::Variable, name));
+    variable
+        .or_else(|| unknown_functions(env, program, source).into_iter().next().map(|name| (NameKind::Function, name)))
 }
 
 /// Identifiers that are neither a rule variable, a comprehension variable, nor a built-in name.

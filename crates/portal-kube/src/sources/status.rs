@@ -94,9 +94,7 @@ fn describe(error: &Error) -> (&'static str, ParseError) {
     let field_path = |field: &ExpressionField| format!("spec.{field}");
     let (reason, field, line, column) = match error {
         Error::InvalidField { path, .. } => ("InvalidSpec", path.clone(), None, None),
-        Error::CompileExpression { field, line, column, .. }
-        | Error::UnknownVariable { field, line, column, .. }
-        | Error::UnknownFunction { field, line, column, .. } => {
+        Error::CompileExpression { field, line, column, .. } | Error::UnknownName { field, line, column, .. } => {
             ("InvalidExpression", field_path(field), Some(*line as i64), Some(*column as i64))
         }
         Error::ExpressionType { field, .. } | Error::InvalidRegex { field, .. } => {
