@@ -33,7 +33,8 @@ pub use layers::OTHER_ENV_VARS;
 pub use overrides::Overrides;
 pub use settings::{
     AdmissionConfig, AdmissionFailurePolicy, ClusterRulesConfig, Config, ConnectionLimits, HealthConfig,
-    KubernetesConfig, LogFormat, LoggingConfig, ReloadConfig, RulesConfig,
+    KubernetesConfig, LeaderElectionConfig, LogFormat, LoggingConfig, ReloadConfig, RulesConfig,
+    WebhookConfigurationConfig,
 };
 
 #[cfg(test)]

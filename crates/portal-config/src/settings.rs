@@ -19,7 +19,7 @@ use crate::{Duration, Error, Result, Source};
 /// The whole configuration (SPEC §9). Build it with [`Config::load`]; print it with
 /// [`Config::to_yaml`].
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct Config {
     /// Where rules come from.
@@ -32,6 +32,8 @@ pub struct Config {
     pub admission: AdmissionConfig,
     /// The plain-HTTP health and metrics endpoints.
     pub health: HealthConfig,
+    /// How replicas elect the one that writes (today: the managed webhook configuration).
+    pub leader_election: LeaderElectionConfig,
     /// Where each value came from; filled by [`Config::load`].
     #[serde(skip)]
     pub(crate) provenance: Provenance,
@@ -224,6 +226,98 @@ pub struct AdmissionConfig {
     pub max_request_bytes: u64,
     /// `admission.connections`: limits that keep slow or idle clients from holding the port.
     pub connections: ConnectionLimits,
+    /// `admission.webhookConfiguration`: whether the leader keeps the live configuration's
+    /// rules in step with the rule set.
+    pub webhook_configuration: WebhookConfigurationConfig,
+}
+
+/// `admission.webhookConfiguration:` — the live ValidatingWebhookConfiguration, kept in step
+/// with the admission rules by the leader when `manage` is on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct WebhookConfigurationConfig {
+    /// `admission.webhookConfiguration.manage`: the leader rewrites the `rules` of Portal's
+    /// webhooks in the configuration when the admission rules change (nothing else of it; it is
+    /// never created or deleted). Default: `false`.
+    pub manage: bool,
+    /// `admission.webhookConfiguration.name`: the configuration's name. Default: `portal`.
+    pub name: String,
+}
+
+impl Default for WebhookConfigurationConfig {
+    fn default() -> Self {
+        WebhookConfigurationConfig { manage: false, name: "portal".to_owned() }
+    }
+}
+
+/// `leaderElection:` — the Lease through which replicas elect the one that writes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct LeaderElectionConfig {
+    /// `leaderElection.namespace`: the Lease's namespace. Default: `portal-system`.
+    pub namespace: String,
+    /// `leaderElection.leaseName`: the Lease's name. Default: `portal`.
+    pub lease_name: String,
+    /// `leaderElection.leaseDuration`: how long the Lease stays held without a renewal before
+    /// another replica may take it. Default `15s`.
+    pub lease_duration: Duration,
+    /// `leaderElection.renewDeadline`: how long a leader keeps leading after its last successful
+    /// renewal; shorter than the lease duration. Default `10s`.
+    pub renew_deadline: Duration,
+    /// `leaderElection.retryPeriod`: how often the Lease is tried or renewed; shorter than the
+    /// renew deadline. Default `2s`.
+    pub retry_period: Duration,
+}
+
+impl LeaderElectionConfig {
+    const fn seconds(seconds: u64) -> Duration {
+        match Duration::from_millis(seconds * 1000) {
+            Some(duration) => duration,
+            None => unreachable!(),
+        }
+    }
+
+    /// The checks of [`Config::validate`] for `leaderElection:`: settings that could let two
+    /// replicas lead at once are refused.
+    fn validate(&self) -> std::result::Result<(), (&'static str, String)> {
+        validate_namespace_name(&self.namespace).map_err(|message| ("leaderElection.namespace", message))?;
+        if self.lease_name.is_empty() {
+            return Err(("leaderElection.leaseName", "empty: expected the Lease's name".to_owned()));
+        }
+        if self.renew_deadline >= self.lease_duration {
+            return Err((
+                "leaderElection.renewDeadline",
+                format!(
+                    "{} must be shorter than leaderElection.leaseDuration ({}), or two replicas could both lead",
+                    self.renew_deadline, self.lease_duration
+                ),
+            ));
+        }
+        if self.retry_period >= self.renew_deadline {
+            return Err((
+                "leaderElection.retryPeriod",
+                format!(
+                    "{} must be shorter than leaderElection.renewDeadline ({})",
+                    self.retry_period, self.renew_deadline
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl Default for LeaderElectionConfig {
+    fn default() -> Self {
+        LeaderElectionConfig {
+            namespace: "portal-system".to_owned(),
+            lease_name: "portal".to_owned(),
+            lease_duration: LeaderElectionConfig::seconds(15),
+            renew_deadline: LeaderElectionConfig::seconds(10),
+            retry_period: LeaderElectionConfig::seconds(2),
+        }
+    }
 }
 
 /// `admission.connections:` — how long a client may take, and how many may be connected, so
@@ -328,6 +422,7 @@ impl Default for AdmissionConfig {
                 .collect(),
             max_request_bytes: AdmissionConfig::DEFAULT_MAX_REQUEST_BYTES,
             connections: ConnectionLimits::default(),
+            webhook_configuration: WebhookConfigurationConfig::default(),
         }
     }
 }
@@ -443,6 +538,7 @@ impl Config {
         }
         validate_log_filter(&self.logging.level).map_err(|message| ("logging.level", message))?;
         self.admission.validate()?;
+        self.leader_election.validate()?;
         Ok(())
     }
 
@@ -507,6 +603,12 @@ impl AdmissionConfig {
         }
         for namespace in &self.excluded_namespaces {
             validate_namespace_name(namespace).map_err(|message| ("admission.excludedNamespaces", message))?;
+        }
+        if self.webhook_configuration.name.is_empty() {
+            return Err((
+                "admission.webhookConfiguration.name",
+                "empty: expected the ValidatingWebhookConfiguration's name".to_owned(),
+            ));
         }
         Ok(())
     }

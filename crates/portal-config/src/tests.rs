@@ -219,7 +219,14 @@ fn every_setting_from_the_environment() {
             ("PORTAL_ADMISSION_CONNECTIONS_HEADER_TIMEOUT", "2s"),
             ("PORTAL_ADMISSION_CONNECTIONS_BODY_TIMEOUT", "3s"),
             ("PORTAL_ADMISSION_CONNECTIONS_IDLE_TIMEOUT", "1m"),
+            ("PORTAL_ADMISSION_WEBHOOK_CONFIGURATION_MANAGE", "true"),
+            ("PORTAL_ADMISSION_WEBHOOK_CONFIGURATION_NAME", "portal-prod"),
             ("PORTAL_HEALTH_LISTEN", "127.0.0.1:9999"),
+            ("PORTAL_LEADER_ELECTION_NAMESPACE", "portal"),
+            ("PORTAL_LEADER_ELECTION_LEASE_NAME", "portal-leader"),
+            ("PORTAL_LEADER_ELECTION_LEASE_DURATION", "30s"),
+            ("PORTAL_LEADER_ELECTION_RENEW_DEADLINE", "20s"),
+            ("PORTAL_LEADER_ELECTION_RETRY_PERIOD", "5s"),
             // Not Portal's, or read by other tools: ignored.
             ("HOME", "/root"),
             ("PORTAL_CONFIG", "/etc/portal/config.yaml"),
@@ -250,7 +257,15 @@ fn every_setting_from_the_environment() {
         [limits.handshake_timeout, limits.header_timeout, limits.body_timeout, limits.idle_timeout],
         [millis(1_000), millis(2_000), millis(3_000), millis(60_000)]
     );
+    assert!(config.admission.webhook_configuration.manage);
+    assert_eq!(config.admission.webhook_configuration.name, "portal-prod");
     assert_eq!(config.health.listen, addr("127.0.0.1:9999"));
+    let election = &config.leader_election;
+    assert_eq!((election.namespace.as_str(), election.lease_name.as_str()), ("portal", "portal-leader"));
+    assert_eq!(
+        [election.lease_duration, election.renew_deadline, election.retry_period],
+        [millis(30_000), millis(20_000), millis(5_000)]
+    );
     for (name, path) in Config::env_vars() {
         assert_eq!(config.source(&path), &Source::Env { name }, "{path}");
     }
@@ -376,7 +391,7 @@ fn file_errors_name_the_line_the_path_and_what_is_allowed() {
         (
             "logging: {}\naudit:\n  enabled: true\n",
             "portal.yaml:2: setting `audit`: unknown field `audit`, expected one of `rules`, `kubernetes`, `logging`, \
-             `admission`, `health`",
+             `admission`, `health`, `leaderElection`",
         ),
         (
             "logging:\n  format: xml\n",
@@ -423,12 +438,13 @@ fn file_errors_name_the_line_the_path_and_what_is_allowed() {
         (
             "- rules\n",
             "portal.yaml:1: the configuration file must be a mapping of sections (rules, kubernetes, logging, \
-             admission, health), not a list",
+             admission, health, leaderElection), not a list",
         ),
         (
             "admission:\n  cert_file: /tls.crt\n",
             "portal.yaml:2: setting `admission.cert_file`: unknown field `cert_file`, expected one of `enabled`, \
-             `listen`, `certFile`, `keyFile`, `deadline`, `failurePolicy`, `excludedNamespaces`, `maxRequestBytes`, `connections`",
+             `listen`, `certFile`, `keyFile`, `deadline`, `failurePolicy`, `excludedNamespaces`, `maxRequestBytes`, \
+             `connections`, `webhookConfiguration`",
         ),
         (
             "admission:\n  listen: localhost:8443\n",
@@ -489,6 +505,16 @@ fn file_errors_name_the_line_the_path_and_what_is_allowed() {
         (
             "admission:\n  keyFile: \"\"\n",
             "portal.yaml:2: setting `admission.keyFile`: empty: expected the path of a PEM file",
+        ),
+        (
+            "leaderElection:\n  renewDeadline: 20s\n",
+            "portal.yaml:2: setting `leaderElection.renewDeadline`: 20s must be shorter than \
+             leaderElection.leaseDuration (15s), or two replicas could both lead",
+        ),
+        (
+            "leaderElection:\n  retryPeriod: 10s\n",
+            "portal.yaml:2: setting `leaderElection.retryPeriod`: 10s must be shorter than \
+             leaderElection.renewDeadline (10s)",
         ),
     ];
     for (file, expected) in cases {
@@ -587,7 +613,10 @@ fn unknown_portal_variables_are_errors() {
                  PORTAL_ADMISSION_EXCLUDED_NAMESPACES, PORTAL_ADMISSION_MAX_REQUEST_BYTES, \
                  PORTAL_ADMISSION_CONNECTIONS_MAX, PORTAL_ADMISSION_CONNECTIONS_HANDSHAKE_TIMEOUT, \
                  PORTAL_ADMISSION_CONNECTIONS_HEADER_TIMEOUT, PORTAL_ADMISSION_CONNECTIONS_BODY_TIMEOUT, \
-                 PORTAL_ADMISSION_CONNECTIONS_IDLE_TIMEOUT, PORTAL_HEALTH_LISTEN";
+                 PORTAL_ADMISSION_CONNECTIONS_IDLE_TIMEOUT, PORTAL_ADMISSION_WEBHOOK_CONFIGURATION_MANAGE, \
+                 PORTAL_ADMISSION_WEBHOOK_CONFIGURATION_NAME, PORTAL_HEALTH_LISTEN, PORTAL_LEADER_ELECTION_NAMESPACE, \
+                 PORTAL_LEADER_ELECTION_LEASE_NAME, PORTAL_LEADER_ELECTION_LEASE_DURATION, \
+                 PORTAL_LEADER_ELECTION_RENEW_DEADLINE, PORTAL_LEADER_ELECTION_RETRY_PERIOD";
     let others = "PORTAL_CONFIG, PORTAL_NAMESPACE, PORTAL_ENVTEST_ASSETS, PORTAL_ENVTEST_CACHE";
     for (name, suggestion) in [
         ("PORTAL_LOGGING_LEVLE", " (did you mean PORTAL_LOGGING_LEVEL?)"),
@@ -719,8 +748,17 @@ admission:
     headerTimeout: 5s
     bodyTimeout: 5s
     idleTimeout: 1m30s
+  webhookConfiguration:
+    manage: false
+    name: portal
 health:
   listen: \"[::]:9090\"  # from PORTAL_HEALTH_LISTEN
+leaderElection:
+  namespace: portal-system
+  leaseName: portal
+  leaseDuration: 15s
+  renewDeadline: 10s
+  retryPeriod: 2s
 ";
     assert_eq!(config.to_yaml().unwrap(), expected);
 }
@@ -788,7 +826,14 @@ fn names_are_derived_and_consistent() {
             "PORTAL_ADMISSION_CONNECTIONS_HEADER_TIMEOUT",
             "PORTAL_ADMISSION_CONNECTIONS_BODY_TIMEOUT",
             "PORTAL_ADMISSION_CONNECTIONS_IDLE_TIMEOUT",
+            "PORTAL_ADMISSION_WEBHOOK_CONFIGURATION_MANAGE",
+            "PORTAL_ADMISSION_WEBHOOK_CONFIGURATION_NAME",
             "PORTAL_HEALTH_LISTEN",
+            "PORTAL_LEADER_ELECTION_NAMESPACE",
+            "PORTAL_LEADER_ELECTION_LEASE_NAME",
+            "PORTAL_LEADER_ELECTION_LEASE_DURATION",
+            "PORTAL_LEADER_ELECTION_RENEW_DEADLINE",
+            "PORTAL_LEADER_ELECTION_RETRY_PERIOD",
         ]
     );
     let paths: Vec<&str> = vars.iter().map(|(_, path)| path.as_str()).collect();

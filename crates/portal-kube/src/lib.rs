@@ -28,3 +28,15 @@ pub mod sources;
 pub mod writers;
 
 pub use sources::{RuleSources, SourcesConfig, SourcesSnapshot};
+
+/// The error and its causes, `: `-separated, for a one-line log or answer.
+pub(crate) fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(source) = cause {
+        text.push_str(": ");
+        text.push_str(&source.to_string());
+        cause = source.source();
+    }
+    text
+}

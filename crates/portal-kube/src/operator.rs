@@ -14,7 +14,9 @@ use crate::admission::{
 use crate::cache::{NamespaceCache, NamespaceLookup, NoNamespaces};
 use crate::client::{self, client};
 use crate::health;
+use crate::lease;
 use crate::sources::{self, RuleSources, SourcesConfig};
+use crate::writers;
 
 /// Why the operator could not run.
 #[derive(Debug, thiserror::Error)]
@@ -44,9 +46,11 @@ pub async fn run(config: &Config, shutdown: impl Future<Output = ()>) -> Result<
     if let Some(missing) = config.rules.folders.iter().find(|path| !path.exists()) {
         return Err(Error::MissingFolder { path: missing.display().to_string() });
     }
-    let client = if config.rules.cluster.enabled { Some(client(&config.kubernetes).await?) } else { None };
+    let manage_webhook = config.admission.webhook_configuration.manage;
+    let client =
+        if config.rules.cluster.enabled || manage_webhook { Some(client(&config.kubernetes).await?) } else { None };
     let sources = RuleSources::start(SourcesConfig {
-        cluster: client.clone(),
+        cluster: client.clone().filter(|_| config.rules.cluster.enabled),
         folders: config.rules.folders.clone(),
         debounce: config.rules.reload.debounce.as_std(),
     })?;
@@ -131,7 +135,72 @@ pub async fn run(config: &Config, shutdown: impl Future<Output = ()>) -> Result<
         }
     });
 
+    // The leader keeps the live webhook configuration's rules in step, when asked to.
+    let leader = match &client {
+        Some(client) if manage_webhook => Some(start_webhook_keeper(client, config, &sources)),
+        _ => None,
+    };
+
     shutdown.await;
     tracing::info!("shutting down");
+    if let Some(leader) = leader {
+        leader.stop().await;
+    }
     Ok(())
+}
+
+/// The election and the writer that runs while this replica leads.
+struct LeaderWork {
+    stop: tokio::sync::watch::Sender<bool>,
+    election: tokio::task::JoinHandle<Result<(), lease::LeaseSettingsError>>,
+    writer: tokio::task::JoinHandle<()>,
+}
+
+impl LeaderWork {
+    /// Stops writing and gives the Lease up, so that another replica takes over at once.
+    async fn stop(self) {
+        self.writer.abort();
+        let _ = self.stop.send(true);
+        match tokio::time::timeout(std::time::Duration::from_secs(5), self.election).await {
+            Ok(Ok(Err(error))) => tracing::warn!("leader election: {error}"),
+            Ok(_) => {}
+            Err(_) => tracing::warn!("the lease was not given up within 5s; another replica takes it when it expires"),
+        }
+    }
+}
+
+fn start_webhook_keeper(client: &kube::Client, config: &Config, sources: &RuleSources) -> LeaderWork {
+    let election = &config.leader_election;
+    let settings = lease::LeaseSettings {
+        namespace: election.namespace.clone(),
+        name: election.lease_name.clone(),
+        identity: identity(),
+        lease_duration: election.lease_duration.as_std(),
+        renew_deadline: election.renew_deadline.as_std(),
+        retry_period: election.retry_period.as_std(),
+    };
+    tracing::info!(lease = %settings.name, namespace = %settings.namespace, identity = %settings.identity, "joining the leader election");
+    let leadership = lease::Leadership::default();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let retry = settings.retry_period;
+    let election = tokio::spawn(lease::run_election(client.clone(), settings, leadership.clone(), stopped));
+    let writer = tokio::spawn(writers::keep_webhook_rules(
+        client.clone(),
+        config.admission.webhook_configuration.name.clone(),
+        sources.rules(),
+        sources.subscribe(),
+        leadership,
+        retry,
+    ));
+    LeaderWork { stop, election, writer }
+}
+
+/// This replica in the election: the host name (a Pod's name) and the process id.
+fn identity() -> String {
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .filter(|name| !name.is_empty())
+        .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok().map(|name| name.trim().to_owned()))
+        .unwrap_or_else(|| "portal".to_owned());
+    format!("{host}_{}", std::process::id())
 }

@@ -22,6 +22,7 @@ use super::scale::{self, ScaledObjects};
 use super::tls::{self, ReloadingResolver};
 use crate::cache::NamespaceLookup;
 use crate::listener::{self, ConnectionLimits, Transport};
+use crate::with_causes;
 
 /// What the webhook reads besides the review: Namespaces, and the objects `scale` requests are
 /// about.
@@ -295,16 +296,4 @@ fn record(metrics: &portal_metrics::Metrics, decision: &Decision, took: Duration
     if !decision.error_rules.is_empty() {
         tracing::warn!(rules = ?decision.error_rules, "rules could not be evaluated at admission");
     }
-}
-
-/// The error and its causes, `: `-separated, for a one-line answer.
-fn with_causes(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut cause = error.source();
-    while let Some(source) = cause {
-        text.push_str(": ");
-        text.push_str(&source.to_string());
-        cause = source.source();
-    }
-    text
 }
