@@ -145,7 +145,7 @@ pub struct ManifestDocuments<'a> {
 #[derive(Debug, Clone, Copy)]
 pub struct Unit<'a> {
     source: &'a str,
-    /// The line the List (or the file) starts on.
+    /// The line the item (or the file) starts on.
     line: usize,
     text: &'a str,
     shape: Shape,
