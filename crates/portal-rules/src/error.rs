@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use crate::references::NameKind;
+
 /// Where a rule or document came from: a file (and the line its document starts on) or an object.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Origin {
@@ -23,32 +25,6 @@ impl fmt::Display for Origin {
         match self.line {
             Some(line) => write!(f, "{}:{line}", self.source),
             None => f.write_str(&self.source),
-        }
-    }
-}
-
-/// What kind of name an expression uses that does not exist.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NameKind {
-    Variable,
-    Function,
-}
-
-impl NameKind {
-    fn what(self) -> &'static str {
-        match self {
-            NameKind::Variable => "refers to unknown variable",
-            NameKind::Function => "calls unknown function",
-        }
-    }
-
-    /// What to do about the unknown `name`: the names there are, or where they are listed.
-    pub fn advice(self, name: &str) -> String {
-        match self {
-            NameKind::Variable => format!("; the variables are {}", crate::VARIABLES.join(", ")),
-            NameKind::Function => {
-                format!("{}; the functions are listed in docs/rules.md §5", crate::references::did_you_mean(name))
-            }
         }
     }
 }

@@ -9,7 +9,6 @@ use cel::common::ast::{EntryExpr, Expr, IdedExpr};
 use cel::{Context, Env, ExecutionError, Program};
 
 use crate::activation::VARIABLES;
-use crate::error::NameKind;
 
 /// Names an expression may use without declaring them: type names and the namespaces of the
 /// libraries the environment registers (`optional.of`, `format.dns1123Label`, `math.greatest`,
@@ -46,6 +45,32 @@ pub(crate) struct UnknownName {
     pub name: String,
     pub line: usize,
     pub column: usize,
+}
+
+/// What kind of name an expression uses that does not exist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NameKind {
+    Variable,
+    Function,
+}
+
+impl NameKind {
+    pub(crate) fn what(self) -> &'static str {
+        match self {
+            NameKind::Variable => "refers to unknown variable",
+            NameKind::Function => "calls unknown function",
+        }
+    }
+
+    /// What to do about the unknown `name`: the names there are, or where they are listed.
+    pub fn advice(self, name: &str) -> String {
+        match self {
+            NameKind::Variable => format!("; the variables are {}", crate::VARIABLES.join(", ")),
+            NameKind::Function => {
+                format!("{}; the functions are listed in docs/rules.md §5", did_you_mean(name))
+            }
+        }
+    }
 }
 
 /// The first unknown variable of the expression, else its first unknown function.

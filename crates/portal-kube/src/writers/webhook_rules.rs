@@ -82,14 +82,15 @@ pub async fn sync_webhook_rules(
             Some(_) => {}
             None => {
                 // A webhook the rules now need (the first rule on a cluster-scoped kind): it
-                // reaches Portal the way the installed ones do.
-                let mut added = webhook.clone();
-                if let Some(installed) = live_webhooks.iter().find(|live| PORTAL_WEBHOOKS.contains(&live.name.as_str()))
-                {
-                    added.client_config = installed.client_config.clone();
+                // reaches Portal the way the installed one does. Without one to copy from, how the
+                // API server reaches Portal is unknown here, and nothing is added.
+                let installed = live_webhooks.iter().find(|live| PORTAL_WEBHOOKS.contains(&live.name.as_str()));
+                if let Some(client_config) = installed.map(|installed| installed.client_config.clone()) {
+                    let mut added = webhook.clone();
+                    added.client_config = client_config;
+                    live_webhooks.push(added);
+                    changed = true;
                 }
-                live_webhooks.push(added);
-                changed = true;
             }
         }
     }
