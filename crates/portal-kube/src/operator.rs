@@ -137,7 +137,7 @@ pub async fn run(config: &Config, shutdown: impl Future<Output = ()>) -> Result<
 
     // The leader keeps the live webhook configuration's rules in step, when asked to.
     let leader = match &client {
-        Some(client) if manage_webhook => Some(start_webhook_keeper(client, config, &sources)),
+        Some(client) if manage_webhook => Some(start_webhook_keeper(client, config, &sources, &metrics)),
         _ => None,
     };
 
@@ -154,12 +154,14 @@ struct LeaderWork {
     stop: tokio::sync::watch::Sender<bool>,
     election: tokio::task::JoinHandle<Result<(), lease::LeaseSettingsError>>,
     writer: tokio::task::JoinHandle<()>,
+    gauge: tokio::task::JoinHandle<()>,
 }
 
 impl LeaderWork {
     /// Stops writing and gives the Lease up, so that another replica takes over at once.
     async fn stop(self) {
         self.writer.abort();
+        self.gauge.abort();
         let _ = self.stop.send(true);
         match tokio::time::timeout(std::time::Duration::from_secs(5), self.election).await {
             Ok(Ok(Err(error))) => tracing::warn!("leader election: {error}"),
@@ -169,7 +171,12 @@ impl LeaderWork {
     }
 }
 
-fn start_webhook_keeper(client: &kube::Client, config: &Config, sources: &RuleSources) -> LeaderWork {
+fn start_webhook_keeper(
+    client: &kube::Client,
+    config: &Config,
+    sources: &RuleSources,
+    metrics: &portal_metrics::Metrics,
+) -> LeaderWork {
     let election = &config.leader_election;
     let settings = lease::LeaseSettings {
         namespace: election.namespace.clone(),
@@ -184,6 +191,14 @@ fn start_webhook_keeper(client: &kube::Client, config: &Config, sources: &RuleSo
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let retry = settings.retry_period;
     let election = tokio::spawn(lease::run_election(client.clone(), settings, leadership.clone(), stopped));
+    // Sampled rather than told: leadership also lapses by itself at the renew deadline.
+    let (sampled, metrics) = (leadership.clone(), metrics.clone());
+    let gauge = tokio::spawn(async move {
+        loop {
+            metrics.set_leader(sampled.is_leader());
+            tokio::time::sleep(retry).await;
+        }
+    });
     let writer = tokio::spawn(writers::keep_webhook_rules(
         client.clone(),
         config.admission.webhook_configuration.name.clone(),
@@ -192,7 +207,7 @@ fn start_webhook_keeper(client: &kube::Client, config: &Config, sources: &RuleSo
         leadership,
         retry,
     ));
-    LeaderWork { stop, election, writer }
+    LeaderWork { stop, election, writer, gauge }
 }
 
 /// This replica in the election: the host name (a Pod's name) and the process id.

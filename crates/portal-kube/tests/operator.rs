@@ -111,3 +111,77 @@ async fn portal_run_serves_admission_with_namespaces_from_its_cache() {
     stop.send(()).unwrap();
     run.await.unwrap().unwrap();
 }
+
+/// `portal run` with `admission.webhookConfiguration.manage`: it joins the election, leads (alone),
+/// rewrites the installed configuration's rules to its rule set, reports `portal_leader 1`, and
+/// gives the Lease up when it stops.
+#[tokio::test]
+async fn portal_run_keeps_the_managed_webhook_configuration_in_step() {
+    use k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration;
+    use k8s_openapi::api::coordination::v1::Lease;
+    use portal_kube::registration::{self, RegistrationOptions, WebhookClient};
+
+    let env = portal_testenv::shared().await.expect("the test control plane starts");
+    let client = env.client().unwrap();
+    // Installed for Pods; the rule set is about Deployments.
+    let (loaded, _) =
+        portal_rules::load_rules("r.yaml", "name: p\nmatch: {gvk: [{group: '', kind: Pod}]}\nrule: 'false'\n");
+    let options = RegistrationOptions {
+        name: "op-managed".to_owned(),
+        client: WebhookClient::Url("https://127.0.0.1:1/validate".to_owned()),
+        portal_namespace: "portal-system".to_owned(),
+        failure_policy: "Ignore".to_owned(),
+        cluster_failure_policy: "Ignore".to_owned(),
+        ca_bundle: String::new(),
+    };
+    let installed = registration::render(&portal_rules::RuleSet::compile(loaded).0, &options).unwrap().configuration;
+    let configurations: Api<ValidatingWebhookConfiguration> = Api::all(client.clone());
+    configurations.create(&PostParams::default(), &installed).await.unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("rules.yaml"),
+        "name: op-replicas\nmatch: {gvk: [{group: apps, kind: Deployment}]}\nrule: object.spec.replicas > 50\n",
+    )
+    .unwrap();
+    let health_port = common::free_port();
+    let overrides = portal_config::Overrides::default()
+        .set("--rules", "rules.folders", vec![dir.path().join("rules.yaml")])
+        .set("--cluster-rules", "rules.cluster.enabled", false)
+        .set("--kubeconfig", "kubernetes.kubeconfig", env.kubeconfig_path())
+        .set("--health-listen", "health.listen", SocketAddr::from((Ipv4Addr::LOCALHOST, health_port)))
+        .set("(test)", "admission.webhookConfiguration.manage", true)
+        .set("(test)", "admission.webhookConfiguration.name", "op-managed")
+        .set("(test)", "leaderElection.namespace", "default")
+        .set("(test)", "leaderElection.leaseName", "op-managed")
+        .set("(test)", "leaderElection.leaseDuration", "2s")
+        .set("(test)", "leaderElection.renewDeadline", "1500ms")
+        .set("(test)", "leaderElection.retryPeriod", "200ms");
+    let config = portal_config::Config::load(None, Vec::new(), &overrides).unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let run = tokio::spawn(async move {
+        portal_kube::operator::run(&config, async {
+            let _ = stopped.await;
+        })
+        .await
+    });
+
+    let started = Instant::now();
+    loop {
+        let live = configurations.get("op-managed").await.unwrap();
+        let rules = serde_json::to_value(&live.webhooks.unwrap()[0].rules).unwrap();
+        if rules[0]["resources"] == json!(["deployments", "deployments/scale"]) {
+            break;
+        }
+        assert!(started.elapsed() < common::WAIT, "the rules never followed the rule set: {rules}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let metrics = common::http_get(SocketAddr::from((Ipv4Addr::LOCALHOST, health_port)), "/metrics").await.1;
+    assert!(metrics.lines().any(|line| line == "portal_leader 1"), "{metrics}");
+
+    stop.send(()).unwrap();
+    run.await.unwrap().unwrap();
+    let lease: Lease = Api::namespaced(client.clone(), "default").get("op-managed").await.unwrap();
+    assert_eq!(lease.spec.unwrap().holder_identity, None, "the Lease is given up on stop");
+    configurations.delete("op-managed", &Default::default()).await.unwrap();
+}

@@ -49,7 +49,7 @@ pub fn reference_markdown() -> Result<String> {
          name — never an object's name or an error message (those are in the logs and reports).\n\n\
          `portal run` serves them on `health.listen` (default `0.0.0.0:9090`); the admission \
          webhook records the `portal_admission_*` series and the certificate expiry, the rule \
-         sources `portal_rules_loaded`. The audit loop (planned) will add its own.\n\n\
+         sources `portal_rules_loaded`, the leader election `portal_leader`. The audit loop (planned) will add its own.\n\n\
          | Metric | Type | Labels | Help |\n\
          |---|---|---|---|\n",
     );

@@ -19,6 +19,7 @@ pub(crate) const ADMISSION_DRYRUN_VIOLATIONS: &str = "portal_admission_dryrun_vi
 pub(crate) const RULE_EVALUATION_ERRORS: &str = "portal_rule_evaluation_errors_total";
 pub(crate) const RULES_LOADED: &str = "portal_rules_loaded";
 pub(crate) const CERTIFICATE_EXPIRY: &str = "portal_certificate_expiry_timestamp_seconds";
+pub(crate) const LEADER: &str = "portal_leader";
 pub(crate) const BUILD_INFO: &str = "portal_build_info";
 
 // Label names. `docs.rs` documents each one; a label it does not know fails the docs test.
@@ -111,6 +112,8 @@ pub struct Metrics {
     /// A vector without labels, so that the series is absent until a certificate is loaded
     /// (audit-only mode serves no TLS and must not export an expiry of 0).
     certificate_expiry: GaugeVec,
+    /// Without labels, absent until an election runs.
+    leader: IntGaugeVec,
 }
 
 impl Metrics {
@@ -200,6 +203,17 @@ impl Metrics {
                 &[],
             ),
         )?;
+        let leader = definitions.define(
+            LEADER,
+            IntGaugeVec::new(
+                Opts::new(
+                    LEADER,
+                    "1 while this replica leads the leader election (leaderElection), else 0; absent when no \
+                     election runs (nothing needs a leader).",
+                ),
+                &[],
+            ),
+        )?;
         let build_info = definitions.define(
             BUILD_INFO,
             IntGauge::with_opts(
@@ -219,6 +233,7 @@ impl Metrics {
             rule_evaluation_errors,
             rules_loaded,
             certificate_expiry,
+            leader,
         };
         for decision in Decision::ALL {
             metrics.admission_requests.with_label_values(&[decision.as_str()]).inc_by(0);
@@ -275,6 +290,11 @@ impl Metrics {
         self.certificate_expiry.with_label_values::<&str>(&[]).set(seconds);
     }
 
+    /// Records whether this replica leads the election now.
+    pub fn set_leader(&self, leading: bool) {
+        self.leader.with_label_values::<&str>(&[]).set(i64::from(leading));
+    }
+
     /// Removes the series of the rule named `rule` (call it when the rule leaves the rule set),
     /// so that rule churn cannot grow the number of series without bound.
     pub fn forget_rule(&self, rule: &str) {
@@ -318,6 +338,7 @@ impl Metrics {
         self.rule_evaluation_error("example-rule");
         self.set_rules_loaded(3, 1, 1);
         self.set_certificate_expiry(UNIX_EPOCH + Duration::from_secs(1_798_761_600));
+        self.set_leader(true);
     }
 }
 

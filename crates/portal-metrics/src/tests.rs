@@ -32,6 +32,7 @@ fn every_expected_metric_is_registered_and_prefixed() {
         "portal_rule_evaluation_errors_total",
         "portal_rules_loaded",
         "portal_certificate_expiry_timestamp_seconds",
+        "portal_leader",
         "portal_build_info",
     ];
     assert_eq!(metrics.registered, expected);
@@ -69,6 +70,7 @@ fn a_fresh_registry_starts_every_decision_and_rule_state_at_zero_and_reports_its
         "portal_admission_dryrun_violations_total",
         "portal_rule_evaluation_errors_total",
         "portal_certificate_expiry_timestamp_seconds",
+        "portal_leader",
     ] {
         assert!(!text.contains(absent), "{absent} should not be exposed yet:\n{text}");
     }
@@ -146,6 +148,15 @@ fn rules_loaded_is_set_per_state() {
     assert_eq!(sample(&text, r#"portal_rules_loaded{state="ready"}"#), Some(11.0));
     assert_eq!(sample(&text, r#"portal_rules_loaded{state="rejected"}"#), Some(0.0));
     assert_eq!(sample(&text, r#"portal_rules_loaded{state="disabled"}"#), Some(3.0));
+}
+
+#[test]
+fn leadership_is_one_or_zero_once_an_election_runs() {
+    let metrics = Metrics::new().unwrap();
+    metrics.set_leader(true);
+    assert_eq!(sample(&metrics.encode(), "portal_leader"), Some(1.0));
+    metrics.set_leader(false);
+    assert_eq!(sample(&metrics.encode(), "portal_leader"), Some(0.0));
 }
 
 #[test]
