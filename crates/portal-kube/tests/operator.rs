@@ -43,6 +43,21 @@ async fn review(port: u16, ca: &rustls_pki_types::CertificateDer<'static>, names
     serde_json::from_slice(&bytes).unwrap()
 }
 
+/// `portal run` with the settings of `overrides`, running until the sender is used.
+fn start_portal_run(
+    overrides: &portal_config::Overrides,
+) -> (tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<Result<(), portal_kube::operator::Error>>) {
+    let config = portal_config::Config::load(None, Vec::new(), overrides).unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let run = tokio::spawn(async move {
+        portal_kube::operator::run(&config, async {
+            let _ = stopped.await;
+        })
+        .await
+    });
+    (stop, run)
+}
+
 #[tokio::test]
 async fn portal_run_serves_admission_with_namespaces_from_its_cache() {
     let env = portal_testenv::shared().await.expect("the test control plane starts");
@@ -81,14 +96,7 @@ async fn portal_run_serves_admission_with_namespaces_from_its_cache() {
         .set("--health-listen", "health.listen", SocketAddr::from((Ipv4Addr::LOCALHOST, health_port)))
         .set("--cert-file", "admission.certFile", dir.path().join("tls.crt"))
         .set("--key-file", "admission.keyFile", dir.path().join("tls.key"));
-    let config = portal_config::Config::load(None, Vec::new(), &overrides).unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let run = tokio::spawn(async move {
-        portal_kube::operator::run(&config, async {
-            let _ = stopped.await;
-        })
-        .await
-    });
+    let (stop, run) = start_portal_run(&overrides);
 
     let started = Instant::now();
     while common::http_get(SocketAddr::from((Ipv4Addr::LOCALHOST, health_port)), "/readyz").await.0 != 200 {
@@ -157,14 +165,7 @@ async fn portal_run_keeps_the_managed_webhook_configuration_in_step() {
         .set("(test)", "leaderElection.leaseDuration", "2s")
         .set("(test)", "leaderElection.renewDeadline", "1500ms")
         .set("(test)", "leaderElection.retryPeriod", "200ms");
-    let config = portal_config::Config::load(None, Vec::new(), &overrides).unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let run = tokio::spawn(async move {
-        portal_kube::operator::run(&config, async {
-            let _ = stopped.await;
-        })
-        .await
-    });
+    let (stop, run) = start_portal_run(&overrides);
 
     let started = Instant::now();
     loop {
