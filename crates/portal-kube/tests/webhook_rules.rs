@@ -129,6 +129,7 @@ async fn the_leader_keeps_the_rules_in_step_and_nothing_else_changes() {
     assert_eq!(serde_json::to_value(&cluster.rules).unwrap()[0]["resources"], json!(["namespaces"]));
 
     // Nothing changes: nothing is written.
+    let version_live = live.clone();
     let version = live.metadata.resource_version.clone();
     tokio::time::sleep(retry * 5).await;
     assert_eq!(
@@ -136,6 +137,15 @@ async fn the_leader_keeps_the_rules_in_step_and_nothing_else_changes() {
         version,
         "an unchanged rule set wrote"
     );
+
+    // A hand edit of the rules (a Helm upgrade, kubectl) is undone at the next check.
+    let mut edited = api.get("portal-managed").await.unwrap();
+    for webhook in edited.webhooks.as_mut().unwrap() {
+        webhook.rules = Some(Vec::new());
+    }
+    api.replace("portal-managed", &PostParams::default(), &edited).await.unwrap();
+    wait_for(&api, "portal-managed", "the hand edit is undone", |live| rules_json(live) == rules_json(&version_live))
+        .await;
 
     // Every rule gone: the configuration stays, its webhooks with no rules (the API server
     // stores an empty list as none).

@@ -11,7 +11,7 @@
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration;
 use kube::api::{Api, PostParams};
@@ -45,6 +45,10 @@ pub enum WebhookRulesError {
         source: kube::Error,
     },
 }
+
+/// How many retry periods pass between checks of a configuration already in step: 30 s with the
+/// default 2 s retry period, one GET each.
+pub const RECHECK_RETRIES: u32 = 15;
 
 /// The names of the webhooks [`registration::render`] writes: the only ones changed here.
 const PORTAL_WEBHOOKS: &[&str] = &["namespaced.validate.portal.io", "cluster.validate.portal.io"];
@@ -111,7 +115,9 @@ pub async fn sync_webhook_rules(
 }
 
 /// While this replica leads, keeps the configuration `name` in step: after every change of the
-/// rule set, and every `retry` until a synchronisation succeeds (or when leadership arrives).
+/// rule set, when leadership arrives, every `retry` until a synchronisation succeeds, and every
+/// [`RECHECK_RETRIES`] retries in any case, so that a hand edit of the rules (or a Helm upgrade
+/// that resets them) is undone. A check that finds the rules in step writes nothing.
 pub async fn keep_webhook_rules(
     client: kube::Client,
     name: String,
@@ -120,21 +126,22 @@ pub async fn keep_webhook_rules(
     leadership: Leadership,
     retry: Duration,
 ) {
-    // The rule-set generation last synchronised while leading.
-    let mut synced: Option<u64> = None;
+    // The rule-set generation last synchronised while leading, and when.
+    let mut synced: Option<(u64, Instant)> = None;
     let mut reported_missing = false;
     loop {
         let generation = changes.borrow_and_update().generation;
+        let due = synced.is_none_or(|(done, at)| done != generation || at.elapsed() >= retry * RECHECK_RETRIES);
         if !leadership.is_leader() {
             // A new term starts by comparing, which writes only if the rules differ.
             synced = None;
-        } else if synced != Some(generation) {
+        } else if due {
             match sync_webhook_rules(&client, &name, &rules.load()).await {
                 Ok(Synced::Updated) => {
                     tracing::info!(configuration = %name, "updated the webhook rules to the rule set");
-                    synced = Some(generation);
+                    synced = Some((generation, Instant::now()));
                 }
-                Ok(Synced::Unchanged) => synced = Some(generation),
+                Ok(Synced::Unchanged) => synced = Some((generation, Instant::now())),
                 Ok(Synced::Missing) => {
                     if !reported_missing {
                         tracing::warn!(
