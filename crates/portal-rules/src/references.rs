@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use cel::common::ast::{EntryExpr, Expr, IdedExpr};
+use cel::common::ast::{CallExpr, EntryExpr, Expr, IdedExpr};
 use cel::{Context, Env, ExecutionError, Program};
 
 use crate::activation::VARIABLES;
@@ -100,13 +100,14 @@ pub(crate) fn unknown_identifiers(program: &Program, source: &str) -> Vec<Unknow
 pub(crate) fn unknown_functions(env: &Arc<Env>, program: &Program, source: &str) -> Vec<UnknownName> {
     let mut calls = Vec::new();
     walk(program.expression(), &mut Vec::new(), &mut |reference, id| {
-        if let Reference::Call { name, probe } = reference {
-            calls.push((name, probe, id));
+        if let Reference::Call { call, namespaced } = reference {
+            calls.push((call, namespaced, id));
         }
     });
     let mut probed: HashMap<String, bool> = HashMap::new();
     let mut found = Vec::new();
-    for (name, probe, id) in calls {
+    for (call, namespaced, id) in calls {
+        let (name, probe) = probe_of(call, namespaced);
         let declared = *probed.entry(probe).or_insert_with_key(|probe| is_declared(env, probe));
         if !declared {
             found.push(located(program, source, name, id));
@@ -287,12 +288,27 @@ fn located(program: &Program, source: &str, name: String, id: u64) -> UnknownNam
 /// What [`walk`] reports.
 enum Reference<'e> {
     UnknownIdentifier(&'e str),
-    /// A function call: its name as written (`startsWith`, `math.abs`) and the probe that tells
-    /// whether such a function exists.
+    /// A call of a named function; `namespaced` when its target is a library namespace
+    /// (`math.abs(x)`), not a value (`x.startsWith(y)`).
     Call {
-        name: String,
-        probe: String,
+        call: &'e CallExpr,
+        namespaced: bool,
     },
+}
+
+/// A call's name as written (`startsWith`, `math.abs`) and the probe that tells whether such a
+/// function exists: the same call, in the same style, with `null` arguments.
+fn probe_of(call: &CallExpr, namespaced: bool) -> (String, String) {
+    let nulls = vec!["null"; call.args.len()].join(", ");
+    match call.target.as_deref().and_then(qualified_name).filter(|_| namespaced) {
+        Some(path) => {
+            let name = format!("{path}.{}", call.func_name);
+            let probe = format!("{name}({nulls})");
+            (name, probe)
+        }
+        None if call.target.is_some() => (call.func_name.clone(), format!("null.{}({nulls})", call.func_name)),
+        None => (call.func_name.clone(), format!("{}({nulls})", call.func_name)),
+    }
 }
 
 fn walk<'e>(expr: &'e IdedExpr, bound: &mut Vec<&'e str>, report: &mut dyn FnMut(Reference<'e>, u64)) {
@@ -308,20 +324,12 @@ fn walk<'e>(expr: &'e IdedExpr, bound: &mut Vec<&'e str>, report: &mut dyn FnMut
         Expr::Call(call) => {
             // Operators (`_+_`, `!_`, `@in`, …) are not functions a rule names.
             if call.func_name.starts_with(|c: char| c.is_ascii_alphabetic()) {
-                let nulls = vec!["null"; call.args.len()].join(", ");
-                let namespace = call.target.as_deref().and_then(qualified_name).filter(|path| {
-                    path.split('.').next().is_some_and(|root| !VARIABLES.contains(&root) && !bound.contains(&root))
-                });
-                let (name, probe) = match (&call.target, namespace) {
-                    (None, _) => (call.func_name.clone(), format!("{}({nulls})", call.func_name)),
-                    (Some(_), Some(path)) => {
-                        let name = format!("{path}.{}", call.func_name);
-                        let probe = format!("{name}({nulls})");
-                        (name, probe)
-                    }
-                    (Some(_), None) => (call.func_name.clone(), format!("null.{}({nulls})", call.func_name)),
-                };
-                report(Reference::Call { name, probe }, expr.id);
+                let namespaced = call
+                    .target
+                    .as_deref()
+                    .and_then(root_identifier)
+                    .is_some_and(|root| !VARIABLES.contains(&root) && !bound.contains(&root));
+                report(Reference::Call { call, namespaced }, expr.id);
             }
             if let Some(target) = &call.target {
                 walk(target, bound, report);
@@ -359,6 +367,16 @@ fn walk_entry<'e>(entry: &'e EntryExpr, bound: &mut Vec<&'e str>, report: &mut d
             walk(&entry.value, bound, report);
         }
         EntryExpr::StructField(field) => walk(&field.value, bound, report),
+    }
+}
+
+/// `a` for an identifier `a` or a chain of field selections on it (`a.b.c`); `None` for anything
+/// else.
+fn root_identifier(expr: &IdedExpr) -> Option<&str> {
+    match &expr.expr {
+        Expr::Ident(name) => Some(name),
+        Expr::Select(select) if !select.test => root_identifier(&select.operand),
+        _ => None,
     }
 }
 
