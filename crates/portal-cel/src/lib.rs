@@ -2,8 +2,12 @@
 //! list functions, regex `find`/`findAll` (and a `matches` that never recompiles a pattern),
 //! `url()`, `quantity()`, `ip()`/`cidr()`, `sets`, `format.*` and `semver()`.
 //!
+//! Also the standard macros, with every comprehension bounded by a [`budget`].
+//!
 //! Pure: no I/O, no async runtime. [`register`] adds everything to a `cel::Env`.
 
+pub mod budget;
+mod comprehensions;
 mod format;
 mod ip;
 mod lists;
@@ -16,11 +20,14 @@ mod url;
 
 use cel::{DeclarationError, Env};
 
-/// Registers every Kubernetes library on `env`.
+/// Registers every Kubernetes library and the bounded standard macros on `env`.
 ///
-/// Use it with [`Env::add_extension`] on an [`Env::stdlib`] and compile with that `Env`
-/// (macros such as the cached `matches` are expanded at compile time).
+/// Use it with [`Env::add_extension`] on an `Env::default().with_stdlib()` — an environment
+/// without the standard macros, which these replace — and compile with that `Env` (macros are
+/// expanded at compile time).
 pub fn register(env: &mut Env) -> Result<(), DeclarationError> {
+    comprehensions::register(env)?;
+    budget::register(env)?;
     lists::register(env)?;
     regex_cache::register(env)?;
     url::register(env)?;
@@ -40,7 +47,7 @@ pub(crate) mod test_support {
 
     /// Compiles and evaluates `src`; a compile or evaluation error becomes its message.
     pub(crate) fn eval(src: &str) -> Result<cel::Value, String> {
-        let mut env = cel::Env::stdlib();
+        let mut env = cel::Env::default().with_stdlib();
         env.add_extension(cel::extensions::strings).map_err(|e| e.to_string())?;
         env.add_extension(cel::extensions::lists).map_err(|e| e.to_string())?;
         env.add_extension(crate::register).map_err(|e| e.to_string())?;

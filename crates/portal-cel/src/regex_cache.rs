@@ -253,7 +253,7 @@ mod tests {
     use cel::Value;
 
     fn new_env() -> Env {
-        let mut env = Env::stdlib();
+        let mut env = Env::default().with_stdlib();
         env.add_extension(cel::extensions::strings).unwrap();
         env.add_extension(cel::extensions::lists).unwrap();
         env.add_extension(crate::register).unwrap();

@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use cel::{Context, Env, Value};
+use portal_cel::budget::{self, Budget, Stopped};
 use serde::Serialize;
 
 use crate::activation::{Activation, ObjectIdentity};
@@ -99,14 +100,19 @@ impl RuleResult<'_> {
 /// Kubernetes' limit on a `messageExpression` result.
 const MAX_MESSAGE_BYTES: usize = 5 * 1024;
 
-pub(crate) fn evaluate_rule<'r>(env: &Arc<Env>, rule: &'r CompiledRule, activation: &Activation<'_>) -> RuleResult<'r> {
+pub(crate) fn evaluate_rule<'r>(
+    env: &Arc<Env>,
+    rule: &'r CompiledRule,
+    activation: &Activation<'_>,
+    budget: &Budget,
+) -> RuleResult<'r> {
     let mut result = RuleResult { rule, violations: Vec::new(), errors: Vec::new() };
     if rule.per_container {
         for index in 0..activation.container_count() {
-            evaluate_once(env, rule, activation, Some(index), &mut result);
+            evaluate_once(env, rule, activation, Some(index), budget, &mut result);
         }
     } else {
-        evaluate_once(env, rule, activation, None, &mut result);
+        evaluate_once(env, rule, activation, None, budget, &mut result);
     }
     result
 }
@@ -116,6 +122,7 @@ fn evaluate_once(
     rule: &CompiledRule,
     activation: &Activation<'_>,
     container: Option<usize>,
+    budget: &Budget,
     result: &mut RuleResult<'_>,
 ) {
     let bindings = activation.bindings(container);
@@ -123,10 +130,17 @@ fn evaluate_once(
     context.set_variable_resolver(&bindings);
     // Only a violation or an error needs the container's name: don't allocate it otherwise.
     let container_name = || container.and_then(|index| activation.container_name(index)).map(str::to_owned);
-    match rule.program.execute(&context) {
+    let outcome = match budget::within(budget, || rule.program.execute(&context)) {
+        Ok(outcome) => outcome,
+        Err(stopped) => {
+            result.errors.push(EvaluationError { container: container_name(), message: stopped_message(stopped) });
+            return;
+        }
+    };
+    match outcome {
         Ok(Value::Bool(false)) => {}
         Ok(Value::Bool(true)) => {
-            let message = message(rule, &context);
+            let message = message(rule, &context, budget);
             result.violations.push(violation(rule, activation.identity(), container_name(), message));
         }
         Ok(other) => result.errors.push(EvaluationError {
@@ -139,9 +153,9 @@ fn evaluate_once(
 
 /// `messageExpression` when it yields a usable string, as Kubernetes decides it; else `message`;
 /// else a message naming the rule.
-fn message(rule: &CompiledRule, context: &Context<'_, '_>) -> String {
+fn message(rule: &CompiledRule, context: &Context<'_, '_>, budget: &Budget) -> String {
     if let Some(program) = &rule.message_program
-        && let Ok(Value::String(text)) = program.execute(context)
+        && let Ok(Ok(Value::String(text))) = budget::within(budget, || program.execute(context))
     {
         let text = text.trim();
         if !text.is_empty() && !text.contains(['\n', '\r']) && text.len() <= MAX_MESSAGE_BYTES {
@@ -149,6 +163,17 @@ fn message(rule: &CompiledRule, context: &Context<'_, '_>) -> String {
         }
     }
     rule.spec.message.clone().unwrap_or_else(|| format!("failed rule {}", rule.name))
+}
+
+/// Why an evaluation was stopped, and what to do about it.
+fn stopped_message(stopped: Stopped) -> String {
+    match stopped {
+        Stopped::Iterations { limit } => format!(
+            "evaluation stopped: the rule's comprehensions would visit more than {limit} elements \
+             (rules.limits.maxIterations)"
+        ),
+        Stopped::Cancelled => "evaluation stopped: the admission deadline passed".to_owned(),
+    }
 }
 
 fn violation(rule: &CompiledRule, identity: &ObjectIdentity, container: Option<String>, message: String) -> Violation {

@@ -51,7 +51,7 @@ pub use effect::{AdmissionVerdict, Effect};
 pub use error::{Error, ExpressionField, Origin, Result};
 pub use evaluate::{EvaluationError, Outcome, RuleResult, Violation, format_rfc3339};
 pub use expression::{ExpressionError, evaluate_expression};
-pub use limits::{MAX_EXPRESSION_BYTES, MAX_EXPRESSION_DEPTH};
+pub use limits::{DEFAULT_MAX_ITERATIONS, MAX_EXPRESSION_BYTES, MAX_EXPRESSION_DEPTH, RuleLimits};
 pub use load::{LoadedRule, load_rules, rule_from_document};
 pub use matching::ALWAYS_EVALUATED_SUBRESOURCES;
 pub use progress::Progress;

@@ -16,6 +16,24 @@ pub const MAX_EXPRESSION_BYTES: usize = 8 * 1024;
 /// build; Portal evaluates on threads of at least 2 MiB (8 MiB for `portal run`).
 pub const MAX_EXPRESSION_DEPTH: usize = 100;
 
+/// The limits on what evaluating a rule may do, configurable (`rules.limits` in `portal run`'s
+/// configuration).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleLimits {
+    /// How many elements one evaluation's comprehensions may visit before it is stopped.
+    pub max_iterations: u64,
+}
+
+/// Ten million elements: a fraction of a second, and more than a linear rule visits on the
+/// largest object the API server accepts (3 MiB holds at most about 1.5 million list elements).
+pub const DEFAULT_MAX_ITERATIONS: u64 = 10_000_000;
+
+impl Default for RuleLimits {
+    fn default() -> RuleLimits {
+        RuleLimits { max_iterations: DEFAULT_MAX_ITERATIONS }
+    }
+}
+
 /// An expression over a limit, located.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct LimitBreach {

@@ -1,7 +1,8 @@
 //! Which rule an evaluation is on, readable from another thread while it runs: what the webhook
 //! names when its deadline passes before the evaluation ends.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use crate::compile::CompiledRule;
 
@@ -12,6 +13,8 @@ pub struct Progress {
     running: AtomicUsize,
     /// Matching rules not finished yet, the running one included.
     unfinished: AtomicUsize,
+    /// Set to stop the evaluation at its next comprehension.
+    cancelled: Arc<AtomicBool>,
 }
 
 impl Progress {
@@ -29,6 +32,16 @@ impl Progress {
     pub(crate) fn finish(&self) {
         self.running.store(0, Ordering::Relaxed);
         self.unfinished.store(0, Ordering::Relaxed);
+    }
+
+    /// Stops the evaluation: the running rule at its next comprehension, with an error, and every
+    /// rule after it. For the webhook, once its answer no longer waits for the evaluation.
+    pub fn cancel(&self) {
+        self.cancelled.store(true, Ordering::Relaxed);
+    }
+
+    pub(crate) fn cancel_flag(&self) -> Arc<AtomicBool> {
+        Arc::clone(&self.cancelled)
     }
 
     /// The rule being evaluated now, if one is; `rules` are those of the rule set evaluating.

@@ -11,6 +11,7 @@ use crate::activation::Activation;
 use crate::compile::{CompiledRule, compile_rule};
 use crate::error::Error;
 use crate::evaluate::{RuleResult, evaluate_rule};
+use crate::limits::RuleLimits;
 use crate::load::LoadedRule;
 use crate::matching::{MatchTarget, excludes, gvk_matches, selects_besides_gvk};
 use crate::progress::Progress;
@@ -35,6 +36,7 @@ pub struct RuleSet {
     by_group: HashMap<String, Vec<Candidate>>,
     /// Rules matching every group (`group: "*"`): their whole gvk list is checked.
     any_group: Vec<usize>,
+    limits: RuleLimits,
 }
 
 /// A rule filed under one index key, with the versions it accepts there.
@@ -71,16 +73,25 @@ impl RuleSet {
     /// Compiles `rules` in order. A rule that fails to compile, or whose name is already taken,
     /// is left out and reported; the others are kept.
     pub fn compile(rules: Vec<LoadedRule>) -> (RuleSet, Vec<Error>) {
+        Self::compile_with_limits(rules, RuleLimits::default())
+    }
+
+    /// As [`RuleSet::compile`], every evaluation of the set bounded by `limits`.
+    pub fn compile_with_limits(rules: Vec<LoadedRule>, limits: RuleLimits) -> (RuleSet, Vec<Error>) {
         let env = match crate::environment::environment() {
             Ok(env) => env,
             Err(error) => return (RuleSet::default(), vec![Error::Environment(error)]),
         };
-        Self::compile_with(env, rules)
+        Self::compile_in(env, rules, limits)
     }
 
     /// As [`RuleSet::compile`], in a given environment.
     pub fn compile_with(env: &Arc<Env>, rules: Vec<LoadedRule>) -> (RuleSet, Vec<Error>) {
-        let mut set = RuleSet::default();
+        Self::compile_in(env, rules, RuleLimits::default())
+    }
+
+    fn compile_in(env: &Arc<Env>, rules: Vec<LoadedRule>, limits: RuleLimits) -> (RuleSet, Vec<Error>) {
+        let mut set = RuleSet { limits, ..RuleSet::default() };
         let mut errors = Vec::new();
         let mut names: HashMap<String, crate::Origin> = HashMap::new();
         for rule in rules {
@@ -127,6 +138,11 @@ impl RuleSet {
             }
         }
         self.rules.push(rule);
+    }
+
+    /// The limits the set was compiled within, and its evaluations run within.
+    pub fn limits(&self) -> &RuleLimits {
+        &self.limits
     }
 
     pub fn rules(&self) -> &[CompiledRule] {
@@ -226,12 +242,16 @@ impl RuleSet {
         };
         let matching = self.matching_indices(activation, filter);
         progress.inspect(|progress| progress.matched(matching.len()));
+        let budget = portal_cel::budget::Budget {
+            max_iterations: self.limits.max_iterations,
+            cancel: progress.map(Progress::cancel_flag),
+        };
         let results = matching
             .into_iter()
             .filter_map(|index| {
                 let rule = self.rules.get(index)?;
                 progress.inspect(|progress| progress.start(index));
-                Some(evaluate_rule(env, rule, activation))
+                Some(evaluate_rule(env, rule, activation, &budget))
             })
             .collect();
         progress.inspect(|progress| progress.finish());

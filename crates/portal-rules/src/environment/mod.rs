@@ -4,10 +4,12 @@ use std::sync::{Arc, OnceLock};
 
 use cel::{DeclarationError, Env, extensions};
 
-/// Builds the environment: CEL's standard library and macros, the optional syntax, the strings
-/// lists and math extensions, and the Kubernetes libraries.
+/// Builds the environment: CEL's standard library, the optional syntax, the strings, lists and
+/// math extensions, and the Kubernetes libraries with Portal's own standard macros (the same
+/// expansions, with every comprehension bounded by `portal_cel::budget`: hence no `Env::stdlib()`,
+/// whose macros they replace).
 fn build_env() -> Result<Env, DeclarationError> {
-    let mut env = Env::stdlib();
+    let mut env = Env::default().with_stdlib();
     env.add_extension(extensions::strings)?;
     env.add_extension(extensions::lists)?;
     env.add_extension(extensions::math)?;
