@@ -237,6 +237,8 @@ async fn validate(State(state): State<Arc<AppState>>, headers: HeaderMap, body: 
         Err(_) => {
             let request = RequestNames { uid: &uid, kind: &kind, namespace: namespace_name.as_deref().unwrap_or("") };
             log_missed_deadline(&request, state.deadline, progress.running(rules.rules()), progress.unfinished());
+            // Nothing waits for the evaluation any more: stop it, and free what it holds.
+            progress.cancel();
             Decision::could_not_evaluate(policy, &format!("deadline of {:?} passed", state.deadline))
         }
     };
