@@ -135,7 +135,9 @@ fn bench(extra: &[String]) -> Result<()> {
         return bench_check::run();
     }
     let mut args = vec!["bench", "--locked", "-p", "portal-rules", "--bench", "evaluate", "--"];
-    args.extend(extra.iter().map(String::as_str));
+    // `cargo xtask bench -- restricted`: the `--` is for cargo's alias, not for criterion.
+    let filters = extra.strip_prefix(&["--".to_owned()]).unwrap_or(extra);
+    args.extend(filters.iter().map(String::as_str));
     cargo(&args)
 }
 

@@ -33,7 +33,7 @@ pub use layers::OTHER_ENV_VARS;
 pub use overrides::Overrides;
 pub use settings::{
     AdmissionConfig, AdmissionFailurePolicy, ClusterRulesConfig, Config, ConnectionLimits, HealthConfig,
-    KubernetesConfig, LeaderElectionConfig, LogFormat, LoggingConfig, ReloadConfig, RulesConfig,
+    KubernetesConfig, LeaderElectionConfig, LogFormat, LoggingConfig, ReloadConfig, RuleLimitsConfig, RulesConfig,
     WebhookConfigurationConfig,
 };
 

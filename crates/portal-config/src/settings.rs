@@ -53,6 +53,31 @@ pub struct RulesConfig {
     pub folders: Vec<PathBuf>,
     /// `rules.reload`: how folder changes are picked up.
     pub reload: ReloadConfig,
+    /// `rules.limits`: what evaluating a rule may do.
+    pub limits: RuleLimitsConfig,
+}
+
+/// `rules.limits:` — bounds on every evaluation of every rule: rules are untrusted (a namespaced
+/// `PortalRule` runs in the shared webhook).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct RuleLimitsConfig {
+    /// `rules.limits.maxIterations`: how many elements one evaluation's comprehensions (and
+    /// `lists.range`) may visit or create before it is stopped with an error. Default
+    /// 10,000,000; at least 1.
+    pub max_iterations: u64,
+}
+
+impl RuleLimitsConfig {
+    /// The default of `maxIterations`, the same as the rule engine's own.
+    pub const DEFAULT_MAX_ITERATIONS: u64 = 10_000_000;
+}
+
+impl Default for RuleLimitsConfig {
+    fn default() -> Self {
+        RuleLimitsConfig { max_iterations: RuleLimitsConfig::DEFAULT_MAX_ITERATIONS }
+    }
 }
 
 /// `rules.cluster:` — rules watched in the cluster.
@@ -534,6 +559,12 @@ impl Config {
             return Err((
                 "rules.reload.debounce",
                 format!("{} is too long: expected at most {}", self.rules.reload.debounce, ReloadConfig::MAX_DEBOUNCE),
+            ));
+        }
+        if self.rules.limits.max_iterations == 0 {
+            return Err((
+                "rules.limits.maxIterations",
+                "0 would stop every rule that has a comprehension: expected at least 1".to_owned(),
             ));
         }
         validate_log_filter(&self.logging.level).map_err(|message| ("logging.level", message))?;

@@ -43,6 +43,8 @@ rules:
     - /srv/more-rules
   reload:
     debounce: 2s
+  limits:
+    maxIterations: 5000
 kubernetes:
   kubeconfig: /etc/kube/config
   context: staging
@@ -104,6 +106,7 @@ fn file_values_and_their_lines() {
     assert!(!config.rules.cluster.enabled);
     assert_eq!(config.rules.folders, [PathBuf::from("/etc/portal/rules"), PathBuf::from("/srv/more-rules")]);
     assert_eq!(config.rules.reload.debounce, millis(2_000));
+    assert_eq!(config.rules.limits.max_iterations, 5_000);
     assert_eq!(config.kubernetes.kubeconfig, Some(PathBuf::from("/etc/kube/config")));
     assert_eq!(config.kubernetes.context.as_deref(), Some("staging"));
     assert_eq!(config.logging.level, "info,portal_kube=debug");
@@ -122,13 +125,14 @@ fn file_values_and_their_lines() {
         ("rules.folders", 5),
         ("rules.folders[1]", 7),
         ("rules.reload.debounce", 9),
-        ("kubernetes.context", 12),
-        ("logging.format", 15),
-        ("admission.certFile", 19),
-        ("admission.failurePolicy", 22),
-        ("admission.excludedNamespaces[1]", 23),
-        ("admission.maxRequestBytes", 24),
-        ("health.listen", 26),
+        ("rules.limits.maxIterations", 11),
+        ("kubernetes.context", 14),
+        ("logging.format", 17),
+        ("admission.certFile", 21),
+        ("admission.failurePolicy", 24),
+        ("admission.excludedNamespaces[1]", 25),
+        ("admission.maxRequestBytes", 26),
+        ("health.listen", 28),
     ] {
         assert_eq!(config.source(path), &file_source(line), "{path}");
     }
@@ -202,6 +206,7 @@ fn every_setting_from_the_environment() {
             ("PORTAL_RULES_CLUSTER_ENABLED", "true"),
             ("PORTAL_RULES_FOLDERS", "/a,/b"),
             ("PORTAL_RULES_RELOAD_DEBOUNCE", "1s"),
+            ("PORTAL_RULES_LIMITS_MAX_ITERATIONS", "250000"),
             ("PORTAL_KUBERNETES_KUBECONFIG", "/k"),
             ("PORTAL_KUBERNETES_CONTEXT", "prod"),
             ("PORTAL_LOGGING_LEVEL", "trace"),
@@ -239,6 +244,7 @@ fn every_setting_from_the_environment() {
     assert!(config.rules.cluster.enabled);
     assert_eq!(config.rules.folders, [PathBuf::from("/a"), PathBuf::from("/b")]);
     assert_eq!(config.rules.reload.debounce, millis(1_000));
+    assert_eq!(config.rules.limits.max_iterations, 250_000);
     assert_eq!(config.kubernetes.kubeconfig, Some(PathBuf::from("/k")));
     assert_eq!(config.kubernetes.context.as_deref(), Some("prod"));
     assert_eq!(config.logging.level, "trace");
@@ -315,7 +321,7 @@ fn every_setting_from_flags() {
     assert_eq!(config.health.listen, addr("127.0.0.2:9090"));
     // Settings without a flag keep the file's values.
     assert_eq!(config.admission.deadline, millis(1_500));
-    assert_eq!(config.source("admission.deadline"), &file_source(21));
+    assert_eq!(config.source("admission.deadline"), &file_source(23));
     for (flag, path) in flags.flags() {
         assert_eq!(config.source(path), &Source::Flag { name: flag }, "{path}");
     }
@@ -386,7 +392,7 @@ fn file_errors_name_the_line_the_path_and_what_is_allowed() {
         ),
         (
             "rules:\n  folders: []\n  reloads:\n    debounce: 1s\n",
-            "portal.yaml:3: setting `rules.reloads`: unknown field `reloads`, expected one of `cluster`, `folders`, `reload`",
+            "portal.yaml:3: setting `rules.reloads`: unknown field `reloads`, expected one of `cluster`, `folders`, `reload`, `limits`",
         ),
         (
             "logging: {}\naudit:\n  enabled: true\n",
@@ -555,6 +561,11 @@ fn environment_errors_name_the_variable() {
              a duration greater than zero: whole numbers with a unit ms, s, m or h, e.g. 200ms, 2s, 1m or 1m30s",
         ),
         (
+            &[("PORTAL_RULES_LIMITS_MAX_ITERATIONS", "0")],
+            "PORTAL_RULES_LIMITS_MAX_ITERATIONS: setting `rules.limits.maxIterations`: 0 would stop every rule \
+             that has a comprehension: expected at least 1",
+        ),
+        (
             &[("PORTAL_RULES_RELOAD_DEBOUNCE", "2h")],
             "PORTAL_RULES_RELOAD_DEBOUNCE: setting `rules.reload.debounce`: 2h is too long: expected at most 1h",
         ),
@@ -607,6 +618,7 @@ fn environment_errors_name_the_variable() {
 #[test]
 fn unknown_portal_variables_are_errors() {
     let valid = "PORTAL_RULES_CLUSTER_ENABLED, PORTAL_RULES_FOLDERS, PORTAL_RULES_RELOAD_DEBOUNCE, \
+                 PORTAL_RULES_LIMITS_MAX_ITERATIONS, \
                  PORTAL_KUBERNETES_KUBECONFIG, PORTAL_KUBERNETES_CONTEXT, PORTAL_LOGGING_LEVEL, PORTAL_LOGGING_FORMAT, \
                  PORTAL_ADMISSION_ENABLED, PORTAL_ADMISSION_LISTEN, PORTAL_ADMISSION_CERT_FILE, \
                  PORTAL_ADMISSION_KEY_FILE, PORTAL_ADMISSION_DEADLINE, PORTAL_ADMISSION_FAILURE_POLICY, \
@@ -725,6 +737,8 @@ rules:
     - /r
   reload:
     debounce: 200ms
+  limits:
+    maxIterations: 10000000
 kubernetes:
   kubeconfig: null
   context: null
@@ -809,6 +823,7 @@ fn names_are_derived_and_consistent() {
             "PORTAL_RULES_CLUSTER_ENABLED",
             "PORTAL_RULES_FOLDERS",
             "PORTAL_RULES_RELOAD_DEBOUNCE",
+            "PORTAL_RULES_LIMITS_MAX_ITERATIONS",
             "PORTAL_KUBERNETES_KUBECONFIG",
             "PORTAL_KUBERNETES_CONTEXT",
             "PORTAL_LOGGING_LEVEL",

@@ -53,6 +53,7 @@ pub async fn run(config: &Config, shutdown: impl Future<Output = ()>) -> Result<
         cluster: client.clone().filter(|_| config.rules.cluster.enabled),
         folders: config.rules.folders.clone(),
         debounce: config.rules.reload.debounce.as_std(),
+        limits: rule_limits(&config.rules.limits),
     })?;
     let metrics = portal_metrics::Metrics::new()?;
     let (ready_sender, ready) = tokio::sync::watch::channel(false);
@@ -218,4 +219,18 @@ fn identity() -> String {
         .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok().map(|name| name.trim().to_owned()))
         .unwrap_or_else(|| "portal".to_owned());
     format!("{host}_{}", std::process::id())
+}
+
+/// The rule engine's limits from `rules.limits`.
+fn rule_limits(config: &portal_config::RuleLimitsConfig) -> portal_rules::RuleLimits {
+    portal_rules::RuleLimits { max_iterations: config.max_iterations }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_configuration_defaults_to_the_rule_engines_own_limits() {
+        let configured = super::rule_limits(&portal_config::RuleLimitsConfig::default());
+        assert_eq!(configured, portal_rules::RuleLimits::default());
+    }
 }

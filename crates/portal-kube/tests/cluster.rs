@@ -101,6 +101,7 @@ async fn cluster_rules_become_ready_report_errors_and_follow_changes() {
         cluster: Some(client.clone()),
         folders: Vec::new(),
         debounce: Duration::from_millis(50),
+        limits: Default::default(),
     })
     .unwrap();
     tokio::time::timeout(WAIT, sources.wait_ready()).await.expect("the rule sources list the cluster in time");
@@ -214,6 +215,7 @@ async fn rule_resources_win_name_collisions_with_folder_rules() {
         cluster: Some(client.clone()),
         folders: vec![folder.path().to_owned()],
         debounce: Duration::from_millis(50),
+        limits: Default::default(),
     })
     .unwrap();
     let snapshot = tokio::time::timeout(WAIT, sources.wait_ready()).await.unwrap();

@@ -40,6 +40,7 @@ async fn folder_rules_reload_and_a_broken_file_keeps_its_last_good_rules() {
         cluster: None,
         folders: vec![dir.path().to_owned()],
         debounce: Duration::from_millis(100),
+        limits: Default::default(),
     })
     .unwrap();
     let ready = sources.wait_ready().await;
@@ -87,6 +88,7 @@ async fn a_single_rule_file_can_be_a_source() {
         cluster: None,
         folders: vec![dir.path().join("only.yaml")],
         debounce: Duration::from_millis(50),
+        limits: Default::default(),
     })
     .unwrap();
     assert_eq!(sources.wait_ready().await.rules, ["only"]);
@@ -109,6 +111,7 @@ fn a_rule_too_deep_to_evaluate_is_rejected_and_the_others_load() {
             cluster: None,
             folders: vec![dir.path().to_owned()],
             debounce: Duration::from_millis(20),
+            limits: Default::default(),
         })
         .unwrap();
         let snapshot = sources.wait_ready().await;
@@ -119,4 +122,27 @@ fn a_rule_too_deep_to_evaluate_is_rejected_and_the_others_load() {
             snapshot.problems
         );
     });
+}
+
+#[tokio::test]
+async fn the_rule_set_evaluates_within_the_configured_limits() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "a.yaml", &rule("nested", "containers.exists(c, containers.exists(d, d.name == 'x'))"));
+    let sources = RuleSources::start(SourcesConfig {
+        cluster: None,
+        folders: vec![dir.path().to_owned()],
+        debounce: Duration::from_millis(20),
+        limits: portal_rules::RuleLimits { max_iterations: 5 },
+    })
+    .unwrap();
+    assert_eq!(sources.wait_ready().await.rules, ["nested"]);
+    let rules = sources.rules().load();
+    assert_eq!(rules.limits().max_iterations, 5);
+    let pod = serde_json::json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+                                 "spec": {"containers": [{"name": "a"}, {"name": "b"}]}});
+    let activation =
+        portal_rules::Activation::new(portal_rules::EvaluationInput { object: Some(&pod), ..Default::default() });
+    let results = rules.evaluate(&activation, portal_rules::ModeFilter::Any);
+    // 3 elements for the outer loop, 3 for the first inner one: over 5.
+    assert!(results[0].errors[0].message.contains("more than 5 elements"), "{:?}", results[0].errors);
 }

@@ -109,8 +109,13 @@ async fn the_rendered_configuration_sends_portal_only_what_rules_judge() {
         root.join("examples/policies/pod-security/baseline"),
         root.join("examples/policies/pod-security/restricted"),
     ];
-    let sources =
-        RuleSources::start(SourcesConfig { cluster: None, folders, debounce: Duration::from_millis(20) }).unwrap();
+    let sources = RuleSources::start(SourcesConfig {
+        cluster: None,
+        folders,
+        debounce: Duration::from_millis(20),
+        limits: Default::default(),
+    })
+    .unwrap();
     sources.wait_ready().await;
     let certificates = common::Certificates::new();
     let tls_dir = tempfile::tempdir().unwrap();

@@ -17,7 +17,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use portal_rules::{LoadedRule, RuleSet, SharedRuleSet};
+use portal_rules::{LoadedRule, RuleLimits, RuleSet, SharedRuleSet};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
@@ -35,6 +35,8 @@ pub struct SourcesConfig {
     pub folders: Vec<PathBuf>,
     /// How long changes must stop before the rule set is rebuilt.
     pub debounce: Duration,
+    /// What every evaluation of the rules may do.
+    pub limits: RuleLimits,
 }
 
 impl fmt::Debug for SourcesConfig {
@@ -43,6 +45,7 @@ impl fmt::Debug for SourcesConfig {
             .field("cluster", &self.cluster.is_some())
             .field("folders", &self.folders)
             .field("debounce", &self.debounce)
+            .field("limits", &self.limits)
             .finish()
     }
 }
@@ -109,6 +112,7 @@ impl RuleSources {
             folders: FolderRules::new(config.folders.clone()),
             snapshot: snapshot_sender,
             generation: 0,
+            limits: config.limits.clone(),
         };
         tasks.push(tokio::spawn(reconciler.run(receiver, config.debounce)));
         // The folders are read once at start even when nothing changes.
@@ -149,6 +153,7 @@ struct Reconciler {
     folders: FolderRules,
     snapshot: watch::Sender<SourcesSnapshot>,
     generation: u64,
+    limits: RuleLimits,
 }
 
 impl Reconciler {
@@ -187,7 +192,7 @@ impl Reconciler {
         loaded.extend(self.folders.loaded_rules());
         problems.extend(self.folders.problems());
 
-        let (set, errors) = RuleSet::compile(loaded);
+        let (set, errors) = RuleSet::compile_with_limits(loaded, self.limits.clone());
         let mut compile_errors: BTreeMap<String, portal_rules::Error> = BTreeMap::new();
         for error in errors {
             let location = error.origin().map(|o| o.source.clone()).unwrap_or_default();

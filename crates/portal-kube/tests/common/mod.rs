@@ -190,6 +190,7 @@ pub async fn folder_sources(rules: &str) -> (tempfile::TempDir, portal_kube::Rul
         cluster: None,
         folders: vec![dir.path().to_owned()],
         debounce: Duration::from_millis(20),
+        limits: Default::default(),
     })
     .expect("the rule sources start");
     let snapshot = sources.wait_ready().await;
