@@ -117,7 +117,7 @@ fn charge(elements: u64) -> Result<(), Stopped> {
 }
 
 /// The hidden `lists.range` that charges what it creates.
-const RANGE_FUNCTION: &str = "@portal_range";
+pub const RANGE_FUNCTION: &str = "@portal_range";
 
 /// The most elements `lists.range` creates, as cel-go.
 const MAX_RANGE: i64 = 1_000_000;

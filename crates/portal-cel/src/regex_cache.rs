@@ -38,7 +38,7 @@ use crate::support::{arg, no_such_overload, take_args};
 pub const MAX_CACHED: usize = 1024;
 
 /// The overload `matches` calls are rewritten to. The `@` keeps CEL source from calling it.
-const CACHED_MATCHES: &str = "@matches";
+pub const CACHED_MATCHES: &str = "@matches";
 
 /// Compiled patterns by source text.
 static CACHE: LazyLock<RwLock<HashMap<String, Arc<Regex>>>> = LazyLock::new(|| RwLock::new(HashMap::new()));

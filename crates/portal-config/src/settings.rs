@@ -67,16 +67,25 @@ pub struct RuleLimitsConfig {
     /// `lists.range`) may visit or create before it is stopped with an error. Default
     /// 10,000,000; at least 1.
     pub max_iterations: u64,
+    /// `rules.limits.maxEstimatedCost`: the largest worst-case cost, estimated at load on an
+    /// object of 3 MiB, that a rule's `rule` or `messageExpression` may have; a rule over it is
+    /// rejected. Default 10,000,000,000; at least 1.
+    pub max_estimated_cost: u64,
 }
 
 impl RuleLimitsConfig {
     /// The default of `maxIterations`, the same as the rule engine's own.
     pub const DEFAULT_MAX_ITERATIONS: u64 = 10_000_000;
+    /// The default of `maxEstimatedCost`, the same as the rule engine's own.
+    pub const DEFAULT_MAX_ESTIMATED_COST: u64 = 10_000_000_000;
 }
 
 impl Default for RuleLimitsConfig {
     fn default() -> Self {
-        RuleLimitsConfig { max_iterations: RuleLimitsConfig::DEFAULT_MAX_ITERATIONS }
+        RuleLimitsConfig {
+            max_iterations: RuleLimitsConfig::DEFAULT_MAX_ITERATIONS,
+            max_estimated_cost: RuleLimitsConfig::DEFAULT_MAX_ESTIMATED_COST,
+        }
     }
 }
 
@@ -566,6 +575,9 @@ impl Config {
                 "rules.limits.maxIterations",
                 "0 would stop every rule that has a comprehension: expected at least 1".to_owned(),
             ));
+        }
+        if self.rules.limits.max_estimated_cost == 0 {
+            return Err(("rules.limits.maxEstimatedCost", "0 would reject every rule: expected at least 1".to_owned()));
         }
         validate_log_filter(&self.logging.level).map_err(|message| ("logging.level", message))?;
         self.admission.validate()?;

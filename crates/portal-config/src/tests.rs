@@ -45,6 +45,7 @@ rules:
     debounce: 2s
   limits:
     maxIterations: 5000
+    maxEstimatedCost: 20000000000
 kubernetes:
   kubeconfig: /etc/kube/config
   context: staging
@@ -107,6 +108,7 @@ fn file_values_and_their_lines() {
     assert_eq!(config.rules.folders, [PathBuf::from("/etc/portal/rules"), PathBuf::from("/srv/more-rules")]);
     assert_eq!(config.rules.reload.debounce, millis(2_000));
     assert_eq!(config.rules.limits.max_iterations, 5_000);
+    assert_eq!(config.rules.limits.max_estimated_cost, 20_000_000_000);
     assert_eq!(config.kubernetes.kubeconfig, Some(PathBuf::from("/etc/kube/config")));
     assert_eq!(config.kubernetes.context.as_deref(), Some("staging"));
     assert_eq!(config.logging.level, "info,portal_kube=debug");
@@ -126,13 +128,14 @@ fn file_values_and_their_lines() {
         ("rules.folders[1]", 7),
         ("rules.reload.debounce", 9),
         ("rules.limits.maxIterations", 11),
-        ("kubernetes.context", 14),
-        ("logging.format", 17),
-        ("admission.certFile", 21),
-        ("admission.failurePolicy", 24),
-        ("admission.excludedNamespaces[1]", 25),
-        ("admission.maxRequestBytes", 26),
-        ("health.listen", 28),
+        ("rules.limits.maxEstimatedCost", 12),
+        ("kubernetes.context", 15),
+        ("logging.format", 18),
+        ("admission.certFile", 22),
+        ("admission.failurePolicy", 25),
+        ("admission.excludedNamespaces[1]", 26),
+        ("admission.maxRequestBytes", 27),
+        ("health.listen", 29),
     ] {
         assert_eq!(config.source(path), &file_source(line), "{path}");
     }
@@ -207,6 +210,7 @@ fn every_setting_from_the_environment() {
             ("PORTAL_RULES_FOLDERS", "/a,/b"),
             ("PORTAL_RULES_RELOAD_DEBOUNCE", "1s"),
             ("PORTAL_RULES_LIMITS_MAX_ITERATIONS", "250000"),
+            ("PORTAL_RULES_LIMITS_MAX_ESTIMATED_COST", "1000"),
             ("PORTAL_KUBERNETES_KUBECONFIG", "/k"),
             ("PORTAL_KUBERNETES_CONTEXT", "prod"),
             ("PORTAL_LOGGING_LEVEL", "trace"),
@@ -245,6 +249,7 @@ fn every_setting_from_the_environment() {
     assert_eq!(config.rules.folders, [PathBuf::from("/a"), PathBuf::from("/b")]);
     assert_eq!(config.rules.reload.debounce, millis(1_000));
     assert_eq!(config.rules.limits.max_iterations, 250_000);
+    assert_eq!(config.rules.limits.max_estimated_cost, 1_000);
     assert_eq!(config.kubernetes.kubeconfig, Some(PathBuf::from("/k")));
     assert_eq!(config.kubernetes.context.as_deref(), Some("prod"));
     assert_eq!(config.logging.level, "trace");
@@ -321,7 +326,7 @@ fn every_setting_from_flags() {
     assert_eq!(config.health.listen, addr("127.0.0.2:9090"));
     // Settings without a flag keep the file's values.
     assert_eq!(config.admission.deadline, millis(1_500));
-    assert_eq!(config.source("admission.deadline"), &file_source(23));
+    assert_eq!(config.source("admission.deadline"), &file_source(24));
     for (flag, path) in flags.flags() {
         assert_eq!(config.source(path), &Source::Flag { name: flag }, "{path}");
     }
@@ -618,7 +623,7 @@ fn environment_errors_name_the_variable() {
 #[test]
 fn unknown_portal_variables_are_errors() {
     let valid = "PORTAL_RULES_CLUSTER_ENABLED, PORTAL_RULES_FOLDERS, PORTAL_RULES_RELOAD_DEBOUNCE, \
-                 PORTAL_RULES_LIMITS_MAX_ITERATIONS, \
+                 PORTAL_RULES_LIMITS_MAX_ITERATIONS, PORTAL_RULES_LIMITS_MAX_ESTIMATED_COST, \
                  PORTAL_KUBERNETES_KUBECONFIG, PORTAL_KUBERNETES_CONTEXT, PORTAL_LOGGING_LEVEL, PORTAL_LOGGING_FORMAT, \
                  PORTAL_ADMISSION_ENABLED, PORTAL_ADMISSION_LISTEN, PORTAL_ADMISSION_CERT_FILE, \
                  PORTAL_ADMISSION_KEY_FILE, PORTAL_ADMISSION_DEADLINE, PORTAL_ADMISSION_FAILURE_POLICY, \
@@ -739,6 +744,7 @@ rules:
     debounce: 200ms
   limits:
     maxIterations: 10000000
+    maxEstimatedCost: 10000000000
 kubernetes:
   kubeconfig: null
   context: null
@@ -824,6 +830,7 @@ fn names_are_derived_and_consistent() {
             "PORTAL_RULES_FOLDERS",
             "PORTAL_RULES_RELOAD_DEBOUNCE",
             "PORTAL_RULES_LIMITS_MAX_ITERATIONS",
+            "PORTAL_RULES_LIMITS_MAX_ESTIMATED_COST",
             "PORTAL_KUBERNETES_KUBECONFIG",
             "PORTAL_KUBERNETES_CONTEXT",
             "PORTAL_LOGGING_LEVEL",

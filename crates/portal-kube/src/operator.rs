@@ -223,7 +223,12 @@ fn identity() -> String {
 
 /// The rule engine's limits from `rules.limits`.
 fn rule_limits(config: &portal_config::RuleLimitsConfig) -> portal_rules::RuleLimits {
-    portal_rules::RuleLimits { max_iterations: config.max_iterations }
+    portal_rules::RuleLimits {
+        max_iterations: config.max_iterations,
+        // Exact for any limit a person writes (up to 2⁵³).
+        max_estimated_cost: config.max_estimated_cost as f64,
+        ..portal_rules::RuleLimits::default()
+    }
 }
 
 #[cfg(test)]

@@ -127,22 +127,27 @@ fn a_rule_too_deep_to_evaluate_is_rejected_and_the_others_load() {
 #[tokio::test]
 async fn the_rule_set_evaluates_within_the_configured_limits() {
     let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "a.yaml", &rule("nested", "containers.exists(c, containers.exists(d, d.name == 'x'))"));
+    write(dir.path(), "a.yaml", &rule("nested", "containers.exists(c, c.ports.exists(p, p.containerPort == 22))"));
+    // Over the configured estimate (not over the default).
+    write(dir.path(), "b.yaml", &rule("costly", "lists.range(100000).exists(i, lists.range(1000).exists(j, i == j))"));
     let sources = RuleSources::start(SourcesConfig {
         cluster: None,
         folders: vec![dir.path().to_owned()],
         debounce: Duration::from_millis(20),
-        limits: portal_rules::RuleLimits { max_iterations: 5 },
+        limits: portal_rules::RuleLimits { max_iterations: 5, max_estimated_cost: 1.0e8, ..Default::default() },
     })
     .unwrap();
-    assert_eq!(sources.wait_ready().await.rules, ["nested"]);
+    let snapshot = sources.wait_ready().await;
+    assert_eq!(snapshot.rules, ["nested"]);
+    assert!(snapshot.problems.iter().any(|p| p.message.contains("over the limit of 100.0 million")), "{snapshot:?}");
     let rules = sources.rules().load();
     assert_eq!(rules.limits().max_iterations, 5);
     let pod = serde_json::json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
-                                 "spec": {"containers": [{"name": "a"}, {"name": "b"}]}});
+                                 "spec": {"containers": [{"name": "a", "ports": [{"containerPort": 80}]},
+                                                         {"name": "b", "ports": [{"containerPort": 81}]}]}});
     let activation =
         portal_rules::Activation::new(portal_rules::EvaluationInput { object: Some(&pod), ..Default::default() });
     let results = rules.evaluate(&activation, portal_rules::ModeFilter::Any);
-    // 3 elements for the outer loop, 3 for the first inner one: over 5.
+    // 3 elements for the outer loop, 2 for each inner one: over 5.
     assert!(results[0].errors[0].message.contains("more than 5 elements"), "{:?}", results[0].errors);
 }

@@ -114,6 +114,23 @@ fn benches(c: &mut Criterion) {
     };
     let mut everything = restricted.clone();
     everything.extend(rules_in(&examples().join("rules")));
+
+    // Loading: what compiling the 28 shipped rules costs, and the cost estimate's share of it.
+    let mut group = c.benchmark_group("load");
+    group.bench_function("compile/shipped-rules", |b| b.iter(|| compile(everything.clone())));
+    let env = portal_rules::environment::environment().unwrap();
+    let programs: Vec<cel::Program> = everything
+        .iter()
+        .flat_map(|rule| std::iter::once(&rule.spec.rule).chain(rule.spec.message_expression.as_ref()))
+        .map(|source| env.compile(source).unwrap())
+        .collect();
+    group.bench_function("estimate-cost/shipped-rules", |b| {
+        b.iter(|| {
+            programs.iter().map(|p| portal_rules::estimate_cost(p, portal_rules::LARGEST_OBJECT_BYTES)).sum::<f64>()
+        })
+    });
+    group.finish();
+
     let restricted = compile(restricted);
     let everything = compile(everything);
 

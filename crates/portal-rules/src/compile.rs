@@ -7,6 +7,7 @@ use cel::common::ast::{Expr, LiteralValue};
 use cel::{Env, Program};
 
 use crate::error::{Error, ExpressionField, Origin};
+use crate::limits::RuleLimits;
 use crate::load::LoadedRule;
 use crate::references::first_unknown_name;
 use crate::schema::RuleSpec;
@@ -48,9 +49,9 @@ impl CompiledRule {
     }
 }
 
-/// Compiles one rule against `env`.
-pub fn compile_rule(env: &Arc<Env>, rule: LoadedRule) -> Result<CompiledRule, Error> {
-    let program = compile_expression(env, &rule, ExpressionField::Rule, &rule.spec.rule)?;
+/// Compiles one rule against `env`, within `limits`.
+pub fn compile_rule(env: &Arc<Env>, rule: LoadedRule, limits: &RuleLimits) -> Result<CompiledRule, Error> {
+    let program = compile_expression(env, &rule, ExpressionField::Rule, &rule.spec.rule, limits)?;
     if let Some(found) = obviously_not(&program, "bool") {
         return Err(Error::ExpressionType {
             origin: rule.origin.clone(),
@@ -62,7 +63,7 @@ pub fn compile_rule(env: &Arc<Env>, rule: LoadedRule) -> Result<CompiledRule, Er
     }
     let message_program = match &rule.spec.message_expression {
         Some(source) => {
-            let program = compile_expression(env, &rule, ExpressionField::MessageExpression, source)?;
+            let program = compile_expression(env, &rule, ExpressionField::MessageExpression, source, limits)?;
             if let Some(found) = obviously_not(&program, "string") {
                 return Err(Error::ExpressionType {
                     origin: rule.origin.clone(),
@@ -93,6 +94,7 @@ fn compile_expression(
     rule: &LoadedRule,
     field: ExpressionField,
     source: &str,
+    limits: &RuleLimits,
 ) -> Result<Program, Error> {
     let breach = |breach: crate::limits::LimitBreach| Error::CompileExpression {
         origin: rule.origin.clone(),
@@ -128,6 +130,18 @@ fn compile_expression(
         pattern,
         message: regex_message(&error),
     })?;
+    let estimate = crate::cost::estimate_cost(&program, limits.largest_object_bytes);
+    // An estimate that is not a number is over any limit.
+    if estimate.is_nan() || estimate > limits.max_estimated_cost {
+        return Err(Error::CostLimit {
+            origin: rule.origin.clone(),
+            rule: rule.name.clone(),
+            field,
+            estimate,
+            limit: limits.max_estimated_cost,
+            largest_object_bytes: limits.largest_object_bytes,
+        });
+    }
     Ok(program)
 }
 

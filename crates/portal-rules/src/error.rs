@@ -80,6 +80,20 @@ pub enum Error {
     #[error("{origin}: rule {rule:?}: `{field}`: invalid regular expression {pattern:?}: {message}")]
     InvalidRegex { origin: Origin, rule: String, field: ExpressionField, pattern: String, message: String },
 
+    #[error(
+        "{origin}: rule {rule:?}: `{field}` could cost up to {} on an object of {}, over the limit of {} \
+         (rules.limits.maxEstimatedCost): bound what it iterates over, or avoid loops nested over the whole object",
+        crate::cost::display_cost(.estimate), crate::cost::display_bytes(.largest_object_bytes), crate::cost::display_cost(.limit)
+    )]
+    CostLimit {
+        origin: Origin,
+        rule: String,
+        field: ExpressionField,
+        estimate: f64,
+        limit: f64,
+        largest_object_bytes: f64,
+    },
+
     #[error("{origin}: rule name {name:?} is already used by the rule at {first}; rule names must be unique")]
     DuplicateRuleName { origin: Origin, name: String, first: Origin },
 
@@ -97,6 +111,7 @@ impl Error {
             | Error::ExpressionType { origin, .. }
             | Error::UnknownName { origin, .. }
             | Error::InvalidRegex { origin, .. }
+            | Error::CostLimit { origin, .. }
             | Error::DuplicateRuleName { origin, .. } => Some(origin),
             Error::Environment(_) => None,
         }

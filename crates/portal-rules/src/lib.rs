@@ -25,6 +25,7 @@
 
 mod activation;
 mod compile;
+mod cost;
 mod document;
 mod effect;
 pub mod environment;
@@ -46,12 +47,15 @@ mod value;
 
 pub use activation::{Activation, EvaluationInput, ObjectIdentity, VARIABLES};
 pub use compile::CompiledRule;
+pub use cost::{LARGEST_OBJECT_BYTES, estimate_cost};
 pub use document::{Document, MAX_DEPTH, parse_documents};
 pub use effect::{AdmissionVerdict, Effect};
 pub use error::{Error, ExpressionField, Origin, Result};
 pub use evaluate::{EvaluationError, Outcome, RuleResult, Violation, format_rfc3339};
 pub use expression::{ExpressionError, evaluate_expression};
-pub use limits::{DEFAULT_MAX_ITERATIONS, MAX_EXPRESSION_BYTES, MAX_EXPRESSION_DEPTH, RuleLimits};
+pub use limits::{
+    DEFAULT_MAX_ESTIMATED_COST, DEFAULT_MAX_ITERATIONS, MAX_EXPRESSION_BYTES, MAX_EXPRESSION_DEPTH, RuleLimits,
+};
 pub use load::{LoadedRule, load_rules, rule_from_document};
 pub use matching::ALWAYS_EVALUATED_SUBRESOURCES;
 pub use progress::Progress;

@@ -16,13 +16,25 @@ pub const MAX_EXPRESSION_BYTES: usize = 8 * 1024;
 /// build; Portal evaluates on threads of at least 2 MiB (8 MiB for `portal run`).
 pub const MAX_EXPRESSION_DEPTH: usize = 100;
 
-/// The limits on what evaluating a rule may do, configurable (`rules.limits` in `portal run`'s
-/// configuration).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The limits on what a rule may cost: estimated at load, and counted while it runs.
+/// `portal run` takes them from `rules.limits`.
+#[derive(Debug, Clone, PartialEq)]
 pub struct RuleLimits {
+    /// The largest worst-case cost ([`crate::estimate_cost`]) an expression may have; rules over
+    /// it are rejected at load.
+    pub max_estimated_cost: f64,
+    /// The largest object the estimate assumes, in bytes.
+    pub largest_object_bytes: f64,
     /// How many elements one evaluation's comprehensions may visit before it is stopped.
     pub max_iterations: u64,
 }
+
+/// The default of [`RuleLimits::max_estimated_cost`]: ten billion. The shipped rules estimate at
+/// most about 10⁹ on a 3 MiB object (checked with a margin of 5 by `cost::tests`); a loop over the
+/// object nested in another (about 10¹³), a million ranges of a million (10¹²) and a string
+/// doubled thirty times are far over it. What the estimate lets through, the evaluation budget
+/// ([`DEFAULT_MAX_ITERATIONS`]) still stops at run time.
+pub const DEFAULT_MAX_ESTIMATED_COST: f64 = 1.0e10;
 
 /// Ten million elements: a fraction of a second, and more than a linear rule visits on the
 /// largest object the API server accepts (3 MiB holds at most about 1.5 million list elements).
@@ -30,7 +42,11 @@ pub const DEFAULT_MAX_ITERATIONS: u64 = 10_000_000;
 
 impl Default for RuleLimits {
     fn default() -> RuleLimits {
-        RuleLimits { max_iterations: DEFAULT_MAX_ITERATIONS }
+        RuleLimits {
+            max_estimated_cost: DEFAULT_MAX_ESTIMATED_COST,
+            largest_object_bytes: crate::cost::LARGEST_OBJECT_BYTES,
+            max_iterations: DEFAULT_MAX_ITERATIONS,
+        }
     }
 }
 

@@ -99,7 +99,7 @@ impl RuleSet {
                 errors.push(Error::DuplicateRuleName { origin: rule.origin, name: rule.name, first: first.clone() });
                 continue;
             }
-            match compile_rule(env, rule) {
+            match compile_rule(env, rule, &set.limits) {
                 Ok(compiled) => {
                     names.insert(compiled.name.to_string(), compiled.origin.clone());
                     set.insert(compiled);

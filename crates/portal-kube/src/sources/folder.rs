@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use notify::{RecommendedWatcher, RecursiveMode, Watcher};
 use portal_files::{RuleFile, load_rule_file, rule_files};
-use portal_rules::{LoadedRule, RuleSet};
+use portal_rules::{LoadedRule, RuleLimits, RuleSet};
 use tokio::sync::mpsc;
 
 use super::event::{SourceEvent, SourceProblem};
@@ -16,11 +16,13 @@ pub(crate) struct FolderRules {
     roots: Vec<PathBuf>,
     good: BTreeMap<RuleFile, Vec<LoadedRule>>,
     problems: Vec<SourceProblem>,
+    /// The rule set's limits: a rule over them makes its file bad.
+    limits: RuleLimits,
 }
 
 impl FolderRules {
-    pub fn new(roots: Vec<PathBuf>) -> FolderRules {
-        FolderRules { roots, good: BTreeMap::new(), problems: Vec::new() }
+    pub fn new(roots: Vec<PathBuf>, limits: RuleLimits) -> FolderRules {
+        FolderRules { roots, good: BTreeMap::new(), problems: Vec::new(), limits }
     }
 
     /// Re-reads every file. A file that now has any problem (YAML, schema, CEL) keeps the rules
@@ -45,7 +47,7 @@ impl FolderRules {
         for file in files {
             let (rules, problems) = load_rule_file(&file);
             // Compile the file on its own too: a CEL error is a bad file as much as bad YAML.
-            let compile_problems: Vec<SourceProblem> = RuleSet::compile(rules.clone())
+            let compile_problems: Vec<SourceProblem> = RuleSet::compile_with_limits(rules.clone(), self.limits.clone())
                 .1
                 .iter()
                 .filter(|error| !matches!(error, portal_rules::Error::DuplicateRuleName { .. }))

@@ -109,7 +109,7 @@ impl RuleSources {
         let reconciler = Reconciler {
             rules: Arc::clone(&rules),
             cluster: ClusterRules::new(cluster),
-            folders: FolderRules::new(config.folders.clone()),
+            folders: FolderRules::new(config.folders.clone(), config.limits.clone()),
             snapshot: snapshot_sender,
             generation: 0,
             limits: config.limits.clone(),

@@ -100,6 +100,7 @@ fn describe(error: &Error) -> (&'static str, ParseError) {
         Error::ExpressionType { field, .. } | Error::InvalidRegex { field, .. } => {
             ("InvalidExpression", field_path(field), None, None)
         }
+        Error::CostLimit { field, .. } => ("CostLimitExceeded", field_path(field), None, None),
         Error::DuplicateRuleName { .. } => ("NameConflict", "spec.name".to_owned(), None, None),
         Error::ParseDocument { .. } | Error::Environment(_) => ("InvalidSpec", "spec".to_owned(), None, None),
     };
