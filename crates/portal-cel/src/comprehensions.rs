@@ -46,29 +46,45 @@ fn has(helper: &mut MacroExprHelper<'_>, _target: &mut Option<IdedExpr>, args: &
 
 /// `r.all(x, p)`: `@result = true`, continue while `@result` is not false, `@result && p`.
 fn all(helper: &mut MacroExprHelper<'_>, target: &mut Option<IdedExpr>, args: &mut Vec<IdedExpr>) -> Expansion {
-    let Some((range, var, predicate)) = range_var_body(helper, target, args)? else {
-        return Ok(None);
-    };
-    let init = literal(helper, LiteralValue::Boolean(true.into()));
-    let accumulator = ident(helper, RESULT);
-    let condition = call(helper, operators::NOT_STRICTLY_FALSE, vec![accumulator]);
-    let accumulator = ident(helper, RESULT);
-    let step = call(helper, operators::LOGICAL_AND, vec![accumulator, predicate]);
-    let result = ident(helper, RESULT);
-    Ok(Some(comprehension(helper, range, var, init, condition, step, result)))
+    short_circuiting(helper, target, args, Connective::And)
 }
 
 /// `r.exists(x, p)`: `@result = false`, continue while `@result` is not true, `@result || p`.
 fn exists(helper: &mut MacroExprHelper<'_>, target: &mut Option<IdedExpr>, args: &mut Vec<IdedExpr>) -> Expansion {
+    short_circuiting(helper, target, args, Connective::Or)
+}
+
+/// How `all` and `exists` combine the elements' answers.
+#[derive(Clone, Copy, PartialEq)]
+enum Connective {
+    And,
+    Or,
+}
+
+/// `all` and `exists`: they differ only in their connective, the accumulator's start (the
+/// connective's identity) and the value that stops the loop (its absorbing one).
+fn short_circuiting(
+    helper: &mut MacroExprHelper<'_>,
+    target: &mut Option<IdedExpr>,
+    args: &mut Vec<IdedExpr>,
+    connective: Connective,
+) -> Expansion {
     let Some((range, var, predicate)) = range_var_body(helper, target, args)? else {
         return Ok(None);
     };
-    let init = literal(helper, LiteralValue::Boolean(false.into()));
+    let init = literal(helper, LiteralValue::Boolean((connective == Connective::And).into()));
     let accumulator = ident(helper, RESULT);
-    let negated = call(helper, operators::LOGICAL_NOT, vec![accumulator]);
-    let condition = call(helper, operators::NOT_STRICTLY_FALSE, vec![negated]);
+    let going_on = match connective {
+        Connective::And => accumulator,
+        Connective::Or => call(helper, operators::LOGICAL_NOT, vec![accumulator]),
+    };
+    let condition = call(helper, operators::NOT_STRICTLY_FALSE, vec![going_on]);
     let accumulator = ident(helper, RESULT);
-    let step = call(helper, operators::LOGICAL_OR, vec![accumulator, predicate]);
+    let function = match connective {
+        Connective::And => operators::LOGICAL_AND,
+        Connective::Or => operators::LOGICAL_OR,
+    };
+    let step = call(helper, function, vec![accumulator, predicate]);
     let result = ident(helper, RESULT);
     Ok(Some(comprehension(helper, range, var, init, condition, step, result)))
 }
