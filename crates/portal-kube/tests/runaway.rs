@@ -1,0 +1,97 @@
+//! A rule that would run for minutes (its load-time estimate switched off, and no iteration
+//! budget, as if an operator had raised both limits) neither holds up other requests nor keeps
+//! burning CPU after the webhook answered: at the deadline the webhook cancels it, and it stops
+//! at its next comprehension.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use portal_kube::admission::{self, Lookups, NoScaledObjects};
+use portal_kube::cache::NoNamespaces;
+use portal_rules::{RuleLimits, RuleSet, SharedRuleSet, load_rules};
+use rustls_pki_types::CertificateDer;
+use rustls_pki_types::pem::PemObject;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// 10⁶ steps for Pods (several seconds in a test build: long enough to be seen running on, short
+/// enough that a failing test ends); nothing for ConfigMaps.
+const RULES: &str = "\
+name: runaway
+match: {gvk: [{group: '', version: v1, kind: Pod}]}
+rule: 'lists.range(10).all(i, lists.range(1000).all(j, lists.range(100).all(k, i + j + k >= 0))) && false'
+---
+name: config-maps
+match: {gvk: [{group: '', version: v1, kind: ConfigMap}]}
+rule: 'false'
+";
+
+fn review(uid: &str, kind: &str) -> String {
+    format!(
+        r#"{{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{{"uid":"{uid}","operation":"CREATE","namespace":"tenant","kind":{{"group":"","version":"v1","kind":"{kind}"}},"object":{{"apiVersion":"v1","kind":"{kind}","metadata":{{"name":"x","namespace":"tenant"}}}}}}}}"#
+    )
+}
+
+/// CPU time this process has used (user + system), from `/proc/self/stat`, in clock ticks.
+fn cpu_ticks() -> u64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+    // Fields after the command name (which is in parentheses and may contain spaces).
+    let fields: Vec<&str> = stat.rsplit_once(')').unwrap().1.split_whitespace().collect();
+    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_runaway_rule_is_stopped_at_the_deadline_and_others_are_answered_meanwhile() {
+    let (loaded, errors) = load_rules("rules.yaml", RULES);
+    assert!(errors.is_empty(), "{errors:?}");
+    let unbounded = RuleLimits { max_estimated_cost: f64::INFINITY, max_iterations: u64::MAX, ..RuleLimits::default() };
+    let (rules, errors) = RuleSet::compile_with_limits(loaded, unbounded);
+    assert!(errors.is_empty(), "{errors:?}");
+    let certificates = common::Certificates::new();
+    let tls_dir = tempfile::tempdir().unwrap();
+    certificates.write_serving(tls_dir.path());
+    let mut settings = common::admission_settings(tls_dir.path(), Duration::from_secs(60));
+    settings.deadline = Duration::from_millis(300);
+    let lookups = Lookups { namespaces: Arc::new(NoNamespaces), scaled: Arc::new(NoScaledObjects) };
+    let metrics = portal_metrics::Metrics::new().unwrap();
+    let server = admission::start(settings, Arc::new(SharedRuleSet::new(rules)), lookups, metrics).await.unwrap();
+    let ca = CertificateDer::from_pem_slice(certificates.ca_pem.as_bytes()).unwrap();
+
+    let ask = |body: String| {
+        let ca = ca.clone();
+        let address = server.local_addr();
+        async move {
+            let stream = TcpStream::connect(address).await.unwrap();
+            let mut client =
+                common::tls_connector(&ca, &[b"http/1.1"]).connect(common::localhost(), stream).await.unwrap();
+            let request = format!(
+                "POST /validate HTTP/1.1\r\nHost: portal\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            client.write_all(request.as_bytes()).await.unwrap();
+            let mut answer = String::new();
+            tokio::time::timeout(Duration::from_secs(10), client.read_to_string(&mut answer)).await.unwrap().ok();
+            answer
+        }
+    };
+
+    let runaway = tokio::spawn(ask(review("runaway-uid", "Pod")));
+    // While the runaway rule is being evaluated, another request is answered, in full.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let other = ask(review("other-uid", "ConfigMap")).await;
+    assert!(other.contains(r#""uid":"other-uid""#) && other.contains(r#""allowed":true"#), "{other}");
+    let runaway = runaway.await.unwrap();
+    assert!(runaway.contains("deadline of 300ms passed"), "{runaway}");
+
+    // Cancelled, the evaluation stops: over the next second this process is nearly idle, where
+    // the runaway loop would use a whole core.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let before = cpu_ticks();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let used = cpu_ticks() - before;
+    // Clock ticks are 1/100 s on Linux: a core for a second is about 100.
+    assert!(used < 30, "the process used {used} ticks of CPU in one second after the deadline");
+}
