@@ -299,7 +299,7 @@ fn eval_prints_json_and_fails_with_position() {
 
     let output = portal(&["eval", "1 + "]);
     assert_eq!(output.status.code(), Some(2));
-    assert!(stderr(&output).starts_with("error: expression: line 1, column"), "{}", stderr(&output));
+    assert!(stderr(&output).starts_with("error: expression: does not compile: line 1, column"), "{}", stderr(&output));
 
     let output = portal(&["eval", "object.spec.nothing"]);
     assert_eq!(output.status.code(), Some(2));

@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use cel::common::ast::{Expr, LiteralValue};
 use cel::{Env, Program};
 
 use crate::error::{Error, ExpressionField, Origin};
@@ -11,6 +10,7 @@ use crate::limits::RuleLimits;
 use crate::load::LoadedRule;
 use crate::references::first_unknown_name;
 use crate::schema::RuleSpec;
+use crate::types::Type;
 
 /// A rule ready to evaluate. Immutable and shareable across threads.
 #[derive(Debug)]
@@ -51,29 +51,10 @@ impl CompiledRule {
 
 /// Compiles one rule against `env`, within `limits`.
 pub fn compile_rule(env: &Arc<Env>, rule: LoadedRule, limits: &RuleLimits) -> Result<CompiledRule, Error> {
-    let program = compile_expression(env, &rule, ExpressionField::Rule, &rule.spec.rule, limits)?;
-    if let Some(found) = obviously_not(&program, "bool") {
-        return Err(Error::ExpressionType {
-            origin: rule.origin.clone(),
-            rule: rule.name.clone(),
-            field: ExpressionField::Rule,
-            expected: "a bool (true means violation)",
-            found,
-        });
-    }
+    let program = compile_expression(env, &rule, ExpressionField::Rule, &rule.spec.rule, limits, Type::Bool)?;
     let message_program = match &rule.spec.message_expression {
         Some(source) => {
-            let program = compile_expression(env, &rule, ExpressionField::MessageExpression, source, limits)?;
-            if let Some(found) = obviously_not(&program, "string") {
-                return Err(Error::ExpressionType {
-                    origin: rule.origin.clone(),
-                    rule: rule.name.clone(),
-                    field: ExpressionField::MessageExpression,
-                    expected: "a string",
-                    found,
-                });
-            }
-            Some(program)
+            Some(compile_expression(env, &rule, ExpressionField::MessageExpression, source, limits, Type::String)?)
         }
         None => None,
     };
@@ -95,6 +76,7 @@ fn compile_expression(
     field: ExpressionField,
     source: &str,
     limits: &RuleLimits,
+    expected: Type,
 ) -> Result<Program, Error> {
     let breach = |breach: crate::limits::LimitBreach| Error::CompileExpression {
         origin: rule.origin.clone(),
@@ -121,6 +103,29 @@ fn compile_expression(
             name: unknown.name,
             line: unknown.line,
             column: unknown.column,
+        });
+    }
+    let found = crate::types::check(&program).map_err(|error| {
+        let (line, column) = crate::references::line_and_column(source, error.offset);
+        Error::CompileExpression {
+            origin: rule.origin.clone(),
+            rule: rule.name.clone(),
+            field,
+            line,
+            column,
+            message: error.message,
+        }
+    })?;
+    if !found.compatible(&expected) {
+        return Err(Error::ExpressionType {
+            origin: rule.origin.clone(),
+            rule: rule.name.clone(),
+            field,
+            expected: match field {
+                ExpressionField::Rule => "a bool (true means violation)",
+                ExpressionField::MessageExpression => "a string",
+            },
+            found: found.name(),
         });
     }
     portal_cel::regex_cache::precompile_literals(&program).map_err(|(pattern, error)| Error::InvalidRegex {
@@ -151,22 +156,4 @@ pub(crate) fn regex_message(error: &regex::Error) -> String {
     text.lines()
         .find_map(|line| line.trim().strip_prefix("error: "))
         .map_or_else(|| text.lines().next().unwrap_or_default().to_owned(), str::to_owned)
-}
-
-/// Without a type checker, catch the expressions that can only ever be of the wrong type:
-/// literals, lists and maps at the root.
-fn obviously_not(program: &Program, expected: &str) -> Option<&'static str> {
-    let found = match &program.expression().expr {
-        Expr::Literal(LiteralValue::Boolean(_)) => "bool",
-        Expr::Literal(LiteralValue::String(_)) => "string",
-        Expr::Literal(LiteralValue::Int(_)) => "int",
-        Expr::Literal(LiteralValue::UInt(_)) => "uint",
-        Expr::Literal(LiteralValue::Double(_)) => "double",
-        Expr::Literal(LiteralValue::Bytes(_)) => "bytes",
-        Expr::Literal(LiteralValue::Null) => "null",
-        Expr::List(_) => "list",
-        Expr::Map(_) => "map",
-        _ => return None,
-    };
-    (found != expected).then_some(found)
 }

@@ -75,7 +75,7 @@ pub enum Error {
     },
 
     #[error("{origin}: rule {rule:?}: `{field}` must evaluate to {expected}, but it evaluates to type {found}")]
-    ExpressionType { origin: Origin, rule: String, field: ExpressionField, expected: &'static str, found: &'static str },
+    ExpressionType { origin: Origin, rule: String, field: ExpressionField, expected: &'static str, found: String },
 
     #[error("{origin}: rule {rule:?}: `{field}`: invalid regular expression {pattern:?}: {message}")]
     InvalidRegex { origin: Origin, rule: String, field: ExpressionField, pattern: String, message: String },

@@ -166,7 +166,7 @@ fn message(rule: &CompiledRule, context: &Context<'_, '_>, budget: &Budget) -> S
 }
 
 /// Why an evaluation was stopped, and what to do about it.
-fn stopped_message(stopped: Stopped) -> String {
+pub(crate) fn stopped_message(stopped: Stopped) -> String {
     match stopped {
         Stopped::Iterations { limit } => format!(
             "evaluation stopped: the rule's comprehensions would visit more than {limit} elements \

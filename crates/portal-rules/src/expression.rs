@@ -11,7 +11,7 @@ use crate::value::to_json;
 /// Why an expression could not be evaluated.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ExpressionError {
-    #[error("line {line}, column {column}: {message}")]
+    #[error("does not compile: line {line}, column {column}: {message}")]
     Compile { line: usize, column: usize, message: String },
     #[error("invalid regular expression {pattern:?}: {message}")]
     Regex { pattern: String, message: String },
@@ -51,18 +51,44 @@ pub fn evaluate_expression(source: &str, activation: &Activation<'_>) -> Result<
             message: format!("{what} `{}`{}", unknown.name, kind.advice(&unknown.name)),
         });
     }
+    crate::types::check(&program).map_err(|error| {
+        let (line, column) = crate::references::line_and_column(source, error.offset);
+        ExpressionError::Compile { line, column, message: error.message }
+    })?;
     portal_cel::regex_cache::precompile_literals(&program).map_err(|(pattern, error)| ExpressionError::Regex {
         pattern,
         message: crate::compile::regex_message(&error),
     })?;
+    let limits = crate::RuleLimits::default();
+    let estimate = crate::cost::estimate_cost(&program, limits.largest_object_bytes);
+    if estimate.is_nan() || estimate > limits.max_estimated_cost {
+        return Err(ExpressionError::Compile {
+            line: 1,
+            column: 1,
+            message: format!(
+                "the expression could cost up to {} on an object of {}, over the limit of {}: bound what it \
+                 iterates over, or avoid loops nested over the whole object",
+                crate::cost::display_cost(&estimate),
+                crate::cost::display_bytes(&limits.largest_object_bytes),
+                crate::cost::display_cost(&limits.max_estimated_cost)
+            ),
+        });
+    }
+    let budget = portal_cel::budget::Budget { max_iterations: limits.max_iterations, cancel: None };
     let run = |container: Option<usize>| {
         let bindings = activation.bindings(container);
         let mut context = Context::with_env(Arc::clone(env));
         context.set_variable_resolver(&bindings);
-        program.execute(&context).map(|value| to_json(&value)).map_err(|error| ExpressionError::Evaluate {
-            container: container.and_then(|i| activation.container_name(i)).map(str::to_owned),
-            message: error.to_string(),
-        })
+        let container_name = || container.and_then(|i| activation.container_name(i)).map(str::to_owned);
+        let outcome = portal_cel::budget::within(&budget, || program.execute(&context)).map_err(|stopped| {
+            ExpressionError::Evaluate {
+                container: container_name(),
+                message: crate::evaluate::stopped_message(stopped),
+            }
+        })?;
+        outcome
+            .map(|value| to_json(&value))
+            .map_err(|error| ExpressionError::Evaluate { container: container_name(), message: error.to_string() })
     };
     if !program.references().has_variable("container") {
         return run(None);

@@ -43,6 +43,7 @@ mod ruleset;
 pub mod schema;
 mod shared;
 mod sugar;
+mod types;
 mod value;
 
 pub use activation::{Activation, EvaluationInput, ObjectIdentity, VARIABLES};

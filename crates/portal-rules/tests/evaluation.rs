@@ -238,7 +238,7 @@ fn message_expression_falls_back_to_message_as_kubernetes_does() {
     };
     assert_eq!(message("'  dynamic ' + metadata.name + '  '"), "dynamic p");
     assert_eq!(message("metadata.missing"), "static message", "an error falls back");
-    assert_eq!(message("metadata.name.size()"), "static message", "a non-string falls back");
+    assert_eq!(message("dyn(metadata.name.size())"), "static message", "a non-string falls back");
     assert_eq!(message("'   '"), "static message", "an empty result falls back");
     assert_eq!(message("'a\\nb'"), "static message", "a multi-line result falls back");
     assert_eq!(message("lists.range(5121).map(i, 'x').join('')"), "static message", "an over-5KB result falls back");
