@@ -25,6 +25,7 @@ pub(crate) fn register(env: &mut Env) -> Result<(), DeclarationError> {
     env.add_macro(Macro::receiver(operators::MAP, 2, map))?;
     env.add_macro(Macro::receiver(operators::MAP, 3, map))?;
     env.add_macro(Macro::receiver(operators::FILTER, 2, filter))?;
+    env.add_macro(Macro::receiver("bind", 3, bind))?;
     Ok(())
 }
 
@@ -148,6 +149,34 @@ fn filter(helper: &mut MacroExprHelper<'_>, target: &mut Option<IdedExpr>, args:
     Ok(Some(comprehension(helper, range, var, init, condition, step, result)))
 }
 
+/// `cel.bind(x, init, body)`, as Kubernetes' CEL has it: `body` with `x` bound to `init`,
+/// evaluated once. A comprehension over an empty range whose accumulator is `x`, as cel-go
+/// expands it; any other `y.bind(…)` is left as written.
+fn bind(helper: &mut MacroExprHelper<'_>, target: &mut Option<IdedExpr>, args: &mut Vec<IdedExpr>) -> Expansion {
+    if !matches!(target.as_ref().map(|t| &t.expr), Some(Expr::Ident(namespace)) if namespace == "cel") {
+        return Ok(None);
+    }
+    let (Some(body), Some(init), Some(var)) = (args.pop(), args.pop(), args.pop()) else {
+        return Ok(None);
+    };
+    let Expr::Ident(name) = var.expr else {
+        return Err(helper.new_error(var.id, "cel.bind() variable name must be a simple identifier"));
+    };
+    let range = helper.next_expr(Expr::List(ListExpr::new(Vec::new())));
+    let condition = literal(helper, LiteralValue::Boolean(false.into()));
+    let step = ident(helper, &name);
+    Ok(Some(helper.next_expr(Expr::Comprehension(Box::new(ComprehensionExpr {
+        iter_range: range,
+        iter_var: "#unused".to_owned(),
+        iter_var2: None,
+        accu_var: name,
+        accu_init: init,
+        loop_cond: condition,
+        loop_step: step,
+        result: body,
+    })))))
+}
+
 /// The range (through the budget), the variable's name and the body of `r.m(x, body)`. `None`
 /// declines the expansion when the call does not have that shape (which the macros' arities
 /// already guarantee).
@@ -231,6 +260,10 @@ mod tests {
             ("[0, 1].all(x, 1 / x == 1)", Expect::Fails("Division by zero")),
             ("[1].all(x.y, true)", Expect::Fails("argument must be a simple name")),
             ("has(a)", Expect::Fails("invalid argument to has() macro")),
+            ("cel.bind(x, 'ab', x + x) == 'abab'", Expect::Bool(true)),
+            ("cel.bind(x, [1, 2], cel.bind(y, x.map(i, i * 10), y[1] + x[0])) == 21", Expect::Bool(true)),
+            ("[1, 2].all(i, cel.bind(d, i * 2, d > i))", Expect::Bool(true)),
+            ("cel.bind(x.y, 1, 2)", Expect::Fails("variable name must be a simple identifier")),
         ]);
     }
 }

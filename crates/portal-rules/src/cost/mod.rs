@@ -169,7 +169,9 @@ impl Estimator {
         let element = Shape { part: element_part, fixed: 0.0, scale: 1.0, keys_of, ..range.shape.element() };
         // While the step runs, the accumulator is what it has gathered so far: its growth per
         // step is what the step adds to an empty one.
-        let collects = matches!(comprehension.accu_init.expr, Expr::List(_));
+        // (`cel.bind` binds a list without collecting: its step is its variable alone.)
+        let collects = matches!(comprehension.accu_init.expr, Expr::List(_))
+            && !matches!(comprehension.loop_step.expr, Expr::Ident(_));
         let empty = Shape { len: 0.0, total: 0.0, fixed: 0.0, scale: 0.0, part: element_part, ..Shape::scalar() };
         self.loops.push(Loop {
             variable: comprehension.iter_var.clone(),
