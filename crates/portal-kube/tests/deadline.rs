@@ -8,13 +8,7 @@ mod common;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use portal_kube::admission::{self, Lookups, NoScaledObjects};
-use portal_kube::cache::NoNamespaces;
-use portal_rules::{RuleSet, SharedRuleSet, load_rules};
-use rustls_pki_types::CertificateDer;
-use rustls_pki_types::pem::PemObject;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use portal_rules::{RuleSet, load_rules};
 
 const RULES: &str = "\
 name: quick
@@ -57,25 +51,8 @@ async fn a_missed_deadline_names_the_request_and_the_rule_still_running() {
     assert!(errors.is_empty(), "{errors:?}");
     let (rules, errors) = RuleSet::compile(loaded);
     assert!(errors.is_empty(), "{errors:?}");
-    let certificates = common::Certificates::new();
-    let tls_dir = tempfile::tempdir().unwrap();
-    certificates.write_serving(tls_dir.path());
-    let mut settings = common::admission_settings(tls_dir.path(), Duration::from_secs(60));
-    settings.deadline = Duration::from_millis(100);
-    let lookups = Lookups { namespaces: Arc::new(NoNamespaces), scaled: Arc::new(NoScaledObjects) };
-    let metrics = portal_metrics::Metrics::new().unwrap();
-    let server = admission::start(settings, Arc::new(SharedRuleSet::new(rules)), lookups, metrics).await.unwrap();
-
-    let ca = CertificateDer::from_pem_slice(certificates.ca_pem.as_bytes()).unwrap();
-    let stream = TcpStream::connect(server.local_addr()).await.unwrap();
-    let mut client = common::tls_connector(&ca, &[b"http/1.1"]).connect(common::localhost(), stream).await.unwrap();
-    let request = format!(
-        "POST /validate HTTP/1.1\r\nHost: portal\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{REVIEW}",
-        REVIEW.len()
-    );
-    client.write_all(request.as_bytes()).await.unwrap();
-    let mut answer = String::new();
-    tokio::time::timeout(Duration::from_secs(10), client.read_to_string(&mut answer)).await.unwrap().ok();
+    let (_tls, server, ca) = common::start_webhook(rules, Duration::from_millis(100)).await;
+    let answer = common::post_review(server.local_addr(), &ca, REVIEW).await;
     // The shipped default failure policy of these settings is Fail: the request is denied.
     assert!(answer.contains("deadline of 100ms passed"), "{answer}");
 

@@ -6,16 +6,9 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use portal_kube::admission::{self, Lookups, NoScaledObjects};
-use portal_kube::cache::NoNamespaces;
-use portal_rules::{RuleLimits, RuleSet, SharedRuleSet, load_rules};
-use rustls_pki_types::CertificateDer;
-use rustls_pki_types::pem::PemObject;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use portal_rules::{RuleLimits, RuleSet, load_rules};
 
 /// 10⁶ steps for Pods (several seconds in a test build: long enough to be seen running on, short
 /// enough that a failing test ends); nothing for ConfigMaps.
@@ -50,32 +43,11 @@ async fn a_runaway_rule_is_stopped_at_the_deadline_and_others_are_answered_meanw
     let unbounded = RuleLimits { max_estimated_cost: f64::INFINITY, max_iterations: u64::MAX, ..RuleLimits::default() };
     let (rules, errors) = RuleSet::compile_with_limits(loaded, unbounded);
     assert!(errors.is_empty(), "{errors:?}");
-    let certificates = common::Certificates::new();
-    let tls_dir = tempfile::tempdir().unwrap();
-    certificates.write_serving(tls_dir.path());
-    let mut settings = common::admission_settings(tls_dir.path(), Duration::from_secs(60));
-    settings.deadline = Duration::from_millis(300);
-    let lookups = Lookups { namespaces: Arc::new(NoNamespaces), scaled: Arc::new(NoScaledObjects) };
-    let metrics = portal_metrics::Metrics::new().unwrap();
-    let server = admission::start(settings, Arc::new(SharedRuleSet::new(rules)), lookups, metrics).await.unwrap();
-    let ca = CertificateDer::from_pem_slice(certificates.ca_pem.as_bytes()).unwrap();
-
-    let ask = |body: String| {
+    let (_tls, server, ca) = common::start_webhook(rules, Duration::from_millis(300)).await;
+    let address = server.local_addr();
+    let ask = |review: String| {
         let ca = ca.clone();
-        let address = server.local_addr();
-        async move {
-            let stream = TcpStream::connect(address).await.unwrap();
-            let mut client =
-                common::tls_connector(&ca, &[b"http/1.1"]).connect(common::localhost(), stream).await.unwrap();
-            let request = format!(
-                "POST /validate HTTP/1.1\r\nHost: portal\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
-            client.write_all(request.as_bytes()).await.unwrap();
-            let mut answer = String::new();
-            tokio::time::timeout(Duration::from_secs(10), client.read_to_string(&mut answer)).await.unwrap().ok();
-            answer
-        }
+        async move { common::post_review(address, &ca, &review).await }
     };
 
     let runaway = tokio::spawn(ask(review("runaway-uid", "Pod")));

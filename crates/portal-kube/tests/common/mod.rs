@@ -197,3 +197,42 @@ pub async fn folder_sources(rules: &str) -> (tempfile::TempDir, portal_kube::Rul
     assert!(snapshot.problems.is_empty(), "{:?}", snapshot.problems);
     (dir, sources)
 }
+
+/// A webhook serving `rules` with Portal's deadline set to `deadline`, no lookups, failing
+/// closed; and the CA its certificate is signed by. Keep the folder as long as the server.
+pub async fn start_webhook(
+    rules: portal_rules::RuleSet,
+    deadline: Duration,
+) -> (tempfile::TempDir, portal_kube::admission::AdmissionServer, CertificateDer<'static>) {
+    use rustls_pki_types::pem::PemObject;
+    let certificates = Certificates::new();
+    let tls_dir = tempfile::tempdir().expect("a temporary folder");
+    certificates.write_serving(tls_dir.path());
+    let mut settings = admission_settings(tls_dir.path(), Duration::from_secs(60));
+    settings.deadline = deadline;
+    let lookups = portal_kube::admission::Lookups {
+        namespaces: Arc::new(portal_kube::cache::NoNamespaces),
+        scaled: Arc::new(portal_kube::admission::NoScaledObjects),
+    };
+    let metrics = portal_metrics::Metrics::new().expect("the metrics registry");
+    let rules = Arc::new(portal_rules::SharedRuleSet::new(rules));
+    let server = portal_kube::admission::start(settings, rules, lookups, metrics).await.expect("the webhook starts");
+    let ca = CertificateDer::from_pem_slice(certificates.ca_pem.as_bytes()).expect("the CA certificate");
+    (tls_dir, server, ca)
+}
+
+/// POSTs an AdmissionReview to the webhook at `address` over TLS and returns the whole HTTP
+/// answer (empty if none came within 10 s).
+pub async fn post_review(address: SocketAddr, ca: &CertificateDer<'static>, review: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let stream = tokio::net::TcpStream::connect(address).await.expect("the webhook accepts connections");
+    let mut client = tls_connector(ca, &[b"http/1.1"]).connect(localhost(), stream).await.expect("a TLS session");
+    let request = format!(
+        "POST /validate HTTP/1.1\r\nHost: portal\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{review}",
+        review.len()
+    );
+    client.write_all(request.as_bytes()).await.expect("the request is sent");
+    let mut answer = String::new();
+    tokio::time::timeout(Duration::from_secs(10), client.read_to_string(&mut answer)).await.ok();
+    answer
+}
