@@ -29,7 +29,7 @@ pub(crate) fn register(env: &mut Env) -> Result<(), DeclarationError> {
     Ok(())
 }
 
-type Expansion = Result<Option<IdedExpr>, ParseError>;
+pub(crate) type Expansion = Result<Option<IdedExpr>, ParseError>;
 
 /// `has(a.f)`: a presence test of the selection.
 fn has(helper: &mut MacroExprHelper<'_>, _target: &mut Option<IdedExpr>, args: &mut Vec<IdedExpr>) -> Expansion {
@@ -46,12 +46,20 @@ fn has(helper: &mut MacroExprHelper<'_>, _target: &mut Option<IdedExpr>, args: &
 }
 
 /// `r.all(x, p)`: `@result = true`, continue while `@result` is not false, `@result && p`.
-fn all(helper: &mut MacroExprHelper<'_>, target: &mut Option<IdedExpr>, args: &mut Vec<IdedExpr>) -> Expansion {
+pub(crate) fn all(
+    helper: &mut MacroExprHelper<'_>,
+    target: &mut Option<IdedExpr>,
+    args: &mut Vec<IdedExpr>,
+) -> Expansion {
     short_circuiting(helper, target, args, Connective::And)
 }
 
 /// `r.exists(x, p)`: `@result = false`, continue while `@result` is not true, `@result || p`.
-fn exists(helper: &mut MacroExprHelper<'_>, target: &mut Option<IdedExpr>, args: &mut Vec<IdedExpr>) -> Expansion {
+pub(crate) fn exists(
+    helper: &mut MacroExprHelper<'_>,
+    target: &mut Option<IdedExpr>,
+    args: &mut Vec<IdedExpr>,
+) -> Expansion {
     short_circuiting(helper, target, args, Connective::Or)
 }
 
@@ -91,7 +99,11 @@ fn short_circuiting(
 }
 
 /// `r.exists_one(x, p)`: counts the elements for which `p` holds; true when exactly one does.
-fn exists_one(helper: &mut MacroExprHelper<'_>, target: &mut Option<IdedExpr>, args: &mut Vec<IdedExpr>) -> Expansion {
+pub(crate) fn exists_one(
+    helper: &mut MacroExprHelper<'_>,
+    target: &mut Option<IdedExpr>,
+    args: &mut Vec<IdedExpr>,
+) -> Expansion {
     let Some((range, var, predicate)) = range_var_body(helper, target, args)? else {
         return Ok(None);
     };
@@ -109,7 +121,11 @@ fn exists_one(helper: &mut MacroExprHelper<'_>, target: &mut Option<IdedExpr>, a
 }
 
 /// `r.map(x, f)` and `r.map(x, p, f)`: `@result + [f]` for every element (for which `p` holds).
-fn map(helper: &mut MacroExprHelper<'_>, target: &mut Option<IdedExpr>, args: &mut Vec<IdedExpr>) -> Expansion {
+pub(crate) fn map(
+    helper: &mut MacroExprHelper<'_>,
+    target: &mut Option<IdedExpr>,
+    args: &mut Vec<IdedExpr>,
+) -> Expansion {
     let Some(transform) = args.pop() else {
         return Ok(None);
     };
@@ -162,10 +178,15 @@ fn bind(helper: &mut MacroExprHelper<'_>, target: &mut Option<IdedExpr>, args: &
     let Expr::Ident(name) = var.expr else {
         return Err(helper.new_error(var.id, "cel.bind() variable name must be a simple identifier"));
     };
+    Ok(Some(bound(helper, name, init, body)))
+}
+
+/// `body` with `name` bound to `init`: what `cel.bind` expands to.
+pub(crate) fn bound(helper: &mut MacroExprHelper<'_>, name: String, init: IdedExpr, body: IdedExpr) -> IdedExpr {
     let range = helper.next_expr(Expr::List(ListExpr::new(Vec::new())));
     let condition = literal(helper, LiteralValue::Boolean(false.into()));
     let step = ident(helper, &name);
-    Ok(Some(helper.next_expr(Expr::Comprehension(Box::new(ComprehensionExpr {
+    helper.next_expr(Expr::Comprehension(Box::new(ComprehensionExpr {
         iter_range: range,
         iter_var: "#unused".to_owned(),
         iter_var2: None,
@@ -174,7 +195,7 @@ fn bind(helper: &mut MacroExprHelper<'_>, target: &mut Option<IdedExpr>, args: &
         loop_cond: condition,
         loop_step: step,
         result: body,
-    })))))
+    })))
 }
 
 /// The range (through the budget), the variable's name and the body of `r.m(x, body)`. `None`
@@ -223,15 +244,15 @@ fn comprehension(
     })))
 }
 
-fn call(helper: &mut MacroExprHelper<'_>, function: &str, args: Vec<IdedExpr>) -> IdedExpr {
+pub(crate) fn call(helper: &mut MacroExprHelper<'_>, function: &str, args: Vec<IdedExpr>) -> IdedExpr {
     helper.next_expr(Expr::Call(CallExpr { func_name: function.to_owned(), target: None, args }))
 }
 
-fn ident(helper: &mut MacroExprHelper<'_>, name: &str) -> IdedExpr {
+pub(crate) fn ident(helper: &mut MacroExprHelper<'_>, name: &str) -> IdedExpr {
     helper.next_expr(Expr::Ident(name.to_owned()))
 }
 
-fn literal(helper: &mut MacroExprHelper<'_>, value: LiteralValue) -> IdedExpr {
+pub(crate) fn literal(helper: &mut MacroExprHelper<'_>, value: LiteralValue) -> IdedExpr {
     helper.next_expr(Expr::Literal(value))
 }
 

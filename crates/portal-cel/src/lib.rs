@@ -16,6 +16,7 @@ pub mod regex_cache;
 mod semver;
 mod sets;
 mod support;
+pub mod two_variable;
 mod url;
 
 use cel::{DeclarationError, Env};
@@ -27,6 +28,7 @@ use cel::{DeclarationError, Env};
 /// expanded at compile time).
 pub fn register(env: &mut Env) -> Result<(), DeclarationError> {
     comprehensions::register(env)?;
+    two_variable::register(env)?;
     budget::register(env)?;
     lists::register(env)?;
     regex_cache::register(env)?;

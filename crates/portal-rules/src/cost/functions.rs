@@ -73,6 +73,8 @@ pub(super) fn call(name: &str, target: Option<&Shape>, args: &[Shape], largest_o
             let cost = if name == "distinct" { subject.len * subject.len } else { scan(&subject) };
             (cost, subject)
         }
+        // Pairs of each key (or index) and value: twice what they are entries of.
+        portal_cel::two_variable::ENTRIES_FUNCTION => (scan(&subject), derived(&subject, 2.0, subject.clone())),
         "sort" | "@sortByAssociatedKeys" => (subject.len * subject.len.max(2.0).log2(), subject),
         "flatten" => (scan(&subject), Shape { len: subject.total, ..subject }),
         "split" => {

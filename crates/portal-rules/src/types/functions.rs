@@ -159,6 +159,10 @@ fn generic(name: &str, target: Option<&Type>, args: &[Type]) -> Option<Result<Ty
             if all_numeric { Ok(Type::Dyn) } else { no_overload() }
         }
         ("isSorted", Some(Type::List(_))) => Ok(Type::Bool),
+        (portal_cel::two_variable::ENTRIES_FUNCTION, None) => match arg(0) {
+            Type::List(_) | Type::Map(..) | Type::Dyn => Ok(Type::list(Type::list(Type::Dyn))),
+            _ => Err(Mismatch { hint: "a two-variable comprehension needs a list or a map" }),
+        },
         _ => return None,
     })
 }

@@ -66,6 +66,7 @@ const REJECTED: &[(&str, &str)] = &[
     ("[1, 2].map(x, x + 'a').size() > 0", "'+' applied to '(int, string)'"),
     ("[1, 2].filter(x, x).size() > 0", "the condition of ?: must be a bool"),
     ("1.all(x, true)", "cannot be the range of a comprehension"),
+    ("1.all(k, v, true)", "a two-variable comprehension needs a list or a map"),
     ("quantity(1).isInteger()", "'quantity' applied to '(int)'"),
     ("quantity('1').isGreaterThan(1)", "'isGreaterThan' applied to 'kubernetes.Quantity.(int)'"),
     ("url(1).getHost() == ''", "'url' applied to '(int)'"),
@@ -144,6 +145,9 @@ const ACCEPTED: &[&str] = &[
     "'abc'.charAt(0) == 'a'",
     "[1].exists_one(x, x == 1)",
     "request.operation == 'CREATE' && object.spec.hostNetwork == true",
+    "object.metadata.labels.all(k, v, k.startsWith('app') || v != '')",
+    "containers.transformList(i, c, c.name).size() > 0",
+    "cel.bind(n, containers.map(c, c.name), n.size() == n.distinct().size())",
 ];
 
 #[test]
