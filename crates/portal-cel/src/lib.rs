@@ -16,6 +16,7 @@ pub mod regex_cache;
 mod semver;
 mod sets;
 mod support;
+pub mod timestamps;
 pub mod two_variable;
 mod url;
 
@@ -29,7 +30,13 @@ use cel::{DeclarationError, Env};
 pub fn register(env: &mut Env) -> Result<(), DeclarationError> {
     comprehensions::register(env)?;
     two_variable::register(env)?;
+    timestamps::register(env)?;
     budget::register(env)?;
+    register_libraries(env)
+}
+
+/// The Kubernetes libraries alone, without Portal's macros.
+fn register_libraries(env: &mut Env) -> Result<(), DeclarationError> {
     lists::register(env)?;
     regex_cache::register(env)?;
     url::register(env)?;

@@ -30,9 +30,12 @@ pub(super) fn call(name: &str, target: Option<&Shape>, args: &[Shape], largest_o
     let scan = |shape: &Shape| PER_ELEMENT * shape.total;
     match name {
         // Passed through untouched.
-        portal_cel::budget::BUDGET_FUNCTION | "dyn" | "optional.of" | "optional.ofNonZeroValue" | "value" => {
-            (0.0, subject)
-        }
+        portal_cel::budget::BUDGET_FUNCTION
+        | "dyn"
+        | portal_cel::timestamps::IN_UTC_FUNCTION
+        | "optional.of"
+        | "optional.ofNonZeroValue"
+        | "value" => (0.0, subject),
         "orValue" | "or" => (0.0, subject.either(&other)),
         operators::CONDITIONAL => (0.0, arg(1).either(&arg(2))),
         operators::INDEX | operators::OPT_INDEX | operators::OPT_SELECT => (0.0, arg(0).element()),
@@ -68,7 +71,9 @@ pub(super) fn call(name: &str, target: Option<&Shape>, args: &[Shape], largest_o
         "findAll" => {
             (subject.total + other.total, Shape::list(subject.total + 1.0, Shape::string(subject.total)).built())
         }
-        "string" => (scan(&subject), derived(&subject, 1.0, Shape::string(subject.total.max(32.0)))),
+        "string" | portal_cel::timestamps::TO_STRING_FUNCTION => {
+            (scan(&subject), derived(&subject, 1.0, Shape::string(subject.total.max(32.0))))
+        }
         "lowerAscii" | "upperAscii" | "trim" | "reverse" | "substring" | "charAt" | "slice" | "distinct" => {
             let cost = if name == "distinct" { subject.len * subject.len } else { scan(&subject) };
             (cost, subject)

@@ -19,6 +19,13 @@ const SEMVER: Type = Type::Opaque("kubernetes.Semver");
 /// The result type of calling `name` on `target` (a member call) with `args`, or why no overload
 /// takes them.
 pub(crate) fn result(name: &str, target: Option<&Type>, args: &[Type]) -> Result<Type, Mismatch> {
+    // Portal's macros rewrite `string(x)` (timestamps keep their offset) and `t.getHours()` (in
+    // UTC): check them as what was written.
+    let name = match name {
+        portal_cel::timestamps::TO_STRING_FUNCTION => "string",
+        portal_cel::timestamps::IN_UTC_FUNCTION => return Ok(args.first().cloned().unwrap_or(Type::Dyn)),
+        other => other,
+    };
     if let Some(found) = generic(name, target, args) {
         return found;
     }

@@ -1,0 +1,145 @@
+//! Timestamps as the newest cel-go has them, where the `cel` crate differs: `string(t)` keeps the
+//! offset the timestamp was written with (`2024-01-01T00:00:00+02:00`, Go's RFC 3339 with
+//! nanoseconds), and the accessors without a time zone (`t.getHours()`) read the time in UTC.
+//!
+//! Both are macros over the crate's functions: `t.getHours()` becomes `@portal_in_utc(t).getHours()`
+//! and `string(x)` becomes `@portal_to_string(x)`, which formats timestamps itself and hands
+//! anything else to the crate's own `string`.
+
+use std::sync::LazyLock;
+
+use cel::common::ast::{Expr, IdedExpr};
+use cel::common::types::{CelString, CelTimestamp, DYN_TYPE};
+use cel::common::value::CowVal;
+use cel::parser::{Macro, MacroExprHelper, ParseError};
+use cel::{DeclarationError, Env, ExecutionError};
+
+use crate::comprehensions::call;
+use crate::support::{no_such_overload, take_args};
+
+/// `string(x)`, with timestamps formatted as cel-go formats them.
+pub const TO_STRING_FUNCTION: &str = "@portal_to_string";
+/// A timestamp moved to UTC; anything else untouched.
+pub const IN_UTC_FUNCTION: &str = "@portal_in_utc";
+
+/// The accessors that, without a time zone argument, read the time in UTC.
+const ACCESSORS: &[&str] = &[
+    "getFullYear",
+    "getMonth",
+    "getDayOfYear",
+    "getDate",
+    "getDayOfMonth",
+    "getDayOfWeek",
+    "getHours",
+    "getMinutes",
+    "getSeconds",
+    "getMilliseconds",
+];
+
+/// The `cel` crate's standard library and the Kubernetes libraries, without Portal's macros: for
+/// the conversions of everything but timestamps (`string(ip(…))` is the `ip` library's).
+static STANDARD: LazyLock<Option<Env>> = LazyLock::new(|| {
+    let mut env = Env::default().with_stdlib();
+    crate::register_libraries(&mut env).ok().map(|()| env)
+});
+
+pub(crate) fn register(env: &mut Env) -> Result<(), DeclarationError> {
+    for accessor in ACCESSORS {
+        env.add_macro(Macro::receiver(*accessor, 0, move |helper, target, _args| in_utc(helper, target, accessor)))?;
+    }
+    env.add_macro(Macro::global("string", 1, to_string))?;
+    env.add_overload(IN_UTC_FUNCTION, "portal_in_utc_dyn", vec![DYN_TYPE], timestamp_in_utc)?;
+    env.add_overload(TO_STRING_FUNCTION, "portal_to_string_dyn", vec![DYN_TYPE], convert_to_string)
+}
+
+/// `t.getHours()` → `@portal_in_utc(t).getHours()`.
+fn in_utc(
+    helper: &mut MacroExprHelper<'_>,
+    target: &mut Option<IdedExpr>,
+    accessor: &str,
+) -> Result<Option<IdedExpr>, ParseError> {
+    let Some(receiver) = target.take() else {
+        return Ok(None);
+    };
+    let in_utc = call(helper, IN_UTC_FUNCTION, vec![receiver]);
+    Ok(Some(helper.next_expr(Expr::Call(cel::common::ast::CallExpr {
+        func_name: accessor.to_owned(),
+        target: Some(Box::new(in_utc)),
+        args: Vec::new(),
+    }))))
+}
+
+/// `string(x)` → `@portal_to_string(x)`.
+fn to_string(
+    helper: &mut MacroExprHelper<'_>,
+    _target: &mut Option<IdedExpr>,
+    args: &mut Vec<IdedExpr>,
+) -> Result<Option<IdedExpr>, ParseError> {
+    Ok(Some(call(helper, TO_STRING_FUNCTION, std::mem::take(args))))
+}
+
+fn timestamp_in_utc<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, ExecutionError> {
+    let [value] = take_args(args)?;
+    match value.downcast_ref::<CelTimestamp>() {
+        Some(timestamp) => {
+            let utc = timestamp.inner().with_timezone(&chrono::Utc).fixed_offset();
+            Ok(CowVal::owned(CelTimestamp::from(utc)))
+        }
+        None => Ok(value),
+    }
+}
+
+fn convert_to_string<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, ExecutionError> {
+    if let [value] = args.as_slice()
+        && let Some(timestamp) = value.downcast_ref::<CelTimestamp>()
+    {
+        return Ok(CowVal::owned(CelString::from(go_rfc3339_nano(timestamp.inner()))));
+    }
+    match STANDARD.as_ref().and_then(|standard| standard.find_overload("string", &args)) {
+        Some(standard) => standard(args),
+        None => {
+            let values: Vec<&dyn cel::common::value::Val> = args.iter().map(|arg| arg.as_ref()).collect();
+            Err(no_such_overload("string", &values, false))
+        }
+    }
+}
+
+/// Go's `time.RFC3339Nano` layout: the fraction without trailing zeros (none when it is zero),
+/// and `Z` for a zero offset.
+fn go_rfc3339_nano(time: &chrono::DateTime<chrono::FixedOffset>) -> String {
+    let mut text = time.format("%Y-%m-%dT%H:%M:%S").to_string();
+    let nanos = time.timestamp_subsec_nanos() % 1_000_000_000;
+    if nanos != 0 {
+        let fraction = format!("{nanos:09}");
+        text.push('.');
+        text.push_str(fraction.trim_end_matches('0'));
+    }
+    if time.offset().local_minus_utc() == 0 {
+        text.push('Z');
+    } else {
+        text.push_str(&time.format("%:z").to_string());
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::test_support::{Expect, check};
+
+    #[test]
+    fn timestamps_convert_and_read_as_cel_go_does() {
+        check(&[
+            ("string(timestamp('2024-01-01T00:00:00+02:00'))", Expect::Str("2024-01-01T00:00:00+02:00")),
+            ("string(timestamp('2024-01-01T00:00:00Z'))", Expect::Str("2024-01-01T00:00:00Z")),
+            ("string(timestamp('2024-01-01T00:00:00.120+00:00'))", Expect::Str("2024-01-01T00:00:00.12Z")),
+            ("timestamp('2024-01-01T00:00:00+02:00').getHours()", Expect::Int(22)),
+            ("timestamp('2024-01-01T00:00:00+02:00').getDate()", Expect::Int(31)),
+            ("timestamp('2024-01-01T00:00:00+02:00').getHours('+02:00')", Expect::Int(0)),
+            ("duration('2h30m').getHours()", Expect::Int(2)),
+            // Everything else converts as the standard library does.
+            ("string(1) + string(1u) + string(true) + string('x')", Expect::Str("11truex")),
+            ("string(duration('90s'))", Expect::Str("90s")),
+            ("string(b'\\xff')", Expect::Fails("invalid UTF-8")),
+        ]);
+    }
+}
