@@ -10,6 +10,7 @@ pub mod budget;
 mod comprehensions;
 mod format;
 mod ip;
+mod libraries;
 mod lists;
 mod quantity;
 pub mod regex_cache;
@@ -32,20 +33,7 @@ pub fn register(env: &mut Env) -> Result<(), DeclarationError> {
     two_variable::register(env)?;
     timestamps::register(env)?;
     budget::register(env)?;
-    register_libraries(env)
-}
-
-/// The Kubernetes libraries alone, without Portal's macros.
-fn register_libraries(env: &mut Env) -> Result<(), DeclarationError> {
-    lists::register(env)?;
-    regex_cache::register(env)?;
-    url::register(env)?;
-    quantity::register(env)?;
-    ip::register(env)?;
-    sets::register(env)?;
-    format::register(env)?;
-    semver::register(env)?;
-    Ok(())
+    libraries::register(env)
 }
 
 /// Shared by the unit tests of every library: evaluates an expression in the environment

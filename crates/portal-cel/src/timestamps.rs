@@ -4,7 +4,8 @@
 //!
 //! Both are macros over the crate's functions: `t.getHours()` becomes `@portal_in_utc(t).getHours()`
 //! and `string(x)` becomes `@portal_to_string(x)`, which formats timestamps itself and hands
-//! anything else to the crate's own `string`.
+//! anything else to the crate's own `string`. Likewise `optional.ofNonZeroValue(t)`: a timestamp's
+//! zero value is Go's zero time, `0001-01-01T00:00:00Z`, not the Unix epoch.
 
 use std::sync::LazyLock;
 
@@ -19,6 +20,8 @@ use crate::support::{no_such_overload, take_args};
 
 /// `string(x)`, with timestamps formatted as cel-go formats them.
 pub const TO_STRING_FUNCTION: &str = "@portal_to_string";
+/// `optional.ofNonZeroValue(x)`, with Go's zero time as the zero timestamp.
+pub const OF_NON_ZERO_FUNCTION: &str = "@portal_of_non_zero_value";
 /// A timestamp moved to UTC; anything else untouched.
 pub const IN_UTC_FUNCTION: &str = "@portal_in_utc";
 
@@ -40,7 +43,7 @@ const ACCESSORS: &[&str] = &[
 /// the conversions of everything but timestamps (`string(ip(…))` is the `ip` library's).
 static STANDARD: LazyLock<Option<Env>> = LazyLock::new(|| {
     let mut env = Env::default().with_stdlib();
-    crate::register_libraries(&mut env).ok().map(|()| env)
+    crate::libraries::register(&mut env).ok().map(|()| env)
 });
 
 pub(crate) fn register(env: &mut Env) -> Result<(), DeclarationError> {
@@ -48,6 +51,8 @@ pub(crate) fn register(env: &mut Env) -> Result<(), DeclarationError> {
         env.add_macro(Macro::receiver(*accessor, 0, move |helper, target, _args| in_utc(helper, target, accessor)))?;
     }
     env.add_macro(Macro::global("string", 1, to_string))?;
+    env.add_macro(Macro::receiver("ofNonZeroValue", 1, of_non_zero_value))?;
+    env.add_overload(OF_NON_ZERO_FUNCTION, "portal_of_non_zero_value_dyn", vec![DYN_TYPE], non_zero_optional)?;
     env.add_overload(IN_UTC_FUNCTION, "portal_in_utc_dyn", vec![DYN_TYPE], timestamp_in_utc)?;
     env.add_overload(TO_STRING_FUNCTION, "portal_to_string_dyn", vec![DYN_TYPE], convert_to_string)
 }
@@ -78,6 +83,45 @@ fn to_string(
     Ok(Some(call(helper, TO_STRING_FUNCTION, std::mem::take(args))))
 }
 
+/// `optional.ofNonZeroValue(x)` → `@portal_of_non_zero_value(x)`; any other `y.ofNonZeroValue(x)` is
+/// left as written.
+fn of_non_zero_value(
+    helper: &mut MacroExprHelper<'_>,
+    target: &mut Option<IdedExpr>,
+    args: &mut Vec<IdedExpr>,
+) -> Result<Option<IdedExpr>, ParseError> {
+    if !matches!(target.as_ref().map(|t| &t.expr), Some(Expr::Ident(namespace)) if namespace == "optional") {
+        return Ok(None);
+    }
+    Ok(Some(call(helper, OF_NON_ZERO_FUNCTION, std::mem::take(args))))
+}
+
+fn non_zero_optional<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, ExecutionError> {
+    if let [value] = args.as_slice()
+        && let Some(timestamp) = value.downcast_ref::<CelTimestamp>()
+    {
+        // Go's `time.Time{}.IsZero()`: the first instant of year 1, UTC.
+        const GO_ZERO_TIME_SECONDS: i64 = -62_135_596_800;
+        let zero =
+            timestamp.inner().timestamp() == GO_ZERO_TIME_SECONDS && timestamp.inner().timestamp_subsec_nanos() == 0;
+        let standard = if zero { "optional.none" } else { "optional.of" };
+        let args = if zero { Vec::new() } else { args };
+        return delegate(standard, args);
+    }
+    delegate("optional.ofNonZeroValue", args)
+}
+
+/// Calls the standard library's (or a Kubernetes library's) `function`.
+fn delegate<'b, 'v>(function: &str, args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, ExecutionError> {
+    match STANDARD.as_ref().and_then(|standard| standard.find_overload(function, &args)) {
+        Some(standard) => standard(args),
+        None => {
+            let values: Vec<&dyn cel::common::value::Val> = args.iter().map(|arg| arg.as_ref()).collect();
+            Err(no_such_overload(function, &values, false))
+        }
+    }
+}
+
 fn timestamp_in_utc<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, ExecutionError> {
     let [value] = take_args(args)?;
     match value.downcast_ref::<CelTimestamp>() {
@@ -95,13 +139,7 @@ fn convert_to_string<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>
     {
         return Ok(CowVal::owned(CelString::from(go_rfc3339_nano(timestamp.inner()))));
     }
-    match STANDARD.as_ref().and_then(|standard| standard.find_overload("string", &args)) {
-        Some(standard) => standard(args),
-        None => {
-            let values: Vec<&dyn cel::common::value::Val> = args.iter().map(|arg| arg.as_ref()).collect();
-            Err(no_such_overload("string", &values, false))
-        }
-    }
+    delegate("string", args)
 }
 
 /// Go's `time.RFC3339Nano` layout: the fraction without trailing zeros (none when it is zero),
@@ -140,6 +178,16 @@ mod tests {
             ("string(1) + string(1u) + string(true) + string('x')", Expect::Str("11truex")),
             ("string(duration('90s'))", Expect::Str("90s")),
             ("string(b'\\xff')", Expect::Fails("invalid UTF-8")),
+            ("optional.ofNonZeroValue(timestamp('1970-01-01T00:00:00Z')).hasValue()", Expect::Bool(true)),
+            ("optional.ofNonZeroValue(timestamp('0001-01-01T00:00:00Z')).hasValue()", Expect::Bool(false)),
+            ("optional.ofNonZeroValue(duration('0s')).hasValue()", Expect::Bool(false)),
+            ("optional.ofNonZeroValue('').hasValue() || optional.ofNonZeroValue(0).hasValue()", Expect::Bool(false)),
+            ("optional.ofNonZeroValue('x').value()", Expect::Str("x")),
+            ("optional.ofNonZeroValue(timestamp('1970-01-01T00:00:00Z')).hasValue()", Expect::Bool(true)),
+            ("optional.ofNonZeroValue(timestamp('0001-01-01T00:00:00Z')).hasValue()", Expect::Bool(false)),
+            ("optional.ofNonZeroValue(duration('0s')).hasValue()", Expect::Bool(false)),
+            ("optional.ofNonZeroValue('').hasValue() || optional.ofNonZeroValue(0).hasValue()", Expect::Bool(false)),
+            ("optional.ofNonZeroValue('x').value()", Expect::Str("x")),
         ]);
     }
 }

@@ -35,6 +35,7 @@ pub(super) fn call(name: &str, target: Option<&Shape>, args: &[Shape], largest_o
         | portal_cel::timestamps::IN_UTC_FUNCTION
         | "optional.of"
         | "optional.ofNonZeroValue"
+        | portal_cel::timestamps::OF_NON_ZERO_FUNCTION
         | "value" => (0.0, subject),
         "orValue" | "or" => (0.0, subject.either(&other)),
         operators::CONDITIONAL => (0.0, arg(1).either(&arg(2))),

@@ -23,6 +23,7 @@ pub(crate) fn result(name: &str, target: Option<&Type>, args: &[Type]) -> Result
     // UTC): check them as what was written.
     let name = match name {
         portal_cel::timestamps::TO_STRING_FUNCTION => "string",
+        portal_cel::timestamps::OF_NON_ZERO_FUNCTION => "optional.ofNonZeroValue",
         portal_cel::timestamps::IN_UTC_FUNCTION => return Ok(args.first().cloned().unwrap_or(Type::Dyn)),
         other => other,
     };
