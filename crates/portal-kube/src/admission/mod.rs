@@ -3,6 +3,7 @@
 //! caches, and never writes to the API server.
 
 pub mod decide;
+mod fairness;
 pub mod review;
 pub mod scale;
 pub mod server;

@@ -17,6 +17,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 
 use super::decide::{Decision, DecisionOptions, decide_tracked};
+use super::fairness::NamespaceSlots;
 use super::review::read_review;
 use super::scale::{self, ScaledObjects};
 use super::tls::{self, ReloadingResolver};
@@ -50,7 +51,8 @@ pub struct AdmissionSettings {
     pub options: DecisionOptions,
     /// How often the certificate files are checked for changes.
     pub certificate_poll: Duration,
-    /// At most this many reviews are evaluated at once; the rest wait (within the deadline).
+    /// At most this many reviews are evaluated at once, and at most a quarter of them of one
+    /// namespace; the rest wait (within the deadline).
     pub max_concurrent_evaluations: usize,
     /// What slow, idle or too many clients are allowed.
     pub limits: ConnectionLimits,
@@ -78,6 +80,7 @@ struct AppState {
     options: DecisionOptions,
     deadline: Duration,
     evaluations: Semaphore,
+    namespace_slots: NamespaceSlots,
     max_request_bytes: usize,
     body_timeout: Duration,
 }
@@ -136,6 +139,7 @@ pub async fn start(
         options: settings.options.clone(),
         deadline: settings.deadline,
         evaluations: Semaphore::new(settings.max_concurrent_evaluations.max(1)),
+        namespace_slots: NamespaceSlots::new(settings.max_concurrent_evaluations),
         max_request_bytes: settings.max_request_bytes,
         body_timeout: settings.limits.body_timeout,
     });
@@ -225,6 +229,8 @@ async fn validate(State(state): State<Arc<AppState>>, headers: HeaderMap, body: 
             },
             None => review,
         };
+        // The namespace's share first, so that a waiting request holds no shared slot.
+        let _namespace_slot = state.namespace_slots.acquire(namespace_name.as_deref().unwrap_or("")).await;
         let _permit = state.evaluations.acquire().await;
         let (rules, progress) = (Arc::clone(&rules), Arc::clone(&progress));
         // Evaluation is CPU work: keep it off the reactor.

@@ -204,12 +204,20 @@ pub async fn start_webhook(
     rules: portal_rules::RuleSet,
     deadline: Duration,
 ) -> (tempfile::TempDir, portal_kube::admission::AdmissionServer, CertificateDer<'static>) {
+    start_webhook_with(rules, |settings| settings.deadline = deadline).await
+}
+
+/// [`start_webhook`] with the settings adjusted by `adjust`.
+pub async fn start_webhook_with(
+    rules: portal_rules::RuleSet,
+    adjust: impl FnOnce(&mut portal_kube::admission::AdmissionSettings),
+) -> (tempfile::TempDir, portal_kube::admission::AdmissionServer, CertificateDer<'static>) {
     use rustls_pki_types::pem::PemObject;
     let certificates = Certificates::new();
     let tls_dir = tempfile::tempdir().expect("a temporary folder");
     certificates.write_serving(tls_dir.path());
     let mut settings = admission_settings(tls_dir.path(), Duration::from_secs(60));
-    settings.deadline = deadline;
+    adjust(&mut settings);
     let lookups = portal_kube::admission::Lookups {
         namespaces: Arc::new(portal_kube::cache::NoNamespaces),
         scaled: Arc::new(portal_kube::admission::NoScaledObjects),

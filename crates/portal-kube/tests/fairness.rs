@@ -1,0 +1,62 @@
+//! One namespace cannot take every evaluation slot: while a tenant's requests wait on a slow rule,
+//! a request of another namespace is evaluated at once.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use portal_rules::{RuleLimits, RuleSet, load_rules};
+
+/// Seconds of work per Pod in a test build (limits raised, as an operator might); nothing for
+/// ConfigMaps.
+const RULES: &str = "\
+name: slow-pods
+match: {gvk: [{group: '', version: v1, kind: Pod}]}
+rule: 'lists.range(10).all(i, lists.range(1000).all(j, lists.range(100).all(k, i + j + k >= 0))) && false'
+---
+name: config-maps
+match: {gvk: [{group: '', version: v1, kind: ConfigMap}]}
+rule: 'false'
+";
+
+fn review(uid: &str, kind: &str, namespace: &str) -> String {
+    format!(
+        r#"{{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{{"uid":"{uid}","operation":"CREATE","namespace":"{namespace}","kind":{{"group":"","version":"v1","kind":"{kind}"}},"object":{{"apiVersion":"v1","kind":"{kind}","metadata":{{"name":"x","namespace":"{namespace}"}}}}}}}}"#
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_namespace_with_slow_requests_does_not_hold_up_the_others() {
+    let (loaded, errors) = load_rules("rules.yaml", RULES);
+    assert!(errors.is_empty(), "{errors:?}");
+    let unbounded = RuleLimits { max_estimated_cost: f64::INFINITY, max_iterations: u64::MAX, ..RuleLimits::default() };
+    let (rules, errors) = RuleSet::compile_with_limits(loaded, unbounded);
+    assert!(errors.is_empty(), "{errors:?}");
+    // Four slots in all, so one per namespace.
+    let (_tls, server, ca) = common::start_webhook_with(rules, |settings| {
+        settings.deadline = Duration::from_secs(1);
+        settings.max_concurrent_evaluations = 4;
+    })
+    .await;
+    let address = server.local_addr();
+
+    // As many slow requests in `tenant` as there are slots.
+    let tenant: Vec<_> = (0..4)
+        .map(|i| {
+            let ca = ca.clone();
+            tokio::spawn(
+                async move { common::post_review(address, &ca, &review(&format!("t{i}"), "Pod", "tenant")).await },
+            )
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let other = common::post_review(address, &ca, &review("other-uid", "ConfigMap", "other")).await;
+    assert!(other.contains(r#""uid":"other-uid""#) && other.contains(r#""allowed":true"#), "{other}");
+    // Answered while every tenant request is still waiting for its deadline: it did not wait for
+    // a slot the tenant held.
+    assert!(tenant.iter().all(|request| !request.is_finished()), "the other namespace waited for the tenant's slots");
+    for request in tenant {
+        assert!(request.await.unwrap().contains("deadline of 1s passed"));
+    }
+}
