@@ -15,13 +15,12 @@ use std::cell::{Cell, RefCell};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use cel::common::ast::{CallExpr, Expr, IdedExpr};
 use cel::common::types::{CelInt, CelList, DYN_TYPE, INT_TYPE};
 use cel::common::value::CowVal;
-use cel::parser::{Macro, MacroExprHelper, ParseError};
+use cel::parser::Macro;
 use cel::{DeclarationError, Env, ExecutionError};
 
-use crate::support::{arg, take_args};
+use crate::support::{arg, namespaced_as, take_args};
 
 /// The hidden function every comprehension range goes through. Its name cannot be written in an
 /// expression (identifiers do not start with `@`), so a rule cannot call or shadow it.
@@ -127,23 +126,7 @@ pub(crate) fn register(env: &mut Env) -> Result<(), DeclarationError> {
     // `lists.range(n)` creates n elements without a comprehension (`x.map(i, lists.range(n))`),
     // so it is charged too.
     env.add_overload(RANGE_FUNCTION, "portal_range_int", vec![INT_TYPE], charged_range)?;
-    env.add_macro(Macro::receiver("range", 1, expand_range))
-}
-
-/// `lists.range(n)` → `@portal_range(n)`; any other `x.range(n)` is left as written.
-fn expand_range(
-    helper: &mut MacroExprHelper<'_>,
-    target: &mut Option<IdedExpr>,
-    args: &mut Vec<IdedExpr>,
-) -> Result<Option<IdedExpr>, ParseError> {
-    if !matches!(target.as_ref().map(|t| &t.expr), Some(Expr::Ident(namespace)) if namespace == "lists") {
-        return Ok(None);
-    }
-    Ok(Some(helper.next_expr(Expr::Call(CallExpr {
-        func_name: RANGE_FUNCTION.to_owned(),
-        target: None,
-        args: std::mem::take(args),
-    }))))
+    env.add_macro(Macro::receiver("range", 1, namespaced_as("lists", RANGE_FUNCTION)))
 }
 
 /// The ints from 0 up to, but excluding, n, charged before they are created.

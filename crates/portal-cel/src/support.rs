@@ -2,7 +2,9 @@
 //! walking any `list` value, whatever Rust type backs it.
 
 use cel::ExecutionError;
+use cel::common::ast::{CallExpr, Expr, IdedExpr};
 use cel::common::value::{CowVal, FromVal, Val};
+use cel::parser::{MacroExprHelper, ParseError};
 
 /// `args` as the `N` arguments of an overload. The dispatcher only calls an overload with as
 /// many arguments as it declares, so a mismatch is an internal error, reported rather than
@@ -11,6 +13,24 @@ pub(crate) fn take_args<'b, 'v, const N: usize>(
     args: Vec<CowVal<'b, 'v>>,
 ) -> Result<[CowVal<'b, 'v>; N], ExecutionError> {
     args.try_into().map_err(|args: Vec<_>| ExecutionError::invalid_argument_count(N, args.len()))
+}
+
+/// A macro for `namespace.function(…)` that calls `hidden(…)` instead; the same method called on
+/// anything else is left as written.
+pub(crate) fn namespaced_as(
+    namespace: &'static str,
+    hidden: &'static str,
+) -> impl Fn(&mut MacroExprHelper<'_>, &mut Option<IdedExpr>, &mut Vec<IdedExpr>) -> Result<Option<IdedExpr>, ParseError>
++ Send
++ Sync
++ 'static {
+    move |helper, target, args| {
+        if !matches!(target.as_ref().map(|t| &t.expr), Some(Expr::Ident(name)) if name == namespace) {
+            return Ok(None);
+        }
+        let args = std::mem::take(args);
+        Ok(Some(helper.next_expr(Expr::Call(CallExpr { func_name: hidden.to_owned(), target: None, args }))))
+    }
 }
 
 /// `val` downcast to the `T` its overload was declared with.

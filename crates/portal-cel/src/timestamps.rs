@@ -16,7 +16,7 @@ use cel::parser::{Macro, MacroExprHelper, ParseError};
 use cel::{DeclarationError, Env, ExecutionError};
 
 use crate::comprehensions::call;
-use crate::support::{no_such_overload, take_args};
+use crate::support::{namespaced_as, no_such_overload, take_args};
 
 /// `string(x)`, with timestamps formatted as cel-go formats them.
 pub const TO_STRING_FUNCTION: &str = "@portal_to_string";
@@ -51,7 +51,7 @@ pub(crate) fn register(env: &mut Env) -> Result<(), DeclarationError> {
         env.add_macro(Macro::receiver(*accessor, 0, move |helper, target, _args| in_utc(helper, target, accessor)))?;
     }
     env.add_macro(Macro::global("string", 1, to_string))?;
-    env.add_macro(Macro::receiver("ofNonZeroValue", 1, of_non_zero_value))?;
+    env.add_macro(Macro::receiver("ofNonZeroValue", 1, namespaced_as("optional", OF_NON_ZERO_FUNCTION)))?;
     env.add_overload(OF_NON_ZERO_FUNCTION, "portal_of_non_zero_value_dyn", vec![DYN_TYPE], non_zero_optional)?;
     env.add_overload(IN_UTC_FUNCTION, "portal_in_utc_dyn", vec![DYN_TYPE], timestamp_in_utc)?;
     env.add_overload(TO_STRING_FUNCTION, "portal_to_string_dyn", vec![DYN_TYPE], convert_to_string)
@@ -81,19 +81,6 @@ fn to_string(
     args: &mut Vec<IdedExpr>,
 ) -> Result<Option<IdedExpr>, ParseError> {
     Ok(Some(call(helper, TO_STRING_FUNCTION, std::mem::take(args))))
-}
-
-/// `optional.ofNonZeroValue(x)` → `@portal_of_non_zero_value(x)`; any other `y.ofNonZeroValue(x)` is
-/// left as written.
-fn of_non_zero_value(
-    helper: &mut MacroExprHelper<'_>,
-    target: &mut Option<IdedExpr>,
-    args: &mut Vec<IdedExpr>,
-) -> Result<Option<IdedExpr>, ParseError> {
-    if !matches!(target.as_ref().map(|t| &t.expr), Some(Expr::Ident(namespace)) if namespace == "optional") {
-        return Ok(None);
-    }
-    Ok(Some(call(helper, OF_NON_ZERO_FUNCTION, std::mem::take(args))))
 }
 
 fn non_zero_optional<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, ExecutionError> {

@@ -6,8 +6,6 @@ mod common;
 
 use std::time::Duration;
 
-use portal_rules::{RuleLimits, RuleSet, load_rules};
-
 /// Seconds of work per Pod in a test build (limits raised, as an operator might); nothing for
 /// ConfigMaps.
 const RULES: &str = "\
@@ -28,11 +26,7 @@ fn review(uid: &str, kind: &str, namespace: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_namespace_with_slow_requests_does_not_hold_up_the_others() {
-    let (loaded, errors) = load_rules("rules.yaml", RULES);
-    assert!(errors.is_empty(), "{errors:?}");
-    let unbounded = RuleLimits { max_estimated_cost: f64::INFINITY, max_iterations: u64::MAX, ..RuleLimits::default() };
-    let (rules, errors) = RuleSet::compile_with_limits(loaded, unbounded);
-    assert!(errors.is_empty(), "{errors:?}");
+    let rules = common::unbounded_rule_set(RULES);
     // Four slots in all, so one per namespace.
     let (_tls, server, ca) = common::start_webhook_with(rules, |settings| {
         settings.deadline = Duration::from_secs(1);

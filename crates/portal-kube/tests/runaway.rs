@@ -8,8 +8,6 @@ mod common;
 
 use std::time::Duration;
 
-use portal_rules::{RuleLimits, RuleSet, load_rules};
-
 /// 10⁶ steps for Pods (several seconds in a test build: long enough to be seen running on, short
 /// enough that a failing test ends); nothing for ConfigMaps.
 const RULES: &str = "\
@@ -38,11 +36,7 @@ fn cpu_ticks() -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_runaway_rule_is_stopped_at_the_deadline_and_others_are_answered_meanwhile() {
-    let (loaded, errors) = load_rules("rules.yaml", RULES);
-    assert!(errors.is_empty(), "{errors:?}");
-    let unbounded = RuleLimits { max_estimated_cost: f64::INFINITY, max_iterations: u64::MAX, ..RuleLimits::default() };
-    let (rules, errors) = RuleSet::compile_with_limits(loaded, unbounded);
-    assert!(errors.is_empty(), "{errors:?}");
+    let rules = common::unbounded_rule_set(RULES);
     let (_tls, server, ca) = common::start_webhook(rules, Duration::from_millis(300)).await;
     let address = server.local_addr();
     let ask = |review: String| {

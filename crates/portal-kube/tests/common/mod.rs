@@ -244,3 +244,18 @@ pub async fn post_review(address: SocketAddr, ca: &CertificateDer<'static>, revi
     tokio::time::timeout(Duration::from_secs(10), client.read_to_string(&mut answer)).await.ok();
     answer
 }
+
+/// `yaml` compiled with both rule limits switched off, as an operator raising them would: for
+/// tests of what bounds evaluation besides them.
+pub fn unbounded_rule_set(yaml: &str) -> portal_rules::RuleSet {
+    let (loaded, errors) = portal_rules::load_rules("rules.yaml", yaml);
+    assert!(errors.is_empty(), "{errors:?}");
+    let unbounded = portal_rules::RuleLimits {
+        max_estimated_cost: f64::INFINITY,
+        max_iterations: u64::MAX,
+        ..portal_rules::RuleLimits::default()
+    };
+    let (rules, errors) = portal_rules::RuleSet::compile_with_limits(loaded, unbounded);
+    assert!(errors.is_empty(), "{errors:?}");
+    rules
+}
