@@ -183,7 +183,7 @@ impl Estimator {
         let step = self.walk(&comprehension.loop_step);
         let gathered = if collects {
             let added = &step.shape;
-            let len = init.shape.len + iterations * added.len.max(1.0);
+            let len = init.shape.len + times(iterations, added.len.max(1.0));
             let gathered_part = if added.part == element_part { range.shape.part } else { Part::Built };
             let element = added.element.clone().map(|element| Box::new(element.rebased(element_part, gathered_part)));
             // Filtering (or mapping to itself) the keys of a known map keeps distinct keys of it.
@@ -192,14 +192,15 @@ impl Estimator {
                 // Parts of the elements: at most the range, plus what the step adds around them.
                 let part = range.shape.part;
                 let scale = added.scale.max(1.0);
-                let fixed =
-                    init.shape.total + iterations * added.fixed + scale * range.shape.fixed.min(range.shape.total);
-                let total = init.shape.total + iterations * added.fixed + scale * range.shape.total;
+                let fixed = init.shape.total
+                    + times(iterations, added.fixed)
+                    + scale * range.shape.fixed.min(range.shape.total);
+                let total = init.shape.total + times(iterations, added.fixed) + scale * range.shape.total;
                 let (fixed, scale) =
                     if part == Part::Built { (total, 1.0) } else { (fixed, scale * range.shape.scale) };
                 Shape { len, total, fixed, scale, element, max_int: f64::INFINITY, part, keys_of }
             } else {
-                let total = init.shape.total + iterations * added.total;
+                let total = init.shape.total + times(iterations, added.total);
                 Shape {
                     len,
                     total,
@@ -221,7 +222,7 @@ impl Estimator {
         self.loops.pop();
         let total = range.cost
             + init.cost
-            + iterations * (1.0 + condition.cost + step.cost)
+            + times(iterations, 1.0 + condition.cost + step.cost)
             + condition.amortized
             + step.amortized
             + result.cost
@@ -265,6 +266,11 @@ fn known_map(expr: &IdedExpr) -> Option<Rc<str>> {
     segments.reverse();
     let known = matches!(segments.as_slice(), [.., "metadata" | "podMetadata", "labels" | "annotations"]);
     known.then(|| Rc::from(segments.join(".")))
+}
+
+/// `count × each`, where nothing done no times costs nothing even if doing it once is unbounded.
+fn times(count: f64, each: f64) -> f64 {
+    if count == 0.0 { 0.0 } else { count * each }
 }
 
 fn leaf(shape: Shape) -> Estimate {
