@@ -1,6 +1,8 @@
 //! Evaluation slots shared fairly between namespaces: requests of one namespace may hold at most a
-//! quarter of the webhook's evaluation slots, so that a tenant whose `PortalRule` is slow (or whose
-//! objects are huge) delays its own namespace, not the rest of the cluster.
+//! quarter of the webhook's evaluation slots, and no more than half the CPU cores (evaluation is
+//! CPU work), so that a tenant whose `PortalRule` is slow (or whose objects are huge) delays its own
+//! namespace, not the rest of the cluster. Evaluations take microseconds, so one namespace still
+//! gets tens of thousands a second per slot.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -18,9 +20,14 @@ pub(crate) struct NamespaceSlots {
 }
 
 impl NamespaceSlots {
-    /// A quarter of `total` (at least one) per namespace.
+    /// A quarter of `total`, at most half the CPU cores, at least one, per namespace.
     pub(crate) fn new(total: usize) -> NamespaceSlots {
-        NamespaceSlots { per_namespace: (total / 4).max(1), slots: Mutex::new(HashMap::new()) }
+        let cores = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
+        NamespaceSlots::with_share((total / 4).min(cores / 2).max(1))
+    }
+
+    fn with_share(per_namespace: usize) -> NamespaceSlots {
+        NamespaceSlots { per_namespace, slots: Mutex::new(HashMap::new()) }
     }
 
     /// Waits for a slot of `namespace`; the slot is held until the permit is dropped.
@@ -48,7 +55,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_namespace_holds_at_most_its_share_and_others_are_not_held_up() {
-        let slots = NamespaceSlots::new(8);
+        let slots = NamespaceSlots::with_share(2);
         let first = slots.acquire("tenant").await;
         let second = slots.acquire("tenant").await;
         assert!(first.is_some() && second.is_some());

@@ -51,8 +51,8 @@ pub struct AdmissionSettings {
     pub options: DecisionOptions,
     /// How often the certificate files are checked for changes.
     pub certificate_poll: Duration,
-    /// At most this many reviews are evaluated at once, and at most a quarter of them of one
-    /// namespace; the rest wait (within the deadline).
+    /// At most this many reviews are evaluated at once, and at most a quarter of them (and half
+    /// the CPU cores) of one namespace; the rest wait (within the deadline).
     pub max_concurrent_evaluations: usize,
     /// What slow, idle or too many clients are allowed.
     pub limits: ConnectionLimits,
