@@ -10,7 +10,7 @@
 
 use std::collections::HashMap;
 
-use cel::common::ast::{Expr, IdedExpr, LiteralValue, operators};
+use cel::common::ast::{Expr, IdedExpr, ListExpr, LiteralValue, operators};
 use cel::common::types::{CelInt, CelList, CelMap, CelMapKey, DYN_TYPE, Kind};
 use cel::common::value::{CowVal, Val};
 use cel::parser::{Macro, MacroExprHelper, ParseError};
@@ -145,10 +145,7 @@ fn transform_list(
     target: &mut Option<IdedExpr>,
     args: &mut Vec<IdedExpr>,
 ) -> Expansion {
-    let Some(variables) = TwoVariables::take(helper, target, args)? else {
-        return Ok(None);
-    };
-    mapped(helper, variables, args, |_, transformed| transformed)
+    mapped(helper, target, args, |_, _, transformed| transformed)
 }
 
 /// `transformMap(k, v, [p,] f)`: the map from every key (for which `p` holds) to `f`.
@@ -157,14 +154,9 @@ fn transform_map(
     target: &mut Option<IdedExpr>,
     args: &mut Vec<IdedExpr>,
 ) -> Expansion {
-    let Some(variables) = TwoVariables::take(helper, target, args)? else {
-        return Ok(None);
-    };
-    let pairs = mapped(helper, variables, args, |helper, transformed| {
-        let entry = ident(helper, ENTRY);
-        let zero = literal(helper, LiteralValue::Int(0.into()));
-        let key = call(helper, operators::INDEX, vec![entry, zero]);
-        helper.next_expr(Expr::List(cel::common::ast::ListExpr::new(vec![key, transformed])))
+    let pairs = mapped(helper, target, args, |helper, variables, transformed| {
+        let key = variables.entry_part(helper, 0);
+        helper.next_expr(Expr::List(ListExpr::new(vec![key, transformed])))
     })?;
     Ok(pairs.map(|pairs| call(helper, PAIRS_TO_MAP, vec![pairs])))
 }
@@ -175,27 +167,27 @@ fn transform_map_entry(
     target: &mut Option<IdedExpr>,
     args: &mut Vec<IdedExpr>,
 ) -> Expansion {
-    let Some(variables) = TwoVariables::take(helper, target, args)? else {
-        return Ok(None);
-    };
-    let maps = mapped(helper, variables, args, |_, transformed| transformed)?;
+    let maps = mapped(helper, target, args, |_, _, transformed| transformed)?;
     Ok(maps.map(|maps| call(helper, MERGE_MAPS, vec![maps])))
 }
 
-/// `entries.map(@entry, [bind(p),] shape(bind(f)))` for the remaining `[p,] f`.
+/// `entries.map(@entry, [bind(p),] shape(bind(f)))` for `x.m(k, v, [p,] f)`.
 fn mapped(
     helper: &mut MacroExprHelper<'_>,
-    variables: TwoVariables,
+    target: &mut Option<IdedExpr>,
     args: &mut Vec<IdedExpr>,
-    shape: impl FnOnce(&mut MacroExprHelper<'_>, IdedExpr) -> IdedExpr,
+    shape: impl FnOnce(&mut MacroExprHelper<'_>, &TwoVariables, IdedExpr) -> IdedExpr,
 ) -> Expansion {
+    let Some(variables) = TwoVariables::take(helper, target, args)? else {
+        return Ok(None);
+    };
     let Some(transform) = args.pop() else {
         return Ok(None);
     };
     let guard = args.pop().map(|guard| variables.bind(helper, guard));
     let transformed = variables.bind(helper, transform);
-    let transformed = shape(helper, transformed);
-    let mut range = Some(variables.entries.clone());
+    let transformed = shape(helper, &variables, transformed);
+    let mut range = Some(variables.entries);
     let mut rest = vec![ident(helper, ENTRY)];
     rest.extend(guard);
     rest.push(transformed);

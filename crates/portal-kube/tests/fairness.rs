@@ -6,27 +6,9 @@ mod common;
 
 use std::time::Duration;
 
-/// Seconds of work per Pod in a test build (limits raised, as an operator might); nothing for
-/// ConfigMaps.
-const RULES: &str = "\
-name: slow-pods
-match: {gvk: [{group: '', version: v1, kind: Pod}]}
-rule: 'lists.range(10).all(i, lists.range(1000).all(j, lists.range(100).all(k, i + j + k >= 0))) && false'
----
-name: config-maps
-match: {gvk: [{group: '', version: v1, kind: ConfigMap}]}
-rule: 'false'
-";
-
-fn review(uid: &str, kind: &str, namespace: &str) -> String {
-    format!(
-        r#"{{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{{"uid":"{uid}","operation":"CREATE","namespace":"{namespace}","kind":{{"group":"","version":"v1","kind":"{kind}"}},"object":{{"apiVersion":"v1","kind":"{kind}","metadata":{{"name":"x","namespace":"{namespace}"}}}}}}}}"#
-    )
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_namespace_with_slow_requests_does_not_hold_up_the_others() {
-    let rules = common::unbounded_rule_set(RULES);
+    let rules = common::unbounded_rule_set(common::SLOW_POD_RULES);
     // Four slots in all, so one per namespace.
     let (_tls, server, ca) = common::start_webhook_with(rules, |settings| {
         settings.deadline = Duration::from_secs(1);
@@ -39,13 +21,13 @@ async fn a_namespace_with_slow_requests_does_not_hold_up_the_others() {
     let tenant: Vec<_> = (0..4)
         .map(|i| {
             let ca = ca.clone();
-            tokio::spawn(
-                async move { common::post_review(address, &ca, &review(&format!("t{i}"), "Pod", "tenant")).await },
-            )
+            tokio::spawn(async move {
+                common::post_review(address, &ca, &common::create_review(&format!("t{i}"), "Pod", "tenant")).await
+            })
         })
         .collect();
     tokio::time::sleep(Duration::from_millis(150)).await;
-    let other = common::post_review(address, &ca, &review("other-uid", "ConfigMap", "other")).await;
+    let other = common::post_review(address, &ca, &common::create_review("other-uid", "ConfigMap", "other")).await;
     assert!(other.contains(r#""uid":"other-uid""#) && other.contains(r#""allowed":true"#), "{other}");
     // Answered while every tenant request is still waiting for its deadline: it did not wait for
     // a slot the tenant held.

@@ -8,24 +8,6 @@ mod common;
 
 use std::time::Duration;
 
-/// 10⁶ steps for Pods (several seconds in a test build: long enough to be seen running on, short
-/// enough that a failing test ends); nothing for ConfigMaps.
-const RULES: &str = "\
-name: runaway
-match: {gvk: [{group: '', version: v1, kind: Pod}]}
-rule: 'lists.range(10).all(i, lists.range(1000).all(j, lists.range(100).all(k, i + j + k >= 0))) && false'
----
-name: config-maps
-match: {gvk: [{group: '', version: v1, kind: ConfigMap}]}
-rule: 'false'
-";
-
-fn review(uid: &str, kind: &str) -> String {
-    format!(
-        r#"{{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{{"uid":"{uid}","operation":"CREATE","namespace":"tenant","kind":{{"group":"","version":"v1","kind":"{kind}"}},"object":{{"apiVersion":"v1","kind":"{kind}","metadata":{{"name":"x","namespace":"tenant"}}}}}}}}"#
-    )
-}
-
 /// CPU time this process has used (user + system), from `/proc/self/stat`, in clock ticks.
 fn cpu_ticks() -> u64 {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
@@ -36,7 +18,7 @@ fn cpu_ticks() -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_runaway_rule_is_stopped_at_the_deadline_and_others_are_answered_meanwhile() {
-    let rules = common::unbounded_rule_set(RULES);
+    let rules = common::unbounded_rule_set(common::SLOW_POD_RULES);
     let (_tls, server, ca) = common::start_webhook(rules, Duration::from_millis(300)).await;
     let address = server.local_addr();
     let ask = |review: String| {
@@ -44,10 +26,10 @@ async fn a_runaway_rule_is_stopped_at_the_deadline_and_others_are_answered_meanw
         async move { common::post_review(address, &ca, &review).await }
     };
 
-    let runaway = tokio::spawn(ask(review("runaway-uid", "Pod")));
+    let runaway = tokio::spawn(ask(common::create_review("runaway-uid", "Pod", "tenant")));
     // While the runaway rule is being evaluated, another request is answered, in full.
     tokio::time::sleep(Duration::from_millis(100)).await;
-    let other = ask(review("other-uid", "ConfigMap")).await;
+    let other = ask(common::create_review("other-uid", "ConfigMap", "other")).await;
     assert!(other.contains(r#""uid":"other-uid""#) && other.contains(r#""allowed":true"#), "{other}");
     let runaway = runaway.await.unwrap();
     assert!(runaway.contains("deadline of 300ms passed"), "{runaway}");

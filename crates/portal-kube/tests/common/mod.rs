@@ -259,3 +259,22 @@ pub fn unbounded_rule_set(yaml: &str) -> portal_rules::RuleSet {
     assert!(errors.is_empty(), "{errors:?}");
     rules
 }
+
+/// Seconds of work per Pod in a test build (with the limits raised: [`unbounded_rule_set`]), long
+/// enough to be seen running and short enough that a failing test ends; nothing for ConfigMaps.
+pub const SLOW_POD_RULES: &str = "\
+name: slow-pods
+match: {gvk: [{group: '', version: v1, kind: Pod}]}
+rule: 'lists.range(10).all(i, lists.range(1000).all(j, lists.range(100).all(k, i + j + k >= 0))) && false'
+---
+name: config-maps
+match: {gvk: [{group: '', version: v1, kind: ConfigMap}]}
+rule: 'false'
+";
+
+/// An AdmissionReview creating an object `x` of `kind` (core group, v1) in `namespace`.
+pub fn create_review(uid: &str, kind: &str, namespace: &str) -> String {
+    format!(
+        r#"{{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{{"uid":"{uid}","operation":"CREATE","namespace":"{namespace}","kind":{{"group":"","version":"v1","kind":"{kind}"}},"object":{{"apiVersion":"v1","kind":"{kind}","metadata":{{"name":"x","namespace":"{namespace}"}}}}}}}}"#
+    )
+}
