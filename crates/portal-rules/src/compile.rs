@@ -8,7 +8,7 @@ use cel::{Env, Program};
 use crate::error::{Error, ExpressionField, Origin};
 use crate::limits::RuleLimits;
 use crate::load::LoadedRule;
-use crate::references::first_unknown_name;
+use crate::references::{NameKind, first_unknown_name};
 use crate::schema::RuleSpec;
 use crate::types::Type;
 
@@ -78,10 +78,73 @@ fn compile_expression(
     limits: &RuleLimits,
     expected: Type,
 ) -> Result<Program, Error> {
-    let breach = |breach: crate::limits::LimitBreach| Error::CompileExpression {
-        origin: rule.origin.clone(),
-        rule: rule.name.clone(),
-        field,
+    let (origin, name) = (rule.origin.clone(), rule.name.clone());
+    checked_program(env, source, limits, Some(&expected)).map_err(|problem| match problem {
+        Problem::Compile { line, column, message } => {
+            Error::CompileExpression { origin, rule: name, field, line, column, message }
+        }
+        Problem::UnknownName { kind, name: unknown, line, column } => {
+            Error::UnknownName { origin, rule: name, field, kind, name: unknown, line, column }
+        }
+        Problem::WrongType { found } => Error::ExpressionType {
+            origin,
+            rule: name,
+            field,
+            expected: match field {
+                ExpressionField::Rule => "a bool (true means violation)",
+                ExpressionField::MessageExpression => "a string",
+            },
+            found: found.name(),
+        },
+        Problem::Regex { pattern, message } => Error::InvalidRegex { origin, rule: name, field, pattern, message },
+        Problem::Cost { estimate } => Error::CostLimit {
+            origin,
+            rule: name,
+            field,
+            estimate,
+            limit: limits.max_estimated_cost,
+            largest_object_bytes: limits.largest_object_bytes,
+        },
+    })
+}
+
+/// Why an expression is refused at load, before it is placed in a rule or in `portal eval`.
+pub(crate) enum Problem {
+    /// Too long or deep, not CEL, or a type error.
+    Compile {
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    UnknownName {
+        kind: NameKind,
+        name: String,
+        line: usize,
+        column: usize,
+    },
+    /// The expression's type cannot be the one expected of it.
+    WrongType {
+        found: Type,
+    },
+    Regex {
+        pattern: String,
+        message: String,
+    },
+    /// The estimated worst case is over `limits.max_estimated_cost`.
+    Cost {
+        estimate: f64,
+    },
+}
+
+/// Every check an expression passes at load, in order: size, syntax, depth, names, types (and,
+/// when `expected` is given, that its type can be that), literal regular expressions, cost.
+pub(crate) fn checked_program(
+    env: &Arc<Env>,
+    source: &str,
+    limits: &RuleLimits,
+    expected: Option<&Type>,
+) -> Result<Program, Problem> {
+    let breach = |breach: crate::limits::LimitBreach| Problem::Compile {
         line: breach.line,
         column: breach.column,
         message: breach.message,
@@ -91,61 +154,27 @@ fn compile_expression(
         let first = errors.errors.first();
         let (line, column) = first.map_or((1, 1), |e| (e.pos.0.max(1) as usize, e.pos.1.max(1) as usize));
         let message = first.map_or_else(|| errors.to_string(), |e| e.msg.clone());
-        Error::CompileExpression { origin: rule.origin.clone(), rule: rule.name.clone(), field, line, column, message }
+        Problem::Compile { line, column, message }
     })?;
     crate::limits::check_depth(&program, source).map_err(breach)?;
     if let Some((kind, unknown)) = first_unknown_name(env, &program, source) {
-        return Err(Error::UnknownName {
-            origin: rule.origin.clone(),
-            rule: rule.name.clone(),
-            field,
-            kind,
-            name: unknown.name,
-            line: unknown.line,
-            column: unknown.column,
-        });
+        return Err(Problem::UnknownName { kind, name: unknown.name, line: unknown.line, column: unknown.column });
     }
     let found = crate::types::check(&program).map_err(|error| {
         let (line, column) = crate::references::line_and_column(source, error.offset);
-        Error::CompileExpression {
-            origin: rule.origin.clone(),
-            rule: rule.name.clone(),
-            field,
-            line,
-            column,
-            message: error.message,
-        }
+        Problem::Compile { line, column, message: error.message }
     })?;
-    if !found.compatible(&expected) {
-        return Err(Error::ExpressionType {
-            origin: rule.origin.clone(),
-            rule: rule.name.clone(),
-            field,
-            expected: match field {
-                ExpressionField::Rule => "a bool (true means violation)",
-                ExpressionField::MessageExpression => "a string",
-            },
-            found: found.name(),
-        });
+    if let Some(expected) = expected
+        && !found.compatible(expected)
+    {
+        return Err(Problem::WrongType { found });
     }
-    portal_cel::regex_cache::precompile_literals(&program).map_err(|(pattern, error)| Error::InvalidRegex {
-        origin: rule.origin.clone(),
-        rule: rule.name.clone(),
-        field,
-        pattern,
-        message: regex_message(&error),
-    })?;
+    portal_cel::regex_cache::precompile_literals(&program)
+        .map_err(|(pattern, error)| Problem::Regex { pattern, message: regex_message(&error) })?;
     let estimate = crate::cost::estimate_cost(&program, limits.largest_object_bytes);
     // An estimate that is not a number is over any limit.
     if estimate.is_nan() || estimate > limits.max_estimated_cost {
-        return Err(Error::CostLimit {
-            origin: rule.origin.clone(),
-            rule: rule.name.clone(),
-            field,
-            estimate,
-            limit: limits.max_estimated_cost,
-            largest_object_bytes: limits.largest_object_bytes,
-        });
+        return Err(Problem::Cost { estimate });
     }
     Ok(program)
 }

@@ -6,6 +6,7 @@ use cel::Context;
 use serde_json::Value as Json;
 
 use crate::activation::Activation;
+use crate::compile::{Problem, checked_program};
 use crate::value::to_json;
 
 /// Why an expression could not be evaluated.
@@ -25,44 +26,18 @@ pub enum ExpressionError {
 /// `container` is evaluated once per container and yields a map from container name to result.
 pub fn evaluate_expression(source: &str, activation: &Activation<'_>) -> Result<Json, ExpressionError> {
     let env = crate::environment::environment().map_err(|e| ExpressionError::Environment(e.to_string()))?;
-    let breach = |breach: crate::limits::LimitBreach| ExpressionError::Compile {
-        line: breach.line,
-        column: breach.column,
-        message: breach.message,
-    };
-    crate::limits::check_size(source).map_err(breach)?;
-    let program = env.compile(source).map_err(|errors| {
-        let first = errors.errors.first();
-        ExpressionError::Compile {
-            line: first.map_or(1, |e| e.pos.0.max(1) as usize),
-            column: first.map_or(1, |e| e.pos.1.max(1) as usize),
-            message: first.map_or_else(|| errors.to_string(), |e| e.msg.clone()),
-        }
-    })?;
-    crate::limits::check_depth(&program, source).map_err(breach)?;
-    if let Some((kind, unknown)) = crate::references::first_unknown_name(env, &program, source) {
-        let what = match kind {
-            crate::NameKind::Variable => "unknown variable",
-            crate::NameKind::Function => "unknown function",
-        };
-        return Err(ExpressionError::Compile {
-            line: unknown.line,
-            column: unknown.column,
-            message: format!("{what} `{}`{}", unknown.name, kind.advice(&unknown.name)),
-        });
-    }
-    crate::types::check(&program).map_err(|error| {
-        let (line, column) = crate::references::line_and_column(source, error.offset);
-        ExpressionError::Compile { line, column, message: error.message }
-    })?;
-    portal_cel::regex_cache::precompile_literals(&program).map_err(|(pattern, error)| ExpressionError::Regex {
-        pattern,
-        message: crate::compile::regex_message(&error),
-    })?;
     let limits = crate::RuleLimits::default();
-    let estimate = crate::cost::estimate_cost(&program, limits.largest_object_bytes);
-    if estimate.is_nan() || estimate > limits.max_estimated_cost {
-        return Err(ExpressionError::Compile {
+    let program = checked_program(env, source, &limits, None).map_err(|problem| match problem {
+        Problem::Compile { line, column, message } => ExpressionError::Compile { line, column, message },
+        Problem::UnknownName { kind, name, line, column } => {
+            let what = match kind {
+                crate::NameKind::Variable => "unknown variable",
+                crate::NameKind::Function => "unknown function",
+            };
+            ExpressionError::Compile { line, column, message: format!("{what} `{name}`{}", kind.advice(&name)) }
+        }
+        Problem::Regex { pattern, message } => ExpressionError::Regex { pattern, message },
+        Problem::Cost { estimate } => ExpressionError::Compile {
             line: 1,
             column: 1,
             message: format!(
@@ -72,8 +47,12 @@ pub fn evaluate_expression(source: &str, activation: &Activation<'_>) -> Result<
                 crate::cost::display_bytes(&limits.largest_object_bytes),
                 crate::cost::display_cost(&limits.max_estimated_cost)
             ),
-        });
-    }
+        },
+        // Nothing is expected of a free-standing expression's type.
+        Problem::WrongType { found } => {
+            ExpressionError::Compile { line: 1, column: 1, message: format!("unexpected type {}", found.name()) }
+        }
+    })?;
     let budget = portal_cel::budget::Budget { max_iterations: limits.max_iterations, cancel: None };
     let run = |container: Option<usize>| {
         let bindings = activation.bindings(container);
