@@ -3,7 +3,8 @@
 
 use std::sync::OnceLock;
 
-use cel::common::types::CelList;
+use cel::common::traits::Indexer;
+use cel::common::types::{CelList, CelMap, CelString};
 use cel::common::value::{CowVal, Val};
 use cel::context::VariableResolver;
 use serde_json::Value as Json;
@@ -216,7 +217,32 @@ pub(crate) struct Bindings<'s, 'a> {
 }
 
 impl VariableResolver for Bindings<'_, '_> {
-    fn resolve<'b>(&'b self, variable: &str) -> Option<CowVal<'b, 'b>> {
+    /// The interpreter asks for a select chain `a.b.c` as a whole name first, then `a.b`, then
+    /// `a`, selecting what is left on the value found. Answering the whole name here, by selecting
+    /// the fields from the variable directly, gives the same value without the interpreter's
+    /// repeated lookups; any field that is missing or not in a map leaves the chain to the
+    /// interpreter, which reports it as before.
+    fn resolve<'b>(&'b self, name: &str) -> Option<CowVal<'b, 'b>> {
+        let mut segments = name.split('.');
+        let variable = segments.next()?;
+        let mut found = match self.variable(variable)? {
+            CowVal::Borrowed(found) => found,
+            owned => return segments.next().is_none().then_some(owned),
+        };
+        for field in segments {
+            // Only a map selects a field by its key; the interpreter handles anything else.
+            let map = found.downcast_ref::<CelMap>()?;
+            found = match Indexer::get(map, &CelString::from(field)).ok()? {
+                CowVal::Borrowed(value) => value,
+                CowVal::Owned(_) => return None,
+            };
+        }
+        Some(CowVal::Borrowed(found))
+    }
+}
+
+impl<'b> Bindings<'b, '_> {
+    fn variable(&self, variable: &str) -> Option<CowVal<'b, 'b>> {
         if variable == "container" {
             return match self.container {
                 Some(index) => self.variables.containers().inner().get(index).map(|c| CowVal::Borrowed(&**c)),

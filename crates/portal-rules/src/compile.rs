@@ -21,7 +21,7 @@ pub struct CompiledRule {
     pub(crate) namespace: Option<String>,
     pub(crate) program: Program,
     pub(crate) message_program: Option<Program>,
-    /// The rule mentions `container`: evaluate it once per container.
+    /// The rule reads the rule variable `container`: evaluate it once per container.
     pub(crate) per_container: bool,
 }
 
@@ -58,7 +58,7 @@ pub fn compile_rule(env: &Arc<Env>, rule: LoadedRule, limits: &RuleLimits) -> Re
         }
         None => None,
     };
-    let per_container = program.references().has_variable("container");
+    let per_container = crate::references::reads_rule_variable(&program, "container");
     Ok(CompiledRule {
         name: Arc::from(rule.name.as_str()),
         spec: rule.spec,

@@ -69,7 +69,7 @@ pub fn evaluate_expression(source: &str, activation: &Activation<'_>) -> Result<
             .map(|value| to_json(&value))
             .map_err(|error| ExpressionError::Evaluate { container: container_name(), message: error.to_string() })
     };
-    if !program.references().has_variable("container") {
+    if !crate::references::reads_rule_variable(&program, "container") {
         return run(None);
     }
     let mut results = serde_json::Map::new();

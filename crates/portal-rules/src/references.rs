@@ -91,6 +91,16 @@ pub(crate) fn unknown_identifiers(program: &Program, source: &str) -> Vec<Unknow
     found
 }
 
+/// Whether the expression reads the rule variable `variable` itself, not a comprehension
+/// variable of the same name (`containers.all(container, …)` does not read `container`).
+pub(crate) fn reads_rule_variable(program: &Program, variable: &str) -> bool {
+    let mut reads = false;
+    walk(program.expression(), &mut Vec::new(), &mut |reference, _| {
+        reads |= matches!(reference, Reference::RuleVariable(name) if name == variable);
+    });
+    reads
+}
+
 /// Calls of functions the environment does not declare (`startsWth`, `math.greatestt`).
 ///
 /// The `cel` crate resolves a function only when a call runs and has no declarations to check
@@ -288,6 +298,8 @@ fn located(program: &Program, source: &str, name: String, id: u64) -> UnknownNam
 /// What [`walk`] reports.
 enum Reference<'e> {
     UnknownIdentifier(&'e str),
+    /// A rule variable read where no comprehension variable of its name hides it.
+    RuleVariable(&'e str),
     /// A call of a named function; `namespaced` when its target is a library namespace
     /// (`math.abs(x)`), not a value (`x.startsWith(y)`).
     Call {
@@ -317,7 +329,9 @@ fn walk<'e>(expr: &'e IdedExpr, bound: &mut Vec<&'e str>, report: &mut dyn FnMut
     };
     match &expr.expr {
         Expr::Ident(name) => {
-            if !known(name, bound) {
+            if VARIABLES.contains(&name.as_str()) && !bound.contains(&name.as_str()) {
+                report(Reference::RuleVariable(name), expr.id);
+            } else if !known(name, bound) {
                 report(Reference::UnknownIdentifier(name), expr.id);
             }
         }

@@ -171,6 +171,25 @@ fn optional_syntax_reads_deep_paths_without_has_chains() {
 }
 
 #[test]
+fn field_chains_read_like_selections_from_the_innermost_variable() {
+    let object =
+        pod(json!({"containers": [{"name": "app", "image": "nginx", "securityContext": {"privileged": true}}]}));
+    assert_eq!(eval("object.spec.containers[0].securityContext.privileged", &object), json!(true));
+    assert_eq!(eval("object.metadata.labels.app", &object), json!("web"));
+    // A comprehension variable shadows the rule variable of the same name, in chains too.
+    assert_eq!(eval("[{'spec': {'name': 'inner'}}].map(object, object.spec.name)", &object), json!(["inner"]));
+    assert_eq!(eval("[{'image': 'x'}].all(container, container.image == 'x')", &object), json!(true));
+    assert_eq!(eval("has(object.spec.hostNetwork)", &object), json!(false));
+    assert_eq!(eval("has(object.metadata.labels.app)", &object), json!(true));
+    // A missing field or a field of a non-map is an error naming what was missing, as before.
+    let activation = Activation::new(EvaluationInput { object: Some(&object), ..Default::default() });
+    let missing = evaluate_expression("object.spec.hostNetwork.enabled", &activation).unwrap_err().to_string();
+    assert!(missing.contains("hostNetwork"), "{missing}");
+    let not_a_map = evaluate_expression("object.kind.name == 'x'", &activation).unwrap_err().to_string();
+    assert!(not_a_map.contains("name") || not_a_map.contains("_._"), "{not_a_map}");
+}
+
+#[test]
 fn templates_are_found_at_their_usual_paths() {
     let container = json!([{"name": "c", "image": "busybox", "securityContext": {"privileged": true}}]);
     let template = json!({"metadata": {"labels": {"t": "1"}}, "spec": {"hostPID": true, "containers": container}});
@@ -224,6 +243,16 @@ fn rules_mentioning_container_run_per_container_and_name_it() {
     let object =
         pod(json!({"hostNetwork": true, "containers": [{"name": "a", "image": "x"}, {"name": "b", "image": "x"}]}));
     assert_eq!(outcomes(&set, &object), vec![("host-network".to_owned(), Outcome::Fail, vec![None])]);
+    // A comprehension variable named `container` is not the rule variable: one evaluation, one
+    // violation for the pod, not one per container.
+    let set = rules(&pod_rule(
+        "any-privileged",
+        "containers.exists(container, container.securityContext.privileged == true)",
+    ));
+    let object = pod(
+        json!({"containers": [{"name": "a", "image": "x", "securityContext": {"privileged": true}}, {"name": "b", "image": "x"}]}),
+    );
+    assert_eq!(outcomes(&set, &object), vec![("any-privileged".to_owned(), Outcome::Fail, vec![None])]);
 }
 
 #[test]
