@@ -4,6 +4,7 @@
 //! spec, not converted again.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 
 use cel::common::types::{CelList, CelMap, CelMapKey, CelString};
 use cel::common::value::Val;
@@ -46,10 +47,19 @@ fn field_or<'a>(map: Option<&CelMap<'a>>, key: &'static str, default: fn() -> Bo
 
 /// The map's own fields (shared, not copied) with `required` fields added when absent.
 fn map_with_defaults<'a>(map: Option<&CelMap<'a>>, required: &[RequiredField<'a>]) -> BoxedVal<'a> {
-    let mut fields: HashMap<CelMapKey<'a>, BoxedVal<'a>> = map.map(|m| (**m).clone()).unwrap_or_default();
+    // Sized once for both, so adding the defaults never rehashes what was copied.
+    let mut fields: HashMap<CelMapKey<'a>, BoxedVal<'a>> =
+        HashMap::with_capacity(map.map_or(0, |m| m.len()) + required.len());
+    if let Some(map) = map {
+        fields.extend(map.iter().map(|(key, value)| (key.clone(), value.clone_as_boxed())));
+    }
     for (key, default) in required {
-        if field(map, key).is_none() {
-            fields.insert(CelMapKey::from(*key), default());
+        match fields.entry(CelMapKey::from(*key)) {
+            Entry::Occupied(mut present) if is_null(&**present.get()) => *present.get_mut() = default(),
+            Entry::Occupied(_) => {}
+            Entry::Vacant(absent) => {
+                absent.insert(default());
+            }
         }
     }
     Box::new(Shared::new(CelMap::from(fields)))
