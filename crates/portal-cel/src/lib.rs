@@ -1,6 +1,7 @@
 //! The Kubernetes CEL libraries that the `cel` crate lacks, with Kubernetes' names and meaning:
 //! list functions, regex `find`/`findAll` (and a `matches` that never recompiles a pattern),
-//! `url()`, `quantity()`, `ip()`/`cidr()`, `sets`, `format.*` and `semver()`.
+//! `url()`, `quantity()`, `ip()`/`cidr()`, `sets`, `format.*` and `semver()`; and `string.format()`
+//! with Kubernetes' formatter.
 //!
 //! Also the standard macros, with every comprehension bounded by a [`budget`].
 //!
@@ -9,6 +10,7 @@
 pub mod budget;
 mod comprehensions;
 mod format;
+mod go_text;
 mod ip;
 mod libraries;
 mod lists;
@@ -16,6 +18,7 @@ mod quantity;
 pub mod regex_cache;
 mod semver;
 mod sets;
+pub mod string_format;
 mod support;
 pub mod timestamps;
 pub mod two_variable;
@@ -33,6 +36,7 @@ pub fn register(env: &mut Env) -> Result<(), DeclarationError> {
     two_variable::register(env)?;
     timestamps::register(env)?;
     budget::register(env)?;
+    string_format::register(env)?;
     libraries::register(env)
 }
 

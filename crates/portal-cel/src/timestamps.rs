@@ -1,6 +1,7 @@
 //! Timestamps as the newest cel-go has them, where the `cel` crate differs: `string(t)` keeps the
 //! offset the timestamp was written with (`2024-01-01T00:00:00+02:00`, Go's RFC 3339 with
 //! nanoseconds), and the accessors without a time zone (`t.getHours()`) read the time in UTC.
+//! `string(d)` of a double is cel-go's too: Go's `%g` (`1e+06`, `2e-09`).
 //!
 //! Both are macros over the crate's functions: `t.getHours()` becomes `@portal_in_utc(t).getHours()`
 //! and `string(x)` becomes `@portal_to_string(x)`, which formats timestamps itself and hands
@@ -10,12 +11,13 @@
 use std::sync::LazyLock;
 
 use cel::common::ast::{Expr, IdedExpr};
-use cel::common::types::{CelString, CelTimestamp, DYN_TYPE};
+use cel::common::types::{CelDouble, CelString, CelTimestamp, DYN_TYPE};
 use cel::common::value::CowVal;
 use cel::parser::{Macro, MacroExprHelper, ParseError};
 use cel::{DeclarationError, Env, ExecutionError};
 
 use crate::comprehensions::call;
+use crate::go_text::{go_g, go_rfc3339_nano};
 use crate::support::{namespaced_as, no_such_overload, take_args};
 
 /// `string(x)`, with timestamps formatted as cel-go formats them.
@@ -121,30 +123,16 @@ fn timestamp_in_utc<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>,
 }
 
 fn convert_to_string<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, ExecutionError> {
-    if let [value] = args.as_slice()
-        && let Some(timestamp) = value.downcast_ref::<CelTimestamp>()
-    {
-        return Ok(CowVal::owned(CelString::from(go_rfc3339_nano(timestamp.inner()))));
+    if let [value] = args.as_slice() {
+        if let Some(timestamp) = value.downcast_ref::<CelTimestamp>() {
+            return Ok(CowVal::owned(CelString::from(go_rfc3339_nano(timestamp.inner()))));
+        }
+        // cel-go writes a double as Go's `%g`: `1.234567e+06`, `2e-09`.
+        if let Some(double) = value.downcast_ref::<CelDouble>() {
+            return Ok(CowVal::owned(CelString::from(go_g(*double.inner()))));
+        }
     }
     delegate("string", args)
-}
-
-/// Go's `time.RFC3339Nano` layout: the fraction without trailing zeros (none when it is zero),
-/// and `Z` for a zero offset.
-fn go_rfc3339_nano(time: &chrono::DateTime<chrono::FixedOffset>) -> String {
-    let mut text = time.format("%Y-%m-%dT%H:%M:%S").to_string();
-    let nanos = time.timestamp_subsec_nanos() % 1_000_000_000;
-    if nanos != 0 {
-        let fraction = format!("{nanos:09}");
-        text.push('.');
-        text.push_str(fraction.trim_end_matches('0'));
-    }
-    if time.offset().local_minus_utc() == 0 {
-        text.push('Z');
-    } else {
-        text.push_str(&time.format("%:z").to_string());
-    }
-    text
 }
 
 #[cfg(test)]
@@ -164,6 +152,11 @@ mod tests {
             // Everything else converts as the standard library does.
             ("string(1) + string(1u) + string(true) + string('x')", Expect::Str("11truex")),
             ("string(duration('90s'))", Expect::Str("90s")),
+            (
+                "string(1234567.0) + ' ' + string(0.000000002) + ' ' + string(2.5)",
+                Expect::Str("1.234567e+06 2e-09 2.5"),
+            ),
+            ("string(100000.0) + ' ' + string(-0.0) + ' ' + string(1e21)", Expect::Str("100000 -0 1e+21")),
             ("string(b'\\xff')", Expect::Fails("invalid UTF-8")),
             ("optional.ofNonZeroValue(timestamp('1970-01-01T00:00:00Z')).hasValue()", Expect::Bool(true)),
             ("optional.ofNonZeroValue(timestamp('0001-01-01T00:00:00Z')).hasValue()", Expect::Bool(false)),

@@ -2,85 +2,16 @@
 //! and the cost of rules that do not match. Run with `cargo xtask bench`.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use std::path::{Path, PathBuf};
+mod fixtures;
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use fixtures::{compile, deployment, examples, pod, restricted_rules, rules_in};
+use portal_rules::{Activation, EvaluationInput, LoadedRule, ModeFilter, Operation, RuleSet, load_rules};
+use serde_json::Value;
 
 /// The allocator the `portal` binary ships with, so the figures are the binary's.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-use portal_rules::{Activation, EvaluationInput, LoadedRule, ModeFilter, Operation, RuleSet, load_rules};
-use serde_json::{Value, json};
-
-fn examples() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples")
-}
-
-/// Every rule file directly in `dir` (not its tests).
-fn rules_in(dir: &Path) -> Vec<LoadedRule> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
-        .collect();
-    files.sort();
-    files
-        .iter()
-        .flat_map(|file| {
-            let (rules, errors) = load_rules(&file.display().to_string(), &std::fs::read_to_string(file).unwrap());
-            assert!(errors.is_empty(), "{errors:?}");
-            rules
-        })
-        .collect()
-}
-
-fn compile(rules: Vec<LoadedRule>) -> RuleSet {
-    let (set, errors) = RuleSet::compile(rules);
-    assert!(errors.is_empty(), "{errors:?}");
-    set
-}
-
-fn container(name: &str) -> Value {
-    json!({
-        "name": name,
-        "image": format!("ghcr.io/example/{name}:1.4.2@sha256:9b2a3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f809"),
-        "ports": [{"containerPort": 8080, "protocol": "TCP"}],
-        "env": [{"name": "LOG_LEVEL", "value": "info"}, {"name": "PORT", "value": "8080"}],
-        "resources": {"limits": {"cpu": "500m", "memory": "256Mi"}, "requests": {"cpu": "100m", "memory": "128Mi"}},
-        "readinessProbe": {"httpGet": {"path": "/healthz", "port": 8080}, "periodSeconds": 5},
-        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
-        "securityContext": {"allowPrivilegeEscalation": false, "readOnlyRootFilesystem": true, "capabilities": {"drop": ["ALL"]}}
-    })
-}
-
-fn pod_spec(containers: usize) -> Value {
-    json!({
-        "serviceAccountName": "web",
-        "automountServiceAccountToken": false,
-        "securityContext": {"runAsNonRoot": true, "runAsUser": 10001, "seccompProfile": {"type": "RuntimeDefault"}},
-        "volumes": [{"name": "tmp", "emptyDir": {}}],
-        "containers": (0..containers).map(|i| container(&format!("c{i}"))).collect::<Vec<_>>()
-    })
-}
-
-fn deployment() -> Value {
-    json!({
-        "apiVersion": "apps/v1", "kind": "Deployment",
-        "metadata": {"name": "web", "namespace": "shop", "uid": "6f1c2a3e-1111-2222-3333-444455556666",
-                     "labels": {"app.kubernetes.io/name": "web", "team": "storefront"},
-                     "annotations": {"deployment.kubernetes.io/revision": "3"}},
-        "spec": {"replicas": 3, "selector": {"matchLabels": {"app.kubernetes.io/name": "web"}},
-                 "template": {"metadata": {"labels": {"app.kubernetes.io/name": "web"}}, "spec": pod_spec(1)}}
-    })
-}
-
-fn pod(containers: usize) -> Value {
-    json!({
-        "apiVersion": "v1", "kind": "Pod",
-        "metadata": {"name": "web-0", "namespace": "shop", "labels": {"app.kubernetes.io/name": "web"}},
-        "spec": pod_spec(containers)
-    })
-}
 
 /// 1,000 rules for a kind the object is not.
 fn unrelated_rules(count: usize) -> Vec<LoadedRule> {
@@ -106,12 +37,7 @@ fn evaluate(set: &RuleSet, object: &Value) -> usize {
 }
 
 fn benches(c: &mut Criterion) {
-    let pss = examples().join("policies/pod-security");
-    let restricted = {
-        let mut rules = rules_in(&pss.join("baseline"));
-        rules.extend(rules_in(&pss.join("restricted")));
-        rules
-    };
+    let restricted = restricted_rules();
     let mut everything = restricted.clone();
     everything.extend(rules_in(&examples().join("rules")));
 

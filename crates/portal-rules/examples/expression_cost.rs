@@ -5,32 +5,17 @@
 //! one-off construction excluded) and the outcome.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "../benches/fixtures/mod.rs"]
+mod fixtures;
+
 use std::time::Instant;
 
 use portal_rules::{Activation, EvaluationInput, ModeFilter, Operation, RuleSet, load_rules};
-use serde_json::json;
 
 const ITERATIONS: u32 = 20_000;
 
 fn main() {
-    let pod = json!({
-        "apiVersion": "v1", "kind": "Pod",
-        "metadata": {"name": "web-0", "namespace": "shop", "labels": {"app": "web"}},
-        "spec": {
-            "serviceAccountName": "web", "automountServiceAccountToken": false,
-            "securityContext": {"runAsNonRoot": true, "runAsUser": 10001, "seccompProfile": {"type": "RuntimeDefault"}},
-            "volumes": [{"name": "tmp", "emptyDir": {}}],
-            "containers": [{
-                "name": "web", "image": "ghcr.io/example/web:1.4.2",
-                "ports": [{"containerPort": 8080}], "env": [{"name": "PORT", "value": "8080"}],
-                "resources": {"limits": {"cpu": "500m", "memory": "256Mi"}},
-                "readinessProbe": {"httpGet": {"path": "/healthz", "port": 8080}},
-                "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
-                "securityContext": {"allowPrivilegeEscalation": false, "readOnlyRootFilesystem": true,
-                                    "capabilities": {"drop": ["ALL"]}}
-            }]
-        }
-    });
+    let pod = fixtures::pod(1);
     for expression in std::env::args().skip(1) {
         let text = format!("name: measured\nmatch: {{gvk: [{{group: '', kind: Pod}}]}}\nrule: {expression:?}\n");
         let (rules, errors) = RuleSet::compile(load_rules("argument", &text).0);

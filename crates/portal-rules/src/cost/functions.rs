@@ -102,8 +102,12 @@ pub(super) fn call(name: &str, target: Option<&Shape>, args: &[Shape], largest_o
             let bytes = (subject.total + 1.0) * replacement + subject.total;
             (PER_ELEMENT * bytes, Shape::string(bytes))
         }
-        "format" => {
-            let bytes = subject.total + 4.0 * other.total + 16.0;
+        "format" | portal_cel::string_format::FORMAT_FUNCTION => {
+            // Each argument quoted (up to four bytes a byte), and each clause (two bytes at least)
+            // padded out to its precision, past the 309 digits and their commas of the largest
+            // double.
+            let per_clause = portal_cel::string_format::MAX_PRECISION as f64 + 420.0;
+            let bytes = subject.total + 4.0 * other.total + 16.0 + subject.total / 2.0 * per_clause;
             (PER_ELEMENT * bytes, Shape::string(bytes))
         }
         "strings.quote" => (scan(&subject), Shape::string(2.0 * subject.total + 2.0)),

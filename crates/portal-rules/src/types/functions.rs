@@ -25,6 +25,13 @@ pub(crate) fn result(name: &str, target: Option<&Type>, args: &[Type]) -> Result
         portal_cel::timestamps::TO_STRING_FUNCTION => "string",
         portal_cel::timestamps::OF_NON_ZERO_FUNCTION => "optional.ofNonZeroValue",
         portal_cel::timestamps::IN_UTC_FUNCTION => return Ok(args.first().cloned().unwrap_or(Type::Dyn)),
+        // `s.format(l)`, rewritten to a global call.
+        portal_cel::string_format::FORMAT_FUNCTION => {
+            return match args.split_first() {
+                Some((this, rest)) => result("format", Some(this), rest),
+                None => Ok(Type::Dyn),
+            };
+        }
         other => other,
     };
     if let Some(found) = generic(name, target, args) {

@@ -48,6 +48,10 @@ fn display_name(name: &str) -> &str {
         operators::INDEX | operators::OPT_INDEX => "[]",
         operators::CONDITIONAL => "?:",
         portal_cel::regex_cache::CACHED_MATCHES => "matches",
+        portal_cel::timestamps::TO_STRING_FUNCTION => "string",
+        portal_cel::timestamps::OF_NON_ZERO_FUNCTION => "optional.ofNonZeroValue",
+        portal_cel::budget::RANGE_FUNCTION => "lists.range",
+        portal_cel::string_format::FORMAT_FUNCTION => "format",
         other => other,
     }
 }

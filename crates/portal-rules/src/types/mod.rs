@@ -8,6 +8,7 @@
 //! rejected: a value of type `dyn` matches anything, as in cel-go. The walk recurses once per
 //! level of the syntax tree: it runs after the depth check.
 
+mod format_call;
 mod functions;
 mod mismatch;
 mod ty;
@@ -26,7 +27,7 @@ pub(crate) struct TypeError {
 
 /// The type of `program`, or its first type error.
 pub(crate) fn check(program: &Program) -> Result<Type, TypeError> {
-    let mut checker = Checker { program, scopes: Vec::new() };
+    let mut checker = Checker { program, scopes: Vec::new(), in_format_call: 0 };
     checker.infer(program.expression())
 }
 
@@ -34,6 +35,9 @@ struct Checker<'p> {
     program: &'p Program,
     /// Comprehension variables in scope, innermost last.
     scopes: Vec<(String, Type)>,
+    /// How many `format` calls the expression being checked is inside: their list and map
+    /// literals may mix types, as in Kubernetes.
+    in_format_call: usize,
 }
 
 impl Checker<'_> {
@@ -133,6 +137,9 @@ impl Checker<'_> {
         if so_far.compatible(found) {
             return Ok(so_far.join(found));
         }
+        if self.in_format_call > 0 {
+            return Ok(Type::Dyn);
+        }
         Err(self.error(
             item,
             format!(
@@ -192,13 +199,13 @@ impl Checker<'_> {
     }
 
     fn call(&mut self, expr: &IdedExpr, call: &CallExpr) -> Result<Type, TypeError> {
-        let target = match &call.target {
-            Some(target) if !is_namespace(target) => Some(self.infer(target)?),
-            _ => None,
-        };
-        let mut args = Vec::with_capacity(call.args.len());
-        for arg in &call.args {
-            args.push(self.infer(arg)?);
+        let format_call = call.func_name == portal_cel::string_format::FORMAT_FUNCTION;
+        self.in_format_call += usize::from(format_call);
+        let inferred = self.call_arguments(call);
+        self.in_format_call -= usize::from(format_call);
+        let (target, args) = inferred?;
+        if format_call {
+            self.format_call(expr, call)?;
         }
         let name = match &call.target {
             Some(target) if is_namespace(target) => match &target.expr {
@@ -211,6 +218,19 @@ impl Checker<'_> {
             Ok(found) => Ok(found),
             Err(mismatch) => Err(self.error(expr, mismatch.message(&name, target.as_ref(), &args))),
         }
+    }
+
+    /// The types of a call's target (unless it is a namespace) and arguments.
+    fn call_arguments(&mut self, call: &CallExpr) -> Result<(Option<Type>, Vec<Type>), TypeError> {
+        let target = match &call.target {
+            Some(target) if !is_namespace(target) => Some(self.infer(target)?),
+            _ => None,
+        };
+        let mut args = Vec::with_capacity(call.args.len());
+        for arg in &call.args {
+            args.push(self.infer(arg)?);
+        }
+        Ok((target, args))
     }
 }
 

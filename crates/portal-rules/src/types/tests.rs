@@ -177,3 +177,56 @@ fn the_error_points_at_the_call() {
     // The column of the call's `(`, as for unknown functions.
     assert_eq!(&source[error.offset..], "(1)");
 }
+
+/// cel-go's load-time check of literal `format` calls (`ext/formatting_test.go`, the cases
+/// marked as compile-time errors), as Kubernetes runs it.
+const FORMAT_REJECTED: &[(&str, &str)] = &[
+    ("'%s %s'.format(['abc', 'def', 'ghi'])", "too many arguments supplied to string.format (expected 2, got 3)"),
+    ("'%s %s'.format(['abc'])", "index 1 out of range"),
+    ("'filler %'.format([])", "unexpected end of string"),
+    ("'%j'.format([123])", "could not parse formatting clause: unrecognized formatting clause \"j\""),
+    (
+        "'int is %d'.format([5.2])",
+        "error during formatting: decimal clause can only be used on integers, was given double",
+    ),
+    ("'double is %f'.format([true])", "fixed-point clause can only be used on doubles, was given bool"),
+    ("'double is %.34'.format([5.0])", "could not find end of precision specifier"),
+    ("'double is %e'.format([true])", "scientific clause can only be used on doubles, was given bool"),
+    ("'%x is a double'.format([2.5])", "only integers, byte buffers, and strings can be formatted as hex"),
+    ("'an octal: %o'.format([3.14])", "octal clause can only be used on integers, was given double"),
+    ("'%b'.format(['abc'])", "only integers and bools can be formatted as binary, was given string"),
+    ("'%s'.format([[optional.of(1)]])", "string clause can only be used on"),
+    ("'%s'.format([{'a': quantity('1')}])", "was given kubernetes.Quantity"),
+];
+
+#[test]
+fn literal_format_calls_are_checked_as_kubernetes_checks_them() {
+    for (source, expected) in FORMAT_REJECTED {
+        match checked(source) {
+            Err(error) => assert!(error.message.contains(expected), "{source}: {}", error.message),
+            Ok(found) => panic!("{source} was accepted, as {}", found.name()),
+        }
+    }
+    // A type error points at the argument, not at the call.
+    let source = "'%d and %d'.format([1, 2.5])";
+    assert_eq!(&source[checked(source).unwrap_err().offset..], "2.5])");
+    for accepted in [
+        // Literals inside a format call may mix types, as cel-go exempts them.
+        "'%d %s %s'.format([1, 'a', [1, 'b', {'k': 2.0, 1: true}]])",
+        "'%f %e'.format(['NaN', 1.5])",
+        "'%x %X %o %b'.format([1, b'x', 2u, true])",
+        // Not literals: checked when evaluated.
+        "'%d'.format([dyn(1.5)])",
+        "('%d' + '').format([1.5, 2])",
+        "'%s'.format(object.spec.containers)",
+    ] {
+        let found = checked(accepted).unwrap_or_else(|error| panic!("{accepted}: {}", error.message));
+        assert_eq!(found, Type::String, "{accepted}");
+    }
+}
+
+#[test]
+fn a_rewritten_call_is_named_as_written() {
+    let error = checked("string(type(1))").unwrap_err();
+    assert!(error.message.contains("'string' applied to '(type)'"), "{}", error.message);
+}
