@@ -15,6 +15,7 @@ const URL: Type = Type::Opaque("net.URL");
 const IP: Type = Type::Opaque("net.IP");
 const CIDR: Type = Type::Opaque("net.CIDR");
 const SEMVER: Type = Type::Opaque("kubernetes.Semver");
+const NAMED_FORMAT: Type = Type::Opaque("kubernetes.NamedFormat");
 
 /// The result type of calling `name` on `target` (a member call) with `args`, or why no overload
 /// takes them.
@@ -300,6 +301,34 @@ fn overloads(name: &str, member: bool) -> Vec<(Vec<Type>, Type)> {
         ("semver", false) => vec![(vec![String], SEMVER), (vec![String, Bool], SEMVER)],
         ("isSemver", false) => vec![(vec![String], Bool), (vec![String, Bool], Bool)],
         ("major" | "minor" | "patch", true) => vec![(vec![SEMVER], Int)],
+        (
+            "format.dns1123Label"
+            | "format.dns1123Subdomain"
+            | "format.dns1035Label"
+            | "format.qualifiedName"
+            | "format.dns1123LabelPrefix"
+            | "format.dns1123SubdomainPrefix"
+            | "format.dns1035LabelPrefix"
+            | "format.labelValue"
+            | "format.uri"
+            | "format.uuid"
+            | "format.byte"
+            | "format.date"
+            | "format.datetime",
+            false,
+        ) => vec![(vec![], NAMED_FORMAT)],
+        ("format.named", false) => vec![(vec![String], Type::Optional(Box::new(NAMED_FORMAT)))],
+        ("validate", true) => vec![(vec![NAMED_FORMAT, String], Type::Optional(Box::new(Type::list(String))))],
+        // The math extension, as cel-go declares it.
+        ("math.ceil" | "math.floor" | "math.round" | "math.trunc", false) => vec![(vec![Double], Double)],
+        ("math.abs" | "math.sign", false) => {
+            vec![(vec![Int], Int), (vec![Uint], Uint), (vec![Double], Double)]
+        }
+        ("math.bitNot", false) => vec![(vec![Int], Int), (vec![Uint], Uint)],
+        ("math.isInf" | "math.isNaN" | "math.isFinite", false) => vec![(vec![Double], Bool)],
+        ("math.sqrt", false) => vec![(vec![Int], Double), (vec![Uint], Double), (vec![Double], Double)],
+        ("math.bitAnd" | "math.bitOr" | "math.bitXor", false) => vec![(vec![Int, Int], Int), (vec![Uint, Uint], Uint)],
+        ("math.bitShiftLeft" | "math.bitShiftRight", false) => vec![(vec![Int, Int], Int), (vec![Uint, Int], Uint)],
         _ => Vec::new(),
     }
 }

@@ -82,6 +82,12 @@ const REJECTED: &[(&str, &str)] = &[
     ("{'a': 1}['a'] + 'b' == ''", "'+' applied to '(int, string)'"),
     ("{'a': 1}[1] == 1", "'[]' applied to '(map(string, int), int)'"),
     ("[1, 2]['a'] == 1", "'[]' applied to '(list(int), string)'"),
+    ("math.round(1)", "'math.round' applied to '(int)'"),
+    ("math.isNaN(1)", "'math.isNaN' applied to '(int)'"),
+    ("math.bitShiftLeft(1.0, 2)", "'math.bitShiftLeft' applied to '(double, int)'"),
+    ("math.bitAnd(1, 1u)", "'math.bitAnd' applied to '(int, uint)'"),
+    ("format.dns1123Label().validate(1)", "'validate' applied to 'kubernetes.NamedFormat.(int)'"),
+    ("format.named(1)", "'format.named' applied to '(int)'"),
 ];
 
 /// Expressions the same environment accepts, among them the ones that mix typed values with
@@ -148,6 +154,9 @@ const ACCEPTED: &[&str] = &[
     "object.metadata.labels.all(k, v, k.startsWith('app') || v != '')",
     "containers.transformList(i, c, c.name).size() > 0",
     "cel.bind(n, containers.map(c, c.name), n.size() == n.distinct().size())",
+    "math.sqrt(4) == 2.0 && math.abs(-1) == 1 && math.sign(-2.5) == -1.0",
+    "math.round(1.5) == 2.0 && math.isFinite(1.0) && math.bitAnd(3u, 1u) == 1u && math.bitShiftLeft(1, 2) == 4",
+    "!format.dns1123Label().validate('a').hasValue() && format.named('uri').hasValue()",
 ];
 
 #[test]
