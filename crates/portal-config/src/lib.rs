@@ -32,7 +32,7 @@ pub use error::{Error, Result, Source};
 pub use layers::OTHER_ENV_VARS;
 pub use overrides::Overrides;
 pub use settings::{
-    AdmissionConfig, AdmissionFailurePolicy, ClusterRulesConfig, Config, ConnectionLimits, HealthConfig,
+    AdmissionConfig, AdmissionFailurePolicy, AuditConfig, ClusterRulesConfig, Config, ConnectionLimits, HealthConfig,
     KubernetesConfig, LeaderElectionConfig, LogFormat, LoggingConfig, ReloadConfig, RuleLimitsConfig, RulesConfig,
     WebhookConfigurationConfig,
 };

@@ -32,7 +32,10 @@ pub struct Config {
     pub admission: AdmissionConfig,
     /// The plain-HTTP health and metrics endpoints.
     pub health: HealthConfig,
-    /// How replicas elect the one that writes (today: the managed webhook configuration).
+    /// The audit of the cluster's objects, with PolicyReports (SPEC §5).
+    pub audit: AuditConfig,
+    /// How replicas elect the one that writes (the audit's reports, the managed webhook
+    /// configuration).
     pub leader_election: LeaderElectionConfig,
     /// Where each value came from; filled by [`Config::load`].
     #[serde(skip)]
@@ -282,6 +285,25 @@ pub struct WebhookConfigurationConfig {
 impl Default for WebhookConfigurationConfig {
     fn default() -> Self {
         WebhookConfigurationConfig { manage: false, name: "portal".to_owned() }
+    }
+}
+
+/// `audit:` — every object an audit rule matches, watched and evaluated, with its results in a
+/// PolicyReport of its own.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct AuditConfig {
+    /// `audit.enabled`: watch the kinds audit rules match and write PolicyReports. Default:
+    /// `false`.
+    pub enabled: bool,
+    /// `audit.workers`: evaluations that run at once. Default: `2`.
+    pub workers: u32,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        AuditConfig { enabled: false, workers: 2 }
     }
 }
 
@@ -582,6 +604,9 @@ impl Config {
         validate_log_filter(&self.logging.level).map_err(|message| ("logging.level", message))?;
         self.admission.validate()?;
         self.leader_election.validate()?;
+        if self.audit.workers == 0 {
+            return Err(("audit.workers", "0 would never evaluate anything: expected at least 1".to_owned()));
+        }
         Ok(())
     }
 

@@ -231,6 +231,8 @@ fn every_setting_from_the_environment() {
             ("PORTAL_ADMISSION_WEBHOOK_CONFIGURATION_MANAGE", "true"),
             ("PORTAL_ADMISSION_WEBHOOK_CONFIGURATION_NAME", "portal-prod"),
             ("PORTAL_HEALTH_LISTEN", "127.0.0.1:9999"),
+            ("PORTAL_AUDIT_ENABLED", "true"),
+            ("PORTAL_AUDIT_WORKERS", "8"),
             ("PORTAL_LEADER_ELECTION_NAMESPACE", "portal"),
             ("PORTAL_LEADER_ELECTION_LEASE_NAME", "portal-leader"),
             ("PORTAL_LEADER_ELECTION_LEASE_DURATION", "30s"),
@@ -271,6 +273,8 @@ fn every_setting_from_the_environment() {
     assert!(config.admission.webhook_configuration.manage);
     assert_eq!(config.admission.webhook_configuration.name, "portal-prod");
     assert_eq!(config.health.listen, addr("127.0.0.1:9999"));
+    assert!(config.audit.enabled);
+    assert_eq!(config.audit.workers, 8);
     let election = &config.leader_election;
     assert_eq!((election.namespace.as_str(), election.lease_name.as_str()), ("portal", "portal-leader"));
     assert_eq!(
@@ -400,9 +404,9 @@ fn file_errors_name_the_line_the_path_and_what_is_allowed() {
             "portal.yaml:3: setting `rules.reloads`: unknown field `reloads`, expected one of `cluster`, `folders`, `reload`, `limits`",
         ),
         (
-            "logging: {}\naudit:\n  enabled: true\n",
-            "portal.yaml:2: setting `audit`: unknown field `audit`, expected one of `rules`, `kubernetes`, `logging`, \
-             `admission`, `health`, `leaderElection`",
+            "logging: {}\nnetwork:\n  enabled: true\n",
+            "portal.yaml:2: setting `network`: unknown field `network`, expected one of `rules`, `kubernetes`, \
+             `logging`, `admission`, `health`, `audit`, `leaderElection`",
         ),
         (
             "logging:\n  format: xml\n",
@@ -449,7 +453,7 @@ fn file_errors_name_the_line_the_path_and_what_is_allowed() {
         (
             "- rules\n",
             "portal.yaml:1: the configuration file must be a mapping of sections (rules, kubernetes, logging, \
-             admission, health, leaderElection), not a list",
+             admission, health, audit, leaderElection), not a list",
         ),
         (
             "admission:\n  cert_file: /tls.crt\n",
@@ -631,7 +635,7 @@ fn unknown_portal_variables_are_errors() {
                  PORTAL_ADMISSION_CONNECTIONS_MAX, PORTAL_ADMISSION_CONNECTIONS_HANDSHAKE_TIMEOUT, \
                  PORTAL_ADMISSION_CONNECTIONS_HEADER_TIMEOUT, PORTAL_ADMISSION_CONNECTIONS_BODY_TIMEOUT, \
                  PORTAL_ADMISSION_CONNECTIONS_IDLE_TIMEOUT, PORTAL_ADMISSION_WEBHOOK_CONFIGURATION_MANAGE, \
-                 PORTAL_ADMISSION_WEBHOOK_CONFIGURATION_NAME, PORTAL_HEALTH_LISTEN, PORTAL_LEADER_ELECTION_NAMESPACE, \
+                 PORTAL_ADMISSION_WEBHOOK_CONFIGURATION_NAME, PORTAL_HEALTH_LISTEN, PORTAL_AUDIT_ENABLED, PORTAL_AUDIT_WORKERS, PORTAL_LEADER_ELECTION_NAMESPACE, \
                  PORTAL_LEADER_ELECTION_LEASE_NAME, PORTAL_LEADER_ELECTION_LEASE_DURATION, \
                  PORTAL_LEADER_ELECTION_RENEW_DEADLINE, PORTAL_LEADER_ELECTION_RETRY_PERIOD";
     let others = "PORTAL_CONFIG, PORTAL_NAMESPACE, PORTAL_ENVTEST_ASSETS, PORTAL_ENVTEST_CACHE";
@@ -773,6 +777,9 @@ admission:
     name: portal
 health:
   listen: \"[::]:9090\"  # from PORTAL_HEALTH_LISTEN
+audit:
+  enabled: false
+  workers: 2
 leaderElection:
   namespace: portal-system
   leaseName: portal
@@ -851,6 +858,8 @@ fn names_are_derived_and_consistent() {
             "PORTAL_ADMISSION_WEBHOOK_CONFIGURATION_MANAGE",
             "PORTAL_ADMISSION_WEBHOOK_CONFIGURATION_NAME",
             "PORTAL_HEALTH_LISTEN",
+            "PORTAL_AUDIT_ENABLED",
+            "PORTAL_AUDIT_WORKERS",
             "PORTAL_LEADER_ELECTION_NAMESPACE",
             "PORTAL_LEADER_ELECTION_LEASE_NAME",
             "PORTAL_LEADER_ELECTION_LEASE_DURATION",

@@ -6,16 +6,19 @@
 //! - [`sources`]: rule resources and rule folders compiled into one rule set (rebuild only);
 //! - [`cache`]: watch caches evaluations read (Namespaces);
 //! - [`admission`]: the validating webhook, stateless;
+//! - [`audit`]: the objects of the cluster watched and evaluated, with PolicyReports;
 //! - [`registration`]: the ValidatingWebhookConfiguration rendered from the rules;
 //! - [`health`]: `/healthz`, `/readyz`, `/metrics`;
 //! - [`listener`]: HTTP serving that slow, idle or too many clients cannot hold;
 //! - [`lease`]: leader election through a Lease (who writes reports and counters);
-//! - [`writers`]: everything written to the API server (rule status), by server-side apply;
+//! - [`writers`]: everything written to the API server (rule status, reports), by server-side
+//!   apply;
 //! - [`certs`]: `portal init-certs`;
 //! - [`operator`]: `portal run`, composition only.
 
 pub mod admission;
 pub mod api;
+pub mod audit;
 pub mod cache;
 pub mod certs;
 pub mod client;

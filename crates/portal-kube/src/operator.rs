@@ -1,6 +1,6 @@
 //! `portal run`: the long-running process, composed from the parts — the rule sources, the
-//! health endpoint, the caches admission reads and the admission webhook. Composition only: each
-//! part lives in its own module. Audit arrives on top of the same rule set.
+//! health endpoint, the caches admission and the audit read, the admission webhook and the audit.
+//! Composition only: each part lives in its own module.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -47,8 +47,12 @@ pub async fn run(config: &Config, shutdown: impl Future<Output = ()>) -> Result<
         return Err(Error::MissingFolder { path: missing.display().to_string() });
     }
     let manage_webhook = config.admission.webhook_configuration.manage;
-    let client =
-        if config.rules.cluster.enabled || manage_webhook { Some(client(&config.kubernetes).await?) } else { None };
+    let audit = config.audit.enabled;
+    let client = if config.rules.cluster.enabled || manage_webhook || audit {
+        Some(client(&config.kubernetes).await?)
+    } else {
+        None
+    };
     let sources = RuleSources::start(SourcesConfig {
         cluster: client.clone().filter(|_| config.rules.cluster.enabled),
         folders: config.rules.folders.clone(),
@@ -71,28 +75,31 @@ pub async fn run(config: &Config, shutdown: impl Future<Output = ()>) -> Result<
         }
         () = &mut shutdown => return Ok(()),
     }
-    let _admission = if config.admission.enabled {
-        // Only what admission needs is watched: the Namespaces it reads, nothing for audit.
-        let scaled: Arc<dyn ScaledObjects> = match &client {
-            Some(client) => Arc::new(ApiScaledObjects(client.clone())),
-            None => Arc::new(NoScaledObjects),
-        };
-        let namespaces: Arc<dyn NamespaceLookup> = match &client {
-            Some(client) => {
-                let cache = NamespaceCache::start(client.clone());
-                tokio::select! {
-                    () = cache.wait_filled() => {}
-                    () = &mut shutdown => return Ok(()),
-                }
-                Arc::new(cache)
+    // Namespaces are read by admission (selectors, the bypass annotation) and the audit
+    // (selectors): one cache for both.
+    let namespaces: Arc<dyn NamespaceLookup> = match &client {
+        Some(client) if config.admission.enabled || audit => {
+            let cache = NamespaceCache::start(client.clone());
+            tokio::select! {
+                () = cache.wait_filled() => {}
+                () = &mut shutdown => return Ok(()),
             }
-            None => {
+            Arc::new(cache)
+        }
+        _ => {
+            if config.admission.enabled {
                 tracing::warn!(
                     "rules.cluster.enabled is false: no cluster access, so namespace selectors and the \
                      portal.io/bypass annotation cannot be read at admission"
                 );
-                Arc::new(NoNamespaces)
             }
+            Arc::new(NoNamespaces)
+        }
+    };
+    let _admission = if config.admission.enabled {
+        let scaled: Arc<dyn ScaledObjects> = match &client {
+            Some(client) => Arc::new(ApiScaledObjects(client.clone())),
+            None => Arc::new(NoScaledObjects),
         };
         let settings = AdmissionSettings {
             listen: config.admission.listen,
@@ -111,7 +118,8 @@ pub async fn run(config: &Config, shutdown: impl Future<Output = ()>) -> Result<
             max_concurrent_evaluations: 64,
             limits: limits.clone(),
         };
-        Some(admission::start(settings, sources.rules(), Lookups { namespaces, scaled }, metrics.clone()).await?)
+        let lookups = Lookups { namespaces: Arc::clone(&namespaces), scaled };
+        Some(admission::start(settings, sources.rules(), lookups, metrics.clone()).await?)
     } else {
         None
     };
@@ -136,32 +144,54 @@ pub async fn run(config: &Config, shutdown: impl Future<Output = ()>) -> Result<
         }
     });
 
-    // The leader keeps the live webhook configuration's rules in step, when asked to.
+    // The leader writes: the audit's reports, and the live webhook configuration's rules when
+    // asked to.
     let leader = match &client {
-        Some(client) if manage_webhook => Some(start_webhook_keeper(client, config, &sources, &metrics)),
+        Some(client) if manage_webhook || audit => Some(start_leader_work(client, config, &sources, &metrics)),
+        _ => None,
+    };
+    let audit_run = match &client {
+        Some(client) if audit => Some(
+            crate::audit::start(
+                crate::audit::AuditSettings { workers: usize::try_from(config.audit.workers).unwrap_or(1) },
+                crate::audit::AuditInputs {
+                    client: client.clone(),
+                    rules: sources.rules(),
+                    snapshots: sources.subscribe(),
+                    namespaces,
+                    leadership: leader.as_ref().map(|work| work.leadership.clone()),
+                },
+            )
+            .await,
+        ),
         _ => None,
     };
 
     shutdown.await;
     tracing::info!("shutting down");
+    // The audit stops writing before the Lease is given up.
+    drop(audit_run);
     if let Some(leader) = leader {
         leader.stop().await;
     }
     Ok(())
 }
 
-/// The election and the writer that runs while this replica leads.
+/// The election, and the webhook writer that runs while this replica leads.
 struct LeaderWork {
+    leadership: lease::Leadership,
     stop: tokio::sync::watch::Sender<bool>,
     election: tokio::task::JoinHandle<Result<(), lease::LeaseSettingsError>>,
-    writer: tokio::task::JoinHandle<()>,
+    writer: Option<tokio::task::JoinHandle<()>>,
     gauge: tokio::task::JoinHandle<()>,
 }
 
 impl LeaderWork {
     /// Stops writing and gives the Lease up, so that another replica takes over at once.
     async fn stop(self) {
-        self.writer.abort();
+        if let Some(writer) = &self.writer {
+            writer.abort();
+        }
         self.gauge.abort();
         let _ = self.stop.send(true);
         match tokio::time::timeout(std::time::Duration::from_secs(5), self.election).await {
@@ -172,7 +202,7 @@ impl LeaderWork {
     }
 }
 
-fn start_webhook_keeper(
+fn start_leader_work(
     client: &kube::Client,
     config: &Config,
     sources: &RuleSources,
@@ -200,15 +230,17 @@ fn start_webhook_keeper(
             tokio::time::sleep(retry).await;
         }
     });
-    let writer = tokio::spawn(writers::keep_webhook_rules(
-        client.clone(),
-        config.admission.webhook_configuration.name.clone(),
-        sources.rules(),
-        sources.subscribe(),
-        leadership,
-        retry,
-    ));
-    LeaderWork { stop, election, writer, gauge }
+    let writer = config.admission.webhook_configuration.manage.then(|| {
+        tokio::spawn(writers::keep_webhook_rules(
+            client.clone(),
+            config.admission.webhook_configuration.name.clone(),
+            sources.rules(),
+            sources.subscribe(),
+            leadership.clone(),
+            retry,
+        ))
+    });
+    LeaderWork { leadership, stop, election, writer, gauge }
 }
 
 /// This replica in the election: the host name (a Pod's name) and the process id.

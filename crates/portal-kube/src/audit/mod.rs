@@ -1,0 +1,305 @@
+//! The audit: every object of every kind an audit rule matches, watched (never polled),
+//! evaluated when it appears or its content changes and whenever the rules change, with its
+//! results written to a PolicyReport of its own.
+//!
+//! - [`kinds`]: which kinds to watch, from the rules and API discovery;
+//! - [`queue`]: pending evaluations, one per object, newest version wins;
+//! - this module: the watchers (one per kind, started and stopped as rules change), the workers
+//!   that evaluate and write, and following leadership: every replica watches and evaluates,
+//!   only the leader writes.
+
+mod kinds;
+mod queue;
+
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use futures::StreamExt;
+use kube::api::DynamicObject;
+use kube::runtime::{WatchStreamExt, watcher};
+use portal_report::{RuleFindings, Timestamp, object_report};
+use portal_rules::{Activation, EvaluationInput, Mode, ModeFilter, ObjectIdentity, SharedRuleSet};
+use serde_json::Value as Json;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::cache::NamespaceLookup;
+use crate::lease::Leadership;
+use crate::sources::SourcesSnapshot;
+use crate::writers::{ReportWrite, ReportWriter};
+use kinds::WatchedKind;
+use queue::{Work, WorkQueue};
+
+/// How the audit runs.
+#[derive(Debug, Clone)]
+pub struct AuditSettings {
+    /// Evaluations that run at once.
+    pub workers: usize,
+}
+
+/// What the audit needs from the rest of `portal run`.
+pub struct AuditInputs {
+    pub client: kube::Client,
+    pub rules: Arc<SharedRuleSet>,
+    pub snapshots: watch::Receiver<SourcesSnapshot>,
+    pub namespaces: Arc<dyn NamespaceLookup>,
+    /// Who may write; `None` when this replica writes alone.
+    pub leadership: Option<Leadership>,
+}
+
+impl std::fmt::Debug for AuditInputs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuditInputs").field("leadership", &self.leadership).finish_non_exhaustive()
+    }
+}
+
+/// The running audit. Dropping it stops every watch and worker.
+#[derive(Debug)]
+pub struct Audit {
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Drop for Audit {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+/// The objects of one watched kind, by UID, with a digest of their content.
+type KindStore = Arc<Mutex<HashMap<String, (u64, Arc<Json>)>>>;
+
+/// Everything the tasks share.
+struct Shared {
+    inputs: AuditInputs,
+    queue: WorkQueue,
+    writer: ReportWriter,
+    /// The stores of the kinds being watched, by kind key.
+    stores: Mutex<BTreeMap<String, KindStore>>,
+}
+
+impl Shared {
+    /// Queues every cached object again (the rules changed, or leadership was gained).
+    fn requeue_all(&self) {
+        let stores: Vec<KindStore> =
+            self.stores.lock().unwrap_or_else(PoisonError::into_inner).values().cloned().collect();
+        for store in stores {
+            requeue(&self.queue, &store);
+        }
+    }
+
+    fn may_write(&self) -> bool {
+        self.inputs.leadership.as_ref().is_none_or(Leadership::is_leader)
+    }
+}
+
+fn requeue(queue: &WorkQueue, store: &KindStore) {
+    let objects: Vec<(String, Arc<Json>)> = store
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .iter()
+        .map(|(uid, (_, object))| (uid.clone(), Arc::clone(object)))
+        .collect();
+    for (uid, object) in objects {
+        queue.push(uid, Work::Evaluate(object));
+    }
+}
+
+/// Starts the audit: the report writer reads what it wrote before, then the kinds of the
+/// current rules are watched and every object evaluated.
+pub async fn start(settings: AuditSettings, inputs: AuditInputs) -> Audit {
+    let writer = ReportWriter::new(inputs.client.clone());
+    match writer.load_existing().await {
+        Ok(count) => tracing::info!(reports = count, "audit: read the reports written before"),
+        Err(error) => tracing::warn!("audit: reading the existing reports failed, all are written again: {error}"),
+    }
+    let shared = Arc::new(Shared { inputs, queue: WorkQueue::default(), writer, stores: Mutex::new(BTreeMap::new()) });
+    let mut tasks = Vec::new();
+    for _ in 0..settings.workers.max(1) {
+        tasks.push(tokio::spawn(work(Arc::clone(&shared))));
+    }
+    if shared.inputs.leadership.is_some() {
+        tasks.push(tokio::spawn(follow_leadership(Arc::clone(&shared))));
+    }
+    tasks.push(tokio::spawn(follow_rules(shared)));
+    Audit { tasks }
+}
+
+/// Keeps one watch per audited kind as the rules change, and re-evaluates on every change.
+async fn follow_rules(shared: Arc<Shared>) {
+    let mut snapshots = shared.inputs.snapshots.clone();
+    let mut watches: BTreeMap<String, JoinHandle<()>> = BTreeMap::new();
+    loop {
+        snapshots.borrow_and_update();
+        let patterns = kinds::audited_patterns(&shared.inputs.rules.load());
+        match kinds::resolve(&shared.inputs.client, &patterns).await {
+            Ok(wanted) => {
+                let gone: Vec<String> = watches.keys().filter(|key| !wanted.contains_key(*key)).cloned().collect();
+                for key in gone {
+                    if let Some(task) = watches.remove(&key) {
+                        task.abort();
+                    }
+                    // Evaluated once more against rules that no longer match: their reports go.
+                    let store = shared.stores.lock().unwrap_or_else(PoisonError::into_inner).remove(&key);
+                    if let Some(store) = store {
+                        requeue(&shared.queue, &store);
+                    }
+                    tracing::info!(kind = %key, "audit: no longer watched");
+                }
+                // Kinds still watched are evaluated again against the new rules.
+                shared.requeue_all();
+                for (key, kind) in wanted {
+                    if watches.contains_key(&key) {
+                        continue;
+                    }
+                    let store = KindStore::default();
+                    shared
+                        .stores
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .insert(key.clone(), Arc::clone(&store));
+                    tracing::info!(kind = %key, version = %kind.resource.version, "audit: watching");
+                    watches.insert(key, tokio::spawn(watch_kind(Arc::clone(&shared), kind, store)));
+                }
+            }
+            Err(error) => {
+                tracing::warn!("audit: API discovery failed, retrying: {error}");
+                tokio::time::sleep(Duration::from_secs(2)).await;
+                continue;
+            }
+        }
+        if snapshots.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Watches one kind: each object whose content changed is queued, each deleted one forgotten.
+async fn watch_kind(shared: Arc<Shared>, kind: WatchedKind, store: KindStore) {
+    let api = kube::Api::<DynamicObject>::all_with(shared.inputs.client.clone(), &kind.resource);
+    let mut events = watcher(api, watcher::Config::default()).default_backoff().boxed();
+    while let Some(event) = events.next().await {
+        match event {
+            Ok(watcher::Event::Apply(object) | watcher::Event::InitApply(object)) => {
+                let Some((uid, digest, object)) = prepared(object, &kind) else { continue };
+                let mut objects = store.lock().unwrap_or_else(PoisonError::into_inner);
+                if objects.get(&uid).is_some_and(|(known, _)| *known == digest) {
+                    continue;
+                }
+                objects.insert(uid.clone(), (digest, Arc::clone(&object)));
+                drop(objects);
+                shared.queue.push(uid, Work::Evaluate(object));
+            }
+            Ok(watcher::Event::Delete(object)) => {
+                let Some(uid) = object.metadata.uid.clone() else { continue };
+                store.lock().unwrap_or_else(PoisonError::into_inner).remove(&uid);
+                shared.queue.push(uid, Work::Forget { namespace: object.metadata.namespace.clone() });
+            }
+            Ok(watcher::Event::Init | watcher::Event::InitDone) => {}
+            Err(error) => {
+                tracing::warn!(kind = %kinds::key(&kind.resource), "audit: watch failed, restarting: {error}")
+            }
+        }
+    }
+}
+
+/// The object as rules see it — with its `apiVersion` and `kind`, without the fields only the
+/// API server reads — and a digest of its content, which a mere `resourceVersion` bump leaves
+/// unchanged.
+fn prepared(object: DynamicObject, kind: &WatchedKind) -> Option<(String, u64, Arc<Json>)> {
+    let uid = object.metadata.uid.clone()?;
+    let mut json = serde_json::to_value(&object).ok()?;
+    if let Some(fields) = json.as_object_mut() {
+        fields.insert("apiVersion".to_owned(), Json::String(kind.resource.api_version.clone()));
+        fields.insert("kind".to_owned(), Json::String(kind.resource.kind.clone()));
+    }
+    if let Some(metadata) = json.get_mut("metadata").and_then(Json::as_object_mut) {
+        metadata.remove("managedFields");
+        if let Some(annotations) = metadata.get_mut("annotations").and_then(Json::as_object_mut) {
+            annotations.remove("kubectl.kubernetes.io/last-applied-configuration");
+        }
+    }
+    let mut content = json.clone();
+    if let Some(metadata) = content.get_mut("metadata").and_then(Json::as_object_mut) {
+        metadata.remove("resourceVersion");
+    }
+    let mut hasher = DefaultHasher::new();
+    content.to_string().hash(&mut hasher);
+    Some((uid, hasher.finish(), Arc::new(json)))
+}
+
+/// A worker: evaluates queued objects and writes their reports.
+async fn work(shared: Arc<Shared>) {
+    loop {
+        let (uid, work) = shared.queue.pop().await;
+        if !shared.may_write() {
+            // Evaluated by the leader; this replica catches up when it leads.
+            continue;
+        }
+        let outcome = match work {
+            Work::Evaluate(object) => evaluate_and_write(&shared, &uid, &object).await,
+            Work::Forget { namespace } => shared.writer.delete(namespace.as_deref(), &uid).await,
+        };
+        match outcome {
+            Ok(ReportWrite::Unchanged) => {}
+            Ok(done) => tracing::debug!(uid = %uid, ?done, "audit: report written"),
+            Err(error) => tracing::warn!("audit: {}", crate::with_causes(&error)),
+        }
+    }
+}
+
+async fn evaluate_and_write(
+    shared: &Shared,
+    uid: &str,
+    object: &Json,
+) -> Result<ReportWrite, crate::writers::ReportError> {
+    let identity = ObjectIdentity::of(object);
+    let report = {
+        let rules = shared.inputs.rules.load();
+        let namespace = identity.namespace.as_deref().and_then(|name| shared.inputs.namespaces.namespace(name));
+        let activation = Activation::new(EvaluationInput {
+            object: Some(object),
+            namespace_object: namespace.as_ref(),
+            ..EvaluationInput::default()
+        });
+        let results = rules.evaluate(&activation, ModeFilter::Only(Mode::Audit));
+        if results.is_empty() {
+            None
+        } else {
+            Some(object_report(&identity, results.iter().map(RuleFindings::from), now()))
+        }
+    };
+    match report {
+        Some(report) => shared.writer.write(&report, object).await,
+        None => shared.writer.delete(identity.namespace.as_deref(), uid).await,
+    }
+}
+
+fn now() -> Timestamp {
+    let since_epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    Timestamp {
+        seconds: i64::try_from(since_epoch.as_secs()).unwrap_or(i64::MAX),
+        nanos: i32::try_from(since_epoch.subsec_nanos()).unwrap_or(0),
+    }
+}
+
+/// On gaining leadership, reads what the previous leader wrote and evaluates everything again.
+async fn follow_leadership(shared: Arc<Shared>) {
+    let mut leading = false;
+    loop {
+        let now_leading = shared.may_write();
+        if now_leading && !leading {
+            shared.writer.forget();
+            if let Err(error) = shared.writer.load_existing().await {
+                tracing::warn!("audit: reading the existing reports failed, all are written again: {error}");
+            }
+            shared.requeue_all();
+            tracing::info!("audit: leading, reports are written by this replica");
+        }
+        leading = now_leading;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}

@@ -1,0 +1,241 @@
+//! The audit against the real API server: objects of the audited kinds get a PolicyReport of
+//! their own, kept current as the objects and the rules change, written only when its content
+//! changed.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::{Namespace, Pod};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{DynamicObject, Patch, PatchParams, PostParams};
+use kube::discovery::ApiResource;
+use kube::{Api, ResourceExt};
+use portal_kube::audit::{Audit, AuditInputs, AuditSettings};
+use portal_kube::cache::NamespaceCache;
+use serde_json::{Value, json};
+
+const RULES: &str = "\
+name: team-label
+mode: [audit]
+severity: high
+match: {gvk: [{group: '', kind: Pod}]}
+rule: \"object.metadata.?labels.?team.orValue('') == ''\"
+message: every pod names its team
+---
+name: no-privileged
+mode: [audit]
+match: {gvk: [{group: '', kind: Pod}]}
+rule: container.securityContext.privileged == true
+message: privileged container
+---
+name: namespace-owner
+mode: [audit]
+severity: low
+match: {gvk: [{group: '', kind: Namespace}]}
+rule: \"object.metadata.name == 'audit-cluster-scoped' && object.metadata.?labels.?owner.orValue('') == ''\"
+message: the namespace names its owner
+---
+name: admission-only
+mode: [admission]
+match: {gvk: [{group: '', kind: Pod}]}
+rule: 'true'
+";
+
+/// Applies the report CRDs of deploy/reports/ (the shipped files) and waits until they are
+/// served.
+async fn install_report_crds(client: &kube::Client) {
+    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/reports");
+    for file in ["policyreports.yaml", "clusterpolicyreports.yaml"] {
+        let text = std::fs::read_to_string(dir.join(file)).unwrap();
+        let crd: CustomResourceDefinition = serde_saphyr::from_str(&text).unwrap();
+        let name = crd.metadata.name.clone().unwrap();
+        api.patch(&name, &PatchParams::apply("portal-tests").force(), &Patch::Apply(&crd)).await.unwrap();
+        let established = kube::runtime::conditions::is_crd_established();
+        tokio::time::timeout(common::WAIT, kube::runtime::wait::await_condition(api.clone(), &name, established))
+            .await
+            .unwrap()
+            .unwrap();
+    }
+}
+
+fn report_resource(namespaced: bool) -> ApiResource {
+    let (kind, plural) =
+        if namespaced { ("PolicyReport", "policyreports") } else { ("ClusterPolicyReport", "clusterpolicyreports") };
+    ApiResource {
+        group: "wgpolicyk8s.io".into(),
+        version: "v1alpha2".into(),
+        api_version: "wgpolicyk8s.io/v1alpha2".into(),
+        kind: kind.into(),
+        plural: plural.into(),
+    }
+}
+
+/// The report on the object with `uid`, once `ready` holds for it.
+async fn wait_for_report(
+    client: &kube::Client,
+    namespace: Option<&str>,
+    uid: &str,
+    ready: impl Fn(Option<&Value>) -> bool,
+) -> Option<Value> {
+    let api: Api<DynamicObject> = match namespace {
+        Some(namespace) => Api::namespaced_with(client.clone(), namespace, &report_resource(true)),
+        None => Api::all_with(client.clone(), &report_resource(false)),
+    };
+    let deadline = Instant::now() + common::WAIT;
+    loop {
+        let report = api.get_opt(&format!("portal-{uid}")).await.unwrap().map(|r| serde_json::to_value(r).unwrap());
+        if ready(report.as_ref()) {
+            return report;
+        }
+        assert!(Instant::now() < deadline, "the report on {uid} never got there; last: {report:#?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// (rule, result, container) of every result, sorted.
+fn results(report: Option<&Value>) -> Vec<(String, String, Option<String>)> {
+    let mut found: Vec<(String, String, Option<String>)> = report
+        .and_then(|r| r["results"].as_array())
+        .into_iter()
+        .flatten()
+        .map(|result| {
+            (
+                result["policy"].as_str().unwrap_or_default().to_owned(),
+                result["result"].as_str().unwrap_or_default().to_owned(),
+                result["properties"]["container"].as_str().map(str::to_owned),
+            )
+        })
+        .collect();
+    found.sort();
+    found
+}
+
+fn result(rule: &str, outcome: &str, container: Option<&str>) -> (String, String, Option<String>) {
+    (rule.to_owned(), outcome.to_owned(), container.map(str::to_owned))
+}
+
+async fn start_audit(client: &kube::Client, sources: &portal_kube::RuleSources) -> Audit {
+    let namespaces = NamespaceCache::start(client.clone());
+    namespaces.wait_filled().await;
+    portal_kube::audit::start(
+        AuditSettings { workers: 2 },
+        AuditInputs {
+            client: client.clone(),
+            rules: sources.rules(),
+            snapshots: sources.subscribe(),
+            namespaces: Arc::new(namespaces),
+            leadership: None,
+        },
+    )
+    .await
+}
+
+async fn create_namespace(client: &kube::Client, name: &str) -> Namespace {
+    let namespace: Namespace = serde_json::from_value(json!({"metadata": {"name": name}})).unwrap();
+    Api::<Namespace>::all(client.clone()).create(&PostParams::default(), &namespace).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn objects_get_reports_that_follow_the_objects_and_the_rules() {
+    let client = common::client().await;
+    install_report_crds(&client).await;
+    create_namespace(&client, "audit-a").await;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "audit-a");
+    // Created before the audit starts: found by the first list.
+    let existing: Pod = serde_json::from_value(json!({
+        "metadata": {"name": "existing", "labels": {"team": "shop"}},
+        "spec": {"containers": [{"name": "app", "image": "nginx"}]}
+    }))
+    .unwrap();
+    let existing = pods.create(&PostParams::default(), &existing).await.unwrap();
+
+    let (rules_dir, sources) = common::folder_sources(RULES).await;
+    let audit = start_audit(&client, &sources).await;
+
+    let existing_uid = existing.uid().unwrap();
+    let report = wait_for_report(&client, Some("audit-a"), &existing_uid, |r| r.is_some()).await;
+    assert_eq!(
+        results(report.as_ref()),
+        [result("no-privileged", "pass", None), result("team-label", "pass", None)],
+        "admission-only rules are not in audit reports"
+    );
+    let report = report.unwrap();
+    assert_eq!(report["scope"]["name"], "existing");
+    assert_eq!(report["scope"]["uid"], existing_uid.as_str());
+    assert_eq!(report["metadata"]["ownerReferences"][0]["uid"], existing_uid.as_str());
+    assert_eq!(report["metadata"]["labels"]["app.kubernetes.io/managed-by"], "portal");
+    assert_eq!(report["summary"]["pass"], 2);
+
+    // A violating pod created while the audit runs: a failing result within a second.
+    let bad: Pod = serde_json::from_value(json!({
+        "metadata": {"name": "bad"},
+        "spec": {"containers": [
+            {"name": "root", "image": "nginx", "securityContext": {"privileged": true}},
+            {"name": "fine", "image": "nginx"}]}
+    }))
+    .unwrap();
+    let created = Instant::now();
+    let bad = pods.create(&PostParams::default(), &bad).await.unwrap();
+    let bad_uid = bad.uid().unwrap();
+    let report = wait_for_report(&client, Some("audit-a"), &bad_uid, |r| r.is_some()).await;
+    let latency = created.elapsed();
+    assert!(latency < Duration::from_secs(1), "the report took {latency:?}");
+    assert_eq!(
+        results(report.as_ref()),
+        [result("no-privileged", "warn", Some("root")), result("team-label", "warn", None)],
+        "audit-only rules block nothing: their violations are warnings"
+    );
+    assert!(report.as_ref().unwrap()["results"][0]["severity"].as_str().is_some());
+
+    // Fixed: the result turns to pass.
+    let patch = json!({"metadata": {"labels": {"team": "shop"}}});
+    pods.patch("bad", &PatchParams::default(), &Patch::Merge(&patch)).await.unwrap();
+    let report = wait_for_report(&client, Some("audit-a"), &bad_uid, |r| {
+        results(r).contains(&result("team-label", "pass", None))
+    })
+    .await;
+    assert_eq!(
+        results(report.as_ref()),
+        [result("no-privileged", "warn", Some("root")), result("team-label", "pass", None)]
+    );
+
+    // A cluster-scoped object gets a ClusterPolicyReport.
+    let namespace = create_namespace(&client, "audit-cluster-scoped").await;
+    let namespace_uid = namespace.uid().unwrap();
+    let report = wait_for_report(&client, None, &namespace_uid, |r| r.is_some()).await;
+    assert_eq!(results(report.as_ref()), [result("namespace-owner", "warn", None)]);
+
+    // A metadata-only bump (no content change) writes nothing.
+    let before = wait_for_report(&client, Some("audit-a"), &existing_uid, |r| r.is_some()).await.unwrap();
+    let touch = json!({"metadata": {"annotations": {"touched": "yes"}}});
+    pods.patch("existing", &PatchParams::default(), &Patch::Merge(&touch)).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let after = wait_for_report(&client, Some("audit-a"), &existing_uid, |r| r.is_some()).await.unwrap();
+    assert_eq!(before["metadata"]["resourceVersion"], after["metadata"]["resourceVersion"], "unchanged results");
+
+    // A restart over an unchanged cluster writes nothing.
+    drop(audit);
+    let audit = start_audit(&client, &sources).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let again = wait_for_report(&client, Some("audit-a"), &existing_uid, |r| r.is_some()).await.unwrap();
+    assert_eq!(after["metadata"]["resourceVersion"], again["metadata"]["resourceVersion"], "rewritten on restart");
+
+    // A rule removed: its results go; the last rule on pods removed: the reports go.
+    std::fs::write(
+        rules_dir.path().join("rules.yaml"),
+        RULES.replace("name: no-privileged", "name: no-privileged\nenabled: false"),
+    )
+    .unwrap();
+    let report = wait_for_report(&client, Some("audit-a"), &bad_uid, |r| results(r).len() == 1).await;
+    assert_eq!(results(report.as_ref()), [result("team-label", "pass", None)]);
+    let only_namespaces = RULES.split("---\n").nth(2).unwrap();
+    std::fs::write(rules_dir.path().join("rules.yaml"), only_namespaces).unwrap();
+    wait_for_report(&client, Some("audit-a"), &bad_uid, |r| r.is_none()).await;
+    wait_for_report(&client, Some("audit-a"), &existing_uid, |r| r.is_none()).await;
+    wait_for_report(&client, None, &namespace_uid, |r| r.is_some()).await;
+    drop(audit);
+}
