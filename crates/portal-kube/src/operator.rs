@@ -160,6 +160,7 @@ pub async fn run(config: &Config, shutdown: impl Future<Output = ()>) -> Result<
                     snapshots: sources.subscribe(),
                     namespaces,
                     leadership: leader.as_ref().map(|work| work.leadership.clone()),
+                    metrics: metrics.clone(),
                 },
             )
             .await,

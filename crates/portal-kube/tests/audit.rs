@@ -123,14 +123,19 @@ fn result(rule: &str, outcome: &str, container: Option<&str>) -> (String, String
     (rule.to_owned(), outcome.to_owned(), container.map(str::to_owned))
 }
 
-async fn start_audit(client: &kube::Client, sources: &portal_kube::RuleSources) -> Audit {
-    start_replica(client, sources, None).await
+async fn start_audit(
+    client: &kube::Client,
+    sources: &portal_kube::RuleSources,
+    metrics: &portal_metrics::Metrics,
+) -> Audit {
+    start_replica(client, sources, None, metrics).await
 }
 
 async fn start_replica(
     client: &kube::Client,
     sources: &portal_kube::RuleSources,
     leadership: Option<Leadership>,
+    metrics: &portal_metrics::Metrics,
 ) -> Audit {
     let namespaces = NamespaceCache::start(client.clone());
     namespaces.wait_filled().await;
@@ -142,6 +147,7 @@ async fn start_replica(
             snapshots: sources.subscribe(),
             namespaces: Arc::new(namespaces),
             leadership,
+            metrics: metrics.clone(),
         },
     )
     .await
@@ -168,7 +174,8 @@ async fn objects_get_reports_that_follow_the_objects_and_the_rules() {
     let existing = pods.create(&PostParams::default(), &existing).await.unwrap();
 
     let (rules_dir, sources) = common::folder_sources(RULES).await;
-    let audit = start_audit(&client, &sources).await;
+    let metrics = portal_metrics::Metrics::new().unwrap();
+    let audit = start_audit(&client, &sources, &metrics).await;
 
     let existing_uid = existing.uid().unwrap();
     let report = wait_for_report(&client, Some("audit-a"), &existing_uid, |r| r.is_some()).await;
@@ -224,6 +231,15 @@ async fn objects_get_reports_that_follow_the_objects_and_the_rules() {
     let report = wait_for_report(&client, None, &namespace_uid, |r| r.is_some()).await;
     assert_eq!(results(report.as_ref()), [result("namespace-owner", "warn", None)]);
 
+    // Counted at each evaluation: the bad pod was evaluated when created and when relabelled.
+    let exposed = metrics.encode();
+    assert!(
+        exposed.contains(r#"portal_audit_violations_total{rule="no-privileged",severity="medium"} 2"#),
+        "{exposed}"
+    );
+    assert!(exposed.contains(r#"portal_audit_objects{kind="/Pod"}"#), "{exposed}");
+    assert!(!exposed.contains(r#"result="created"} 0"#), "{exposed}");
+
     // A metadata-only bump (no content change) writes nothing.
     let before = wait_for_report(&client, Some("audit-a"), &existing_uid, |r| r.is_some()).await.unwrap();
     let touch = json!({"metadata": {"annotations": {"touched": "yes"}}});
@@ -234,10 +250,16 @@ async fn objects_get_reports_that_follow_the_objects_and_the_rules() {
 
     // A restart over an unchanged cluster writes nothing.
     drop(audit);
-    let audit = start_audit(&client, &sources).await;
+    let restarted = portal_metrics::Metrics::new().unwrap();
+    let audit = start_audit(&client, &sources, &restarted).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let again = wait_for_report(&client, Some("audit-a"), &existing_uid, |r| r.is_some()).await.unwrap();
     assert_eq!(after["metadata"]["resourceVersion"], again["metadata"]["resourceVersion"], "rewritten on restart");
+    let exposed = restarted.encode();
+    for nothing_written in [r#"result="created"} 0"#, r#"result="updated"} 0"#] {
+        assert!(exposed.contains(nothing_written), "{exposed}");
+    }
+    assert!(!exposed.contains(r#"result="unchanged"} 0"#), "{exposed}");
 
     // A rule removed: its results go; the last rule on pods removed: the reports go.
     std::fs::write(
@@ -295,8 +317,9 @@ async fn only_the_leader_writes_and_another_replica_takes_over() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let second = join_election(&client, "second");
-    let leader = start_replica(&client, &sources, Some(first.leadership.clone())).await;
-    let follower = start_replica(&client, &sources, Some(second.leadership.clone())).await;
+    let metrics = portal_metrics::Metrics::new().unwrap();
+    let leader = start_replica(&client, &sources, Some(first.leadership.clone()), &metrics).await;
+    let follower = start_replica(&client, &sources, Some(second.leadership.clone()), &metrics).await;
 
     let pods: Api<Pod> = Api::namespaced(client.clone(), "audit-b");
     let pod = |name: &str| -> Pod {

@@ -5,8 +5,9 @@ use std::fmt::Write as _;
 
 use prometheus::proto::{MetricFamily, MetricType};
 
+use crate::audit::{KIND, RESULT, SEVERITIES, SEVERITY};
 use crate::error::{Error, Result};
-use crate::registry::{DECISION, Decision, Metrics, NAMESPACE, RULE, RULE_STATES, STATE, VERSION};
+use crate::registry::{DECISION, Decision, Metrics, NAMESPACE, RULE, RULE_STATES, ReportWriteResult, STATE, VERSION};
 
 /// The command that rewrites `docs/metrics.md` from the registry (an `#[ignore]`d test, so
 /// that ordinary test runs never write into the source tree). A test fails, naming it, when
@@ -49,7 +50,7 @@ pub fn reference_markdown() -> Result<String> {
          name — never an object's name or an error message (those are in the logs and reports).\n\n\
          `portal run` serves them on `health.listen` (default `0.0.0.0:9090`); the admission \
          webhook records the `portal_admission_*` series and the certificate expiry, the rule \
-         sources `portal_rules_loaded`, the leader election `portal_leader`. The audit loop (planned) will add its own.\n\n\
+         sources `portal_rules_loaded`, the leader election `portal_leader`, the audit the `portal_audit_*` series.\n\n\
          | Metric | Type | Labels | Help |\n\
          |---|---|---|---|\n",
     );
@@ -139,6 +140,14 @@ fn label_meaning(label: &str) -> Option<String> {
                       or loses the annotation."
             .to_owned(),
         VERSION => "Portal's version, e.g. `0.1.0`.".to_owned(),
+        SEVERITY => format!("the rule's `severity`: {}.", SEVERITIES.map(|s| format!("`{s}`")).join(", ")),
+        KIND => "an audited kind, `group/Kind` (`/Pod` for the core group). Its series are removed \
+                 (`Metrics::forget_audit_kind`) when no rule audits the kind any more."
+            .to_owned(),
+        RESULT => format!(
+            "what became of a report after an evaluation:{}",
+            listed(&mut ReportWriteResult::ALL.iter().map(|r| (r.as_str(), r.meaning())))
+        ),
         _ => return None,
     })
 }

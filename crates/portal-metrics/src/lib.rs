@@ -24,6 +24,7 @@
 
 #![warn(missing_docs)]
 
+mod audit;
 mod docs;
 mod error;
 mod registry;

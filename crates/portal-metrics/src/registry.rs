@@ -7,6 +7,8 @@ use prometheus::{
     GaugeVec, Histogram, HistogramOpts, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
+use crate::audit::AuditMetrics;
+pub use crate::audit::ReportWriteResult;
 use crate::error::{Error, Result};
 
 /// `Content-Type` of [`Metrics::encode`]'s output: the Prometheus text exposition format 0.0.4.
@@ -114,6 +116,7 @@ pub struct Metrics {
     certificate_expiry: GaugeVec,
     /// Without labels, absent until an election runs.
     leader: IntGaugeVec,
+    audit: AuditMetrics,
 }
 
 impl Metrics {
@@ -222,6 +225,7 @@ impl Metrics {
             ),
         )?;
         build_info.set(1);
+        let audit = AuditMetrics::define(&mut definitions)?;
 
         let metrics = Metrics {
             registry: definitions.registry,
@@ -234,6 +238,7 @@ impl Metrics {
             rules_loaded,
             certificate_expiry,
             leader,
+            audit,
         };
         for decision in Decision::ALL {
             metrics.admission_requests.with_label_values(&[decision.as_str()]).inc_by(0);
@@ -301,6 +306,42 @@ impl Metrics {
         // An error only says that the rule had no series in that metric.
         let _ = self.admission_dryrun_violations.remove_label_values(&[rule]);
         let _ = self.rule_evaluation_errors.remove_label_values(&[rule]);
+        self.audit.forget_rule(rule);
+    }
+
+    /// One evaluation of `rule` by the audit.
+    pub fn audit_evaluation(&self, rule: &str) {
+        self.audit.evaluation(rule);
+    }
+
+    /// `count` violations of `rule` (of `severity`: `info` … `critical`) found by the audit.
+    pub fn audit_violations(&self, rule: &str, severity: &str, count: u64) {
+        self.audit.violations(rule, severity, count);
+    }
+
+    /// Objects waiting for the audit.
+    pub fn set_audit_queue_depth(&self, depth: usize) {
+        self.audit.set_queue_depth(depth);
+    }
+
+    /// Objects of `kind` (`group/Kind`) in the audit's caches.
+    pub fn set_audit_objects(&self, kind: &str, count: usize) {
+        self.audit.set_objects(kind, count);
+    }
+
+    /// Removes the series of a kind the audit no longer watches.
+    pub fn forget_audit_kind(&self, kind: &str) {
+        self.audit.forget_kind(kind);
+    }
+
+    /// What became of a report, `latency` after the change that caused it was seen.
+    pub fn audit_report_written(&self, result: ReportWriteResult, latency: Duration) {
+        self.audit.report_written(result, latency);
+    }
+
+    /// A failed watch of `kind`, restarted.
+    pub fn audit_watch_restart(&self, kind: &str) {
+        self.audit.watch_restart(kind);
     }
 
     /// Removes the bypass series of `namespace` (call it when the namespace is deleted or loses
@@ -339,19 +380,33 @@ impl Metrics {
         self.set_rules_loaded(3, 1, 1);
         self.set_certificate_expiry(UNIX_EPOCH + Duration::from_secs(1_798_761_600));
         self.set_leader(true);
+        self.audit_evaluation("example-rule");
+        for severity in crate::audit::SEVERITIES {
+            self.audit_violations("example-rule", severity, 1);
+        }
+        self.set_audit_queue_depth(0);
+        self.set_audit_objects("/Pod", 120);
+        for result in ReportWriteResult::ALL {
+            self.audit_report_written(result, Duration::from_millis(40));
+        }
+        self.audit_watch_restart("/Pod");
     }
 }
 
 /// A registry being filled by [`Metrics::new`], with the names registered so far.
 #[derive(Default)]
-struct Definitions {
+pub(crate) struct Definitions {
     pub(crate) registry: Registry,
     names: Vec<&'static str>,
 }
 
 impl Definitions {
     /// Registers a new metric (`made` is its constructor's result) and returns it.
-    fn define<C: Collector + Clone + 'static>(&mut self, name: &'static str, made: prometheus::Result<C>) -> Result<C> {
+    pub(crate) fn define<C: Collector + Clone + 'static>(
+        &mut self,
+        name: &'static str,
+        made: prometheus::Result<C>,
+    ) -> Result<C> {
         let collector = made.map_err(|source| Error::DefineMetric { name, source })?;
         self.registry.register(Box::new(collector.clone())).map_err(|source| Error::DefineMetric { name, source })?;
         self.names.push(name);

@@ -34,6 +34,13 @@ fn every_expected_metric_is_registered_and_prefixed() {
         "portal_certificate_expiry_timestamp_seconds",
         "portal_leader",
         "portal_build_info",
+        "portal_audit_evaluations_total",
+        "portal_audit_violations_total",
+        "portal_audit_queue_depth",
+        "portal_audit_objects",
+        "portal_audit_report_latency_seconds",
+        "portal_audit_report_writes_total",
+        "portal_audit_watch_restarts_total",
     ];
     assert_eq!(metrics.registered, expected);
     assert!(metrics.registered.iter().all(|n| n.starts_with("portal_")));
@@ -231,7 +238,9 @@ fn labels_are_only_the_bounded_ones() {
         .iter()
         .flat_map(|f| f.get_metric().iter().flat_map(|m| m.get_label().iter().map(|l| l.name().to_owned())))
         .collect();
-    assert_eq!(labels, BTreeSet::from([DECISION, NAMESPACE, RULE, STATE, VERSION].map(str::to_owned)));
+    let expected =
+        [DECISION, NAMESPACE, RULE, STATE, VERSION, crate::audit::KIND, crate::audit::RESULT, crate::audit::SEVERITY];
+    assert_eq!(labels, BTreeSet::from(expected.map(str::to_owned)));
 }
 
 /// The exposition passes `promtool check metrics` (its parser and its lint), with every
@@ -268,4 +277,18 @@ fn promtool_accepts_the_exposition() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(text.contains(r#"rule="odd \"rule\" \\ name""#), "{text}");
+}
+
+#[test]
+fn a_forgotten_rule_or_kind_leaves_no_audit_series() {
+    let metrics = Metrics::new().unwrap();
+    metrics.audit_evaluation("gone");
+    metrics.audit_violations("gone", "high", 2);
+    metrics.set_audit_objects("apps/Deployment", 3);
+    metrics.audit_watch_restart("apps/Deployment");
+    metrics.forget_rule("gone");
+    metrics.forget_audit_kind("apps/Deployment");
+    let text = metrics.encode();
+    assert!(!text.contains("gone") && !text.contains("apps/Deployment"), "{text}");
+    assert!(text.contains(r#"portal_audit_report_writes_total{result="unchanged"} 0"#), "{text}");
 }

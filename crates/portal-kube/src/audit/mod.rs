@@ -19,8 +19,11 @@ use std::time::Duration;
 use futures::StreamExt;
 use kube::api::DynamicObject;
 use kube::runtime::{WatchStreamExt, watcher};
+use portal_metrics::ReportWriteResult;
 use portal_report::{RuleFindings, Timestamp, object_report};
-use portal_rules::{Activation, EvaluationInput, Mode, ModeFilter, ObjectIdentity, SharedRuleSet};
+use portal_rules::{
+    Activation, EvaluationInput, Mode, ModeFilter, ObjectIdentity, RuleResult, Severity, SharedRuleSet,
+};
 use serde_json::Value as Json;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -47,6 +50,7 @@ pub struct AuditInputs {
     pub namespaces: Arc<dyn NamespaceLookup>,
     /// Who may write; `None` when this replica writes alone.
     pub leadership: Option<Leadership>,
+    pub metrics: portal_metrics::Metrics,
 }
 
 impl std::fmt::Debug for AuditInputs {
@@ -147,6 +151,7 @@ async fn follow_rules(shared: Arc<Shared>) {
                     if let Some(store) = store {
                         requeue(&shared.queue, &store);
                     }
+                    shared.inputs.metrics.forget_audit_kind(&key);
                     tracing::info!(kind = %key, "audit: no longer watched");
                 }
                 // Kinds still watched are evaluated again against the new rules.
@@ -190,13 +195,20 @@ async fn watch_kind(shared: Arc<Shared>, kind: WatchedKind, store: KindStore) {
                     continue;
                 }
                 objects.insert(uid.clone(), (digest, Arc::clone(&object)));
+                let count = objects.len();
                 drop(objects);
                 shared.queue.push(uid, Work::Evaluate(object));
+                shared.inputs.metrics.set_audit_objects(&kinds::key(&kind.resource), count);
             }
             Ok(watcher::Event::Delete(object)) => {
                 let Some(uid) = object.metadata.uid.clone() else { continue };
-                store.lock().unwrap_or_else(PoisonError::into_inner).remove(&uid);
+                let count = {
+                    let mut objects = store.lock().unwrap_or_else(PoisonError::into_inner);
+                    objects.remove(&uid);
+                    objects.len()
+                };
                 shared.queue.push(uid, Work::Forget { namespace: object.metadata.namespace.clone() });
+                shared.inputs.metrics.set_audit_objects(&kinds::key(&kind.resource), count);
             }
             Ok(watcher::Event::Init | watcher::Event::InitDone) => {}
             Err(error) => {
@@ -233,8 +245,10 @@ fn prepared(object: DynamicObject, kind: &WatchedKind) -> Option<(String, u64, A
 
 /// A worker: evaluates queued objects and writes their reports.
 async fn work(shared: Arc<Shared>) {
+    let metrics = shared.inputs.metrics.clone();
     loop {
-        let (uid, work) = shared.queue.pop().await;
+        let (uid, work, since) = shared.queue.pop().await;
+        metrics.set_audit_queue_depth(shared.queue.len());
         if !shared.may_write() {
             // Evaluated by the leader; this replica catches up when it leads.
             continue;
@@ -244,10 +258,18 @@ async fn work(shared: Arc<Shared>) {
             Work::Forget { namespace } => shared.writer.delete(namespace.as_deref(), &uid).await,
         };
         match outcome {
-            Ok(ReportWrite::Unchanged) => {}
-            Ok(done) => tracing::debug!(uid = %uid, ?done, "audit: report written"),
+            Ok(done) => metrics.audit_report_written(written(done), since.elapsed()),
             Err(error) => tracing::warn!("audit: {}", crate::with_causes(&error)),
         }
+    }
+}
+
+fn written(done: ReportWrite) -> ReportWriteResult {
+    match done {
+        ReportWrite::Created => ReportWriteResult::Created,
+        ReportWrite::Updated => ReportWriteResult::Updated,
+        ReportWrite::Unchanged => ReportWriteResult::Unchanged,
+        ReportWrite::Deleted => ReportWriteResult::Deleted,
     }
 }
 
@@ -266,6 +288,7 @@ async fn evaluate_and_write(
             ..EvaluationInput::default()
         });
         let results = rules.evaluate(&activation, ModeFilter::Only(Mode::Audit));
+        count(&shared.inputs.metrics, &results);
         if results.is_empty() {
             None
         } else {
@@ -275,6 +298,26 @@ async fn evaluate_and_write(
     match report {
         Some(report) => shared.writer.write(&report, object).await,
         None => shared.writer.delete(identity.namespace.as_deref(), uid).await,
+    }
+}
+
+fn count(metrics: &portal_metrics::Metrics, results: &[RuleResult<'_>]) {
+    for result in results {
+        let rule = result.rule.name();
+        metrics.audit_evaluation(rule);
+        if !result.violations.is_empty() {
+            let severity = match result.rule.spec().severity {
+                Severity::Info => "info",
+                Severity::Low => "low",
+                Severity::Medium => "medium",
+                Severity::High => "high",
+                Severity::Critical => "critical",
+            };
+            metrics.audit_violations(rule, severity, u64::try_from(result.violations.len()).unwrap_or(u64::MAX));
+        }
+        for _ in &result.errors {
+            metrics.rule_evaluation_error(rule);
+        }
     }
 }
 

@@ -4,6 +4,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
 
 use serde_json::Value as Json;
 use tokio::sync::Notify;
@@ -20,7 +21,8 @@ pub(crate) enum Work {
 
 #[derive(Debug, Default)]
 struct Pending {
-    work: HashMap<String, Work>,
+    /// The work, and when the oldest change it stands for was seen.
+    work: HashMap<String, (Work, Instant)>,
     order: VecDeque<String>,
 }
 
@@ -32,18 +34,28 @@ pub(crate) struct WorkQueue {
 }
 
 impl WorkQueue {
-    /// Queues `work` for the object `uid`, replacing any work still pending for it.
+    /// Queues `work` for the object `uid`, replacing any work still pending for it (which keeps
+    /// its place in line and the time its first change was seen).
     pub(crate) fn push(&self, uid: String, work: Work) {
         let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
-        if pending.work.insert(uid.clone(), work).is_none() {
-            pending.order.push_back(uid);
+        match pending.work.get_mut(&uid) {
+            Some((waiting, _)) => *waiting = work,
+            None => {
+                pending.work.insert(uid.clone(), (work, Instant::now()));
+                pending.order.push_back(uid);
+            }
         }
         drop(pending);
         self.ready.notify_one();
     }
 
-    /// The next object's work, waiting for some if there is none.
-    pub(crate) async fn pop(&self) -> (String, Work) {
+    /// How many objects wait.
+    pub(crate) fn len(&self) -> usize {
+        self.pending.lock().unwrap_or_else(PoisonError::into_inner).work.len()
+    }
+
+    /// The next object's work and when its change was seen, waiting for some if there is none.
+    pub(crate) async fn pop(&self) -> (String, Work, Instant) {
         loop {
             let notified = self.ready.notified();
             tokio::pin!(notified);
@@ -56,15 +68,15 @@ impl WorkQueue {
         }
     }
 
-    fn try_pop(&self) -> Option<(String, Work)> {
+    fn try_pop(&self) -> Option<(String, Work, Instant)> {
         let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
         while let Some(uid) = pending.order.pop_front() {
-            if let Some(work) = pending.work.remove(&uid) {
+            if let Some((work, since)) = pending.work.remove(&uid) {
                 // Wake another worker if more is waiting.
                 if !pending.order.is_empty() {
                     self.ready.notify_one();
                 }
-                return Some((uid, work));
+                return Some((uid, work, since));
             }
         }
         None
@@ -87,7 +99,7 @@ mod tests {
             queue.push("a".to_owned(), version(n));
         }
         queue.push("b".to_owned(), version(0));
-        let (uid, work) = queue.pop().await;
+        let (uid, work, _) = queue.pop().await;
         assert_eq!(uid, "a");
         assert!(matches!(work, Work::Evaluate(object) if object["v"] == 99));
         assert_eq!(queue.pop().await.0, "b");
