@@ -9,7 +9,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::{Namespace, Pod};
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{DynamicObject, Patch, PatchParams, PostParams};
 use kube::discovery::ApiResource;
 use kube::{Api, ResourceExt};
@@ -48,24 +47,6 @@ mode: [admission]
 match: {gvk: [{group: '', kind: Pod}]}
 rule: 'true'
 ";
-
-/// Applies the report CRDs of deploy/reports/ (the shipped files) and waits until they are
-/// served.
-async fn install_report_crds(client: &kube::Client) {
-    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/reports");
-    for file in ["policyreports.yaml", "clusterpolicyreports.yaml"] {
-        let text = std::fs::read_to_string(dir.join(file)).unwrap();
-        let crd: CustomResourceDefinition = serde_saphyr::from_str(&text).unwrap();
-        let name = crd.metadata.name.clone().unwrap();
-        api.patch(&name, &PatchParams::apply("portal-tests").force(), &Patch::Apply(&crd)).await.unwrap();
-        let established = kube::runtime::conditions::is_crd_established();
-        tokio::time::timeout(common::WAIT, kube::runtime::wait::await_condition(api.clone(), &name, established))
-            .await
-            .unwrap()
-            .unwrap();
-    }
-}
 
 fn report_resource(namespaced: bool) -> ApiResource {
     let (kind, plural) =
@@ -162,7 +143,7 @@ async fn create_namespace(client: &kube::Client, name: &str) -> Namespace {
 async fn objects_get_reports_that_follow_the_objects_and_the_rules() {
     let _alone = ONE_AT_A_TIME.lock().await;
     let client = common::client().await;
-    install_report_crds(&client).await;
+    common::install_report_crds(&client).await;
     create_namespace(&client, "audit-a").await;
     let pods: Api<Pod> = Api::namespaced(client.clone(), "audit-a");
     // Created before the audit starts: found by the first list.
@@ -304,7 +285,7 @@ fn join_election(client: &kube::Client, identity: &str) -> Elector {
 async fn only_the_leader_writes_and_another_replica_takes_over() {
     let _alone = ONE_AT_A_TIME.lock().await;
     let client = common::client().await;
-    install_report_crds(&client).await;
+    common::install_report_crds(&client).await;
     create_namespace(&client, "audit-election").await;
     create_namespace(&client, "audit-b").await;
     let rules = RULES.split("---\n").next().unwrap();

@@ -186,3 +186,68 @@ async fn portal_run_keeps_the_managed_webhook_configuration_in_step() {
     assert_eq!(lease.spec.unwrap().holder_identity, None, "the Lease is given up on stop");
     configurations.delete("op-managed", &Default::default()).await.unwrap();
 }
+
+/// `portal run` with only `audit.enabled`: no TLS is served, the Lease is won, and an object of an
+/// audited kind gets its report.
+#[tokio::test]
+async fn portal_run_audits_with_audit_enabled_alone() {
+    let env = portal_testenv::shared().await.expect("the test control plane starts");
+    let client = env.client().unwrap();
+    let namespace = env.namespace("op-audit").await.unwrap();
+    common::install_report_crds(&client).await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("rules.yaml"),
+        format!(
+            "name: op-audit-label\nmode: [audit]\nmatch: {{gvk: [{{group: '', kind: ConfigMap}}], namespaces: {{include: [{namespace}]}}}}\n\
+             rule: \"object.metadata.?labels.?team.orValue('') == ''\"\n"
+        ),
+    )
+    .unwrap();
+    let health_port = common::free_port();
+    let overrides = portal_config::Overrides::default()
+        .set("--rules", "rules.folders", vec![dir.path().join("rules.yaml")])
+        .set("--cluster-rules", "rules.cluster.enabled", false)
+        .set("--kubeconfig", "kubernetes.kubeconfig", env.kubeconfig_path())
+        .set("--health-listen", "health.listen", SocketAddr::from((Ipv4Addr::LOCALHOST, health_port)))
+        .set("PORTAL_AUDIT_ENABLED", "audit.enabled", true)
+        .set("PORTAL_LEADER_ELECTION_NAMESPACE", "leaderElection.namespace", namespace.clone())
+        .set("PORTAL_LEADER_ELECTION_LEASE_NAME", "leaderElection.leaseName", "op-audit".to_owned());
+    let (stop, run) = start_portal_run(&overrides);
+
+    let config_map: k8s_openapi::api::core::v1::ConfigMap =
+        serde_json::from_value(json!({"metadata": {"name": "unlabelled"}, "data": {"a": "b"}})).unwrap();
+    let created = Api::<k8s_openapi::api::core::v1::ConfigMap>::namespaced(client.clone(), &namespace)
+        .create(&PostParams::default(), &config_map)
+        .await
+        .unwrap();
+    let reports: Api<kube::api::DynamicObject> = Api::namespaced_with(
+        client.clone(),
+        &namespace,
+        &kube::discovery::ApiResource {
+            group: "wgpolicyk8s.io".into(),
+            version: "v1alpha2".into(),
+            api_version: "wgpolicyk8s.io/v1alpha2".into(),
+            kind: "PolicyReport".into(),
+            plural: "policyreports".into(),
+        },
+    );
+    let name = format!("portal-{}", created.metadata.uid.clone().unwrap());
+    let started = Instant::now();
+    let report = loop {
+        if let Some(report) = reports.get_opt(&name).await.unwrap() {
+            break serde_json::to_value(report).unwrap();
+        }
+        assert!(started.elapsed() < common::WAIT, "portal run never wrote the report");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(report["results"][0]["policy"], "op-audit-label", "{report}");
+    assert_eq!(report["results"][0]["result"], "warn", "{report}");
+    let (status, metrics) = common::http_get(SocketAddr::from((Ipv4Addr::LOCALHOST, health_port)), "/metrics").await;
+    assert_eq!(status, 200);
+    assert!(metrics.contains("portal_leader 1"), "{metrics}");
+    assert!(metrics.contains(r#"portal_audit_objects{kind="/ConfigMap"}"#), "{metrics}");
+
+    stop.send(()).unwrap();
+    run.await.unwrap().unwrap();
+}

@@ -42,6 +42,24 @@ pub async fn install_crds(client: &kube::Client) {
     }
 }
 
+/// Applies the report CRDs of deploy/reports/ (the shipped files) and waits until they are
+/// served.
+pub async fn install_report_crds(client: &kube::Client) {
+    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/reports");
+    for file in ["policyreports.yaml", "clusterpolicyreports.yaml"] {
+        let text = std::fs::read_to_string(dir.join(file)).unwrap();
+        let crd: CustomResourceDefinition = serde_saphyr::from_str(&text).unwrap();
+        let name = crd.metadata.name.clone().unwrap();
+        api.patch(&name, &PatchParams::apply("portal-tests").force(), &Patch::Apply(&crd)).await.unwrap();
+        let established = kube::runtime::conditions::is_crd_established();
+        tokio::time::timeout(WAIT, kube::runtime::wait::await_condition(api.clone(), &name, established))
+            .await
+            .unwrap()
+            .unwrap();
+    }
+}
+
 /// A port nobody listens on right now.
 pub fn free_port() -> u16 {
     TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).and_then(|l| l.local_addr()).expect("a free port").port()
