@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts};
 
+use crate::definitions::{Definitions, RULE};
 use crate::error::Result;
-use crate::registry::{Definitions, RULE};
 
 pub(crate) const AUDIT_EVALUATIONS: &str = "portal_audit_evaluations_total";
 pub(crate) const AUDIT_VIOLATIONS: &str = "portal_audit_violations_total";

@@ -25,6 +25,7 @@
 #![warn(missing_docs)]
 
 mod audit;
+mod definitions;
 mod docs;
 mod error;
 mod registry;

@@ -2,14 +2,15 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use prometheus::core::Collector;
 use prometheus::{
     GaugeVec, Histogram, HistogramOpts, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 use crate::audit::AuditMetrics;
 pub use crate::audit::ReportWriteResult;
-use crate::error::{Error, Result};
+use crate::definitions::Definitions;
+pub(crate) use crate::definitions::{DECISION, NAMESPACE, RULE, STATE, VERSION};
+use crate::error::Result;
 
 /// `Content-Type` of [`Metrics::encode`]'s output: the Prometheus text exposition format 0.0.4.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -23,13 +24,6 @@ pub(crate) const RULES_LOADED: &str = "portal_rules_loaded";
 pub(crate) const CERTIFICATE_EXPIRY: &str = "portal_certificate_expiry_timestamp_seconds";
 pub(crate) const LEADER: &str = "portal_leader";
 pub(crate) const BUILD_INFO: &str = "portal_build_info";
-
-// Label names. `docs.rs` documents each one; a label it does not know fails the docs test.
-pub(crate) const DECISION: &str = "decision";
-pub(crate) const NAMESPACE: &str = "namespace";
-pub(crate) const RULE: &str = "rule";
-pub(crate) const STATE: &str = "state";
-pub(crate) const VERSION: &str = "version";
 
 /// From 100 µs (a trivial rule set) to 5 s (beyond the webhook's 3 s timeout, SPEC §4).
 pub(crate) const ADMISSION_DURATION_BUCKETS: [f64; 15] =
@@ -390,26 +384,5 @@ impl Metrics {
             self.audit_report_written(result, Duration::from_millis(40));
         }
         self.audit_watch_restart("/Pod");
-    }
-}
-
-/// A registry being filled by [`Metrics::new`], with the names registered so far.
-#[derive(Default)]
-pub(crate) struct Definitions {
-    pub(crate) registry: Registry,
-    names: Vec<&'static str>,
-}
-
-impl Definitions {
-    /// Registers a new metric (`made` is its constructor's result) and returns it.
-    pub(crate) fn define<C: Collector + Clone + 'static>(
-        &mut self,
-        name: &'static str,
-        made: prometheus::Result<C>,
-    ) -> Result<C> {
-        let collector = made.map_err(|source| Error::DefineMetric { name, source })?;
-        self.registry.register(Box::new(collector.clone())).map_err(|source| Error::DefineMetric { name, source })?;
-        self.names.push(name);
-        Ok(collector)
     }
 }
