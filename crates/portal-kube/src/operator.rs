@@ -153,7 +153,10 @@ pub async fn run(config: &Config, shutdown: impl Future<Output = ()>) -> Result<
     let audit_run = match &client {
         Some(client) if audit => Some(
             crate::audit::start(
-                crate::audit::AuditSettings { workers: usize::try_from(config.audit.workers).unwrap_or(1) },
+                crate::audit::AuditSettings {
+                    workers: usize::try_from(config.audit.workers).unwrap_or(1),
+                    counters_interval: crate::audit::AuditSettings::COUNTERS_INTERVAL,
+                },
                 crate::audit::AuditInputs {
                     client: client.clone(),
                     rules: sources.rules(),

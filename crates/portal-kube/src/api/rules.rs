@@ -60,13 +60,13 @@ pub struct RuleStatus {
     /// Why the rule was rejected, with the field and, for CEL, the line and column.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parse_error: Option<ParseError>,
-    /// Evaluations of the rule since Portal started.
+    /// Audit evaluations of the rule since the writing replica started.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub eval_count: Option<i64>,
-    /// Violations found since Portal started.
+    /// Violations the audit found (one per object and container) since the writing replica started.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub violation_count: Option<i64>,
-    /// Evaluation errors since Portal started.
+    /// Audit evaluation errors since the writing replica started.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_count: Option<i64>,
     /// When this generation of the rule came into force (RFC 3339).
@@ -128,6 +128,21 @@ pub enum RuleResourceKey {
     Cluster(String),
     /// A `PortalRule` by namespace and name.
     Namespaced(String, String),
+}
+
+impl RuleResourceKey {
+    /// The resource a rule came from, from its origin (`PortalClusterRule/name`,
+    /// `PortalRule/namespace/name`, as [`RuleResourceKey`] displays); `None` for a rule from a
+    /// file.
+    pub fn from_origin(source: &str) -> Option<RuleResourceKey> {
+        match source.split('/').collect::<Vec<_>>().as_slice() {
+            ["PortalClusterRule", name] => Some(RuleResourceKey::Cluster((*name).to_owned())),
+            ["PortalRule", namespace, name] => {
+                Some(RuleResourceKey::Namespaced((*namespace).to_owned(), (*name).to_owned()))
+            }
+            _ => None,
+        }
+    }
 }
 
 impl fmt::Display for RuleResourceKey {

@@ -4,10 +4,12 @@
 //!
 //! - [`kinds`]: which kinds to watch, from the rules and API discovery;
 //! - [`queue`]: pending evaluations, one per object, newest version wins;
+//! - [`counters`]: the evaluation counters on rule resources' status;
 //! - this module: the watchers (one per kind, started and stopped as rules change), the workers
 //!   that evaluate and write, and following leadership: every replica watches and evaluates,
 //!   only the leader writes.
 
+mod counters;
 mod kinds;
 mod queue;
 
@@ -40,6 +42,13 @@ use queue::{Work, WorkQueue};
 pub struct AuditSettings {
     /// Evaluations that run at once.
     pub workers: usize,
+    /// How often the leader writes the counters of a rule resource's status (when they changed).
+    pub counters_interval: Duration,
+}
+
+impl AuditSettings {
+    /// The counters are written at most every 30 s per rule.
+    pub const COUNTERS_INTERVAL: Duration = Duration::from_secs(30);
 }
 
 /// What the audit needs from the rest of `portal run`.
@@ -83,6 +92,7 @@ struct Shared {
     writer: ReportWriter,
     /// The stores of the kinds being watched, by kind key.
     stores: Mutex<BTreeMap<String, KindStore>>,
+    counters: counters::RuleCounters,
 }
 
 impl Shared {
@@ -120,7 +130,13 @@ pub async fn start(settings: AuditSettings, inputs: AuditInputs) -> Audit {
         Ok(count) => tracing::info!(reports = count, "audit: read the reports written before"),
         Err(error) => tracing::warn!("audit: reading the existing reports failed, all are written again: {error}"),
     }
-    let shared = Arc::new(Shared { inputs, queue: WorkQueue::default(), writer, stores: Mutex::new(BTreeMap::new()) });
+    let shared = Arc::new(Shared {
+        inputs,
+        queue: WorkQueue::default(),
+        writer,
+        stores: Mutex::new(BTreeMap::new()),
+        counters: counters::RuleCounters::default(),
+    });
     let mut tasks = Vec::new();
     for _ in 0..settings.workers.max(1) {
         tasks.push(tokio::spawn(work(Arc::clone(&shared))));
@@ -128,6 +144,11 @@ pub async fn start(settings: AuditSettings, inputs: AuditInputs) -> Audit {
     if shared.inputs.leadership.is_some() {
         tasks.push(tokio::spawn(follow_leadership(Arc::clone(&shared))));
     }
+    let writing = Arc::clone(&shared);
+    tasks.push(tokio::spawn(async move {
+        let client = writing.inputs.client.clone();
+        counters::keep_written(client, &writing.counters, || writing.may_write(), settings.counters_interval).await;
+    }));
     tasks.push(tokio::spawn(follow_rules(shared)));
     Audit { tasks }
 }
@@ -289,6 +310,7 @@ async fn evaluate_and_write(
         });
         let results = rules.evaluate(&activation, ModeFilter::Only(Mode::Audit));
         count(&shared.inputs.metrics, &results);
+        shared.counters.record(&results);
         if results.is_empty() {
             None
         } else {

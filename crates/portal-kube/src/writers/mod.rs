@@ -13,5 +13,5 @@ mod webhook_rules;
 
 pub use apply::FIELD_MANAGER;
 pub use reports::{ReportError, ReportWrite, ReportWriter, report_name};
-pub use rule_status::write_rule_status;
+pub use rule_status::{RuleCounts, write_rule_counts, write_rule_status};
 pub use webhook_rules::{Synced, WebhookRulesError, keep_webhook_rules, sync_webhook_rules};
