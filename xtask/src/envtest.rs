@@ -1,10 +1,12 @@
-//! `cargo xtask envtest`: the test control plane (kube-apiserver and etcd) that
-//! `portal-testenv` starts for integration tests.
+//! `cargo xtask envtest`: the test control plane (kube-apiserver, etcd and
+//! kube-controller-manager) that `portal-testenv` starts for integration tests.
 //!
-//! Both binaries are built from their published Go modules into a per-user cache keyed by
+//! The binaries are built from their published Go modules into a per-user cache keyed by
 //! version. The first run needs Go and network access to the Go module proxy (about a minute for
-//! etcd and several minutes for kube-apiserver); later runs find the `READY` marker and return
-//! at once, without Go and offline.
+//! etcd and several minutes each for kube-apiserver and kube-controller-manager); later runs find
+//! them and return at once, without Go and offline. The controller manager (for its garbage
+//! collector and namespace controller) is built into an existing cache when it is missing, so a
+//! cache from before it was added is completed rather than rebuilt.
 //!
 //! Layout of the cache:
 //!
@@ -12,7 +14,8 @@
 //! <root>/k8s-v1.37.2-etcd-v3.6.16/         what `PORTAL_ENVTEST_ASSETS` points at
 //!     bin/etcd
 //!     bin/kube-apiserver
-//!     READY                                 written last; names both versions
+//!     bin/kube-controller-manager           added after READY, renamed into place when built
+//!     READY                                 written after etcd and kube-apiserver; names both versions
 //! <root>/.k8s-v1.37.2-etcd-v3.6.16.lock     serialises concurrent builds
 //! <root>/.k8s-v1.37.2-etcd-v3.6.16.partial/ a build in progress (or an interrupted one)
 //! ```
@@ -52,9 +55,16 @@ const GO_MISSING: &str = "Go is required to build the test control plane: instal
 /// Lines of a failed step's output shown in the error.
 const TAIL_LINES: usize = 40;
 
-/// Returns the directory holding `bin/etcd` and `bin/kube-apiserver`, building them first
-/// when the cache does not have them yet.
+/// Returns the directory holding `bin/etcd`, `bin/kube-apiserver` and
+/// `bin/kube-controller-manager`, building them first when the cache does not have them yet.
 pub fn ensure() -> Result<PathBuf> {
+    let assets = ensure_core()?;
+    ensure_controller_manager(&assets)?;
+    Ok(assets)
+}
+
+/// etcd and kube-apiserver, built together.
+fn ensure_core() -> Result<PathBuf> {
     let root = cache_root(|name| std::env::var_os(name))?;
     let key = cache_key();
     let assets = root.join(&key);
@@ -64,13 +74,7 @@ pub fn ensure() -> Result<PathBuf> {
 
     fs::create_dir_all(&root).with_context(|| format!("creating the envtest cache {}", root.display()))?;
     // Held until the function returns; the OS releases it if the process dies.
-    let lock_path = root.join(format!(".{key}.lock"));
-    let lock = File::options()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .with_context(|| format!("opening {}", lock_path.display()))?;
+    let (lock, lock_path) = open_lock(&root, &key)?;
     match lock.try_lock() {
         Ok(()) => {}
         Err(TryLockError::WouldBlock) => {
@@ -106,7 +110,7 @@ pub fn ensure() -> Result<PathBuf> {
     eprintln!("envtest: built etcd {ETCD_VERSION} in {}", seconds(step_started.elapsed()));
 
     let step_started = Instant::now();
-    build_kube_apiserver(&go, &work, &out.join("bin").join("kube-apiserver"))?;
+    build_kubernetes_command(&go, &work, "kube-apiserver", &out.join("bin").join("kube-apiserver"))?;
     eprintln!("envtest: built kube-apiserver {KUBERNETES_VERSION} in {}", seconds(step_started.elapsed()));
 
     fs::write(out.join("READY"), ready_marker()).context("writing the READY marker")?;
@@ -117,6 +121,50 @@ pub fn ensure() -> Result<PathBuf> {
     remove_if_present(&partial)?;
     eprintln!("envtest: ready in {} at {}", seconds(started.elapsed()), assets.display());
     Ok(assets)
+}
+
+/// Builds `bin/kube-controller-manager` into the ready `assets` when it is missing, under the
+/// same lock as the rest; the binary is renamed into place only when complete.
+fn ensure_controller_manager(assets: &Path) -> Result<()> {
+    let binary = assets.join("bin").join("kube-controller-manager");
+    if binary.is_file() {
+        return Ok(());
+    }
+    let root = assets.parent().context("the envtest assets have no parent directory")?;
+    let key = cache_key();
+    let (lock, lock_path) = open_lock(root, &key)?;
+    lock.lock().with_context(|| format!("locking {}", lock_path.display()))?;
+    if binary.is_file() {
+        return Ok(());
+    }
+    let partial = root.join(format!(".{key}.controller-manager.partial"));
+    remove_if_present(&partial)?;
+    let work = partial.join("work");
+    fs::create_dir_all(work.join("logs")).with_context(|| format!("creating {}", work.display()))?;
+    let go = Go::find(work.join("logs"))?;
+    let started = Instant::now();
+    eprintln!(
+        "envtest: building kube-controller-manager {KUBERNETES_VERSION} into {} (first run only: several minutes)",
+        assets.display()
+    );
+    let built = partial.join("kube-controller-manager");
+    build_kubernetes_command(&go, &work, "kube-controller-manager", &built)?;
+    fs::rename(&built, &binary).with_context(|| format!("moving the built binary to {}", binary.display()))?;
+    remove_if_present(&partial)?;
+    eprintln!("envtest: built kube-controller-manager {KUBERNETES_VERSION} in {}", seconds(started.elapsed()));
+    Ok(())
+}
+
+/// The lock file that serialises builds of the cache `key` (not yet locked), and its path.
+fn open_lock(root: &Path, key: &str) -> Result<(File, PathBuf)> {
+    let lock_path = root.join(format!(".{key}.lock"));
+    let lock = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .with_context(|| format!("opening {}", lock_path.display()))?;
+    Ok((lock, lock_path))
 }
 
 /// `<root>` as described in the module docs; `var` looks up an environment variable.
@@ -177,24 +225,28 @@ fn build_etcd(go: &Go, work: &Path, output: &Path) -> Result<()> {
 /// `./staging/src/…` with `replace` directives, which Go ignores in a dependency. The scratch
 /// module replaces each of them with the published `v0.x.y` release instead; the list comes
 /// from Kubernetes' own go.mod so that it follows the release.
-fn build_kube_apiserver(go: &Go, work: &Path, output: &Path) -> Result<()> {
-    let module = work.join("kube-apiserver");
+fn build_kubernetes_command(go: &Go, work: &Path, command: &str, output: &Path) -> Result<()> {
+    let module = work.join(command);
     fs::create_dir_all(&module).with_context(|| format!("creating {}", module.display()))?;
     let staging_version = staging_version(KUBERNETES_VERSION)?;
     // A minimal go.mod first, so that the go commands below run in module mode here.
     let go_mod = module.join("go.mod");
-    fs::write(&go_mod, kube_apiserver_go_mod(&[], &staging_version)).context("writing go.mod")?;
+    fs::write(&go_mod, kubernetes_go_mod(command, &[], &staging_version)).context("writing go.mod")?;
 
     let kubernetes = format!("k8s.io/kubernetes@{KUBERNETES_VERSION}");
-    let download = go.run("kube-apiserver: go mod download", &module, &["mod", "download", "-json", &kubernetes])?;
-    let kubernetes_go_mod = go_mod_path(&download)?;
-    let edit =
-        go.run("kube-apiserver: go mod edit -json", &module, &["mod", "edit", "-json", path_str(&kubernetes_go_mod)?])?;
+    let download =
+        go.run(&format!("{command}: go mod download"), &module, &["mod", "download", "-json", &kubernetes])?;
+    let upstream_go_mod = go_mod_path(&download)?;
+    let edit = go.run(
+        &format!("{command}: go mod edit -json"),
+        &module,
+        &["mod", "edit", "-json", path_str(&upstream_go_mod)?],
+    )?;
     let staging = staging_modules(&edit)?;
-    fs::write(&go_mod, kube_apiserver_go_mod(&staging, &staging_version)).context("writing go.mod")?;
+    fs::write(&go_mod, kubernetes_go_mod(command, &staging, &staging_version)).context("writing go.mod")?;
 
-    let package = "k8s.io/kubernetes/cmd/kube-apiserver";
-    go.run("kube-apiserver: go get", &module, &["get", &format!("{package}@{KUBERNETES_VERSION}")])?;
+    let package = format!("k8s.io/kubernetes/cmd/{command}");
+    go.run(&format!("{command}: go get"), &module, &["get", &format!("{package}@{KUBERNETES_VERSION}")])?;
     // What `kubectl version` and `/version` report; unset, the binary calls itself v0.0.0-master.
     let minor = KUBERNETES_VERSION.split('.').nth(1).unwrap_or_default();
     let ldflags = format!(
@@ -203,9 +255,9 @@ fn build_kube_apiserver(go: &Go, work: &Path, output: &Path) -> Result<()> {
          -X k8s.io/component-base/version.gitTreeState=clean"
     );
     go.run(
-        "kube-apiserver: go build",
+        &format!("{command}: go build"),
         &module,
-        &["build", "-trimpath", &format!("-ldflags={ldflags}"), "-o", path_str(output)?, package],
+        &["build", "-trimpath", &format!("-ldflags={ldflags}"), "-o", path_str(output)?, &package],
     )?;
     Ok(())
 }
@@ -253,8 +305,8 @@ fn staging_modules(go_mod_json: &str) -> Result<Vec<String>> {
     Ok(modules)
 }
 
-fn kube_apiserver_go_mod(staging: &[String], staging_version: &str) -> String {
-    let mut text = String::from("module portal.local/kube-apiserver\n\ngo 1.25\n");
+fn kubernetes_go_mod(command: &str, staging: &[String], staging_version: &str) -> String {
+    let mut text = format!("module portal.local/{command}\n\ngo 1.25\n");
     if !staging.is_empty() {
         text.push_str("\nreplace (\n");
         for module in staging {
@@ -416,7 +468,7 @@ mod tests {
         let modules = staging_modules(json).unwrap();
         assert_eq!(modules, ["k8s.io/api", "k8s.io/client-go"]);
         assert_eq!(
-            kube_apiserver_go_mod(&modules, "v0.37.2"),
+            kubernetes_go_mod("kube-apiserver", &modules, "v0.37.2"),
             "module portal.local/kube-apiserver\n\ngo 1.25\n\nreplace (\n\
              \tk8s.io/api => k8s.io/api v0.37.2\n\
              \tk8s.io/client-go => k8s.io/client-go v0.37.2\n)\n"

@@ -67,17 +67,28 @@ async fn wait_for_report(
     uid: &str,
     ready: impl Fn(Option<&Value>) -> bool,
 ) -> Option<Value> {
+    wait_for_report_within(client, namespace, uid, common::WAIT, ready).await
+}
+
+/// The report on the object with `uid`, once `ready` holds for it, waiting at most `limit`.
+async fn wait_for_report_within(
+    client: &kube::Client,
+    namespace: Option<&str>,
+    uid: &str,
+    limit: Duration,
+    ready: impl Fn(Option<&Value>) -> bool,
+) -> Option<Value> {
     let api: Api<DynamicObject> = match namespace {
         Some(namespace) => Api::namespaced_with(client.clone(), namespace, &report_resource(true)),
         None => Api::all_with(client.clone(), &report_resource(false)),
     };
-    let deadline = Instant::now() + common::WAIT;
+    let deadline = Instant::now() + limit;
     loop {
         let report = api.get_opt(&format!("portal-{uid}")).await.unwrap().map(|r| serde_json::to_value(r).unwrap());
         if ready(report.as_ref()) {
             return report;
         }
-        assert!(Instant::now() < deadline, "the report on {uid} never got there; last: {report:#?}");
+        assert!(Instant::now() < deadline, "the report on {uid} never got there within {limit:?}; last: {report:#?}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -258,6 +269,16 @@ async fn objects_get_reports_that_follow_the_objects_and_the_rules() {
     drop(audit);
 }
 
+/// The report CRDs, `namespaces`, and rule sources with the first rule of [`RULES`] (team
+/// labels on Pods); keep the folder as long as the sources.
+async fn team_label_setup(client: &kube::Client, namespaces: &[&str]) -> (tempfile::TempDir, portal_kube::RuleSources) {
+    common::install_report_crds(client).await;
+    for namespace in namespaces {
+        create_namespace(client, namespace).await;
+    }
+    common::folder_sources(RULES.split("---\n").next().unwrap_or_default()).await
+}
+
 /// A replica's place in the election: its leadership and the switch that makes it give the Lease
 /// up.
 struct Elector {
@@ -285,11 +306,7 @@ fn join_election(client: &kube::Client, identity: &str) -> Elector {
 async fn only_the_leader_writes_and_another_replica_takes_over() {
     let _alone = ONE_AT_A_TIME.lock().await;
     let client = common::client().await;
-    common::install_report_crds(&client).await;
-    create_namespace(&client, "audit-election").await;
-    create_namespace(&client, "audit-b").await;
-    let rules = RULES.split("---\n").next().unwrap();
-    let (_rules_dir, sources) = common::folder_sources(rules).await;
+    let (_rules_dir, sources) = team_label_setup(&client, &["audit-election", "audit-b"]).await;
 
     let first = join_election(&client, "first");
     let deadline = Instant::now() + common::WAIT;
@@ -389,4 +406,38 @@ async fn rule_resources_count_their_evaluations() {
     assert_eq!(settled.metadata.resource_version, later.metadata.resource_version, "counters written again");
     // The conditions the sources applied are still there beside the counters.
     assert!(!later.status.unwrap_or_default().conditions.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reports_go_with_their_objects_and_namespaces_through_the_garbage_collector() {
+    let _alone = ONE_AT_A_TIME.lock().await;
+    let client = common::client().await;
+    let (_rules_dir, sources) = team_label_setup(&client, &["audit-gc", "audit-gc-doomed"]).await;
+    let metrics = portal_metrics::Metrics::new().unwrap();
+    let audit = start_audit(&client, &sources, &metrics).await;
+    let pod = |name: &str| -> Pod {
+        serde_json::from_value(
+            json!({"metadata": {"name": name}, "spec": {"containers": [{"name": "c", "image": "x"}]}}),
+        )
+        .unwrap()
+    };
+    let kept: Api<Pod> = Api::namespaced(client.clone(), "audit-gc");
+    let doomed: Api<Pod> = Api::namespaced(client.clone(), "audit-gc-doomed");
+    let owner = kept.create(&PostParams::default(), &pod("owner")).await.unwrap().uid().unwrap();
+    let inside = doomed.create(&PostParams::default(), &pod("inside")).await.unwrap().uid().unwrap();
+    wait_for_report(&client, Some("audit-gc"), &owner, |r| r.is_some()).await;
+    wait_for_report(&client, Some("audit-gc-doomed"), &inside, |r| r.is_some()).await;
+
+    // Portal stops: only the cluster's own controllers can remove the reports now. The garbage
+    // collector discovers the report kind within 30 s of its CRD appearing.
+    drop(audit);
+    kept.delete("owner", &Default::default()).await.unwrap();
+    wait_for_report_within(&client, Some("audit-gc"), &owner, Duration::from_secs(90), |r| r.is_none()).await;
+    Api::<Namespace>::all(client.clone()).delete("audit-gc-doomed", &Default::default()).await.unwrap();
+    wait_for_report_within(&client, Some("audit-gc-doomed"), &inside, Duration::from_secs(90), |r| r.is_none()).await;
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while Api::<Namespace>::all(client.clone()).get_opt("audit-gc-doomed").await.unwrap().is_some() {
+        assert!(Instant::now() < deadline, "the namespace was never finalised");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }

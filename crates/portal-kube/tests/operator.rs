@@ -43,6 +43,20 @@ async fn review(port: u16, ca: &rustls_pki_types::CertificateDer<'static>, names
     serde_json::from_slice(&bytes).unwrap()
 }
 
+/// Settings for `portal run` with rules from `rules` only (no rule resources), the test control
+/// plane's kubeconfig and the health endpoint on `health_port`.
+fn folder_rules_only(
+    env: &portal_testenv::TestEnv,
+    rules: &std::path::Path,
+    health_port: u16,
+) -> portal_config::Overrides {
+    portal_config::Overrides::default()
+        .set("--rules", "rules.folders", vec![rules.to_owned()])
+        .set("--cluster-rules", "rules.cluster.enabled", false)
+        .set("--kubeconfig", "kubernetes.kubeconfig", env.kubeconfig_path())
+        .set("--health-listen", "health.listen", SocketAddr::from((Ipv4Addr::LOCALHOST, health_port)))
+}
+
 /// `portal run` with the settings of `overrides`, running until the sender is used.
 fn start_portal_run(
     overrides: &portal_config::Overrides,
@@ -153,11 +167,7 @@ async fn portal_run_keeps_the_managed_webhook_configuration_in_step() {
     )
     .unwrap();
     let health_port = common::free_port();
-    let overrides = portal_config::Overrides::default()
-        .set("--rules", "rules.folders", vec![dir.path().join("rules.yaml")])
-        .set("--cluster-rules", "rules.cluster.enabled", false)
-        .set("--kubeconfig", "kubernetes.kubeconfig", env.kubeconfig_path())
-        .set("--health-listen", "health.listen", SocketAddr::from((Ipv4Addr::LOCALHOST, health_port)))
+    let overrides = folder_rules_only(env, &dir.path().join("rules.yaml"), health_port)
         .set("(test)", "admission.webhookConfiguration.manage", true)
         .set("(test)", "admission.webhookConfiguration.name", "op-managed")
         .set("(test)", "leaderElection.namespace", "default")
@@ -205,11 +215,7 @@ async fn portal_run_audits_with_audit_enabled_alone() {
     )
     .unwrap();
     let health_port = common::free_port();
-    let overrides = portal_config::Overrides::default()
-        .set("--rules", "rules.folders", vec![dir.path().join("rules.yaml")])
-        .set("--cluster-rules", "rules.cluster.enabled", false)
-        .set("--kubeconfig", "kubernetes.kubeconfig", env.kubeconfig_path())
-        .set("--health-listen", "health.listen", SocketAddr::from((Ipv4Addr::LOCALHOST, health_port)))
+    let overrides = folder_rules_only(env, &dir.path().join("rules.yaml"), health_port)
         .set("PORTAL_AUDIT_ENABLED", "audit.enabled", true)
         .set("PORTAL_LEADER_ELECTION_NAMESPACE", "leaderElection.namespace", namespace.clone())
         .set("PORTAL_LEADER_ELECTION_LEASE_NAME", "leaderElection.leaseName", "op-audit".to_owned());

@@ -1,7 +1,8 @@
-//! A real control plane for integration tests: etcd and kube-apiserver on loopback.
+//! A real control plane for integration tests: etcd, kube-apiserver and kube-controller-manager
+//! (garbage collector and namespace controller) on loopback.
 //!
 //! Portal's Kubernetes behaviour is tested against a real kube-apiserver backed by a real
-//! etcd (SPEC §12), never against an imitation. This crate starts both from the binaries that
+//! etcd (SPEC §12), never against an imitation. This crate starts them from the binaries that
 //! `cargo xtask envtest` builds (`cargo xtask test` provisions them and sets
 //! `PORTAL_ENVTEST_ASSETS`), and hands tests a [`kube::Client`] that is cluster-admin.
 //!
@@ -34,20 +35,21 @@
 //!
 //! # Clean-up
 //!
-//! Dropping a [`TestEnv`] kills both processes, waits for them and removes its temporary
+//! Dropping a [`TestEnv`] kills its processes, waits for them and removes its temporary
 //! directory. The shared control plane lives in a `static`, which Rust never drops, and a test
 //! process can also die by a signal; for those cases every control plane has a watchdog: a
 //! `sh` that reads a pipe whose only writer is the test process. When the test process exits,
-//! however it exits, the kernel closes the pipe and the watchdog kills etcd and kube-apiserver
-//! and removes the directory. This needs no `prctl`, no `unsafe` and no extra crate, only
+//! however it exits, the kernel closes the pipe and the watchdog kills the control plane's
+//! processes and removes the directory. This needs no `prctl`, no `unsafe` and no extra crate, only
 //! POSIX `sh`, `kill` and `rm`.
 //!
 //! # What the control plane is (and is not)
 //!
-//! Only etcd and kube-apiserver run: no controller-manager, scheduler or kubelet. Namespaces
-//! are never finalised after deletion, pods are never scheduled, no service account or token
-//! is created for a namespace (the `ServiceAccount` admission plugin is off so that pods can
-//! still be created), and garbage collection does not happen. Authentication is a static token
+//! etcd, kube-apiserver and kube-controller-manager run, the latter with only its garbage
+//! collector (objects whose owner is deleted are deleted; it discovers kinds added by CRDs
+//! within 30 s) and its namespace controller (a deleted namespace is emptied and finalised). No
+//! scheduler or kubelet: pods are never scheduled; no service account or token is created for a
+//! namespace (the `ServiceAccount` admission plugin is off so that pods can still be created). Authentication is a static token
 //! in `system:masters`; authorisation is RBAC, so objects that grant permissions behave as
 //! they do in a cluster.
 
@@ -89,6 +91,7 @@ const ETCD_QUOTA_BYTES: u64 = 256 * 1024 * 1024;
 
 const ETCD: &str = "etcd";
 const KUBE_APISERVER: &str = "kube-apiserver";
+const KUBE_CONTROLLER_MANAGER: &str = "kube-controller-manager";
 
 /// Result of this crate's operations.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -141,7 +144,7 @@ pub enum Error {
     /// A binary could not be started.
     #[error("starting {name} ({path})")]
     SpawnProcess {
-        /// `etcd`, `kube-apiserver` or `sh` (the watchdog).
+        /// `etcd`, `kube-apiserver`, `kube-controller-manager` or `sh` (the watchdog).
         name: &'static str,
         /// The program.
         path: PathBuf,
@@ -198,9 +201,10 @@ pub enum Error {
     },
 }
 
-/// A running etcd and kube-apiserver on loopback, with an admin identity to talk to them.
+/// A running etcd, kube-apiserver and kube-controller-manager on loopback, with an admin
+/// identity to talk to them.
 ///
-/// Dropping it stops both and removes its files. See the [crate docs](crate) for sharing one
+/// Dropping it stops them and removes its files. See the [crate docs](crate) for sharing one
 /// between tests.
 pub struct TestEnv {
     // Field order is drop order: the processes stop before their directory goes.
@@ -331,6 +335,21 @@ impl TestEnv {
         write_file(&kubeconfig_path, &kubeconfig(&server_url, &pki.ca_pem, &token))?;
         let config = load_kubeconfig(&kubeconfig_path).await?;
         wait_until_ready(&config, &mut processes, deadline).await?;
+        // The garbage collector (owner references) and the namespace controller (deleting a
+        // namespace deletes what is in it), as in a real cluster; no other controller, and no
+        // port of its own.
+        processes.spawn(
+            KUBE_CONTROLLER_MANAGER,
+            &assets.kube_controller_manager,
+            &[
+                format!("--kubeconfig={}", kubeconfig_path.display()),
+                "--controllers=garbagecollector,namespace".to_owned(),
+                "--leader-elect=false".to_owned(),
+                "--secure-port=0".to_owned(),
+                "--profiling=false".to_owned(),
+            ],
+            &path("kube-controller-manager.log"),
+        )?;
 
         Ok(Self {
             processes,
@@ -425,6 +444,7 @@ impl fmt::Debug for TestEnv {
 struct Assets {
     etcd: PathBuf,
     kube_apiserver: PathBuf,
+    kube_controller_manager: PathBuf,
 }
 
 impl Assets {
@@ -436,7 +456,11 @@ impl Assets {
             let path = assets.join("bin").join(name);
             if path.is_file() { Ok(path) } else { Err(Error::AssetMissing { path, assets: assets.clone() }) }
         };
-        Ok(Self { etcd: binary(ETCD)?, kube_apiserver: binary(KUBE_APISERVER)? })
+        Ok(Self {
+            etcd: binary(ETCD)?,
+            kube_apiserver: binary(KUBE_APISERVER)?,
+            kube_controller_manager: binary(KUBE_CONTROLLER_MANAGER)?,
+        })
     }
 }
 
@@ -490,7 +514,7 @@ struct Processes {
     servers: Vec<Server>,
 }
 
-/// A running etcd or kube-apiserver.
+/// A running process of the control plane.
 struct Server {
     name: &'static str,
     child: Child,
