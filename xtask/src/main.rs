@@ -35,6 +35,7 @@ commands:
            (once; needs Go) and print the directory to export as PORTAL_ENVTEST_ASSETS
   bench    the rule-evaluation benchmarks (criterion), numbers on stdout;
            `bench admission`: the webhook of a release binary at fixed offered loads;
+           `bench audit`: the audit of a release binary over 10,000 Pods and 1,000 Deployments;
            `bench check`: `portal check` of a release binary over 40,000 generated Pods
   crds     regenerate deploy/crds/ from the Rust types; with --check, fail if they drifted
   dist     the static release binary (x86_64-unknown-linux-musl, cargo-auditable), its .tar.gz
@@ -134,11 +135,32 @@ fn bench(extra: &[String]) -> Result<()> {
     if extra.first().map(String::as_str) == Some("check") {
         return bench_check::run();
     }
+    if extra.first().map(String::as_str) == Some("audit") {
+        return bench_audit();
+    }
     let mut args = vec!["bench", "--locked", "-p", "portal-rules", "--bench", "evaluate", "--"];
     // `cargo xtask bench -- restricted`: the `--` is for cargo's alias, not for criterion.
     let filters = extra.strip_prefix(&["--".to_owned()]).unwrap_or(extra);
     args.extend(filters.iter().map(String::as_str));
     cargo(&args)
+}
+
+/// The audit of a release `portal` binary over a populated test control plane.
+fn bench_audit() -> Result<()> {
+    let assets = envtest::ensure()?;
+    cargo(&["build", "--release", "--locked", "-p", "portal"])?;
+    let binary = project_root().join("target/release/portal");
+    eprintln!("$ cargo bench -p portal-kube --bench audit");
+    let status = cargo_command()
+        .args(["bench", "--locked", "-p", "portal-kube", "--bench", "audit"])
+        .env("PORTAL_BIN", &binary)
+        .env(envtest::ASSETS_ENV, &assets)
+        .status()
+        .context("running cargo bench")?;
+    if !status.success() {
+        bail!("the audit benchmark failed with {status}");
+    }
+    Ok(())
 }
 
 /// The admission endpoint of a release `portal` binary under fixed offered loads.
