@@ -82,8 +82,10 @@ impl Drop for Audit {
     }
 }
 
-/// The objects of one watched kind, by UID, with a digest of their content.
-type KindStore = Arc<Mutex<HashMap<String, (u64, Arc<Json>)>>>;
+/// The objects of one watched kind, by UID, with a digest of their content. Kept as compact
+/// JSON text, parsed when evaluated: a parsed object takes several times the memory of its text,
+/// and most objects are evaluated only when they change.
+type KindStore = Arc<Mutex<HashMap<String, (u64, Arc<str>)>>>;
 
 /// Everything the tasks share.
 struct Shared {
@@ -111,7 +113,7 @@ impl Shared {
 }
 
 fn requeue(queue: &WorkQueue, store: &KindStore) {
-    let objects: Vec<(String, Arc<Json>)> = store
+    let objects: Vec<(String, Arc<str>)> = store
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
         .iter()
@@ -242,7 +244,7 @@ async fn watch_kind(shared: Arc<Shared>, kind: WatchedKind, store: KindStore) {
 /// The object as rules see it — with its `apiVersion` and `kind`, without the fields only the
 /// API server reads — and a digest of its content, which a mere `resourceVersion` bump leaves
 /// unchanged.
-fn prepared(object: DynamicObject, kind: &WatchedKind) -> Option<(String, u64, Arc<Json>)> {
+fn prepared(object: DynamicObject, kind: &WatchedKind) -> Option<(String, u64, Arc<str>)> {
     let uid = object.metadata.uid.clone()?;
     let mut json = serde_json::to_value(&object).ok()?;
     if let Some(fields) = json.as_object_mut() {
@@ -255,13 +257,13 @@ fn prepared(object: DynamicObject, kind: &WatchedKind) -> Option<(String, u64, A
             annotations.remove("kubectl.kubernetes.io/last-applied-configuration");
         }
     }
-    let mut content = json.clone();
-    if let Some(metadata) = content.get_mut("metadata").and_then(Json::as_object_mut) {
+    let text = json.to_string();
+    if let Some(metadata) = json.get_mut("metadata").and_then(Json::as_object_mut) {
         metadata.remove("resourceVersion");
     }
     let mut hasher = DefaultHasher::new();
-    content.to_string().hash(&mut hasher);
-    Some((uid, hasher.finish(), Arc::new(json)))
+    json.to_string().hash(&mut hasher);
+    Some((uid, hasher.finish(), Arc::from(text)))
 }
 
 /// A worker: evaluates queued objects and writes their reports.
@@ -275,7 +277,14 @@ async fn work(shared: Arc<Shared>) {
             continue;
         }
         let outcome = match work {
-            Work::Evaluate(object) => evaluate_and_write(&shared, &uid, &object).await,
+            Work::Evaluate(text) => match serde_json::from_str::<Json>(&text) {
+                Ok(object) => evaluate_and_write(&shared, &uid, &object).await,
+                // Written by this process from a parsed object: cannot fail.
+                Err(error) => {
+                    tracing::warn!(uid = %uid, "audit: a cached object no longer parses: {error}");
+                    continue;
+                }
+            },
             Work::Forget { namespace } => shared.writer.delete(namespace.as_deref(), &uid).await,
         };
         match outcome {

@@ -6,14 +6,13 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
-use serde_json::Value as Json;
 use tokio::sync::Notify;
 
 /// What to do about an object, by its UID.
 #[derive(Debug, Clone)]
 pub(crate) enum Work {
-    /// Evaluate this version and write its report.
-    Evaluate(Arc<Json>),
+    /// Evaluate this version (its JSON text) and write its report.
+    Evaluate(Arc<str>),
     /// The object is gone: its report goes with it (the garbage collector deletes it too,
     /// through its owner reference; this forgets what was written).
     Forget { namespace: Option<String> },
@@ -89,7 +88,7 @@ mod tests {
     use super::*;
 
     fn version(n: i64) -> Work {
-        Work::Evaluate(Arc::new(serde_json::json!({ "v": n })))
+        Work::Evaluate(Arc::from(n.to_string()))
     }
 
     #[tokio::test]
@@ -101,7 +100,7 @@ mod tests {
         queue.push("b".to_owned(), version(0));
         let (uid, work, _) = queue.pop().await;
         assert_eq!(uid, "a");
-        assert!(matches!(work, Work::Evaluate(object) if object["v"] == 99));
+        assert!(matches!(work, Work::Evaluate(object) if &*object == "99"));
         assert_eq!(queue.pop().await.0, "b");
         assert!(queue.try_pop().is_none());
     }

@@ -4,6 +4,7 @@
 //! unchanged cluster writes nothing: what is already there is read first.
 
 use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
 use std::sync::Mutex;
 
 use kube::api::{DeleteParams, DynamicObject, ListParams, Patch};
@@ -54,10 +55,14 @@ pub struct ReportError {
 /// Where a report lives: its namespace (none for a cluster report) and name.
 type ReportKey = (Option<String>, String);
 
+/// A report's content, hashed: 128 bits (two differently keyed hashes), so that remembering
+/// what every report holds costs 16 bytes each rather than the report.
+type Fingerprint = (u64, u64);
+
 /// Writes reports, remembering what each holds so that unchanged ones are not written again.
 pub struct ReportWriter {
     client: kube::Client,
-    written: Mutex<HashMap<ReportKey, String>>,
+    written: Mutex<HashMap<ReportKey, Fingerprint>>,
 }
 
 impl std::fmt::Debug for ReportWriter {
@@ -110,8 +115,8 @@ impl ReportWriter {
         }
         let content = fingerprint(&body);
         let key = (namespace.clone(), name.clone());
-        let before = self.written.lock().ok().and_then(|written| written.get(&key).cloned());
-        if before.as_deref() == Some(content.as_str()) {
+        let before = self.written.lock().ok().and_then(|written| written.get(&key).copied());
+        if before == Some(content) {
             return Ok(ReportWrite::Unchanged);
         }
 
@@ -173,7 +178,7 @@ fn owner_references(owner: &Json) -> Json {
 
 /// What decides whether a report changed: its scope, owner, summary and results without their
 /// timestamps, written with sorted keys (the API server may order fields differently).
-fn fingerprint(report: &Json) -> String {
+fn fingerprint(report: &Json) -> Fingerprint {
     let mut results = report.get("results").cloned().unwrap_or(Json::Null);
     if let Some(results) = results.as_array_mut() {
         for result in results.iter_mut().filter_map(Json::as_object_mut) {
@@ -189,7 +194,13 @@ fn fingerprint(report: &Json) -> String {
     });
     let mut text = String::new();
     canonical(&relevant, &mut text);
-    text
+    let hash = |key: u8| {
+        let mut hasher = std::hash::DefaultHasher::new();
+        key.hash(&mut hasher);
+        text.hash(&mut hasher);
+        hasher.finish()
+    };
+    (hash(0), hash(1))
 }
 
 fn canonical(value: &Json, out: &mut String) {
