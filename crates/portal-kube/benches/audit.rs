@@ -137,6 +137,10 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
+    // `cargo test --benches` runs benches with no `--bench`: do nothing then.
+    if !std::env::args().any(|a| a == "--bench") {
+        return;
+    }
     let pods = count("AUDIT_BENCH_PODS", 10_000);
     let deployments = count("AUDIT_BENCH_DEPLOYMENTS", 1_000);
     let env = portal_testenv::TestEnv::start().await.expect("the test control plane starts");

@@ -13,7 +13,7 @@ mod counters;
 mod kinds;
 mod queue;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -209,10 +209,34 @@ async fn follow_rules(shared: Arc<Shared>) {
 async fn watch_kind(shared: Arc<Shared>, kind: WatchedKind, store: KindStore) {
     let api = kube::Api::<DynamicObject>::all_with(shared.inputs.client.clone(), &kind.resource);
     let mut events = watcher(api, watcher::Config::default()).default_backoff().boxed();
+    let key = kinds::key(&kind.resource);
+    // The UIDs a (re)list has shown so far: after a restarted watch, objects deleted meanwhile
+    // are not announced, only left out of the list.
+    let mut listed: Option<HashSet<String>> = None;
     while let Some(event) = events.next().await {
         match event {
+            Ok(watcher::Event::Init) => listed = Some(HashSet::new()),
+            Ok(watcher::Event::InitDone) => {
+                let Some(listed) = listed.take() else { continue };
+                let vanished: Vec<(String, Arc<str>)> = {
+                    let mut objects = store.lock().unwrap_or_else(PoisonError::into_inner);
+                    let gone: Vec<String> = objects.keys().filter(|uid| !listed.contains(*uid)).cloned().collect();
+                    gone.into_iter().filter_map(|uid| objects.remove(&uid).map(|(_, text)| (uid, text))).collect()
+                };
+                for (uid, text) in vanished {
+                    let namespace = serde_json::from_str::<Json>(&text)
+                        .ok()
+                        .and_then(|object| object.pointer("/metadata/namespace")?.as_str().map(str::to_owned));
+                    shared.queue.push(uid, Work::Forget { namespace });
+                }
+                let count = store.lock().unwrap_or_else(PoisonError::into_inner).len();
+                shared.inputs.metrics.set_audit_objects(&key, count);
+            }
             Ok(watcher::Event::Apply(object) | watcher::Event::InitApply(object)) => {
                 let Some((uid, digest, object)) = prepared(object, &kind) else { continue };
+                if let Some(listed) = listed.as_mut() {
+                    listed.insert(uid.clone());
+                }
                 let mut objects = store.lock().unwrap_or_else(PoisonError::into_inner);
                 if objects.get(&uid).is_some_and(|(known, _)| *known == digest) {
                     continue;
@@ -221,7 +245,7 @@ async fn watch_kind(shared: Arc<Shared>, kind: WatchedKind, store: KindStore) {
                 let count = objects.len();
                 drop(objects);
                 shared.queue.push(uid, Work::Evaluate(object));
-                shared.inputs.metrics.set_audit_objects(&kinds::key(&kind.resource), count);
+                shared.inputs.metrics.set_audit_objects(&key, count);
             }
             Ok(watcher::Event::Delete(object)) => {
                 let Some(uid) = object.metadata.uid.clone() else { continue };
@@ -231,11 +255,11 @@ async fn watch_kind(shared: Arc<Shared>, kind: WatchedKind, store: KindStore) {
                     objects.len()
                 };
                 shared.queue.push(uid, Work::Forget { namespace: object.metadata.namespace.clone() });
-                shared.inputs.metrics.set_audit_objects(&kinds::key(&kind.resource), count);
+                shared.inputs.metrics.set_audit_objects(&key, count);
             }
-            Ok(watcher::Event::Init | watcher::Event::InitDone) => {}
             Err(error) => {
-                tracing::warn!(kind = %kinds::key(&kind.resource), "audit: watch failed, restarting: {error}")
+                shared.inputs.metrics.audit_watch_restart(&key);
+                tracing::warn!(kind = %key, "audit: watch failed, restarting: {error}");
             }
         }
     }
