@@ -7,7 +7,7 @@
 //! it to a release build).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -19,6 +19,9 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use rcgen::{CertificateParams, KeyPair, SanType};
 use rustls_pki_types::CertificateDer;
 use serde_json::{Value, json};
+use support::{free_port, percentile, status_kib};
+
+mod support;
 
 const RATES: &[u32] = &[100, 500, 1000];
 const SECONDS_PER_RATE: u64 = 10;
@@ -57,19 +60,6 @@ fn workloads() -> Vec<Bytes> {
         }
     }
     objects.into_iter().enumerate().map(|(i, o)| review(i, o)).collect()
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap().local_addr().unwrap().port()
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
 }
 
 struct Server {
@@ -161,14 +151,6 @@ async fn send(sender: &mut hyper::client::conn::http2::SendRequest<Full<Bytes>>,
     }
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[index.min(sorted.len() - 1)]
-}
-
 #[tokio::main(flavor = "multi_thread", worker_threads = 1)]
 async fn main() {
     // `cargo test --benches` runs benches with no `--bench`: do nothing then.
@@ -190,7 +172,7 @@ async fn main() {
         3,
         bodies.len()
     );
-    println!("RSS idle: {:.1} MiB", rss_kib(pid) as f64 / 1024.0);
+    println!("RSS idle: {:.1} MiB", status_kib(pid, "VmRSS:") as f64 / 1024.0);
     println!(
         "{:>10} {:>10} {:>10} {:>10} {:>10} {:>8} {:>12}",
         "offered/s", "achieved/s", "p50", "p99", "p99.9", "errors", "RSS (MiB)"
@@ -222,7 +204,7 @@ async fn main() {
                 }
             });
             if i % u64::from(rate / 10).max(1) == 0 {
-                peak_rss = peak_rss.max(rss_kib(pid));
+                peak_rss = peak_rss.max(status_kib(pid, "VmRSS:"));
             }
         }
         while tasks.join_next().await.is_some() {}
@@ -241,5 +223,5 @@ async fn main() {
             peak_rss as f64 / 1024.0,
         );
     }
-    println!("RSS after load: {:.1} MiB", rss_kib(pid) as f64 / 1024.0);
+    println!("RSS after load: {:.1} MiB", status_kib(pid, "VmRSS:") as f64 / 1024.0);
 }
