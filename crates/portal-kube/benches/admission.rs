@@ -8,8 +8,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::net::{Ipv4Addr, SocketAddr};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::{Child, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -19,16 +19,12 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use rcgen::{CertificateParams, KeyPair, SanType};
 use rustls_pki_types::CertificateDer;
 use serde_json::{Value, json};
-use support::{free_port, percentile, status_kib};
+use support::{examples, free_port, percentile, portal_run, status_kib};
 
 mod support;
 
 const RATES: &[u32] = &[100, 500, 1000];
 const SECONDS_PER_RATE: u64 = 10;
-
-fn examples() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples")
-}
 
 fn review(uid: usize, object: Value) -> Bytes {
     let kind = object["kind"].as_str().unwrap_or_default().to_owned();
@@ -83,18 +79,8 @@ fn start_server(dir: &Path) -> Server {
     std::fs::write(dir.join("tls.crt"), certificate.pem()).unwrap();
     std::fs::write(dir.join("tls.key"), key.serialize_pem()).unwrap();
     let port = free_port();
-    let binary = std::env::var("PORTAL_BIN").expect("PORTAL_BIN: run through `cargo xtask bench admission`");
-    let pss = examples().join("policies/pod-security");
-    let child = Command::new(binary)
-        // Portal rejects PORTAL_* variables it does not know; this one is ours.
-        .env_remove("PORTAL_BIN")
-        .args(["run", "--cluster-rules", "false", "--admission", "true", "--log-level", "warn"])
-        .arg("--rules")
-        .arg(pss.join("baseline"))
-        .arg("--rules")
-        .arg(pss.join("restricted"))
-        .arg("--rules")
-        .arg(examples().join("rules"))
+    let child = portal_run("admission")
+        .args(["--admission", "true"])
         .arg("--admission-listen")
         .arg(format!("127.0.0.1:{port}"))
         .arg("--health-listen")

@@ -13,8 +13,8 @@
 
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::{Child, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -27,17 +27,13 @@ use kube::discovery::ApiResource;
 use kube::runtime::watcher;
 use kube::{Api, ResourceExt};
 use serde_json::json;
-use support::{free_port, percentile, status_kib};
+use support::{free_port, percentile, portal_run, status_kib};
 
 mod support;
 
 const NAMESPACE: &str = "bench";
 const CHANGES_PER_SECOND: u64 = 20;
 const STEADY_SECONDS: u64 = 30;
-
-fn examples() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples")
-}
 
 fn count(variable: &str, default: usize) -> usize {
     std::env::var(variable).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
@@ -154,25 +150,14 @@ async fn main() {
         .unwrap();
     eprintln!("created {pods} pods and {deployments} deployments in {:.1} s", created.elapsed().as_secs_f64());
 
-    let binary = std::env::var("PORTAL_BIN").expect("PORTAL_BIN: run through `cargo xtask bench audit`");
-    let pss = examples().join("policies/pod-security");
     let health = free_port();
     let started = Instant::now();
     let portal = Portal(
-        Command::new(binary)
-            // Portal rejects PORTAL_* variables it does not know; these are the benchmark's.
-            .env_remove("PORTAL_BIN")
+        portal_run("audit")
             .env("PORTAL_AUDIT_ENABLED", "true")
             .env("PORTAL_LEADER_ELECTION_NAMESPACE", NAMESPACE)
-            .args(["run", "--cluster-rules", "false", "--log-level", "warn"])
             .arg("--kubeconfig")
             .arg(env.kubeconfig_path())
-            .arg("--rules")
-            .arg(pss.join("baseline"))
-            .arg("--rules")
-            .arg(pss.join("restricted"))
-            .arg("--rules")
-            .arg(examples().join("rules"))
             .arg("--health-listen")
             .arg(format!("127.0.0.1:{health}"))
             .stdout(Stdio::null())

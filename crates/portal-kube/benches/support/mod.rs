@@ -2,7 +2,35 @@
 #![allow(dead_code)]
 
 use std::net::{Ipv4Addr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::Duration;
+
+/// The shipped examples: rules, bundles and manifests.
+pub fn examples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples")
+}
+
+/// `portal run` of the binary in `PORTAL_BIN` (`cargo xtask bench <name>` sets it) with the PSS
+/// baseline and restricted bundles and the example rules from their folders, no rule resources,
+/// and warnings only in its log.
+pub fn portal_run(bench: &str) -> Command {
+    let binary =
+        std::env::var("PORTAL_BIN").unwrap_or_else(|_| panic!("PORTAL_BIN: run through `cargo xtask bench {bench}`"));
+    let pss = examples().join("policies/pod-security");
+    let mut command = Command::new(binary);
+    // Portal rejects PORTAL_* variables it does not know; this one is the benchmark's.
+    command
+        .env_remove("PORTAL_BIN")
+        .args(["run", "--cluster-rules", "false", "--log-level", "warn"])
+        .arg("--rules")
+        .arg(pss.join("baseline"))
+        .arg("--rules")
+        .arg(pss.join("restricted"))
+        .arg("--rules")
+        .arg(examples().join("rules"));
+    command
+}
 
 /// A port nobody listens on right now.
 pub fn free_port() -> u16 {
