@@ -16,6 +16,7 @@
 //!     bin/kube-apiserver
 //!     bin/kube-controller-manager           added after READY, renamed into place when built
 //!     READY                                 written after etcd and kube-apiserver; names both versions
+//!     report-crds/                          the report CRDs of other engines (see `report_crds`)
 //! <root>/.k8s-v1.37.2-etcd-v3.6.16.lock     serialises concurrent builds
 //! <root>/.k8s-v1.37.2-etcd-v3.6.16.partial/ a build in progress (or an interrupted one)
 //! ```
@@ -24,17 +25,18 @@
 //! `~/.cache/portal/envtest`. A build happens in the `.partial` directory and is renamed into
 //! place only when complete, so an interrupted build never leaves a half-built cache.
 
-use std::cell::Cell;
 use std::ffi::OsString;
 use std::fmt::Write as _;
 use std::fs::{self, File, TryLockError};
 use std::io;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use serde_json::Value;
+
+use crate::go::Go;
+use crate::report_crds;
 
 /// The Kubernetes release whose kube-apiserver the tests run against. Keep it at the newest
 /// version the workspace's `k8s-openapi` supports (its `v1_xx` feature).
@@ -49,17 +51,12 @@ pub const ASSETS_ENV: &str = "PORTAL_ENVTEST_ASSETS";
 /// Overrides the cache root.
 const CACHE_ENV: &str = "PORTAL_ENVTEST_CACHE";
 
-const GO_MISSING: &str = "Go is required to build the test control plane: install Go 1.24+ \
-     (https://go.dev/dl/ or the distribution package golang-go) and rerun `cargo xtask envtest`";
-
-/// Lines of a failed step's output shown in the error.
-const TAIL_LINES: usize = 40;
-
 /// Returns the directory holding `bin/etcd`, `bin/kube-apiserver` and
 /// `bin/kube-controller-manager`, building them first when the cache does not have them yet.
 pub fn ensure() -> Result<PathBuf> {
     let assets = ensure_core()?;
     ensure_controller_manager(&assets)?;
+    report_crds::ensure(&assets)?;
     Ok(assets)
 }
 
@@ -94,7 +91,7 @@ fn ensure_core() -> Result<PathBuf> {
     remove_if_present(&partial)?;
     let out = partial.join("assets");
     let work = partial.join("work");
-    let go = Go::find(work.join("logs"))?;
+    let go = Go::find(work.join("logs"), "building the test control plane")?;
     let started = Instant::now();
     eprintln!(
         "envtest: building etcd {ETCD_VERSION} and kube-apiserver {KUBERNETES_VERSION} into {} \
@@ -141,7 +138,7 @@ fn ensure_controller_manager(assets: &Path) -> Result<()> {
     remove_if_present(&partial)?;
     let work = partial.join("work");
     fs::create_dir_all(work.join("logs")).with_context(|| format!("creating {}", work.display()))?;
-    let go = Go::find(work.join("logs"))?;
+    let go = Go::find(work.join("logs"), "building the test control plane")?;
     let started = Instant::now();
     eprintln!(
         "envtest: building kube-controller-manager {KUBERNETES_VERSION} into {} (first run only: several minutes)",
@@ -321,74 +318,6 @@ fn path_str(path: &Path) -> Result<&str> {
     path.to_str().with_context(|| format!("{} is not valid UTF-8", path.display()))
 }
 
-/// Runs `go` with the settings every step shares, keeping each step's output in a log file.
-struct Go {
-    /// Where each step's output goes.
-    log_dir: PathBuf,
-    /// Steps run so far, numbering the log files.
-    steps: Cell<usize>,
-}
-
-impl Go {
-    /// Fails with installation advice when there is no `go` on PATH.
-    fn find(log_dir: PathBuf) -> Result<Self> {
-        match Command::new("go").arg("version").stdin(Stdio::null()).output() {
-            Ok(output) if output.status.success() => {
-                eprintln!("envtest: using {}", String::from_utf8_lossy(&output.stdout).trim());
-                Ok(Self { log_dir, steps: Cell::new(0) })
-            }
-            Ok(output) => bail!("`go version` failed ({}): {}", output.status, String::from_utf8_lossy(&output.stderr)),
-            Err(err) if err.kind() == io::ErrorKind::NotFound => bail!(GO_MISSING),
-            Err(err) => Err(err).context("running `go version`"),
-        }
-    }
-
-    /// Runs `go args…` in `dir` and returns its stdout. Its stderr goes to
-    /// `<log_dir>/NN-<step>.log`; on failure the error names the step and shows the tail.
-    fn run(&self, step: &str, dir: &Path, args: &[&str]) -> Result<String> {
-        let number = self.steps.get() + 1;
-        self.steps.set(number);
-        let slug: String = step.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect();
-        let log_path = self.log_dir.join(format!("{number:02}-{slug}.log"));
-        let quoted: Vec<String> =
-            args.iter().map(|arg| if arg.contains(' ') { format!("'{arg}'") } else { (*arg).to_owned() }).collect();
-        let command_line = format!("go {}", quoted.join(" "));
-        eprintln!("envtest: {step}: {command_line}");
-        let log = File::create(&log_path).with_context(|| format!("creating {}", log_path.display()))?;
-        let output = Command::new("go")
-            .args(args)
-            .current_dir(dir)
-            // Builds a static binary, resolves modules from the network (not a vendor
-            // directory) and ignores any go.work of the user's; GOMODCACHE, GOCACHE, GOPROXY
-            // and GOTOOLCHAIN stay the user's so that downloads are shared and reused.
-            .env("GOFLAGS", "-mod=mod")
-            .env("CGO_ENABLED", "0")
-            .env("GOWORK", "off")
-            .stdin(Stdio::null())
-            .stderr(log)
-            .output()
-            .with_context(|| format!("{step}: running `{command_line}`"))?;
-        if output.status.success() {
-            return String::from_utf8(output.stdout).with_context(|| format!("{step}: output is not UTF-8"));
-        }
-        let log_text = fs::read_to_string(&log_path).unwrap_or_default();
-        let combined = format!("{}{log_text}", String::from_utf8_lossy(&output.stdout));
-        bail!(
-            "building the test control plane failed at step `{step}`: `{command_line}` in {} exited with {}\n\
-             --- last {TAIL_LINES} lines of its output (all of it: {}) ---\n{}",
-            dir.display(),
-            output.status,
-            log_path.display(),
-            tail(&combined, TAIL_LINES)
-        )
-    }
-}
-
-fn tail(text: &str, lines: usize) -> String {
-    let all: Vec<&str> = text.lines().collect();
-    all[all.len().saturating_sub(lines)..].join("\n")
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
@@ -474,11 +403,5 @@ mod tests {
              \tk8s.io/client-go => k8s.io/client-go v0.37.2\n)\n"
         );
         assert!(staging_modules(r#"{"Replace": []}"#).is_err());
-    }
-
-    #[test]
-    fn tail_keeps_the_last_lines() {
-        assert_eq!(tail("a\nb\nc\n", 2), "b\nc");
-        assert_eq!(tail("a", 5), "a");
     }
 }

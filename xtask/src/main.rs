@@ -14,9 +14,11 @@ mod dist;
 mod elf;
 mod envtest;
 mod fuzz;
+mod go;
 mod image;
 mod lockfile;
 mod project;
+mod report_crds;
 mod repro;
 mod sbom;
 

@@ -299,12 +299,27 @@ pub struct AuditConfig {
     pub enabled: bool,
     /// `audit.workers`: evaluations that run at once. Default: `2`.
     pub workers: u32,
+    /// `audit.reportApi`: the API reports are written in. Default: `wgpolicyk8s.io/v1alpha2`.
+    pub report_api: ReportApiVersion,
 }
 
 impl Default for AuditConfig {
     fn default() -> Self {
-        AuditConfig { enabled: false, workers: 2 }
+        AuditConfig { enabled: false, workers: 2, report_api: ReportApiVersion::default() }
     }
+}
+
+/// `audit.reportApi`: the report API, by its `apiVersion`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ReportApiVersion {
+    /// `PolicyReport` and `ClusterPolicyReport` of the Policy Working Group, which every report
+    /// tool reads.
+    #[default]
+    #[serde(rename = "wgpolicyk8s.io/v1alpha2")]
+    PolicyWg,
+    /// `Report` and `ClusterReport`, their successor (Kyverno 1.15+, policy-reporter 3).
+    #[serde(rename = "openreports.io/v1alpha1")]
+    OpenReports,
 }
 
 /// `leaderElection:` — the Lease through which replicas elect the one that writes.

@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::{AdmissionFailurePolicy, Config, Duration, Error, LogFormat, Overrides, Source};
+use crate::{AdmissionFailurePolicy, Config, Duration, Error, LogFormat, Overrides, ReportApiVersion, Source};
 
 const FILE: &str = "portal.yaml";
 
@@ -233,6 +233,7 @@ fn every_setting_from_the_environment() {
             ("PORTAL_HEALTH_LISTEN", "127.0.0.1:9999"),
             ("PORTAL_AUDIT_ENABLED", "true"),
             ("PORTAL_AUDIT_WORKERS", "8"),
+            ("PORTAL_AUDIT_REPORT_API", "openreports.io/v1alpha1"),
             ("PORTAL_LEADER_ELECTION_NAMESPACE", "portal"),
             ("PORTAL_LEADER_ELECTION_LEASE_NAME", "portal-leader"),
             ("PORTAL_LEADER_ELECTION_LEASE_DURATION", "30s"),
@@ -275,6 +276,7 @@ fn every_setting_from_the_environment() {
     assert_eq!(config.health.listen, addr("127.0.0.1:9999"));
     assert!(config.audit.enabled);
     assert_eq!(config.audit.workers, 8);
+    assert_eq!(config.audit.report_api, ReportApiVersion::OpenReports);
     let election = &config.leader_election;
     assert_eq!((election.namespace.as_str(), election.lease_name.as_str()), ("portal", "portal-leader"));
     assert_eq!(
@@ -635,7 +637,7 @@ fn unknown_portal_variables_are_errors() {
                  PORTAL_ADMISSION_CONNECTIONS_MAX, PORTAL_ADMISSION_CONNECTIONS_HANDSHAKE_TIMEOUT, \
                  PORTAL_ADMISSION_CONNECTIONS_HEADER_TIMEOUT, PORTAL_ADMISSION_CONNECTIONS_BODY_TIMEOUT, \
                  PORTAL_ADMISSION_CONNECTIONS_IDLE_TIMEOUT, PORTAL_ADMISSION_WEBHOOK_CONFIGURATION_MANAGE, \
-                 PORTAL_ADMISSION_WEBHOOK_CONFIGURATION_NAME, PORTAL_HEALTH_LISTEN, PORTAL_AUDIT_ENABLED, PORTAL_AUDIT_WORKERS, PORTAL_LEADER_ELECTION_NAMESPACE, \
+                 PORTAL_ADMISSION_WEBHOOK_CONFIGURATION_NAME, PORTAL_HEALTH_LISTEN, PORTAL_AUDIT_ENABLED, PORTAL_AUDIT_WORKERS, PORTAL_AUDIT_REPORT_API, PORTAL_LEADER_ELECTION_NAMESPACE, \
                  PORTAL_LEADER_ELECTION_LEASE_NAME, PORTAL_LEADER_ELECTION_LEASE_DURATION, \
                  PORTAL_LEADER_ELECTION_RENEW_DEADLINE, PORTAL_LEADER_ELECTION_RETRY_PERIOD";
     let others = "PORTAL_CONFIG, PORTAL_NAMESPACE, PORTAL_ENVTEST_ASSETS, PORTAL_ENVTEST_CACHE";
@@ -780,6 +782,7 @@ health:
 audit:
   enabled: false
   workers: 2
+  reportApi: wgpolicyk8s.io/v1alpha2
 leaderElection:
   namespace: portal-system
   leaseName: portal
@@ -860,6 +863,7 @@ fn names_are_derived_and_consistent() {
             "PORTAL_HEALTH_LISTEN",
             "PORTAL_AUDIT_ENABLED",
             "PORTAL_AUDIT_WORKERS",
+            "PORTAL_AUDIT_REPORT_API",
             "PORTAL_LEADER_ELECTION_NAMESPACE",
             "PORTAL_LEADER_ELECTION_LEASE_NAME",
             "PORTAL_LEADER_ELECTION_LEASE_DURATION",

@@ -156,6 +156,10 @@ pub async fn run(config: &Config, shutdown: impl Future<Output = ()>) -> Result<
                 crate::audit::AuditSettings {
                     workers: usize::try_from(config.audit.workers).unwrap_or(1),
                     counters_interval: crate::audit::AuditSettings::COUNTERS_INTERVAL,
+                    report_api: match config.audit.report_api {
+                        portal_config::ReportApiVersion::PolicyWg => portal_report::ReportApi::PolicyWg,
+                        portal_config::ReportApiVersion::OpenReports => portal_report::ReportApi::OpenReports,
+                    },
                 },
                 crate::audit::AuditInputs {
                     client: client.clone(),

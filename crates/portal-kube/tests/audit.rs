@@ -132,7 +132,11 @@ async fn start_replica(
     let namespaces = NamespaceCache::start(client.clone());
     namespaces.wait_filled().await;
     portal_kube::audit::start(
-        AuditSettings { workers: 2, counters_interval: Duration::from_millis(200) },
+        AuditSettings {
+            workers: 2,
+            counters_interval: Duration::from_millis(200),
+            report_api: portal_report::ReportApi::PolicyWg,
+        },
         AuditInputs {
             client: client.clone(),
             rules: sources.rules(),
@@ -253,6 +257,24 @@ async fn objects_get_reports_that_follow_the_objects_and_the_rules() {
     }
     assert!(!exposed.contains(r#"result="unchanged"} 0"#), "{exposed}");
 
+    // A change to the rule on namespaces evaluates the namespaces again, not the pods.
+    let evaluations = |exposed: &str, rule: &str| -> u64 {
+        let prefix = format!("portal_audit_evaluations_total{{rule=\"{rule}\"}} ");
+        exposed.lines().find_map(|line| line.strip_prefix(prefix.as_str())?.parse().ok()).unwrap_or(0)
+    };
+    let pods_before = evaluations(&restarted.encode(), "team-label");
+    std::fs::write(
+        rules_dir.path().join("rules.yaml"),
+        RULES.replace("message: the namespace names its owner", "message: name the namespace's owner"),
+    )
+    .unwrap();
+    wait_for_report(&client, None, &namespace_uid, |r| {
+        r.is_some_and(|r| r["results"][0]["message"] == "name the namespace's owner")
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(evaluations(&restarted.encode(), "team-label"), pods_before, "the pods were evaluated again");
+
     // A rule removed: its results go; the last rule on pods removed: the reports go.
     std::fs::write(
         rules_dir.path().join("rules.yaml"),
@@ -267,6 +289,85 @@ async fn objects_get_reports_that_follow_the_objects_and_the_rules() {
     wait_for_report(&client, Some("audit-a"), &existing_uid, |r| r.is_none()).await;
     wait_for_report(&client, None, &namespace_uid, |r| r.is_some()).await;
     drop(audit);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reports_of_kinds_no_longer_audited_go_at_start_up() {
+    let _alone = ONE_AT_A_TIME.lock().await;
+    let client = common::client().await;
+    let (rules_dir, sources) = team_label_setup(&client, &["audit-sweep"]).await;
+    let with_config_maps = format!(
+        "{}---\nname: config-owner\nmode: [audit]\nmatch: {{gvk: [{{group: '', kind: ConfigMap}}], namespaces: {{include: [audit-sweep]}}}}\nrule: 'false'\n",
+        RULES.split("---\n").next().unwrap()
+    );
+    std::fs::write(rules_dir.path().join("rules.yaml"), &with_config_maps).unwrap();
+    let config_maps: Api<k8s_openapi::api::core::v1::ConfigMap> = Api::namespaced(client.clone(), "audit-sweep");
+    let config_map = serde_json::from_value(json!({"metadata": {"name": "settings"}})).unwrap();
+    let uid = config_maps.create(&PostParams::default(), &config_map).await.unwrap().uid().unwrap();
+    let metrics = portal_metrics::Metrics::new().unwrap();
+    let audit = start_audit(&client, &sources, &metrics).await;
+    wait_for_report(&client, Some("audit-sweep"), &uid, |r| r.is_some()).await;
+
+    // While Portal is down the ConfigMap rule goes: no kind it watches has the report's object,
+    // so the report goes once every watched kind is listed.
+    drop(audit);
+    std::fs::write(rules_dir.path().join("rules.yaml"), RULES.split("---\n").next().unwrap()).unwrap();
+    let deadline = Instant::now() + common::WAIT;
+    while sources.rules().load().get("config-owner").is_some() {
+        assert!(Instant::now() < deadline, "the rule was never unloaded");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let _audit = start_audit(&client, &sources, &metrics).await;
+    wait_for_report(&client, Some("audit-sweep"), &uid, |r| r.is_none()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kind_whose_crd_comes_after_its_rule_is_watched_when_it_is_served() {
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+
+    let _alone = ONE_AT_A_TIME.lock().await;
+    let client = common::client().await;
+    common::install_report_crds(&client).await;
+    create_namespace(&client, "audit-late").await;
+    let rule = "name: widget-size\nmode: [audit]\nmatch: {gvk: [{group: late.portal.dev, kind: Widget}]}\nrule: object.spec.size > 3\nmessage: too big\n";
+    let (_rules_dir, sources) = common::folder_sources(rule).await;
+    let metrics = portal_metrics::Metrics::new().unwrap();
+    let _audit = start_audit(&client, &sources, &metrics).await;
+
+    let crd: CustomResourceDefinition = serde_json::from_value(json!({
+        "metadata": {"name": "widgets.late.portal.dev"},
+        "spec": {"group": "late.portal.dev", "scope": "Namespaced",
+                 "names": {"kind": "Widget", "plural": "widgets", "singular": "widget", "listKind": "WidgetList"},
+                 "versions": [{"name": "v1", "served": true, "storage": true,
+                               "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}]}
+    }))
+    .unwrap();
+    let definitions: Api<CustomResourceDefinition> = Api::all(client.clone());
+    definitions.create(&PostParams::default(), &crd).await.unwrap();
+    let established = kube::runtime::conditions::is_crd_established();
+    tokio::time::timeout(
+        common::WAIT,
+        kube::runtime::wait::await_condition(definitions, "widgets.late.portal.dev", established),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let widgets_resource = ApiResource {
+        group: "late.portal.dev".into(),
+        version: "v1".into(),
+        api_version: "late.portal.dev/v1".into(),
+        kind: "Widget".into(),
+        plural: "widgets".into(),
+    };
+    let widgets: Api<DynamicObject> = Api::namespaced_with(client.clone(), "audit-late", &widgets_resource);
+    let widget: DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "late.portal.dev/v1", "kind": "Widget",
+        "metadata": {"name": "big"}, "spec": {"size": 5}
+    }))
+    .unwrap();
+    let uid = widgets.create(&PostParams::default(), &widget).await.unwrap().uid().unwrap();
+    let report = wait_for_report(&client, Some("audit-late"), &uid, |r| r.is_some()).await;
+    assert_eq!(results(report.as_ref()), [result("widget-size", "warn", None)]);
 }
 
 /// The report CRDs, `namespaces`, and rule sources with the first rule of [`RULES`] (team

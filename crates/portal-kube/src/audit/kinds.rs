@@ -1,10 +1,17 @@
 //! Which kinds the audit watches: those its rules match, found through API discovery.
 
 use std::collections::BTreeMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::Arc;
 
+use futures::StreamExt;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::core::PartialObjectMeta;
 use kube::discovery::{ApiResource, Discovery, verbs};
+use kube::runtime::{WatchStreamExt, watcher};
 use portal_rules::schema::GroupVersionKind;
 use portal_rules::{Mode, RuleSet};
+use tokio::sync::Notify;
 
 /// A kind to watch.
 #[derive(Debug, Clone)]
@@ -38,6 +45,60 @@ pub(crate) fn audited_patterns(rules: &RuleSet) -> Vec<GroupVersionKind> {
     patterns.sort_by(|a, b| (&a.group, &a.kind, &a.version).cmp(&(&b.group, &b.kind, &b.version)));
     patterns.dedup();
     patterns
+}
+
+/// How long after a CRD changes API discovery is looked at again.
+const DISCOVERY_LAG: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Announces every CustomResourceDefinition that is created, changes (e.g. becomes established)
+/// or is deleted after the first list, so that a rule's kind whose CRD is installed after the
+/// rule is watched as soon as the API server serves it. Only metadata is watched: a CRD's schema
+/// can be large, and what changed in it does not matter here.
+pub(crate) async fn watch_definitions(client: kube::Client, changed: Arc<Notify>) {
+    let api = kube::Api::<PartialObjectMeta<CustomResourceDefinition>>::all(client);
+    let mut events = watcher(api, watcher::Config::default()).default_backoff().boxed();
+    while let Some(event) = events.next().await {
+        match event {
+            Ok(watcher::Event::Apply(_) | watcher::Event::Delete(_)) => {
+                changed.notify_one();
+                // API discovery serves a new kind a moment after its CRD is established: look
+                // again once it surely does.
+                let again = Arc::clone(&changed);
+                tokio::spawn(async move {
+                    tokio::time::sleep(DISCOVERY_LAG).await;
+                    again.notify_one();
+                });
+            }
+            Ok(watcher::Event::Init | watcher::Event::InitApply(_) | watcher::Event::InitDone) => {}
+            Err(error) => tracing::warn!("audit: watching CustomResourceDefinitions failed, retrying: {error}"),
+        }
+    }
+}
+
+/// For each kind `key` in `keys`, a digest of the audit rules that can apply to it (their specs,
+/// the namespace they are confined to, and the limits they run under): when the rules change,
+/// only the kinds whose digest changed are evaluated again.
+pub(crate) fn rule_digests<'k>(rules: &RuleSet, keys: impl IntoIterator<Item = &'k str>) -> BTreeMap<String, u64> {
+    let audited: Vec<_> =
+        rules.rules().iter().filter(|rule| rule.spec().enabled && rule.spec().mode.contains(&Mode::Audit)).collect();
+    let limits = format!("{:?}", rules.limits());
+    keys.into_iter()
+        .map(|key| {
+            let (group, kind) = key.split_once('/').unwrap_or(("", key));
+            let mut hasher = DefaultHasher::new();
+            limits.hash(&mut hasher);
+            for rule in &audited {
+                let applies = rule.spec().match_spec.gvk.iter().any(|pattern| {
+                    (pattern.group == "*" || pattern.group == group) && (pattern.kind == "*" || pattern.kind == kind)
+                });
+                if applies {
+                    rule.namespace().hash(&mut hasher);
+                    serde_json::to_string(rule.spec()).unwrap_or_default().hash(&mut hasher);
+                }
+            }
+            (key.to_owned(), hasher.finish())
+        })
+        .collect()
 }
 
 /// The listable, watchable kinds the patterns name, by [`key`], each at the version the API
@@ -77,4 +138,54 @@ pub(crate) async fn resolve(
         }
     }
     Ok(found)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use portal_rules::load_rules;
+
+    use super::*;
+
+    fn rules(text: &str) -> RuleSet {
+        let (loaded, errors) = load_rules("t", text);
+        assert!(errors.is_empty(), "{errors:?}");
+        let (set, errors) = RuleSet::compile(loaded);
+        assert!(errors.is_empty(), "{errors:?}");
+        set
+    }
+
+    const POD_AND_NAMESPACE: &str = "\
+name: pods
+mode: [audit]
+match: {gvk: [{group: '', kind: Pod}]}
+rule: 'true'
+---
+name: namespaces
+mode: [audit]
+match: {gvk: [{group: '', kind: Namespace}]}
+rule: 'true'
+";
+
+    #[test]
+    fn only_the_kinds_whose_rules_changed_get_another_digest() {
+        let keys = ["/Pod", "/Namespace", "apps/Deployment"];
+        let before = rule_digests(&rules(POD_AND_NAMESPACE), keys);
+        let pod_rule_changed = POD_AND_NAMESPACE.replacen("rule: 'true'", "rule: 'false'", 1);
+        let after = rule_digests(&rules(&pod_rule_changed), keys);
+        assert_ne!(before["/Pod"], after["/Pod"]);
+        assert_eq!(before["/Namespace"], after["/Namespace"]);
+        assert_eq!(before["apps/Deployment"], after["apps/Deployment"]);
+
+        let everything = format!(
+            "{POD_AND_NAMESPACE}---\nname: all\nmode: [audit]\nmatch: {{gvk: [{{group: '*', kind: '*'}}]}}\nrule: 'true'\n"
+        );
+        let with_wildcard = rule_digests(&rules(&everything), keys);
+        assert!(keys.iter().all(|key| with_wildcard[*key] != before[*key]), "a wildcard rule applies to every kind");
+
+        let admission_only = format!(
+            "{POD_AND_NAMESPACE}---\nname: admission\nmode: [admission]\nmatch: {{gvk: [{{group: '', kind: Pod}}]}}\nrule: 'true'\n"
+        );
+        assert_eq!(rule_digests(&rules(&admission_only), keys), before, "rules that do not audit change nothing");
+    }
 }

@@ -15,6 +15,7 @@ mod queue;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -22,12 +23,12 @@ use futures::StreamExt;
 use kube::api::DynamicObject;
 use kube::runtime::{WatchStreamExt, watcher};
 use portal_metrics::ReportWriteResult;
-use portal_report::{RuleFindings, Timestamp, object_report};
+use portal_report::{ReportApi, RuleFindings, Timestamp, object_report};
 use portal_rules::{
     Activation, EvaluationInput, Mode, ModeFilter, ObjectIdentity, RuleResult, Severity, SharedRuleSet,
 };
 use serde_json::Value as Json;
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
 use crate::cache::NamespaceLookup;
@@ -44,6 +45,8 @@ pub struct AuditSettings {
     pub workers: usize,
     /// How often the leader writes the counters of a rule resource's status (when they changed).
     pub counters_interval: Duration,
+    /// The API reports are written in.
+    pub report_api: ReportApi,
 }
 
 impl AuditSettings {
@@ -71,21 +74,40 @@ impl std::fmt::Debug for AuditInputs {
 /// The running audit. Dropping it stops every watch and worker.
 #[derive(Debug)]
 pub struct Audit {
-    tasks: Vec<JoinHandle<()>>,
+    _tasks: Vec<OwnedTask>,
 }
 
-impl Drop for Audit {
+/// A task that stops when its handle is dropped (a plain `JoinHandle` would let it run on).
+#[derive(Debug)]
+struct OwnedTask(JoinHandle<()>);
+
+impl OwnedTask {
+    fn spawn(task: impl Future<Output = ()> + Send + 'static) -> OwnedTask {
+        OwnedTask(tokio::spawn(task))
+    }
+}
+
+impl Drop for OwnedTask {
     fn drop(&mut self) {
-        for task in &self.tasks {
-            task.abort();
-        }
+        self.0.abort();
     }
 }
 
 /// The objects of one watched kind, by UID, with a digest of their content. Kept as compact
 /// JSON text, parsed when evaluated: a parsed object takes several times the memory of its text,
 /// and most objects are evaluated only when they change.
-type KindStore = Arc<Mutex<HashMap<String, (u64, Arc<str>)>>>;
+#[derive(Default)]
+struct KindStore {
+    objects: Mutex<HashMap<String, (u64, Arc<str>)>>,
+    /// Whether the watch has listed every object once.
+    synced: AtomicBool,
+}
+
+impl KindStore {
+    fn objects(&self) -> std::sync::MutexGuard<'_, HashMap<String, (u64, Arc<str>)>> {
+        self.objects.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
 
 /// Everything the tasks share.
 struct Shared {
@@ -93,17 +115,49 @@ struct Shared {
     queue: WorkQueue,
     writer: ReportWriter,
     /// The stores of the kinds being watched, by kind key.
-    stores: Mutex<BTreeMap<String, KindStore>>,
+    stores: Mutex<BTreeMap<String, Arc<KindStore>>>,
     counters: counters::RuleCounters,
 }
 
 impl Shared {
     /// Queues every cached object again (the rules changed, or leadership was gained).
     fn requeue_all(&self) {
-        let stores: Vec<KindStore> =
-            self.stores.lock().unwrap_or_else(PoisonError::into_inner).values().cloned().collect();
-        for store in stores {
+        for store in self.stores() {
             requeue(&self.queue, &store);
+        }
+    }
+
+    fn stores(&self) -> Vec<Arc<KindStore>> {
+        self.stores.lock().unwrap_or_else(PoisonError::into_inner).values().cloned().collect()
+    }
+
+    /// Once every watched kind has listed its objects, deletes the reports of objects the audit
+    /// no longer sees — of kinds no rule audits any more (also while Portal was down), or written
+    /// in the other report API. The leader's job; a replica that gains the lease sweeps again.
+    async fn sweep_when_synced(&self) {
+        while !self.stores().iter().all(|store| store.synced.load(Ordering::Acquire)) {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        if !self.may_write() {
+            return;
+        }
+        let seen: HashSet<String> =
+            self.stores().iter().flat_map(|store| store.objects().keys().cloned().collect::<Vec<_>>()).collect();
+        let mut stale = 0;
+        for (namespace, uid) in self.writer.reported() {
+            if !seen.contains(&uid) {
+                self.queue.push(uid, Work::Forget { namespace });
+                stale += 1;
+            }
+        }
+        let other_api = self.writer.delete_other_api().await;
+        match other_api {
+            Ok(deleted) => tracing::info!(
+                unseen_objects = stale,
+                other_api = deleted,
+                "audit: every watched kind is listed; reports of objects no longer audited are deleted"
+            ),
+            Err(error) => tracing::warn!("audit: {}", crate::with_causes(&error)),
         }
     }
 
@@ -113,12 +167,8 @@ impl Shared {
 }
 
 fn requeue(queue: &WorkQueue, store: &KindStore) {
-    let objects: Vec<(String, Arc<str>)> = store
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .iter()
-        .map(|(uid, (_, object))| (uid.clone(), Arc::clone(object)))
-        .collect();
+    let objects: Vec<(String, Arc<str>)> =
+        store.objects().iter().map(|(uid, (_, object))| (uid.clone(), Arc::clone(object))).collect();
     for (uid, object) in objects {
         queue.push(uid, Work::Evaluate(object));
     }
@@ -127,7 +177,7 @@ fn requeue(queue: &WorkQueue, store: &KindStore) {
 /// Starts the audit: the report writer reads what it wrote before, then the kinds of the
 /// current rules are watched and every object evaluated.
 pub async fn start(settings: AuditSettings, inputs: AuditInputs) -> Audit {
-    let writer = ReportWriter::new(inputs.client.clone());
+    let writer = ReportWriter::new(inputs.client.clone(), settings.report_api);
     match writer.load_existing().await {
         Ok(count) => tracing::info!(reports = count, "audit: read the reports written before"),
         Err(error) => tracing::warn!("audit: reading the existing reports failed, all are written again: {error}"),
@@ -141,72 +191,86 @@ pub async fn start(settings: AuditSettings, inputs: AuditInputs) -> Audit {
     });
     let mut tasks = Vec::new();
     for _ in 0..settings.workers.max(1) {
-        tasks.push(tokio::spawn(work(Arc::clone(&shared))));
+        tasks.push(OwnedTask::spawn(work(Arc::clone(&shared))));
     }
     if shared.inputs.leadership.is_some() {
-        tasks.push(tokio::spawn(follow_leadership(Arc::clone(&shared))));
+        tasks.push(OwnedTask::spawn(follow_leadership(Arc::clone(&shared))));
     }
     let writing = Arc::clone(&shared);
-    tasks.push(tokio::spawn(async move {
+    tasks.push(OwnedTask::spawn(async move {
         let client = writing.inputs.client.clone();
         counters::keep_written(client, &writing.counters, || writing.may_write(), settings.counters_interval).await;
     }));
-    tasks.push(tokio::spawn(follow_rules(shared)));
-    Audit { tasks }
+    tasks.push(OwnedTask::spawn(follow_rules(shared)));
+    Audit { _tasks: tasks }
 }
 
-/// Keeps one watch per audited kind as the rules change, and re-evaluates on every change.
+/// Keeps one watch per audited kind as the rules and the cluster's CRDs change, and evaluates
+/// again the objects of the kinds whose rules changed.
 async fn follow_rules(shared: Arc<Shared>) {
     let mut snapshots = shared.inputs.snapshots.clone();
-    let mut watches: BTreeMap<String, JoinHandle<()>> = BTreeMap::new();
+    let mut watches: BTreeMap<String, OwnedTask> = BTreeMap::new();
+    // The digest of the rules of each watched kind, to tell which kinds a change concerns.
+    let mut digests: BTreeMap<String, u64> = BTreeMap::new();
+    let definitions_changed = Arc::new(Notify::new());
+    let _definitions =
+        OwnedTask::spawn(kinds::watch_definitions(shared.inputs.client.clone(), Arc::clone(&definitions_changed)));
+    let mut _sweep = None;
     loop {
         snapshots.borrow_and_update();
-        let patterns = kinds::audited_patterns(&shared.inputs.rules.load());
-        match kinds::resolve(&shared.inputs.client, &patterns).await {
-            Ok(wanted) => {
-                let gone: Vec<String> = watches.keys().filter(|key| !wanted.contains_key(*key)).cloned().collect();
-                for key in gone {
-                    if let Some(task) = watches.remove(&key) {
-                        task.abort();
-                    }
-                    // Evaluated once more against rules that no longer match: their reports go.
-                    let store = shared.stores.lock().unwrap_or_else(PoisonError::into_inner).remove(&key);
-                    if let Some(store) = store {
-                        requeue(&shared.queue, &store);
-                    }
-                    shared.inputs.metrics.forget_audit_kind(&key);
-                    tracing::info!(kind = %key, "audit: no longer watched");
-                }
-                // Kinds still watched are evaluated again against the new rules.
-                shared.requeue_all();
-                for (key, kind) in wanted {
-                    if watches.contains_key(&key) {
-                        continue;
-                    }
-                    let store = KindStore::default();
-                    shared
-                        .stores
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .insert(key.clone(), Arc::clone(&store));
-                    tracing::info!(kind = %key, version = %kind.resource.version, "audit: watching");
-                    watches.insert(key, tokio::spawn(watch_kind(Arc::clone(&shared), kind, store)));
-                }
-            }
+        let rules = shared.inputs.rules.load();
+        let patterns = kinds::audited_patterns(&rules);
+        let wanted = match kinds::resolve(&shared.inputs.client, &patterns).await {
+            Ok(wanted) => wanted,
             Err(error) => {
                 tracing::warn!("audit: API discovery failed, retrying: {error}");
                 tokio::time::sleep(Duration::from_secs(2)).await;
                 continue;
             }
+        };
+        let gone: Vec<String> = watches.keys().filter(|key| !wanted.contains_key(*key)).cloned().collect();
+        for key in gone {
+            watches.remove(&key);
+            digests.remove(&key);
+            // Evaluated once more against rules that no longer match: their reports go.
+            let store = shared.stores.lock().unwrap_or_else(PoisonError::into_inner).remove(&key);
+            if let Some(store) = store {
+                requeue(&shared.queue, &store);
+            }
+            shared.inputs.metrics.forget_audit_kind(&key);
+            tracing::info!(kind = %key, "audit: no longer watched");
         }
-        if snapshots.changed().await.is_err() {
-            return;
+        let now = kinds::rule_digests(&rules, wanted.keys().map(String::as_str));
+        for (key, digest) in &now {
+            if digests.get(key).is_some_and(|known| known != digest) {
+                let store = shared.stores.lock().unwrap_or_else(PoisonError::into_inner).get(key).cloned();
+                if let Some(store) = store {
+                    tracing::info!(kind = %key, "audit: its rules changed, evaluating its objects again");
+                    requeue(&shared.queue, &store);
+                }
+            }
+        }
+        digests = now;
+        for (key, kind) in wanted {
+            if watches.contains_key(&key) {
+                continue;
+            }
+            let store = Arc::new(KindStore::default());
+            shared.stores.lock().unwrap_or_else(PoisonError::into_inner).insert(key.clone(), Arc::clone(&store));
+            tracing::info!(kind = %key, version = %kind.resource.version, "audit: watching");
+            watches.insert(key, OwnedTask::spawn(watch_kind(Arc::clone(&shared), kind, store)));
+        }
+        let sweeping = Arc::clone(&shared);
+        _sweep = Some(OwnedTask::spawn(async move { sweeping.sweep_when_synced().await }));
+        tokio::select! {
+            changed = snapshots.changed() => if changed.is_err() { return },
+            () = definitions_changed.notified() => {}
         }
     }
 }
 
 /// Watches one kind: each object whose content changed is queued, each deleted one forgotten.
-async fn watch_kind(shared: Arc<Shared>, kind: WatchedKind, store: KindStore) {
+async fn watch_kind(shared: Arc<Shared>, kind: WatchedKind, store: Arc<KindStore>) {
     let api = kube::Api::<DynamicObject>::all_with(shared.inputs.client.clone(), &kind.resource);
     let mut events = watcher(api, watcher::Config::default()).default_backoff().boxed();
     let key = kinds::key(&kind.resource);
@@ -219,7 +283,7 @@ async fn watch_kind(shared: Arc<Shared>, kind: WatchedKind, store: KindStore) {
             Ok(watcher::Event::InitDone) => {
                 let Some(listed) = listed.take() else { continue };
                 let vanished: Vec<(String, Arc<str>)> = {
-                    let mut objects = store.lock().unwrap_or_else(PoisonError::into_inner);
+                    let mut objects = store.objects();
                     let gone: Vec<String> = objects.keys().filter(|uid| !listed.contains(*uid)).cloned().collect();
                     gone.into_iter().filter_map(|uid| objects.remove(&uid).map(|(_, text)| (uid, text))).collect()
                 };
@@ -229,7 +293,8 @@ async fn watch_kind(shared: Arc<Shared>, kind: WatchedKind, store: KindStore) {
                         .and_then(|object| object.pointer("/metadata/namespace")?.as_str().map(str::to_owned));
                     shared.queue.push(uid, Work::Forget { namespace });
                 }
-                let count = store.lock().unwrap_or_else(PoisonError::into_inner).len();
+                let count = store.objects().len();
+                store.synced.store(true, Ordering::Release);
                 shared.inputs.metrics.set_audit_objects(&key, count);
             }
             Ok(watcher::Event::Apply(object) | watcher::Event::InitApply(object)) => {
@@ -237,7 +302,7 @@ async fn watch_kind(shared: Arc<Shared>, kind: WatchedKind, store: KindStore) {
                 if let Some(listed) = listed.as_mut() {
                     listed.insert(uid.clone());
                 }
-                let mut objects = store.lock().unwrap_or_else(PoisonError::into_inner);
+                let mut objects = store.objects();
                 if objects.get(&uid).is_some_and(|(known, _)| *known == digest) {
                     continue;
                 }
@@ -250,7 +315,7 @@ async fn watch_kind(shared: Arc<Shared>, kind: WatchedKind, store: KindStore) {
             Ok(watcher::Event::Delete(object)) => {
                 let Some(uid) = object.metadata.uid.clone() else { continue };
                 let count = {
-                    let mut objects = store.lock().unwrap_or_else(PoisonError::into_inner);
+                    let mut objects = store.objects();
                     objects.remove(&uid);
                     objects.len()
                 };
@@ -395,6 +460,7 @@ async fn follow_leadership(shared: Arc<Shared>) {
                 tracing::warn!("audit: reading the existing reports failed, all are written again: {error}");
             }
             shared.requeue_all();
+            shared.sweep_when_synced().await;
             tracing::info!("audit: leading, reports are written by this replica");
         }
         leading = now_leading;

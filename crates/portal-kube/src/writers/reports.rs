@@ -1,36 +1,46 @@
 //! PolicyReports of the audit: one per evaluated object, named after its UID and owned by it
 //! (the garbage collector deletes a report with its object), written by server-side apply and
 //! only when its content changed — the results without their timestamps. A restart over an
-//! unchanged cluster writes nothing: what is already there is read first.
+//! unchanged cluster writes nothing: what is already there is read first. Reports are written in
+//! one [`ReportApi`]; those Portal wrote in the other are deleted ([`ReportWriter::delete_other_api`]).
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
-use std::sync::Mutex;
+use std::sync::{Mutex, PoisonError};
 
 use kube::api::{DeleteParams, DynamicObject, ListParams, Patch};
 use kube::discovery::ApiResource;
 use kube::{Api, ResourceExt};
-use portal_report::v1alpha2::{API_VERSION, GROUP, VERSION};
-use portal_report::{MANAGED_BY_LABEL, Report, SOURCE};
+use portal_report::{MANAGED_BY_LABEL, Report, ReportApi, SOURCE};
 use serde_json::Value as Json;
 
 use super::apply::apply_params;
 
-fn resource(namespaced: bool) -> ApiResource {
-    let (kind, plural) =
-        if namespaced { ("PolicyReport", "policyreports") } else { ("ClusterPolicyReport", "clusterpolicyreports") };
+fn resource(api: ReportApi, namespaced: bool) -> ApiResource {
+    let kind = api.kind(namespaced);
     ApiResource {
-        group: GROUP.to_owned(),
-        version: VERSION.to_owned(),
-        api_version: API_VERSION.to_owned(),
-        kind: kind.to_owned(),
-        plural: plural.to_owned(),
+        group: kind.group.to_owned(),
+        version: kind.version.to_owned(),
+        api_version: kind.api_version.to_owned(),
+        kind: kind.kind.to_owned(),
+        plural: kind.plural.to_owned(),
     }
 }
 
+const NAME_PREFIX: &str = "portal-";
+
 /// The name of the report on the object with this UID.
 pub fn report_name(uid: &str) -> String {
-    format!("portal-{uid}")
+    format!("{NAME_PREFIX}{uid}")
+}
+
+/// The UID of the object a report of this name is on, when the name is one the audit gives
+/// (`portal check` names reports `portal-<kind>-<name>`, which are left alone).
+fn reported_uid(name: &str) -> Option<&str> {
+    let uid = name.strip_prefix(NAME_PREFIX)?;
+    let groups: Vec<usize> = uid.split('-').map(str::len).collect();
+    let hex = uid.chars().all(|c| c == '-' || c.is_ascii_hexdigit());
+    (hex && groups == [8, 4, 4, 4, 12]).then_some(uid)
 }
 
 /// What a write did.
@@ -44,12 +54,24 @@ pub enum ReportWrite {
 
 /// Why a report could not be written.
 #[derive(Debug, thiserror::Error)]
-#[error("writing the policy report {namespace}/{name}")]
+#[error("{doing}")]
 pub struct ReportError {
-    namespace: String,
-    name: String,
+    /// What was being done, e.g. `writing the policy report shop/portal-…`.
+    doing: String,
     #[source]
     source: kube::Error,
+}
+
+impl ReportError {
+    fn writing(namespace: Option<&str>, name: &str, source: kube::Error) -> ReportError {
+        let place = namespace.map(|namespace| format!("{namespace}/")).unwrap_or_default();
+        ReportError { doing: format!("writing the policy report {place}{name}"), source }
+    }
+
+    fn deleting(namespace: Option<&str>, name: &str, source: kube::Error) -> ReportError {
+        let place = namespace.map(|namespace| format!("{namespace}/")).unwrap_or_default();
+        ReportError { doing: format!("deleting the policy report {place}{name}"), source }
+    }
 }
 
 /// Where a report lives: its namespace (none for a cluster report) and name.
@@ -62,6 +84,7 @@ type Fingerprint = (u64, u64);
 /// Writes reports, remembering what each holds so that unchanged ones are not written again.
 pub struct ReportWriter {
     client: kube::Client,
+    api: ReportApi,
     written: Mutex<HashMap<ReportKey, Fingerprint>>,
 }
 
@@ -72,29 +95,18 @@ impl std::fmt::Debug for ReportWriter {
 }
 
 impl ReportWriter {
-    pub fn new(client: kube::Client) -> ReportWriter {
-        ReportWriter { client, written: Mutex::new(HashMap::new()) }
+    pub fn new(client: kube::Client, api: ReportApi) -> ReportWriter {
+        ReportWriter { client, api, written: Mutex::new(HashMap::new()) }
     }
 
     /// Reads the reports Portal wrote before, so that rewriting the same content is skipped.
     /// Returns how many were found.
     pub async fn load_existing(&self) -> Result<usize, kube::Error> {
-        let selector = ListParams::default().labels(&format!("{MANAGED_BY_LABEL}={SOURCE}"));
         let mut found = HashMap::new();
-        for namespaced in [true, false] {
-            let api: Api<DynamicObject> = Api::all_with(self.client.clone(), &resource(namespaced));
-            match api.list(&selector).await {
-                Ok(list) => {
-                    for report in list.items {
-                        let key = (report.namespace(), report.name_any());
-                        let whole = serde_json::to_value(&report).unwrap_or(Json::Null);
-                        found.insert(key, fingerprint(&whole));
-                    }
-                }
-                // No report CRD installed: nothing was written.
-                Err(kube::Error::Api(status)) if status.code == 404 => {}
-                Err(error) => return Err(error),
-            }
+        for report in self.list_written(self.api).await? {
+            let key = (report.namespace(), report.name_any());
+            let whole = serde_json::to_value(&report).unwrap_or(Json::Null);
+            found.insert(key, fingerprint(&whole));
         }
         let count = found.len();
         if let Ok(mut written) = self.written.lock() {
@@ -103,9 +115,62 @@ impl ReportWriter {
         Ok(count)
     }
 
+    /// The reports Portal wrote in `api`, of both kinds; none when its CRDs are not installed.
+    async fn list_written(&self, api: ReportApi) -> Result<Vec<DynamicObject>, kube::Error> {
+        let selector = ListParams::default().labels(&format!("{MANAGED_BY_LABEL}={SOURCE}"));
+        let mut found = Vec::new();
+        for namespaced in [true, false] {
+            let reports: Api<DynamicObject> = Api::all_with(self.client.clone(), &resource(api, namespaced));
+            match reports.list(&selector).await {
+                Ok(list) => found.extend(list.items),
+                // No report CRD installed: nothing was written.
+                Err(kube::Error::Api(status)) if status.code == 404 => {}
+                Err(error) => return Err(error),
+            }
+        }
+        Ok(found)
+    }
+
+    /// The objects (namespace, UID) that have a report, as far as this writer knows.
+    pub fn reported(&self) -> Vec<(Option<String>, String)> {
+        let written = self.written.lock().unwrap_or_else(PoisonError::into_inner);
+        written
+            .keys()
+            .filter_map(|(namespace, name)| Some((namespace.clone(), reported_uid(name)?.to_owned())))
+            .collect()
+    }
+
+    /// Deletes the audit's reports written in the API other than this writer's (the setting
+    /// changed): their objects have reports in this one. Returns how many were deleted.
+    pub async fn delete_other_api(&self) -> Result<usize, ReportError> {
+        let other = ReportApi::ALL.into_iter().find(|api| *api != self.api).unwrap_or(self.api);
+        let stale = self.list_written(other).await.map_err(|source| ReportError {
+            doing: format!("listing the reports Portal wrote in {}", other.api_version()),
+            source,
+        })?;
+        let mut deleted = 0;
+        for report in stale {
+            let name = report.name_any();
+            if reported_uid(&name).is_none() {
+                continue;
+            }
+            let namespace = report.namespace();
+            let reports: Api<DynamicObject> = match namespace.as_deref() {
+                Some(namespace) => Api::namespaced_with(self.client.clone(), namespace, &resource(other, true)),
+                None => Api::all_with(self.client.clone(), &resource(other, false)),
+            };
+            match reports.delete(&name, &DeleteParams::default()).await {
+                Ok(_) => deleted += 1,
+                Err(kube::Error::Api(status)) if status.code == 404 => {}
+                Err(source) => return Err(ReportError::deleting(namespace.as_deref(), &name, source)),
+            }
+        }
+        Ok(deleted)
+    }
+
     /// Writes `report` for the object `owner` unless it holds what was last written.
     pub async fn write(&self, report: &Report, owner: &Json) -> Result<ReportWrite, ReportError> {
-        let mut body = serde_json::to_value(report).unwrap_or(Json::Null);
+        let mut body = self.api.body(report);
         let namespace = body.pointer("/metadata/namespace").and_then(Json::as_str).map(str::to_owned);
         let uid = owner.pointer("/metadata/uid").and_then(Json::as_str).unwrap_or_default();
         let name = report_name(uid);
@@ -121,11 +186,9 @@ impl ReportWriter {
         }
 
         let api = self.api(namespace.as_deref());
-        api.patch(&name, &apply_params(), &Patch::Apply(&body)).await.map_err(|source| ReportError {
-            namespace: namespace.clone().unwrap_or_default(),
-            name: name.clone(),
-            source,
-        })?;
+        api.patch(&name, &apply_params(), &Patch::Apply(&body))
+            .await
+            .map_err(|source| ReportError::writing(namespace.as_deref(), &name, source))?;
         if let Ok(mut written) = self.written.lock() {
             written.insert(key, content);
         }
@@ -145,7 +208,7 @@ impl ReportWriter {
             Ok(_) => Ok(ReportWrite::Deleted),
             // Already gone, with its owner.
             Err(kube::Error::Api(status)) if status.code == 404 => Ok(ReportWrite::Deleted),
-            Err(source) => Err(ReportError { namespace: namespace.unwrap_or_default().to_owned(), name, source }),
+            Err(source) => Err(ReportError::deleting(namespace, &name, source)),
         }
     }
 
@@ -159,8 +222,8 @@ impl ReportWriter {
 
     fn api(&self, namespace: Option<&str>) -> Api<DynamicObject> {
         match namespace {
-            Some(namespace) => Api::namespaced_with(self.client.clone(), namespace, &resource(true)),
-            None => Api::all_with(self.client.clone(), &resource(false)),
+            Some(namespace) => Api::namespaced_with(self.client.clone(), namespace, &resource(self.api, true)),
+            None => Api::all_with(self.client.clone(), &resource(self.api, false)),
         }
     }
 }
@@ -235,6 +298,15 @@ fn canonical(value: &Json, out: &mut String) {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_names_the_audit_gives_are_read_as_object_uids() {
+        let uid = "0b6f4c1e-94a1-4c53-9d0e-2d5c6f0e7a11";
+        assert_eq!(reported_uid(&report_name(uid)), Some(uid));
+        assert_eq!(reported_uid("portal-pod-debug-shell"), None);
+        assert_eq!(reported_uid("portal-0b6f4c1e-94a1-4c53-9d0e-2d5c6f0e7a1"), None);
+        assert_eq!(reported_uid("kyverno-0b6f4c1e-94a1-4c53-9d0e-2d5c6f0e7a11"), None);
+    }
 
     #[test]
     fn the_fingerprint_ignores_timestamps_and_field_order() {
