@@ -292,7 +292,7 @@ async fn objects_get_reports_that_follow_the_objects_and_the_rules() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn reports_of_kinds_no_longer_audited_go_at_start_up() {
+async fn a_new_rules_kind_is_watched_and_its_reports_go_at_start_up_when_the_rule_went_meanwhile() {
     let _alone = ONE_AT_A_TIME.lock().await;
     let client = common::client().await;
     let (rules_dir, sources) = team_label_setup(&client, &["audit-sweep"]).await;
@@ -300,13 +300,18 @@ async fn reports_of_kinds_no_longer_audited_go_at_start_up() {
         "{}---\nname: config-owner\nmode: [audit]\nmatch: {{gvk: [{{group: '', kind: ConfigMap}}], namespaces: {{include: [audit-sweep]}}}}\nrule: 'false'\n",
         RULES.split("---\n").next().unwrap()
     );
-    std::fs::write(rules_dir.path().join("rules.yaml"), &with_config_maps).unwrap();
     let config_maps: Api<k8s_openapi::api::core::v1::ConfigMap> = Api::namespaced(client.clone(), "audit-sweep");
     let config_map = serde_json::from_value(json!({"metadata": {"name": "settings"}})).unwrap();
     let uid = config_maps.create(&PostParams::default(), &config_map).await.unwrap().uid().unwrap();
     let metrics = portal_metrics::Metrics::new().unwrap();
     let audit = start_audit(&client, &sources, &metrics).await;
+
+    // A rule on a kind nobody watched: the existing object gets its report.
+    let added = Instant::now();
+    std::fs::write(rules_dir.path().join("rules.yaml"), &with_config_maps).unwrap();
     wait_for_report(&client, Some("audit-sweep"), &uid, |r| r.is_some()).await;
+    // A liveness bound (the reload debounce, discovery, the list and the write).
+    assert!(added.elapsed() < Duration::from_secs(5), "the new kind's report took {:?}", added.elapsed());
 
     // While Portal is down the ConfigMap rule goes: no kind it watches has the report's object,
     // so the report goes once every watched kind is listed.

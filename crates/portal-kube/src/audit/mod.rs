@@ -23,7 +23,7 @@ use futures::StreamExt;
 use kube::api::DynamicObject;
 use kube::runtime::{WatchStreamExt, watcher};
 use portal_metrics::ReportWriteResult;
-use portal_report::{ReportApi, RuleFindings, Timestamp, object_report};
+use portal_report::{Report, ReportApi, RuleFindings, Timestamp, object_report};
 use portal_rules::{
     Activation, EvaluationInput, Mode, ModeFilter, ObjectIdentity, RuleResult, Severity, SharedRuleSet,
 };
@@ -355,26 +355,34 @@ fn prepared(object: DynamicObject, kind: &WatchedKind) -> Option<(String, u64, A
     Some((uid, hasher.finish(), Arc::from(text)))
 }
 
-/// A worker: evaluates queued objects and writes their reports.
+/// A worker: evaluates queued objects and, on the leader, writes their reports. Every replica
+/// evaluates (its metrics say what it found); one that does not lead writes nothing and catches
+/// up when it leads.
 async fn work(shared: Arc<Shared>) {
     let metrics = shared.inputs.metrics.clone();
     loop {
         let (uid, work, since) = shared.queue.pop().await;
         metrics.set_audit_queue_depth(shared.queue.len());
-        if !shared.may_write() {
-            // Evaluated by the leader; this replica catches up when it leads.
-            continue;
-        }
         let outcome = match work {
             Work::Evaluate(text) => match serde_json::from_str::<Json>(&text) {
-                Ok(object) => evaluate_and_write(&shared, &uid, &object).await,
+                Ok(object) => {
+                    let (namespace, report) = evaluate(&shared, &object);
+                    if !shared.may_write() {
+                        continue;
+                    }
+                    match report {
+                        Some(report) => shared.writer.write(&report, &object).await,
+                        None => shared.writer.delete(namespace.as_deref(), &uid).await,
+                    }
+                }
                 // Written by this process from a parsed object: cannot fail.
                 Err(error) => {
                     tracing::warn!(uid = %uid, "audit: a cached object no longer parses: {error}");
                     continue;
                 }
             },
-            Work::Forget { namespace } => shared.writer.delete(namespace.as_deref(), &uid).await,
+            Work::Forget { namespace } if shared.may_write() => shared.writer.delete(namespace.as_deref(), &uid).await,
+            Work::Forget { .. } => continue,
         };
         match outcome {
             Ok(done) => metrics.audit_report_written(written(done), since.elapsed()),
@@ -392,11 +400,9 @@ fn written(done: ReportWrite) -> ReportWriteResult {
     }
 }
 
-async fn evaluate_and_write(
-    shared: &Shared,
-    uid: &str,
-    object: &Json,
-) -> Result<ReportWrite, crate::writers::ReportError> {
+/// Evaluates `object` against the audit rules, counting what was found: its namespace, and its
+/// report (none when no audit rule matches it).
+fn evaluate(shared: &Shared, object: &Json) -> (Option<String>, Option<Report>) {
     let identity = ObjectIdentity::of(object);
     let report = {
         let rules = shared.inputs.rules.load();
@@ -415,10 +421,7 @@ async fn evaluate_and_write(
             Some(object_report(&identity, results.iter().map(RuleFindings::from), now()))
         }
     };
-    match report {
-        Some(report) => shared.writer.write(&report, object).await,
-        None => shared.writer.delete(identity.namespace.as_deref(), uid).await,
-    }
+    (identity.namespace, report)
 }
 
 fn count(metrics: &portal_metrics::Metrics, results: &[RuleResult<'_>]) {

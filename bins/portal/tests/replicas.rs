@@ -1,0 +1,165 @@
+//! Two `portal run` processes auditing one cluster (the real binary against the test control
+//! plane): only the one that holds the Lease writes reports, and when it is killed — SIGKILL, so
+//! the Lease is not handed over but has to expire — the other takes over and keeps the reports
+//! current.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::net::Ipv4Addr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::ConfigMap;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{DynamicObject, Patch, PatchParams, PostParams};
+use kube::discovery::ApiResource;
+use kube::{Api, ResourceExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const WAIT: Duration = Duration::from_secs(30);
+/// `leaderElection.leaseDuration` of both replicas.
+const LEASE_DURATION: Duration = Duration::from_secs(2);
+
+/// A `portal run` process, killed when dropped.
+struct Replica {
+    process: Child,
+    health: u16,
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
+
+impl Replica {
+    fn start(env: &portal_testenv::TestEnv, rules: &Path, namespace: &str, log: &Path) -> Replica {
+        let health = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap().local_addr().unwrap().port();
+        let process = Command::new(env!("CARGO_BIN_EXE_portal"))
+            .arg("run")
+            .env("PORTAL_KUBERNETES_KUBECONFIG", env.kubeconfig_path())
+            .env("PORTAL_RULES_FOLDERS", rules)
+            .env("PORTAL_RULES_CLUSTER_ENABLED", "false")
+            .env("PORTAL_ADMISSION_ENABLED", "false")
+            .env("PORTAL_AUDIT_ENABLED", "true")
+            .env("PORTAL_HEALTH_LISTEN", format!("127.0.0.1:{health}"))
+            .env("PORTAL_LEADER_ELECTION_NAMESPACE", namespace)
+            .env("PORTAL_LEADER_ELECTION_LEASE_DURATION", "2s")
+            .env("PORTAL_LEADER_ELECTION_RENEW_DEADLINE", "1500ms")
+            .env("PORTAL_LEADER_ELECTION_RETRY_PERIOD", "200ms")
+            .env("PORTAL_LOGGING_FORMAT", "text")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(log).unwrap())
+            .spawn()
+            .unwrap();
+        Replica { process, health }
+    }
+
+    /// Its `/metrics`, or nothing while it does not serve them yet.
+    async fn metrics(&self) -> Option<String> {
+        let mut stream = tokio::net::TcpStream::connect((Ipv4Addr::LOCALHOST, self.health)).await.ok()?;
+        stream.write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").await.ok()?;
+        let mut text = String::new();
+        stream.read_to_string(&mut text).await.ok()?;
+        Some(text)
+    }
+
+    async fn metric(&self, series: &str) -> Option<f64> {
+        let text = self.metrics().await?;
+        text.lines().find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
+    }
+}
+
+async fn install_report_crds(client: &kube::Client) {
+    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/reports");
+    for file in ["policyreports.yaml", "clusterpolicyreports.yaml"] {
+        let crd: CustomResourceDefinition =
+            serde_saphyr::from_str(&std::fs::read_to_string(dir.join(file)).unwrap()).unwrap();
+        let name = crd.metadata.name.clone().unwrap();
+        api.patch(&name, &PatchParams::apply("portal-tests").force(), &Patch::Apply(&crd)).await.unwrap();
+        let established = kube::runtime::conditions::is_crd_established();
+        tokio::time::timeout(WAIT, kube::runtime::wait::await_condition(api.clone(), &name, established))
+            .await
+            .unwrap()
+            .unwrap();
+    }
+}
+
+async fn wait_for_report(reports: &Api<DynamicObject>, config_map: &ConfigMap, limit: Duration) -> Duration {
+    let name = format!("portal-{}", config_map.uid().unwrap());
+    let started = Instant::now();
+    while reports.get_opt(&name).await.unwrap().is_none() {
+        assert!(started.elapsed() < limit, "no report on {} within {limit:?}", config_map.name_any());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    started.elapsed()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_leader_writes_and_a_killed_leader_is_replaced_within_a_lease_period() {
+    let env = portal_testenv::shared().await.expect("the test control plane starts");
+    let client = env.client().unwrap();
+    let namespace = env.namespace("replicas").await.unwrap();
+    install_report_crds(&client).await;
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules.yaml");
+    std::fs::write(
+        &rules,
+        format!(
+            "name: team-label\nmode: [audit]\nmatch: {{gvk: [{{group: '', kind: ConfigMap}}], namespaces: {{include: [{namespace}]}}}}\n\
+             rule: \"object.metadata.?labels.?team.orValue('') == ''\"\n"
+        ),
+    )
+    .unwrap();
+    let first = Replica::start(env, &rules, &namespace, &dir.path().join("first.log"));
+    let second = Replica::start(env, &rules, &namespace, &dir.path().join("second.log"));
+
+    let started = Instant::now();
+    let (leader, follower) = loop {
+        let leading = (first.metric("portal_leader ").await, second.metric("portal_leader ").await);
+        match leading {
+            (Some(1.0), Some(0.0)) => break (first, second),
+            (Some(0.0), Some(1.0)) => break (second, first),
+            _ => {}
+        }
+        assert!(started.elapsed() < WAIT, "no single leader: {leading:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+
+    let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), &namespace);
+    let reports: Api<DynamicObject> = Api::namespaced_with(
+        client.clone(),
+        &namespace,
+        &ApiResource {
+            group: "wgpolicyk8s.io".into(),
+            version: "v1alpha2".into(),
+            api_version: "wgpolicyk8s.io/v1alpha2".into(),
+            kind: "PolicyReport".into(),
+            plural: "policyreports".into(),
+        },
+    );
+    let config_map =
+        |name: &str| -> ConfigMap { serde_json::from_value(serde_json::json!({"metadata": {"name": name}})).unwrap() };
+    let one = config_maps.create(&PostParams::default(), &config_map("one")).await.unwrap();
+    wait_for_report(&reports, &one, WAIT).await;
+    // Both evaluated it; only the leader wrote.
+    let created = r#"portal_audit_report_writes_total{result="created"} "#;
+    assert!(leader.metric(created).await.is_some_and(|count| count >= 1.0));
+    assert_eq!(follower.metric(created).await, Some(0.0));
+    let evaluated = follower.metric(r#"portal_audit_evaluations_total{rule="team-label"} "#).await;
+    assert!(evaluated.is_some_and(|count| count >= 1.0), "the follower evaluates too: {evaluated:?}");
+
+    // Killed: the Lease stays held until it expires, then the other replica writes.
+    drop(leader);
+    let killed = Instant::now();
+    let two = config_maps.create(&PostParams::default(), &config_map("two")).await.unwrap();
+    wait_for_report(&reports, &two, WAIT).await;
+    let took_over = killed.elapsed();
+    println!("took over {took_over:?} after the leader was killed (lease duration {LEASE_DURATION:?})");
+    // One lease period, plus slack for a loaded 2-core machine: a liveness bound, not a timing.
+    assert!(took_over < LEASE_DURATION + Duration::from_secs(3), "the take-over took {took_over:?}");
+    assert_eq!(follower.metric("portal_leader ").await, Some(1.0));
+}
