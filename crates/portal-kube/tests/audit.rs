@@ -310,6 +310,7 @@ async fn a_new_rules_kind_is_watched_and_its_reports_go_at_start_up_when_the_rul
     let added = Instant::now();
     std::fs::write(rules_dir.path().join("rules.yaml"), &with_config_maps).unwrap();
     wait_for_report(&client, Some("audit-sweep"), &uid, |r| r.is_some()).await;
+    println!("a new rule's kind: its object reported {:?} after the rule file was written", added.elapsed());
     // A liveness bound (the reload debounce, discovery, the list and the write).
     assert!(added.elapsed() < Duration::from_secs(5), "the new kind's report took {:?}", added.elapsed());
 
