@@ -47,11 +47,12 @@ pub(crate) fn audited_patterns(rules: &RuleSet) -> Vec<GroupVersionKind> {
     patterns
 }
 
-/// How long after a CRD changes API discovery is looked at again.
-const DISCOVERY_LAG: std::time::Duration = std::time::Duration::from_secs(2);
+/// After a CRD changes, API discovery is looked at again after each of these delays.
+const DISCOVERY_LAG: [std::time::Duration; 3] =
+    [std::time::Duration::from_secs(1), std::time::Duration::from_secs(2), std::time::Duration::from_secs(7)];
 
 /// Announces every CustomResourceDefinition that is created, changes (e.g. becomes established)
-/// or is deleted after the first list, so that a rule's kind whose CRD is installed after the
+/// or is deleted, and the end of the first list, so that a rule's kind whose CRD is installed after the
 /// rule is watched as soon as the API server serves it. Only metadata is watched: a CRD's schema
 /// can be large, and what changed in it does not matter here.
 pub(crate) async fn watch_definitions(client: kube::Client, changed: Arc<Notify>) {
@@ -59,17 +60,21 @@ pub(crate) async fn watch_definitions(client: kube::Client, changed: Arc<Notify>
     let mut events = watcher(api, watcher::Config::default()).default_backoff().boxed();
     while let Some(event) = events.next().await {
         match event {
-            Ok(watcher::Event::Apply(_) | watcher::Event::Delete(_)) => {
+            // After the first list too: a CRD created between the audit's first discovery and
+            // that list is only in the list.
+            Ok(watcher::Event::Apply(_) | watcher::Event::Delete(_) | watcher::Event::InitDone) => {
                 changed.notify_one();
-                // API discovery serves a new kind a moment after its CRD is established: look
-                // again once it surely does.
+                // API discovery serves a new kind a moment after its CRD is established, longer
+                // on a busy API server: look again a few times.
                 let again = Arc::clone(&changed);
                 tokio::spawn(async move {
-                    tokio::time::sleep(DISCOVERY_LAG).await;
-                    again.notify_one();
+                    for delay in DISCOVERY_LAG {
+                        tokio::time::sleep(delay).await;
+                        again.notify_one();
+                    }
                 });
             }
-            Ok(watcher::Event::Init | watcher::Event::InitApply(_) | watcher::Event::InitDone) => {}
+            Ok(watcher::Event::Init | watcher::Event::InitApply(_)) => {}
             Err(error) => tracing::warn!("audit: watching CustomResourceDefinitions failed, retrying: {error}"),
         }
     }
