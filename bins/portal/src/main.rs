@@ -225,6 +225,7 @@ fn eval(args: &EvalArgs) -> anyhow::Result<ExitCode> {
         request: request.as_ref(),
         namespace_object: namespace_object.as_ref(),
         operation: None,
+        cluster: None,
     });
     match portal_rules::evaluate_expression(&args.expression, &activation) {
         Ok(value) => {

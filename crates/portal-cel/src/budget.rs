@@ -144,6 +144,12 @@ fn charged_range<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> Result<CowVal<'b, 'v>, Ex
     Ok(CowVal::owned(CelList::from(elements)))
 }
 
+/// Charges `elements` to the current evaluation's budget, as a comprehension over that many
+/// would be: for functions that do work in proportion to what they return (cluster lookups).
+pub fn charge_elements(elements: u64) -> Result<(), ExecutionError> {
+    charge(elements).map_err(stopped_error)
+}
+
 fn stopped_error(stopped: Stopped) -> ExecutionError {
     ExecutionError::function_error(
         "comprehension",

@@ -17,7 +17,7 @@ pub(crate) fn take_args<'b, 'v, const N: usize>(
 
 /// A macro for `namespace.function(…)` that calls `hidden(…)` instead; the same method called on
 /// anything else is left as written.
-pub(crate) fn namespaced_as(
+pub fn namespaced_as(
     namespace: &'static str,
     hidden: &'static str,
 ) -> impl Fn(&mut MacroExprHelper<'_>, &mut Option<IdedExpr>, &mut Vec<IdedExpr>) -> Result<Option<IdedExpr>, ParseError>

@@ -1,7 +1,7 @@
 //! The evaluation context of one object: the CEL variables of SPEC §3.2, built once per object
 //! and shared by every rule evaluated on it.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use cel::common::traits::Indexer;
 use cel::common::types::{CelList, CelMap, CelString};
@@ -9,6 +9,7 @@ use cel::common::value::{CowVal, Val};
 use cel::context::VariableResolver;
 use serde_json::Value as Json;
 
+use crate::cluster::ClusterView;
 use crate::schema::Operation;
 use crate::sugar;
 use crate::value::{self, BoxedVal};
@@ -26,6 +27,8 @@ pub struct EvaluationInput<'a> {
     pub namespace_object: Option<&'a Json>,
     /// The admission operation; `None` outside admission (audit), where `match.operations` is ignored.
     pub operation: Option<Operation>,
+    /// What `cluster.get` and `cluster.list` read; `None`: lookups fail, saying so.
+    pub cluster: Option<&'a Arc<dyn ClusterView>>,
 }
 
 /// Group, version, kind, namespace, name and uid of the object under review.

@@ -5,6 +5,8 @@ use std::sync::Arc;
 
 use cel::{Env, Program};
 
+use crate::cluster::LookupTarget;
+use crate::cluster::targets::lookup_targets;
 use crate::error::{Error, ExpressionField, Origin};
 use crate::limits::RuleLimits;
 use crate::load::LoadedRule;
@@ -23,6 +25,8 @@ pub struct CompiledRule {
     pub(crate) message_program: Option<Program>,
     /// The rule reads the rule variable `container`: evaluate it once per container.
     pub(crate) per_container: bool,
+    /// The kinds its cluster lookups read (rule and message), sorted.
+    pub(crate) lookups: Vec<LookupTarget>,
 }
 
 impl CompiledRule {
@@ -47,6 +51,11 @@ impl CompiledRule {
     pub fn is_per_container(&self) -> bool {
         self.per_container
     }
+
+    /// The kinds its `cluster.get`/`cluster.list` calls read: what must be watched before it runs.
+    pub fn lookups(&self) -> &[LookupTarget] {
+        &self.lookups
+    }
 }
 
 /// Compiles one rule against `env`, within `limits`.
@@ -59,6 +68,12 @@ pub fn compile_rule(env: &Arc<Env>, rule: LoadedRule, limits: &RuleLimits) -> Re
         None => None,
     };
     let per_container = crate::references::reads_rule_variable(&program, "container");
+    let mut lookups = lookup_targets(&program).unwrap_or_default();
+    if let Some(message) = &message_program {
+        lookups.extend(lookup_targets(message).unwrap_or_default());
+        lookups.sort();
+        lookups.dedup();
+    }
     Ok(CompiledRule {
         name: Arc::from(rule.name.as_str()),
         spec: rule.spec,
@@ -67,6 +82,7 @@ pub fn compile_rule(env: &Arc<Env>, rule: LoadedRule, limits: &RuleLimits) -> Re
         program,
         message_program,
         per_container,
+        lookups,
     })
 }
 
@@ -159,6 +175,13 @@ pub(crate) fn checked_program(
     crate::limits::check_depth(&program, source).map_err(breach)?;
     if let Some((kind, unknown)) = first_unknown_name(env, &program, source) {
         return Err(Problem::UnknownName { kind, name: unknown.name, line: unknown.line, column: unknown.column });
+    }
+    if let Err(non_literal) = lookup_targets(&program) {
+        let (line, column) = program
+            .source_info()
+            .offset_for(non_literal.id)
+            .map_or((1, 1), |(start, _)| crate::references::line_and_column(source, start as usize));
+        return Err(Problem::Compile { line, column, message: non_literal.message });
     }
     let found = crate::types::check(&program).map_err(|error| {
         let (line, column) = crate::references::line_and_column(source, error.offset);

@@ -8,6 +8,8 @@ use portal_cel::budget::{self, Budget, Stopped};
 use serde::Serialize;
 
 use crate::activation::{Activation, ObjectIdentity};
+use crate::cluster::ClusterRead;
+use crate::cluster::context;
 use crate::compile::CompiledRule;
 use crate::schema::{EnforcementAction, Mode, Severity};
 
@@ -73,6 +75,8 @@ pub struct RuleResult<'r> {
     pub rule: &'r CompiledRule,
     pub violations: Vec<Violation>,
     pub errors: Vec<EvaluationError>,
+    /// What its cluster lookups read: when one of those changes, the result may change.
+    pub reads: Vec<ClusterRead>,
 }
 
 /// The verdict of one rule on one object, in PolicyReport terms.
@@ -106,14 +110,17 @@ pub(crate) fn evaluate_rule<'r>(
     activation: &Activation<'_>,
     budget: &Budget,
 ) -> RuleResult<'r> {
-    let mut result = RuleResult { rule, violations: Vec::new(), errors: Vec::new() };
-    if rule.per_container {
-        for index in 0..activation.container_count() {
-            evaluate_once(env, rule, activation, Some(index), budget, &mut result);
+    let mut result = RuleResult { rule, violations: Vec::new(), errors: Vec::new(), reads: Vec::new() };
+    let ((), reads) = context::for_rule(rule.namespace(), || {
+        if rule.per_container {
+            for index in 0..activation.container_count() {
+                evaluate_once(env, rule, activation, Some(index), budget, &mut result);
+            }
+        } else {
+            evaluate_once(env, rule, activation, None, budget, &mut result);
         }
-    } else {
-        evaluate_once(env, rule, activation, None, budget, &mut result);
-    }
+    });
+    result.reads = reads;
     result
 }
 

@@ -24,6 +24,7 @@
 //! ```
 
 mod activation;
+pub mod cluster;
 mod compile;
 mod cost;
 mod document;

@@ -246,14 +246,16 @@ impl RuleSet {
             max_iterations: self.limits.max_iterations,
             cancel: progress.map(Progress::cancel_flag),
         };
-        let results = matching
-            .into_iter()
-            .filter_map(|index| {
-                let rule = self.rules.get(index)?;
-                progress.inspect(|progress| progress.start(index));
-                Some(evaluate_rule(env, rule, activation, &budget))
-            })
-            .collect();
+        let results = crate::cluster::context::with_view(activation.input.cluster, || {
+            matching
+                .into_iter()
+                .filter_map(|index| {
+                    let rule = self.rules.get(index)?;
+                    progress.inspect(|progress| progress.start(index));
+                    Some(evaluate_rule(env, rule, activation, &budget))
+                })
+                .collect()
+        });
         progress.inspect(|progress| progress.finish());
         results
     }

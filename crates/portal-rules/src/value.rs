@@ -26,6 +26,24 @@ pub(crate) fn to_val(json: &Json) -> BoxedVal<'_> {
     }
 }
 
+/// Converts a JSON value into a CEL value of its own (strings copied), which can outlive the JSON
+/// and be shared across evaluations: objects read by cluster lookups.
+pub(crate) fn to_owned_val(json: &Json) -> Box<dyn Val> {
+    match json {
+        Json::Null => Box::new(CelNull),
+        Json::Bool(b) => Box::new(CelBool::from(*b)),
+        Json::Number(n) => number(n),
+        Json::String(s) => Box::new(CelString::from(s.clone())),
+        Json::Array(items) => Box::new(Shared::new(CelList::from(items.iter().map(to_owned_val).collect::<Vec<_>>()))),
+        Json::Object(fields) => Box::new(Shared::new(CelMap::from(
+            fields
+                .iter()
+                .map(|(key, value)| (CelMapKey::from(key.clone()), to_owned_val(value)))
+                .collect::<HashMap<_, _>>(),
+        ))),
+    }
+}
+
 /// An integer that fits 64 signed bits is `int`; any other number is `double`, as the API server
 /// decodes JSON (`sigs.k8s.io/json`: int64 when possible, float64 otherwise). A `uint` never comes
 /// from an object.

@@ -119,6 +119,8 @@ pub fn decide_tracked(
         request: Some(&review.request),
         namespace_object: namespace,
         operation: Some(review.operation),
+        // Cluster lookups at admission: not wired yet (issue 13); a lookup fails, saying so.
+        cluster: None,
     });
     let results = rules.evaluate_tracked(&activation, ModeFilter::Only(Mode::Admission), progress);
     let verdict = AdmissionVerdict::of(&results);

@@ -118,6 +118,12 @@ pub(super) fn call(name: &str, target: Option<&Shape>, args: &[Shape], largest_o
         }
         "sets.contains" | "sets.equivalent" | "sets.intersects" => (subject.len * other.len, Shape::scalar()),
         "math.greatest" | "math.least" => (args.iter().map(|a| a.len).sum(), Shape::scalar()),
+        // What a lookup returns depends on the cluster, not on the rule or the object under
+        // review: it is left out of the estimate (as one small value), and bounded at run time
+        // instead, where each object a lookup returns and each element a loop over it visits is
+        // charged to `rules.limits.maxIterations`.
+        crate::cluster::functions::GET_FUNCTION => (1.0, Shape::scalar()),
+        crate::cluster::functions::LIST_FUNCTION => (1.0, Shape::list(1.0, Shape::scalar())),
         // Anything else reads its arguments once and returns something no bigger than they are.
         _ => {
             let read: f64 = target.iter().copied().chain(args.iter()).map(|s| s.total).sum();

@@ -14,6 +14,7 @@ fn build_env() -> Result<Env, DeclarationError> {
     env.add_extension(extensions::lists)?;
     env.add_extension(extensions::math)?;
     env.add_extension(portal_cel::register)?;
+    env.add_extension(crate::cluster::functions::register)?;
     Ok(env)
 }
 

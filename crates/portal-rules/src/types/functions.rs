@@ -272,6 +272,12 @@ fn overloads(name: &str, member: bool) -> Vec<(Vec<Type>, Type)> {
             all
         }
         ("lists.range" | portal_cel::budget::RANGE_FUNCTION, false) => vec![(vec![Int], Type::list(Int))],
+        // The object (a map) or null: `dyn`.
+        (crate::cluster::functions::GET_FUNCTION, false) => vec![(vec![String, String, String, String], Dyn)],
+        (crate::cluster::functions::LIST_FUNCTION, false) => vec![
+            (vec![String, String, String], list()),
+            (vec![String, String, String, Type::Map(Box::new(String), Box::new(String))], list()),
+        ],
         ("sets.contains" | "sets.equivalent" | "sets.intersects", false) => vec![(vec![list(), list()], Bool)],
         ("url", false) => vec![(vec![String], URL)],
         ("isURL" | "isQuantity" | "isIP" | "isCIDR" | "ip.isCanonical", false) => vec![(vec![String], Bool)],

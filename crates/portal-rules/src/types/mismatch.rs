@@ -52,6 +52,8 @@ fn display_name(name: &str) -> &str {
         portal_cel::timestamps::OF_NON_ZERO_FUNCTION => "optional.ofNonZeroValue",
         portal_cel::budget::RANGE_FUNCTION => "lists.range",
         portal_cel::string_format::FORMAT_FUNCTION => "format",
+        crate::cluster::functions::GET_FUNCTION => "cluster.get",
+        crate::cluster::functions::LIST_FUNCTION => "cluster.list",
         other => other,
     }
 }
