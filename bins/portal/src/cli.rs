@@ -249,6 +249,11 @@ pub struct CheckArgs {
     /// Namespace for objects of namespaced kinds that name none, as `kubectl apply` would use.
     #[arg(long, short = 'n', value_name = "NAMESPACE", default_value = "default")]
     pub namespace: String,
+    /// Objects that rules' cluster lookups (`cluster.get`, `cluster.list`) see: files, folders or
+    /// a `kubectl get -A -o yaml` dump; repeat to combine. Each manifest is checked as if being
+    /// created in that cluster. Without it, a rule that looks anything up is an error.
+    #[arg(long = "cluster", value_name = "PATH")]
+    pub cluster: Vec<PathBuf>,
     /// Output format; `table` is for people.
     #[arg(long, short = 'o', value_enum, default_value_t = OutputArg::Table)]
     pub output: OutputArg,

@@ -231,6 +231,26 @@ fn shipped_test_suites_pass() {
 }
 
 #[test]
+fn lookups_read_the_cluster_given_and_say_so_when_none_is() {
+    let rules = ["check", "--rules", "examples/lookups/rules"];
+    let with = portal(&[&rules[..], &["--cluster", "examples/lookups/cluster", "examples/lookups/manifests"]].concat());
+    assert_eq!(with.status.code(), Some(1), "{}{}", stdout(&with), stderr(&with));
+    let table = stdout(&with);
+    assert!(table.contains("Ingress/blog/promo"), "{table}");
+    assert!(table.contains("host already served by another Ingress: shop.example.com"), "{table}");
+    assert!(!table.contains("Ingress/shop/storefront"), "re-applying an Ingress does not collide with itself: {table}");
+
+    let without = portal(&[&rules[..], &["examples/lookups/manifests"]].concat());
+    let table = stdout(&without);
+    assert!(table.contains("this evaluation has no cluster to read"), "{table}");
+    assert!(!table.contains(" 0 evaluation errors"), "{table}");
+
+    let missing = portal(&[&rules[..], &["--cluster", "no/such/dir", "examples/lookups/manifests"]].concat());
+    assert_eq!(missing.status.code(), Some(2), "{}", stderr(&missing));
+    assert!(stderr(&missing).contains("no/such/dir"), "{}", stderr(&missing));
+}
+
+#[test]
 fn failing_expectations_are_printed_and_exit_one() {
     let dir = temp_dir("suite");
     std::fs::write(

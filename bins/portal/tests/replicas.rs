@@ -66,6 +66,19 @@ impl Replica {
         Some(text)
     }
 
+    /// Waits until `series` has a value `ready` accepts.
+    async fn wait_for(&self, series: &str, ready: impl Fn(f64) -> bool) {
+        let started = Instant::now();
+        loop {
+            let value = self.metric(series).await;
+            if value.is_some_and(&ready) {
+                return;
+            }
+            assert!(started.elapsed() < WAIT, "{series} never got there: {value:?}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     async fn metric(&self, series: &str) -> Option<f64> {
         let text = self.metrics().await?;
         text.lines().find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
@@ -148,9 +161,9 @@ async fn only_the_leader_writes_and_a_killed_leader_is_replaced_within_a_lease_p
     // Both evaluated it; only the leader wrote.
     let created = r#"portal_audit_report_writes_total{result="created"} "#;
     assert!(leader.metric(created).await.is_some_and(|count| count >= 1.0));
+    // The follower evaluates too, on its own watch's time, and writes nothing.
+    follower.wait_for(r#"portal_audit_evaluations_total{rule="team-label"} "#, |count| count >= 1.0).await;
     assert_eq!(follower.metric(created).await, Some(0.0));
-    let evaluated = follower.metric(r#"portal_audit_evaluations_total{rule="team-label"} "#).await;
-    assert!(evaluated.is_some_and(|count| count >= 1.0), "the follower evaluates too: {evaluated:?}");
 
     // Killed: the Lease stays held until it expires, then the other replica writes.
     drop(leader);
@@ -161,5 +174,5 @@ async fn only_the_leader_writes_and_a_killed_leader_is_replaced_within_a_lease_p
     println!("took over {took_over:?} after the leader was killed (lease duration {LEASE_DURATION:?})");
     // One lease period, plus slack for a loaded 2-core machine: a liveness bound, not a timing.
     assert!(took_over < LEASE_DURATION + Duration::from_secs(3), "the take-over took {took_over:?}");
-    assert_eq!(follower.metric("portal_leader ").await, Some(1.0));
+    follower.wait_for("portal_leader ", |leading| leading == 1.0).await;
 }

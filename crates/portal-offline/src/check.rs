@@ -6,8 +6,10 @@
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use portal_files::{Manifest, ManifestFiles, ManifestItem, Problem};
+use portal_rules::cluster::{ClusterView, Overlay};
 use portal_rules::{
     Activation, AdmissionVerdict, Effect, EnforcementAction, EvaluationError, EvaluationInput, FailurePolicy, Mode,
     ModeFilter, ObjectIdentity, Operation, Origin, Outcome, RuleSet, Severity, Violation,
@@ -24,6 +26,9 @@ pub struct CheckOptions {
     pub manifests: Vec<PathBuf>,
     /// As `kubectl apply -n` would put them.
     pub namespace: String,
+    /// Objects that cluster lookups see (`--cluster`); none: a rule that looks anything up
+    /// fails to evaluate, saying it needs them.
+    pub cluster: Vec<PathBuf>,
 }
 
 /// What one `portal check` found besides the objects' reports.
@@ -53,6 +58,11 @@ impl CheckRun {
         let files = ManifestFiles::read(&options.manifests);
         let documents = files.documents();
         let namespaces = documents.namespaces();
+        let cluster = (!options.cluster.is_empty()).then(|| {
+            let (cluster, problems) = crate::cluster::load_cluster(&options.cluster, &options.namespace);
+            errors.extend(problems);
+            cluster
+        });
         let mut summary = Summary { rules: rules.len(), ..Summary::default() };
         let mut skipped = Vec::new();
         let mut take = |checked| match checked {
@@ -71,7 +81,7 @@ impl CheckRun {
         };
         let check_item = |item| match item {
             ManifestItem::Object(manifest) => {
-                let report = check_object(&rules, &manifest, &namespaces);
+                let report = check_object(&rules, &manifest, &namespaces, cluster.as_ref());
                 let mut counts = Summary::default();
                 counts.count(&report);
                 Checked::Report(counts, prepare(report))
@@ -242,14 +252,24 @@ impl Summary {
 }
 
 /// Evaluates every enabled rule of `rules` on one manifest, as a CREATE admission.
-/// `namespaces` (the Namespace objects among the manifests) give `namespaceObject`.
-pub fn check_object(rules: &RuleSet, manifest: &Manifest, namespaces: &HashMap<String, Json>) -> ObjectReport {
+/// `namespaces` (the Namespace objects among the manifests) give `namespaceObject`; lookups see
+/// `cluster` with the manifest created in it, as admission would.
+pub fn check_object(
+    rules: &RuleSet,
+    manifest: &Manifest,
+    namespaces: &HashMap<String, Json>,
+    cluster: Option<&Arc<dyn ClusterView>>,
+) -> ObjectReport {
     let identity = ObjectIdentity::of(&manifest.object);
     let namespace_object = identity.namespace.as_deref().and_then(|ns| namespaces.get(ns));
+    let overlay: Option<Arc<dyn ClusterView>> = cluster.map(|cluster| {
+        Arc::new(Overlay::new(Arc::clone(cluster), &identity, Some(manifest.object.clone()))) as Arc<dyn ClusterView>
+    });
     let activation = Activation::new(EvaluationInput {
         object: Some(&manifest.object),
         namespace_object,
         operation: Some(Operation::Create),
+        cluster: overlay.as_ref(),
         ..Default::default()
     });
     let evaluated = rules.evaluate(&activation, ModeFilter::Any);

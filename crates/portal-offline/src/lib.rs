@@ -7,7 +7,9 @@ pub mod output;
 mod pipeline;
 pub mod suite;
 
+mod cluster;
 pub use check::{CheckOptions, CheckRun, ObjectReport, RuleReport, Summary, check_object};
+pub use cluster::load_cluster;
 pub use error::Error;
 pub use output::{ObjectStyle, OutputFormat, RenderedObject, Renderer};
 pub use portal_files::Problem;

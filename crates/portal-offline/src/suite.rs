@@ -23,6 +23,10 @@ pub struct SuiteSpec {
     pub rules: Vec<PathBuf>,
     /// Manifest files or directories, relative to the test file.
     pub resources: Vec<PathBuf>,
+    /// Objects that cluster lookups see, relative to the test file (as `portal check
+    /// --cluster`). Each resource is evaluated as if being created in that cluster.
+    #[serde(default)]
+    pub cluster: Vec<PathBuf>,
     pub results: Vec<Expectation>,
 }
 
@@ -184,6 +188,7 @@ fn run_suite(spec: &SuiteSpec, base: &Path, location: &str, problems: &mut Vec<P
         rules: spec.rules.iter().map(|p| base.join(p)).collect(),
         manifests: spec.resources.iter().map(|p| base.join(p)).collect(),
         namespace: DEFAULT_NAMESPACE.to_owned(),
+        cluster: spec.cluster.iter().map(|p| base.join(p)).collect(),
     });
     problems.extend(errors);
     let mut by_resource: HashMap<String, &ObjectReport> = HashMap::new();

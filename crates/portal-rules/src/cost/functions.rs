@@ -61,6 +61,8 @@ pub(super) fn call(name: &str, target: Option<&Shape>, args: &[Shape], largest_o
         | operators::GREATER
         | operators::GREATER_EQUALS => (PER_ELEMENT * arg(0).total.min(arg(1).total), Shape::scalar()),
         operators::IN => (arg(1).len + scan(&arg(0)), Shape::scalar()),
+        // Only a bool can be negated: nothing to read, whatever the operand's shape says.
+        operators::LOGICAL_NOT => (0.0, Shape::scalar()),
         "size" => (0.0, Shape::int(subject.len)),
         // A prefix or suffix test reads only as much as the prefix or suffix.
         "startsWith" | "endsWith" => (scan(&other), Shape::scalar()),

@@ -32,6 +32,22 @@ fn a_loop_over_a_part_of_the_visited_element_is_counted_once() {
 }
 
 #[test]
+fn negating_costs_nothing_whatever_the_operand_is_a_part_of() {
+    let negated = cost("object.spec.volumes.exists(v, has(v.configMap) && !v.configMap.?optional.orValue(false))");
+    let plain = cost("object.spec.volumes.exists(v, has(v.configMap) && v.configMap.?optional.orValue(false))");
+    assert!(negated <= plain + 10.0 * OBJECT, "{negated} vs {plain}");
+}
+
+#[test]
+fn lookups_are_left_out_of_the_estimate() {
+    let nested = cost(
+        "object.spec.rules.exists(r, cluster.list('networking.k8s.io/v1', 'Ingress', '').exists(o, \
+         o.spec.rules.exists(x, x.host == r.host)))",
+    );
+    assert!(nested * 10.0 < crate::DEFAULT_MAX_ESTIMATED_COST, "{nested}");
+}
+
+#[test]
 fn a_loop_over_the_whole_object_inside_another_multiplies() {
     let quadratic = cost("object.spec.containers.all(c, object.spec.containers.exists_one(d, d.name == c.name))");
     assert!(quadratic > OBJECT * OBJECT, "{quadratic}");
