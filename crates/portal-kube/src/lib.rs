@@ -28,6 +28,7 @@ pub mod listener;
 pub mod operator;
 pub mod registration;
 pub mod sources;
+mod tasks;
 pub mod writers;
 
 pub use sources::{RuleSources, SourcesConfig, SourcesSnapshot};

@@ -6,12 +6,13 @@ use std::future::Future;
 use std::sync::Arc;
 
 use portal_config::{AdmissionFailurePolicy, Config};
+use portal_rules::cluster::ClusterView;
 
 use crate::admission::{
     self, AdmissionSettings, ApiScaledObjects, ConnectionLimits, DecisionOptions, DefaultFailurePolicy, Lookups,
     NoScaledObjects, ScaledObjects,
 };
-use crate::cache::{NamespaceCache, NamespaceLookup, NoNamespaces};
+use crate::cache::{ClusterCache, NamespaceCache, NamespaceLookup, NoNamespaces};
 use crate::client::{self, client};
 use crate::health;
 use crate::lease;
@@ -53,13 +54,19 @@ pub async fn run(config: &Config, shutdown: impl Future<Output = ()>) -> Result<
     } else {
         None
     };
+    let metrics = portal_metrics::Metrics::new()?;
+    // What rules' cluster lookups read, at admission and in the audit: one cache for both.
+    let lookups = client
+        .as_ref()
+        .filter(|_| config.admission.enabled || audit)
+        .map(|client| ClusterCache::new(client.clone(), metrics.clone()));
     let sources = RuleSources::start(SourcesConfig {
         cluster: client.clone().filter(|_| config.rules.cluster.enabled),
         folders: config.rules.folders.clone(),
         debounce: config.rules.reload.debounce.as_std(),
         limits: rule_limits(&config.rules.limits),
+        lookups: lookups.clone(),
     })?;
-    let metrics = portal_metrics::Metrics::new()?;
     let (ready_sender, ready) = tokio::sync::watch::channel(false);
     let limits = ConnectionLimits::from(&config.admission.connections);
     let (health_address, _health) = health::start(config.health.listen, metrics.clone(), ready, limits.clone()).await?;
@@ -118,8 +125,9 @@ pub async fn run(config: &Config, shutdown: impl Future<Output = ()>) -> Result<
             max_concurrent_evaluations: 64,
             limits: limits.clone(),
         };
-        let lookups = Lookups { namespaces: Arc::clone(&namespaces), scaled };
-        Some(admission::start(settings, sources.rules(), lookups, metrics.clone()).await?)
+        let cluster = lookups.clone().map(|cache| cache as Arc<dyn ClusterView>);
+        let reads = Lookups { namespaces: Arc::clone(&namespaces), scaled, cluster };
+        Some(admission::start(settings, sources.rules(), reads, metrics.clone()).await?)
     } else {
         None
     };
@@ -168,6 +176,7 @@ pub async fn run(config: &Config, shutdown: impl Future<Output = ()>) -> Result<
                     namespaces,
                     leadership: leader.as_ref().map(|work| work.leadership.clone()),
                     metrics: metrics.clone(),
+                    cluster: lookups.clone(),
                 },
             )
             .await,

@@ -129,7 +129,7 @@ async fn the_api_server_calls_portal_and_enforces_its_decisions() {
     let server = admission::start(
         settings,
         sources.rules(),
-        Lookups { namespaces: Arc::new(LiveNamespaces(namespaces)), scaled: Arc::new(NoScaledObjects) },
+        Lookups { namespaces: Arc::new(LiveNamespaces(namespaces)), scaled: Arc::new(NoScaledObjects), cluster: None },
         metrics.clone(),
     )
     .await

@@ -144,6 +144,7 @@ async fn start_replica(
             namespaces: Arc::new(namespaces),
             leadership,
             metrics: metrics.clone(),
+            cluster: None,
         },
     )
     .await
@@ -486,6 +487,7 @@ async fn rule_resources_count_their_evaluations() {
         folders: Vec::new(),
         debounce: Duration::from_millis(20),
         limits: Default::default(),
+        lookups: None,
     })
     .unwrap();
     sources.wait_ready().await;

@@ -102,6 +102,7 @@ async fn cluster_rules_become_ready_report_errors_and_follow_changes() {
         folders: Vec::new(),
         debounce: Duration::from_millis(50),
         limits: Default::default(),
+        lookups: None,
     })
     .unwrap();
     tokio::time::timeout(WAIT, sources.wait_ready()).await.expect("the rule sources list the cluster in time");
@@ -216,6 +217,7 @@ async fn rule_resources_win_name_collisions_with_folder_rules() {
         folders: vec![folder.path().to_owned()],
         debounce: Duration::from_millis(50),
         limits: Default::default(),
+        lookups: None,
     })
     .unwrap();
     let snapshot = tokio::time::timeout(WAIT, sources.wait_ready()).await.unwrap();

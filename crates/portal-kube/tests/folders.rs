@@ -41,6 +41,7 @@ async fn folder_rules_reload_and_a_broken_file_keeps_its_last_good_rules() {
         folders: vec![dir.path().to_owned()],
         debounce: Duration::from_millis(100),
         limits: Default::default(),
+        lookups: None,
     })
     .unwrap();
     let ready = sources.wait_ready().await;
@@ -89,6 +90,7 @@ async fn a_single_rule_file_can_be_a_source() {
         folders: vec![dir.path().join("only.yaml")],
         debounce: Duration::from_millis(50),
         limits: Default::default(),
+        lookups: None,
     })
     .unwrap();
     assert_eq!(sources.wait_ready().await.rules, ["only"]);
@@ -112,6 +114,7 @@ fn a_rule_too_deep_to_evaluate_is_rejected_and_the_others_load() {
             folders: vec![dir.path().to_owned()],
             debounce: Duration::from_millis(20),
             limits: Default::default(),
+            lookups: None,
         })
         .unwrap();
         let snapshot = sources.wait_ready().await;
@@ -135,6 +138,7 @@ async fn the_rule_set_evaluates_within_the_configured_limits() {
         folders: vec![dir.path().to_owned()],
         debounce: Duration::from_millis(20),
         limits: portal_rules::RuleLimits { max_iterations: 5, max_estimated_cost: 1.0e8, ..Default::default() },
+        lookups: None,
     })
     .unwrap();
     let snapshot = sources.wait_ready().await;

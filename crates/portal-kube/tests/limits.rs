@@ -39,7 +39,7 @@ async fn start(max_connections: usize) -> Webhook {
         body_timeout: Duration::from_millis(300),
         idle_timeout: Duration::from_millis(500),
     };
-    let lookups = Lookups { namespaces: Arc::new(NoNamespaces), scaled: Arc::new(NoScaledObjects) };
+    let lookups = Lookups { namespaces: Arc::new(NoNamespaces), scaled: Arc::new(NoScaledObjects), cluster: None };
     let metrics = portal_metrics::Metrics::new().unwrap();
     let server = admission::start(settings, Arc::new(SharedRuleSet::default()), lookups, metrics).await.unwrap();
     let ca = CertificateDer::from_pem_slice(certificates.ca_pem.as_bytes()).unwrap();

@@ -114,6 +114,7 @@ async fn the_rendered_configuration_sends_portal_only_what_rules_judge() {
         folders,
         debounce: Duration::from_millis(20),
         limits: Default::default(),
+        lookups: None,
     })
     .unwrap();
     sources.wait_ready().await;
@@ -122,7 +123,11 @@ async fn the_rendered_configuration_sends_portal_only_what_rules_judge() {
     certificates.write_serving(tls_dir.path());
     let metrics = portal_metrics::Metrics::new().unwrap();
     let settings = common::admission_settings(tls_dir.path(), Duration::from_secs(60));
-    let lookups = Lookups { namespaces: Arc::new(NoNamespaces), scaled: Arc::new(ApiScaledObjects(client.clone())) };
+    let lookups = Lookups {
+        namespaces: Arc::new(NoNamespaces),
+        scaled: Arc::new(ApiScaledObjects(client.clone())),
+        cluster: None,
+    };
     let server = admission::start(settings, sources.rules(), lookups, metrics.clone()).await.unwrap();
     let url = format!("https://127.0.0.1:{}/validate", server.local_addr().port());
     let ca_bundle = common::base64_encode(certificates.ca_pem.as_bytes());

@@ -78,6 +78,7 @@ async fn start_audit(client: &kube::Client, sources: &portal_kube::RuleSources, 
             namespaces: Arc::new(namespaces),
             leadership: None,
             metrics: portal_metrics::Metrics::new().unwrap(),
+            cluster: None,
         },
     )
     .await

@@ -101,7 +101,11 @@ async fn subresources_and_deletions_are_admitted_or_evaluated_as_they_should() {
     let tls_dir = tempfile::tempdir().unwrap();
     certificates.write_serving(tls_dir.path());
     let settings = common::admission_settings(tls_dir.path(), Duration::from_secs(60));
-    let lookups = Lookups { namespaces: Arc::new(NoNamespaces), scaled: Arc::new(ApiScaledObjects(client.clone())) };
+    let lookups = Lookups {
+        namespaces: Arc::new(NoNamespaces),
+        scaled: Arc::new(ApiScaledObjects(client.clone())),
+        cluster: None,
+    };
     let metrics = portal_metrics::Metrics::new().unwrap();
     let server = admission::start(settings, sources.rules(), lookups, metrics).await.unwrap();
     let rules = json!([

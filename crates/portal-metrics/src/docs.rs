@@ -7,6 +7,7 @@ use prometheus::proto::{MetricFamily, MetricType};
 
 use crate::audit::{KIND, RESULT, SEVERITIES, SEVERITY};
 use crate::error::{Error, Result};
+use crate::lookups::{OUTCOME, Reevaluation};
 use crate::registry::{DECISION, Decision, Metrics, NAMESPACE, RULE, RULE_STATES, ReportWriteResult, STATE, VERSION};
 
 /// The command that rewrites `docs/metrics.md` from the registry (an `#[ignore]`d test, so
@@ -141,9 +142,14 @@ fn label_meaning(label: &str) -> Option<String> {
             .to_owned(),
         VERSION => "Portal's version, e.g. `0.1.0`.".to_owned(),
         SEVERITY => format!("the rule's `severity`: {}.", SEVERITIES.map(|s| format!("`{s}`")).join(", ")),
-        KIND => "an audited kind, `group/Kind` (`/Pod` for the core group). Its series are removed \
-                 (`Metrics::forget_audit_kind`) when no rule audits the kind any more."
+        KIND => "an audited kind, or a kind rules look up, `group/Kind` (`/Pod` for the core group). Its series \
+                 are removed (`Metrics::forget_audit_kind`, `Metrics::forget_lookup_kind`) when no rule audits \
+                 or looks up the kind any more."
             .to_owned(),
+        OUTCOME => format!(
+            "what became of a re-evaluation a change to a read object asked for:{}",
+            listed(&mut Reevaluation::ALL.iter().map(|r| (r.as_str(), r.meaning())))
+        ),
         RESULT => format!(
             "what became of a report after an evaluation:{}",
             listed(&mut ReportWriteResult::ALL.iter().map(|r| (r.as_str(), r.meaning())))

@@ -28,6 +28,7 @@ mod audit;
 mod definitions;
 mod docs;
 mod error;
+mod lookups;
 mod registry;
 
 pub use docs::{REGENERATE_DOCS, reference_markdown};

@@ -11,6 +11,8 @@ pub use crate::audit::ReportWriteResult;
 use crate::definitions::Definitions;
 pub(crate) use crate::definitions::{DECISION, NAMESPACE, RULE, STATE, VERSION};
 use crate::error::Result;
+use crate::lookups::LookupMetrics;
+pub use crate::lookups::Reevaluation;
 
 /// `Content-Type` of [`Metrics::encode`]'s output: the Prometheus text exposition format 0.0.4.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -111,6 +113,7 @@ pub struct Metrics {
     /// Without labels, absent until an election runs.
     leader: IntGaugeVec,
     audit: AuditMetrics,
+    lookups: LookupMetrics,
 }
 
 impl Metrics {
@@ -220,6 +223,7 @@ impl Metrics {
         )?;
         build_info.set(1);
         let audit = AuditMetrics::define(&mut definitions)?;
+        let lookups = LookupMetrics::define(&mut definitions)?;
 
         let metrics = Metrics {
             registry: definitions.registry,
@@ -233,6 +237,7 @@ impl Metrics {
             certificate_expiry,
             leader,
             audit,
+            lookups,
         };
         for decision in Decision::ALL {
             metrics.admission_requests.with_label_values(&[decision.as_str()]).inc_by(0);
@@ -338,6 +343,36 @@ impl Metrics {
         self.audit.watch_restart(kind);
     }
 
+    /// Objects of `kind` (`group/Kind`) cached for cluster lookups.
+    pub fn set_lookup_objects(&self, kind: &str, count: usize) {
+        self.lookups.set_objects(kind, count);
+    }
+
+    /// Removes the series of a kind no rule looks up any more.
+    pub fn forget_lookup_kind(&self, kind: &str) {
+        self.lookups.forget_kind(kind);
+    }
+
+    /// A failed watch of the lookup cache, restarted.
+    pub fn lookup_watch_restart(&self, kind: &str) {
+        self.lookups.watch_restart(kind);
+    }
+
+    /// How many (rule, object) pairs the audit's dependency index holds.
+    pub fn set_lookup_dependencies(&self, pairs: usize) {
+        self.lookups.set_dependencies(pairs);
+    }
+
+    /// `pairs` dropped from the full dependency index.
+    pub fn lookup_dependencies_evicted(&self, pairs: u64) {
+        self.lookups.evicted(pairs);
+    }
+
+    /// A re-evaluation asked for by a change to a read object.
+    pub fn lookup_reevaluation(&self, outcome: Reevaluation) {
+        self.lookups.reevaluation(outcome);
+    }
+
     /// Removes the bypass series of `namespace` (call it when the namespace is deleted or loses
     /// its bypass annotation).
     pub fn forget_namespace(&self, namespace: &str) {
@@ -384,5 +419,12 @@ impl Metrics {
             self.audit_report_written(result, Duration::from_millis(40));
         }
         self.audit_watch_restart("/Pod");
+        self.set_lookup_objects("/ConfigMap", 40);
+        self.lookup_watch_restart("/ConfigMap");
+        self.set_lookup_dependencies(250);
+        self.lookup_dependencies_evicted(0);
+        for outcome in Reevaluation::ALL {
+            self.lookup_reevaluation(outcome);
+        }
     }
 }

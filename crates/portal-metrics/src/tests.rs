@@ -41,6 +41,11 @@ fn every_expected_metric_is_registered_and_prefixed() {
         "portal_audit_report_latency_seconds",
         "portal_audit_report_writes_total",
         "portal_audit_watch_restarts_total",
+        "portal_lookup_objects",
+        "portal_lookup_watch_restarts_total",
+        "portal_lookup_dependencies",
+        "portal_lookup_dependency_evictions_total",
+        "portal_lookup_reevaluations_total",
     ];
     assert_eq!(metrics.registered, expected);
     assert!(metrics.registered.iter().all(|n| n.starts_with("portal_")));
@@ -238,8 +243,17 @@ fn labels_are_only_the_bounded_ones() {
         .iter()
         .flat_map(|f| f.get_metric().iter().flat_map(|m| m.get_label().iter().map(|l| l.name().to_owned())))
         .collect();
-    let expected =
-        [DECISION, NAMESPACE, RULE, STATE, VERSION, crate::audit::KIND, crate::audit::RESULT, crate::audit::SEVERITY];
+    let expected = [
+        DECISION,
+        NAMESPACE,
+        RULE,
+        STATE,
+        VERSION,
+        crate::audit::KIND,
+        crate::audit::RESULT,
+        crate::audit::SEVERITY,
+        crate::lookups::OUTCOME,
+    ];
     assert_eq!(labels, BTreeSet::from(expected.map(str::to_owned)));
 }
 

@@ -2,7 +2,12 @@
 //! No I/O here — the server does the HTTP, the deadline and the metrics. What each rule result
 //! means is [`AdmissionVerdict`], shared with `portal check`.
 
-use portal_rules::{Activation, AdmissionVerdict, EvaluationInput, Mode, ModeFilter, Progress, RuleSet};
+use std::sync::Arc;
+
+use portal_rules::cluster::{ClusterView, Overlay};
+use portal_rules::{
+    Activation, AdmissionVerdict, EvaluationInput, Mode, ModeFilter, ObjectIdentity, Progress, RuleSet,
+};
 use serde_json::{Value as Json, json};
 
 use super::review::Review;
@@ -87,7 +92,7 @@ impl Decision {
 /// Decides a review against the rules in force. `namespace` is the request's Namespace object
 /// when known.
 pub fn decide(review: &Review, rules: &RuleSet, namespace: Option<&Json>, options: &DecisionOptions) -> Decision {
-    decide_tracked(review, rules, namespace, options, &Progress::default())
+    decide_tracked(review, rules, namespace, None, options, &Progress::default())
 }
 
 /// [`decide`], recording in `progress` which rule is being evaluated, for the deadline's log.
@@ -95,6 +100,7 @@ pub fn decide_tracked(
     review: &Review,
     rules: &RuleSet,
     namespace: Option<&Json>,
+    cluster: Option<&Arc<dyn ClusterView>>,
     options: &DecisionOptions,
     progress: &Progress,
 ) -> Decision {
@@ -113,14 +119,19 @@ pub fn decide_tracked(
             return decision;
         }
     }
+    // Lookups see the cluster as it will be once the request is admitted.
+    let overlay: Option<Arc<dyn ClusterView>> = cluster.map(|cluster| {
+        let subject = review.object.as_ref().or(review.old_object.as_ref());
+        let identity = subject.map(ObjectIdentity::of).unwrap_or_default();
+        Arc::new(Overlay::new(Arc::clone(cluster), &identity, review.object.clone())) as Arc<dyn ClusterView>
+    });
     let activation = Activation::new(EvaluationInput {
         object: review.object.as_ref(),
         old_object: review.old_object.as_ref(),
         request: Some(&review.request),
         namespace_object: namespace,
         operation: Some(review.operation),
-        // Cluster lookups at admission: not wired yet (issue 13); a lookup fails, saying so.
-        cluster: None,
+        cluster: overlay.as_ref(),
     });
     let results = rules.evaluate_tracked(&activation, ModeFilter::Only(Mode::Admission), progress);
     let verdict = AdmissionVerdict::of(&results);

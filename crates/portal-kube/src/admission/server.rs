@@ -24,6 +24,7 @@ use super::tls::{self, ReloadingResolver};
 use crate::cache::NamespaceLookup;
 use crate::listener::{self, ConnectionLimits, Transport};
 use crate::with_causes;
+use portal_rules::cluster::ClusterView;
 
 /// What the webhook reads besides the review: Namespaces, and the objects `scale` requests are
 /// about.
@@ -31,6 +32,8 @@ use crate::with_causes;
 pub struct Lookups {
     pub namespaces: Arc<dyn NamespaceLookup>,
     pub scaled: Arc<dyn ScaledObjects>,
+    /// What rules' cluster lookups read; `None`: they fail, saying there is no cluster to read.
+    pub cluster: Option<Arc<dyn ClusterView>>,
 }
 
 impl std::fmt::Debug for Lookups {
@@ -216,6 +219,7 @@ async fn validate(State(state): State<Arc<AppState>>, headers: HeaderMap, body: 
     let rules = state.rules.load();
     let namespace = review.namespace.as_deref().and_then(|name| state.lookups.namespaces.namespace(name));
     let options = state.options.clone();
+    let cluster = state.lookups.cluster.clone();
     let progress = Arc::new(Progress::default());
     let evaluation = async {
         let review = match scale::scale_target(&review) {
@@ -234,8 +238,10 @@ async fn validate(State(state): State<Arc<AppState>>, headers: HeaderMap, body: 
         let _permit = state.evaluations.acquire().await;
         let (rules, progress) = (Arc::clone(&rules), Arc::clone(&progress));
         // Evaluation is CPU work: keep it off the reactor.
-        tokio::task::spawn_blocking(move || decide_tracked(&review, &rules, namespace.as_ref(), &options, &progress))
-            .await
+        tokio::task::spawn_blocking(move || {
+            decide_tracked(&review, &rules, namespace.as_ref(), cluster.as_ref(), &options, &progress)
+        })
+        .await
     };
     let decision = match tokio::time::timeout(state.deadline, evaluation).await {
         Ok(Ok(decision)) => decision,

@@ -5,11 +5,14 @@
 //! - [`kinds`]: which kinds to watch, from the rules and API discovery;
 //! - [`queue`]: pending evaluations, one per object, newest version wins;
 //! - [`counters`]: the evaluation counters on rule resources' status;
+//! - [`dependencies`]: what rules read through cluster lookups, to evaluate again what read a
+//!   changed object;
 //! - this module: the watchers (one per kind, started and stopped as rules change), the workers
 //!   that evaluate and write, and following leadership: every replica watches and evaluates,
 //!   only the leader writes.
 
 mod counters;
+mod dependencies;
 mod kinds;
 mod queue;
 
@@ -28,14 +31,17 @@ use portal_rules::{
     Activation, EvaluationInput, Mode, ModeFilter, ObjectIdentity, RuleResult, Severity, SharedRuleSet,
 };
 use serde_json::Value as Json;
-use tokio::sync::{Notify, watch};
-use tokio::task::JoinHandle;
+use tokio::sync::{Notify, broadcast, watch};
 
-use crate::cache::NamespaceLookup;
+use crate::cache::{ClusterCache, NamespaceLookup, ObjectChange};
 use crate::lease::Leadership;
 use crate::sources::SourcesSnapshot;
+use crate::tasks::OwnedTask;
 use crate::writers::{ReportWrite, ReportWriter};
+use dependencies::Dependencies;
 use kinds::WatchedKind;
+use portal_metrics::Reevaluation;
+use portal_rules::cluster::ClusterView;
 use queue::{Work, WorkQueue};
 
 /// How the audit runs.
@@ -63,6 +69,8 @@ pub struct AuditInputs {
     /// Who may write; `None` when this replica writes alone.
     pub leadership: Option<Leadership>,
     pub metrics: portal_metrics::Metrics,
+    /// What rules' cluster lookups read; `None`: they fail, saying there is no cluster to read.
+    pub cluster: Option<Arc<ClusterCache>>,
 }
 
 impl std::fmt::Debug for AuditInputs {
@@ -75,22 +83,6 @@ impl std::fmt::Debug for AuditInputs {
 #[derive(Debug)]
 pub struct Audit {
     _tasks: Vec<OwnedTask>,
-}
-
-/// A task that stops when its handle is dropped (a plain `JoinHandle` would let it run on).
-#[derive(Debug)]
-struct OwnedTask(JoinHandle<()>);
-
-impl OwnedTask {
-    fn spawn(task: impl Future<Output = ()> + Send + 'static) -> OwnedTask {
-        OwnedTask(tokio::spawn(task))
-    }
-}
-
-impl Drop for OwnedTask {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
 }
 
 /// The objects of one watched kind, by UID, with a digest of their content. Kept as compact
@@ -117,6 +109,9 @@ struct Shared {
     /// The stores of the kinds being watched, by kind key.
     stores: Mutex<BTreeMap<String, Arc<KindStore>>>,
     counters: counters::RuleCounters,
+    dependencies: Dependencies,
+    /// The lookup cache as rules read it.
+    view: Option<Arc<dyn ClusterView>>,
 }
 
 impl Shared {
@@ -125,6 +120,11 @@ impl Shared {
         for store in self.stores() {
             requeue(&self.queue, &store);
         }
+    }
+
+    /// The cached text of the object `uid`, whatever its kind.
+    fn object_text(&self, uid: &str) -> Option<Arc<str>> {
+        self.stores().iter().find_map(|store| store.objects().get(uid).map(|(_, text)| Arc::clone(text)))
     }
 
     fn stores(&self) -> Vec<Arc<KindStore>> {
@@ -182,12 +182,15 @@ pub async fn start(settings: AuditSettings, inputs: AuditInputs) -> Audit {
         Ok(count) => tracing::info!(reports = count, "audit: read the reports written before"),
         Err(error) => tracing::warn!("audit: reading the existing reports failed, all are written again: {error}"),
     }
+    let view = inputs.cluster.clone().map(|cache| cache as Arc<dyn ClusterView>);
     let shared = Arc::new(Shared {
         inputs,
         queue: WorkQueue::default(),
         writer,
         stores: Mutex::new(BTreeMap::new()),
         counters: counters::RuleCounters::default(),
+        dependencies: Dependencies::new(),
+        view,
     });
     let mut tasks = Vec::new();
     for _ in 0..settings.workers.max(1) {
@@ -201,6 +204,9 @@ pub async fn start(settings: AuditSettings, inputs: AuditInputs) -> Audit {
         let client = writing.inputs.client.clone();
         counters::keep_written(client, &writing.counters, || writing.may_write(), settings.counters_interval).await;
     }));
+    if let Some(cache) = &shared.inputs.cluster {
+        tasks.push(OwnedTask::spawn(follow_changes(Arc::clone(&shared), cache.subscribe())));
+    }
     tasks.push(OwnedTask::spawn(follow_rules(shared)));
     Audit { _tasks: tasks }
 }
@@ -381,8 +387,14 @@ async fn work(shared: Arc<Shared>) {
                     continue;
                 }
             },
-            Work::Forget { namespace } if shared.may_write() => shared.writer.delete(namespace.as_deref(), &uid).await,
-            Work::Forget { .. } => continue,
+            Work::Forget { namespace } => {
+                shared.dependencies.forget(&uid);
+                shared.inputs.metrics.set_lookup_dependencies(shared.dependencies.len());
+                if !shared.may_write() {
+                    continue;
+                }
+                shared.writer.delete(namespace.as_deref(), &uid).await
+            }
         };
         match outcome {
             Ok(done) => metrics.audit_report_written(written(done), since.elapsed()),
@@ -410,9 +422,17 @@ fn evaluate(shared: &Shared, object: &Json) -> (Option<String>, Option<Report>) 
         let activation = Activation::new(EvaluationInput {
             object: Some(object),
             namespace_object: namespace.as_ref(),
+            cluster: shared.view.as_ref(),
             ..EvaluationInput::default()
         });
         let results = rules.evaluate(&activation, ModeFilter::Only(Mode::Audit));
+        if let Some(uid) = identity.uid.as_deref() {
+            let evicted = shared.dependencies.record(uid, &results);
+            if evicted > 0 {
+                shared.inputs.metrics.lookup_dependencies_evicted(evicted);
+            }
+            shared.inputs.metrics.set_lookup_dependencies(shared.dependencies.len());
+        }
         count(&shared.inputs.metrics, &results);
         shared.counters.record(&results);
         if results.is_empty() {
@@ -449,6 +469,33 @@ fn now() -> Timestamp {
     Timestamp {
         seconds: i64::try_from(since_epoch.as_secs()).unwrap_or(i64::MAX),
         nanos: i32::try_from(since_epoch.subsec_nanos()).unwrap_or(0),
+    }
+}
+
+/// Evaluates again the objects whose rules read what changed in the lookup cache, within their
+/// budget. Changes missed (this task fell behind) evaluate every object that read anything.
+async fn follow_changes(shared: Arc<Shared>, mut changes: broadcast::Receiver<ObjectChange>) {
+    loop {
+        let objects = match changes.recv().await {
+            Ok(change) => {
+                let affected = shared.dependencies.affected(&change, std::time::Instant::now());
+                for _ in 0..affected.suppressed {
+                    shared.inputs.metrics.lookup_reevaluation(Reevaluation::Suppressed);
+                }
+                affected.queued
+            }
+            Err(broadcast::error::RecvError::Lagged(missed)) => {
+                tracing::warn!(missed, "audit: fell behind the lookup cache's changes; evaluating every reader again");
+                shared.dependencies.objects()
+            }
+            Err(broadcast::error::RecvError::Closed) => return,
+        };
+        for uid in objects {
+            if let Some(text) = shared.object_text(&uid) {
+                shared.inputs.metrics.lookup_reevaluation(Reevaluation::Queued);
+                shared.queue.push(uid, Work::Evaluate(text));
+            }
+        }
     }
 }
 

@@ -3,5 +3,7 @@
 //! will keep their caches here too, each filled by one watch and shared by every reader.
 
 mod namespaces;
+mod objects;
 
 pub use namespaces::{NamespaceCache, NamespaceLookup, NoNamespaces};
+pub use objects::{ClusterCache, LIST_WAIT, ObjectChange};

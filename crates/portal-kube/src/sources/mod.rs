@@ -17,7 +17,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use portal_rules::cluster::LookupTarget;
 use portal_rules::{LoadedRule, RuleLimits, RuleSet, SharedRuleSet};
+
+use crate::cache::ClusterCache;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
@@ -37,6 +40,9 @@ pub struct SourcesConfig {
     pub debounce: Duration,
     /// What every evaluation of the rules may do.
     pub limits: RuleLimits,
+    /// The cache cluster lookups read: the kinds a new rule set looks up are watched, and listed
+    /// (for at most [`crate::cache::LIST_WAIT`]), before it is put in force.
+    pub lookups: Option<Arc<ClusterCache>>,
 }
 
 impl fmt::Debug for SourcesConfig {
@@ -46,6 +52,7 @@ impl fmt::Debug for SourcesConfig {
             .field("folders", &self.folders)
             .field("debounce", &self.debounce)
             .field("limits", &self.limits)
+            .field("lookups", &self.lookups.is_some())
             .finish()
     }
 }
@@ -113,6 +120,7 @@ impl RuleSources {
             snapshot: snapshot_sender,
             generation: 0,
             limits: config.limits.clone(),
+            lookups: config.lookups.clone(),
         };
         tasks.push(tokio::spawn(reconciler.run(receiver, config.debounce)));
         // The folders are read once at start even when nothing changes.
@@ -154,6 +162,7 @@ struct Reconciler {
     snapshot: watch::Sender<SourcesSnapshot>,
     generation: u64,
     limits: RuleLimits,
+    lookups: Option<Arc<ClusterCache>>,
 }
 
 impl Reconciler {
@@ -204,6 +213,12 @@ impl Reconciler {
             tracing::warn!(location = %problem.location, "rule rejected: {}", problem.message);
         }
         tracing::info!(rules = names.len(), rejected = problems.len(), "rule set rebuilt");
+        if let Some(lookups) = &self.lookups {
+            let mut targets: Vec<LookupTarget> = set.rules().iter().flat_map(|rule| rule.lookups().to_vec()).collect();
+            targets.sort();
+            targets.dedup();
+            lookups.watch(&targets, crate::cache::LIST_WAIT).await;
+        }
         self.rules.store(set);
         self.cluster.write_status(&compile_errors, &self.rules.load()).await;
         self.generation += 1;

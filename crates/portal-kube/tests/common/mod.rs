@@ -209,6 +209,7 @@ pub async fn folder_sources(rules: &str) -> (tempfile::TempDir, portal_kube::Rul
         folders: vec![dir.path().to_owned()],
         debounce: Duration::from_millis(20),
         limits: Default::default(),
+        lookups: None,
     })
     .expect("the rule sources start");
     let snapshot = sources.wait_ready().await;
@@ -239,6 +240,7 @@ pub async fn start_webhook_with(
     let lookups = portal_kube::admission::Lookups {
         namespaces: Arc::new(portal_kube::cache::NoNamespaces),
         scaled: Arc::new(portal_kube::admission::NoScaledObjects),
+        cluster: None,
     };
     let metrics = portal_metrics::Metrics::new().expect("the metrics registry");
     let rules = Arc::new(portal_rules::SharedRuleSet::new(rules));
