@@ -46,9 +46,12 @@ fn key_of(target: &LookupTarget) -> KindKey {
     (target.group().to_owned(), target.kind.clone())
 }
 
+/// Objects by (namespace, name).
+type ObjectsByName = BTreeMap<(Option<String>, String), Arc<ClusterObject>>;
+
 /// The objects of one watched kind.
 struct KindObjects {
-    objects: RwLock<BTreeMap<(Option<String>, String), Arc<ClusterObject>>>,
+    objects: RwLock<ObjectsByName>,
     synced: AtomicBool,
     /// The watch; `None` until the kind was found through discovery.
     _watch: Mutex<Option<OwnedTask>>,
