@@ -109,8 +109,13 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
         OutputArg::PolicyReport => OutputFormat::PolicyReport,
     };
     let mut renderer = Renderer::new(format, std::io::BufWriter::new(std::io::stdout().lock()));
-    let options =
-        CheckOptions { rules: args.rules, manifests: args.manifests, namespace: args.namespace, cluster: args.cluster };
+    let options = CheckOptions {
+        rules: args.rules,
+        manifests: args.manifests,
+        namespace: args.namespace,
+        cluster: args.cluster,
+        request: None,
+    };
     let style = renderer.style();
     let written = CheckRun::run(&options, |report| style.render(&report), |rendered| renderer.object(rendered?))
         .and_then(|run| renderer.finish(&run.summary, &run.skipped, &run.errors).map(|_| run));

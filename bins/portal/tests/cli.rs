@@ -251,6 +251,77 @@ fn lookups_read_the_cluster_given_and_say_so_when_none_is() {
 }
 
 #[test]
+fn a_suite_can_evaluate_its_resources_as_another_admission_request() {
+    let dir = temp_dir("request");
+    std::fs::write(
+        dir.join("rules.yaml"),
+        "name: no-scale-down-by-hand\nmatch: {gvk: [{group: apps, kind: Deployment}], operations: [UPDATE]}\n\
+         rule: \"object.spec.replicas < oldObject.spec.replicas && !request.userInfo.username.startsWith('system:')\"\n\
+         ---\nname: keep-the-database\nmatch: {gvk: [{group: apps, kind: Deployment}], operations: [DELETE]}\n\
+         rule: \"oldObject.metadata.name == 'db' && !request.dryRun\"\n",
+    )
+    .unwrap();
+    let deployment = |name: &str, replicas: u32| {
+        format!(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: {name}, namespace: shop}}\nspec: {{replicas: {replicas}}}\n"
+        )
+    };
+    std::fs::write(dir.join("now.yaml"), format!("{}---\n{}", deployment("web", 2), deployment("db", 1))).unwrap();
+    std::fs::write(dir.join("before.yaml"), format!("{}---\n{}", deployment("web", 5), deployment("db", 1))).unwrap();
+    let suites = r#"name: scaled down by a person
+rules: [rules.yaml]
+resources: [now.yaml]
+request: {operation: UPDATE, userInfo: {username: alice}, oldResources: [before.yaml]}
+results:
+  - {rule: no-scale-down-by-hand, resource: Deployment/shop/web, result: fail}
+  - {rule: no-scale-down-by-hand, resource: Deployment/shop/db, result: pass}
+  - {rule: keep-the-database, resource: Deployment/shop/db, result: skip}
+---
+name: scaled down by a controller
+rules: [rules.yaml]
+resources: [now.yaml]
+request: {operation: UPDATE, userInfo: {username: 'system:serviceaccount:kube-system:hpa'}, oldResources: [before.yaml]}
+results:
+  - {rule: no-scale-down-by-hand, resource: Deployment/shop/web, result: pass}
+---
+name: deleted
+rules: [rules.yaml]
+resources: [now.yaml]
+request: {operation: DELETE}
+results:
+  - {rule: keep-the-database, resource: Deployment/shop/db, result: fail}
+  - {rule: keep-the-database, resource: Deployment/shop/web, result: pass}
+  - {rule: no-scale-down-by-hand, resource: Deployment/shop/web, result: skip}
+---
+name: deleted in a dry run
+rules: [rules.yaml]
+resources: [now.yaml]
+request: {operation: DELETE, dryRun: true}
+results:
+  - {rule: keep-the-database, resource: Deployment/shop/db, result: pass}
+"#;
+    std::fs::write(dir.join("portal-test.yaml"), suites).unwrap();
+    let output = portal(&["test", dir.join("portal-test.yaml").to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}{}", stdout(&output), stderr(&output));
+    assert!(stdout(&output).contains("8 passed, 0 failed"), "{}", stdout(&output));
+
+    // An UPDATE without the previous version of a resource is bad input.
+    std::fs::write(
+        dir.join("portal-test.yaml"),
+        "rules: [rules.yaml]\nresources: [now.yaml]\nrequest: {operation: UPDATE}\nresults:\n  \
+         - {rule: no-scale-down-by-hand, resource: Deployment/shop/web, result: pass}\n",
+    )
+    .unwrap();
+    let output = portal(&["test", dir.join("portal-test.yaml").to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2), "{}{}", stdout(&output), stderr(&output));
+    assert!(
+        stderr(&output).contains("no previous version of Deployment/shop/web for the UPDATE"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
 fn failing_expectations_are_printed_and_exit_one() {
     let dir = temp_dir("suite");
     std::fs::write(

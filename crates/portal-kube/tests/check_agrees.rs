@@ -57,8 +57,13 @@ fn check_decides_what_the_webhook_decides() {
         dir.path().join("erring.yaml"),
     ];
     let manifests = vec![root.join("examples/manifests")];
-    let options =
-        CheckOptions { rules, manifests: manifests.clone(), namespace: "default".to_owned(), cluster: Vec::new() };
+    let options = CheckOptions {
+        rules,
+        manifests: manifests.clone(),
+        namespace: "default".to_owned(),
+        cluster: Vec::new(),
+        request: None,
+    };
     let (run, reports) = CheckRun::collect(&options);
     assert!(run.errors.is_empty(), "{:?}", run.errors);
 

@@ -18,6 +18,7 @@ use serde::Serialize;
 use serde_json::Value as Json;
 
 use crate::pipeline;
+use crate::request::AdmissionRequest;
 
 /// What to check: rule files or folders, manifests, and the namespace of objects that name none.
 #[derive(Debug, Clone)]
@@ -29,6 +30,9 @@ pub struct CheckOptions {
     /// Objects that cluster lookups see (`--cluster`); none: a rule that looks anything up
     /// fails to evaluate, saying it needs them.
     pub cluster: Vec<PathBuf>,
+    /// The admission request objects are evaluated as; `None`: a CREATE, with `request` null
+    /// (what `portal check` does).
+    pub request: Option<AdmissionRequest>,
 }
 
 /// What one `portal check` found besides the objects' reports.
@@ -81,7 +85,7 @@ impl CheckRun {
         };
         let check_item = |item| match item {
             ManifestItem::Object(manifest) => {
-                let report = check_object(&rules, &manifest, &namespaces, cluster.as_ref());
+                let report = check_object(&rules, &manifest, &namespaces, cluster.as_ref(), options.request.as_ref());
                 let mut counts = Summary::default();
                 counts.count(&report);
                 Checked::Report(counts, prepare(report))
@@ -251,26 +255,35 @@ impl Summary {
     }
 }
 
-/// Evaluates every enabled rule of `rules` on one manifest, as a CREATE admission.
-/// `namespaces` (the Namespace objects among the manifests) give `namespaceObject`; lookups see
-/// `cluster` with the manifest created in it, as admission would.
+/// Evaluates every enabled rule of `rules` on one manifest, as a CREATE admission unless
+/// `request` says otherwise (on DELETE the manifest is the object being deleted; on UPDATE its
+/// previous version comes from the request). `namespaces` (the Namespace objects among the
+/// manifests) give `namespaceObject`; lookups see `cluster` as it will be once the request is
+/// admitted, as at admission.
 pub fn check_object(
     rules: &RuleSet,
     manifest: &Manifest,
     namespaces: &HashMap<String, Json>,
     cluster: Option<&Arc<dyn ClusterView>>,
+    request: Option<&AdmissionRequest>,
 ) -> ObjectReport {
     let identity = ObjectIdentity::of(&manifest.object);
     let namespace_object = identity.namespace.as_deref().and_then(|ns| namespaces.get(ns));
-    let overlay: Option<Arc<dyn ClusterView>> = cluster.map(|cluster| {
-        Arc::new(Overlay::new(Arc::clone(cluster), &identity, Some(manifest.object.clone()))) as Arc<dyn ClusterView>
-    });
+    let operation = request.map_or(Operation::Create, |request| request.operation);
+    let (object, old_object) = match operation {
+        Operation::Delete => (None, Some(&manifest.object)),
+        _ => (Some(&manifest.object), request.and_then(|request| request.old_objects.get(&identity.display_name()))),
+    };
+    let overlay: Option<Arc<dyn ClusterView>> = cluster
+        .map(|cluster| Arc::new(Overlay::new(Arc::clone(cluster), &identity, object.cloned())) as Arc<dyn ClusterView>);
+    let request_json = request.map(|request| request.to_json(&identity));
     let activation = Activation::new(EvaluationInput {
-        object: Some(&manifest.object),
+        object,
+        old_object,
+        request: request_json.as_ref(),
         namespace_object,
-        operation: Some(Operation::Create),
+        operation: Some(operation),
         cluster: overlay.as_ref(),
-        ..Default::default()
     });
     let evaluated = rules.evaluate(&activation, ModeFilter::Any);
     let admission = AdmissionVerdict::of(&evaluated);

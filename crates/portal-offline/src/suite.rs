@@ -6,10 +6,11 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use portal_files::{Problem, expand_paths, is_test_file, read_source};
-use portal_rules::{Outcome, parse_documents};
+use portal_rules::{Operation, Outcome, parse_documents};
 use serde::Deserialize;
 
 use crate::check::{CheckOptions, CheckRun, ObjectReport};
+use crate::request::{AdmissionRequest, RequestSpec};
 
 /// The namespace of resources that name none, as in `portal check`.
 const DEFAULT_NAMESPACE: &str = "default";
@@ -27,6 +28,10 @@ pub struct SuiteSpec {
     /// --cluster`). Each resource is evaluated as if being created in that cluster.
     #[serde(default)]
     pub cluster: Vec<PathBuf>,
+    /// The admission request the resources are evaluated as; a CREATE with `request` null when
+    /// absent.
+    #[serde(default)]
+    pub request: Option<RequestSpec>,
     pub results: Vec<Expectation>,
 }
 
@@ -184,12 +189,30 @@ fn parse_suite(value: serde_json::Value) -> Result<SuiteSpec, (String, String)> 
 
 fn run_suite(spec: &SuiteSpec, base: &Path, location: &str, problems: &mut Vec<Problem>) -> Option<SuiteOutcome> {
     let problems_before = problems.len();
+    let request = spec.request.as_ref().map(|request| {
+        let old: Vec<PathBuf> = request.old_resources.iter().map(|p| base.join(p)).collect();
+        let (request, unreadable) = AdmissionRequest::from_spec(request, &old, DEFAULT_NAMESPACE);
+        problems.extend(unreadable);
+        request
+    });
     let (CheckRun { rules, errors, .. }, reports) = CheckRun::collect(&CheckOptions {
         rules: spec.rules.iter().map(|p| base.join(p)).collect(),
         manifests: spec.resources.iter().map(|p| base.join(p)).collect(),
         namespace: DEFAULT_NAMESPACE.to_owned(),
         cluster: spec.cluster.iter().map(|p| base.join(p)).collect(),
+        request: request.clone(),
     });
+    if let Some(request) = request.as_ref().filter(|request| request.operation == Operation::Update) {
+        for report in reports.iter().filter(|report| !request.old_objects.contains_key(&report.resource)) {
+            problems.push(Problem::new(
+                location.to_owned(),
+                format!(
+                    "request.oldResources: no previous version of {} for the UPDATE; add it to a file of oldResources",
+                    report.resource
+                ),
+            ));
+        }
+    }
     problems.extend(errors);
     let mut by_resource: HashMap<String, &ObjectReport> = HashMap::new();
     for report in &reports {

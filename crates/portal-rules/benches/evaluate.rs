@@ -83,6 +83,8 @@ fn benches(c: &mut Criterion) {
     group.bench_function("1000-unmatched-rules/deployment", |b| b.iter(|| evaluate(&unrelated, &deployment)));
     group.finish();
 
+    lookups(c, &typical_pod);
+
     // The full cost of the evaluation context: every variable converted, as if rules read them all.
     let mut group = c.benchmark_group("context");
     for (name, object) in
@@ -96,6 +98,55 @@ fn benches(c: &mut Criterion) {
             })
         });
     }
+    group.finish();
+}
+
+/// Cluster lookups over a namespace of 1,000 Pods (each labelled `app: web-<i mod 100>`, so a
+/// selector picks 10) plus 1,000 ConfigMaps, from the in-memory view `portal check --cluster`
+/// and the webhook's cache both answer like.
+fn lookups(c: &mut Criterion, typical_pod: &Value) {
+    use std::sync::Arc;
+
+    use portal_rules::cluster::{ClusterSnapshot, ClusterView};
+
+    let mut snapshot = ClusterSnapshot::new();
+    for i in 0..1000 {
+        let mut pod = pod(1);
+        pod["metadata"]["name"] = Value::from(format!("web-{i}"));
+        pod["metadata"]["labels"] = serde_json::json!({"app": format!("web-{}", i % 100)});
+        snapshot.insert(pod).unwrap();
+        let name = format!("config-{i}");
+        snapshot
+            .insert(serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": name, "namespace": "shop"}, "data": {"mode": "production"}}))
+            .unwrap();
+    }
+    let view: Arc<dyn ClusterView> = Arc::new(snapshot);
+    let rule = |name: &str, expression: &str| {
+        compile(
+            load_rules(
+                "lookups",
+                &format!("name: {name}\nmatch: {{gvk: [{{group: '', kind: Pod}}]}}\nrule: \"{expression}\"\n"),
+            )
+            .0,
+        )
+    };
+    let get = rule("get", "cluster.get('v1', 'ConfigMap', 'shop', 'config-500') == null");
+    let selected = rule("list-selector", "cluster.list('v1', 'Pod', 'shop', {'app': 'web-7'}).size() == 0");
+    let everything = rule("list-namespace", "cluster.list('v1', 'Pod', 'shop').size() == 0");
+    let with_view = |set: &RuleSet| {
+        let activation = Activation::new(EvaluationInput {
+            object: Some(typical_pod),
+            operation: Some(Operation::Create),
+            cluster: Some(&view),
+            ..Default::default()
+        });
+        set.evaluate(&activation, ModeFilter::Any).len()
+    };
+    let mut group = c.benchmark_group("lookups");
+    group.bench_function("get/1000-config-maps", |b| b.iter(|| with_view(&get)));
+    group.bench_function("list-selector-10-of-1000-pods", |b| b.iter(|| with_view(&selected)));
+    group.bench_function("list-namespace-1000-pods", |b| b.iter(|| with_view(&everything)));
     group.finish();
 }
 

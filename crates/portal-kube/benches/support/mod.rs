@@ -15,6 +15,12 @@ pub fn examples() -> PathBuf {
 /// baseline and restricted bundles and the example rules from their folders, no rule resources,
 /// and warnings only in its log.
 pub fn portal_run(bench: &str) -> Command {
+    portal_run_with(bench, false)
+}
+
+/// [`portal_run`], watching rule resources too when `cluster_rules` (which gives it cluster
+/// access, and so cluster lookups, with admission alone).
+pub fn portal_run_with(bench: &str, cluster_rules: bool) -> Command {
     let binary =
         std::env::var("PORTAL_BIN").unwrap_or_else(|_| panic!("PORTAL_BIN: run through `cargo xtask bench {bench}`"));
     let pss = examples().join("policies/pod-security");
@@ -22,7 +28,7 @@ pub fn portal_run(bench: &str) -> Command {
     // Portal rejects PORTAL_* variables it does not know; this one is the benchmark's.
     command
         .env_remove("PORTAL_BIN")
-        .args(["run", "--cluster-rules", "false", "--log-level", "warn"])
+        .args(["run", "--cluster-rules", if cluster_rules { "true" } else { "false" }, "--log-level", "warn"])
         .arg("--rules")
         .arg(pss.join("baseline"))
         .arg("--rules")

@@ -6,7 +6,7 @@
 //! Secrets are watched by their metadata only: a rule can tell that a Secret exists, never read
 //! what it holds, and Portal never keeps the cluster's secrets in memory.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
@@ -46,12 +46,88 @@ fn key_of(target: &LookupTarget) -> KindKey {
     (target.group().to_owned(), target.kind.clone())
 }
 
-/// Objects by (namespace, name).
-type ObjectsByName = BTreeMap<(Option<String>, String), Arc<ClusterObject>>;
+/// An object's namespace and name.
+type ObjectKey = (Option<String>, String);
+
+/// The objects of one kind by (namespace, name), and the keys of those with each label, so that
+/// a selector visits the objects with one of its labels rather than every object of the kind.
+#[derive(Default)]
+struct Objects {
+    by_name: BTreeMap<ObjectKey, Arc<ClusterObject>>,
+    by_label: HashMap<(String, String), BTreeSet<ObjectKey>>,
+}
+
+impl Objects {
+    fn insert(&mut self, key: ObjectKey, object: Arc<ClusterObject>) -> Option<Arc<ClusterObject>> {
+        for label in object.labels() {
+            self.by_label.entry((label.0.clone(), label.1.clone())).or_default().insert(key.clone());
+        }
+        let before = self.by_name.insert(key.clone(), object);
+        self.unindex(&key, before.as_deref(), self.by_name.get(&key).map(|now| now.labels().clone()));
+        before
+    }
+
+    fn remove(&mut self, key: &ObjectKey) -> Option<Arc<ClusterObject>> {
+        let before = self.by_name.remove(key);
+        self.unindex(key, before.as_deref(), None);
+        before
+    }
+
+    /// The objects in `namespace` (all: `None`) whose labels `selector` selects, by namespace
+    /// and name.
+    fn select(&self, namespace: Option<&str>, selector: &LabelSelector) -> Vec<Arc<ClusterObject>> {
+        let selected = |object: &Arc<ClusterObject>| selects(selector, object.labels());
+        // With a selector, only the objects with its rarest label are candidates.
+        let rarest = selector
+            .iter()
+            .map(|(name, value)| self.by_label.get(&(name.clone(), value.clone())).map_or(0, BTreeSet::len))
+            .zip(selector.iter())
+            .min_by_key(|(count, _)| *count);
+        if let Some((_, (name, value))) = rarest {
+            let Some(keys) = self.by_label.get(&(name.clone(), value.clone())) else { return Vec::new() };
+            return keys
+                .iter()
+                .filter(|(in_namespace, _)| namespace.is_none() || in_namespace.as_deref() == namespace)
+                .filter_map(|key| self.by_name.get(key))
+                .filter(|object| selected(object))
+                .cloned()
+                .collect();
+        }
+        let objects = &self.by_name;
+        match namespace {
+            // Keys sort by namespace: one namespace is one range.
+            Some(namespace) => objects
+                .range((Some(namespace.to_owned()), String::new())..)
+                .take_while(|((in_namespace, _), _)| in_namespace.as_deref() == Some(namespace))
+                .map(|(_, object)| object)
+                .filter(|object| selected(object))
+                .cloned()
+                .collect(),
+            None => objects.values().filter(|object| selected(object)).cloned().collect(),
+        }
+    }
+
+    /// Drops `key` from the index entries of the labels `before` had and `kept` does not.
+    fn unindex(&mut self, key: &ObjectKey, before: Option<&ClusterObject>, kept: Option<BTreeMap<String, String>>) {
+        let Some(before) = before else { return };
+        for (name, value) in before.labels() {
+            if kept.as_ref().is_some_and(|kept| kept.get(name) == Some(value)) {
+                continue;
+            }
+            let label = (name.clone(), value.clone());
+            if let Some(keys) = self.by_label.get_mut(&label) {
+                keys.remove(key);
+                if keys.is_empty() {
+                    self.by_label.remove(&label);
+                }
+            }
+        }
+    }
+}
 
 /// The objects of one watched kind.
 struct KindObjects {
-    objects: RwLock<ObjectsByName>,
+    objects: RwLock<Objects>,
     synced: AtomicBool,
     /// The watch; `None` until the kind was found through discovery.
     _watch: Mutex<Option<OwnedTask>>,
@@ -103,7 +179,7 @@ impl ClusterCache {
                     continue;
                 }
                 let objects = Arc::new(KindObjects {
-                    objects: RwLock::new(BTreeMap::new()),
+                    objects: RwLock::new(Objects::default()),
                     synced: AtomicBool::new(false),
                     _watch: Mutex::new(None),
                 });
@@ -146,7 +222,8 @@ impl ClusterCache {
                 Some(after) => objects.insert(key.clone(), Arc::clone(after)),
                 None => objects.remove(&key),
             };
-            self.metrics.set_lookup_objects(&format!("{}/{}", target.group(), target.kind), objects.len());
+            let count = objects.by_name.len();
+            self.metrics.set_lookup_objects(&format!("{}/{}", target.group(), target.kind), count);
             before
         };
         if before.as_ref().map(|b| b.json()) == after.as_ref().map(|a| a.json()) {
@@ -174,7 +251,7 @@ impl ClusterView for ClusterCache {
     ) -> Result<Option<Arc<ClusterObject>>, LookupError> {
         let kind = self.kind(target)?;
         let objects = kind.objects.read().unwrap_or_else(PoisonError::into_inner);
-        Ok(objects.get(&(namespace.map(str::to_owned), name.to_owned())).cloned())
+        Ok(objects.by_name.get(&(namespace.map(str::to_owned), name.to_owned())).cloned())
     }
 
     fn list(
@@ -185,18 +262,7 @@ impl ClusterView for ClusterCache {
     ) -> Result<Vec<Arc<ClusterObject>>, LookupError> {
         let kind = self.kind(target)?;
         let objects = kind.objects.read().unwrap_or_else(PoisonError::into_inner);
-        let selected = |object: &Arc<ClusterObject>| selects(selector, object.labels());
-        Ok(match namespace {
-            // Keys sort by namespace: one namespace is one range.
-            Some(namespace) => objects
-                .range((Some(namespace.to_owned()), String::new())..)
-                .take_while(|((in_namespace, _), _)| in_namespace.as_deref() == Some(namespace))
-                .map(|(_, object)| object)
-                .filter(|object| selected(object))
-                .cloned()
-                .collect(),
-            None => objects.values().filter(|object| selected(object)).cloned().collect(),
-        })
+        Ok(objects.select(namespace, selector))
     }
 }
 
@@ -251,6 +317,7 @@ async fn watch_kind(cache: std::sync::Weak<ClusterCache>, target: LookupTarget, 
                         .objects
                         .read()
                         .unwrap_or_else(PoisonError::into_inner)
+                        .by_name
                         .keys()
                         .filter(|key| !listed.contains(*key))
                         .cloned()
@@ -336,4 +403,59 @@ fn object_key(object: &Json) -> Option<(Option<String>, String)> {
     let name = object.pointer("/metadata/name")?.as_str()?.to_owned();
     let namespace = object.pointer("/metadata/namespace").and_then(Json::as_str).filter(|n| !n.is_empty());
     Some((namespace.map(str::to_owned), name))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn pod(namespace: &str, name: &str, labels: Json) -> (ObjectKey, Arc<ClusterObject>) {
+        let object = json!({"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": name, "namespace": namespace, "labels": labels}});
+        ((Some(namespace.to_owned()), name.to_owned()), Arc::new(ClusterObject::new(object)))
+    }
+
+    fn names(found: &[Arc<ClusterObject>]) -> Vec<String> {
+        found
+            .iter()
+            .map(|o| format!("{}/{}", o.namespace().unwrap_or_default(), o.name().unwrap_or_default()))
+            .collect()
+    }
+
+    fn selector(pairs: &[(&str, &str)]) -> LabelSelector {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    }
+
+    #[test]
+    fn selectors_find_the_same_objects_through_the_label_index_as_by_scanning() {
+        let mut objects = Objects::default();
+        for (namespace, name, labels) in [
+            ("shop", "web-1", json!({"app": "web", "tier": "front"})),
+            ("shop", "web-2", json!({"app": "web"})),
+            ("shop", "db-1", json!({"app": "db", "tier": "back"})),
+            ("blog", "web-1", json!({"app": "web", "tier": "front"})),
+        ] {
+            let (key, object) = pod(namespace, name, labels);
+            objects.insert(key, object);
+        }
+        assert_eq!(names(&objects.select(Some("shop"), &selector(&[("app", "web")]))), ["shop/web-1", "shop/web-2"]);
+        assert_eq!(
+            names(&objects.select(None, &selector(&[("app", "web"), ("tier", "front")]))),
+            ["blog/web-1", "shop/web-1"]
+        );
+        assert!(objects.select(None, &selector(&[("app", "cache")])).is_empty());
+        assert_eq!(objects.select(Some("shop"), &LabelSelector::new()).len(), 3);
+
+        // Relabelled: found under its new labels only; removed: found nowhere.
+        let (key, object) = pod("shop", "web-2", json!({"app": "worker"}));
+        objects.insert(key, object);
+        assert_eq!(names(&objects.select(Some("shop"), &selector(&[("app", "web")]))), ["shop/web-1"]);
+        assert_eq!(names(&objects.select(Some("shop"), &selector(&[("app", "worker")]))), ["shop/web-2"]);
+        objects.remove(&(Some("shop".to_owned()), "web-2".to_owned()));
+        assert!(objects.select(None, &selector(&[("app", "worker")])).is_empty());
+        assert!(!objects.by_label.contains_key(&("app".to_owned(), "worker".to_owned())), "empty entries are dropped");
+    }
 }
