@@ -203,8 +203,29 @@ async fn creating_what_a_pod_misses_turns_its_result_pass() {
     namespace(&client, "lk-c", false).await;
     let metrics = portal_metrics::Metrics::new().unwrap();
     let cache = ClusterCache::new(client.clone(), metrics.clone());
-    let (_rules, sources) = sources(MISSING_CONFIG, &cache).await;
+    let (rules, sources) = sources(MISSING_CONFIG, &cache).await;
     let _audit = start_audit(&client, &sources, &cache, &metrics).await;
+
+    // A rule added while Portal runs is put in force only once what it reads is listed.
+    let secrets = LookupTarget::new("v1", "Secret");
+    assert!(cache.list(&secrets, None, &LabelSelector::new()).is_err(), "nobody reads Secrets yet");
+    std::fs::write(
+        rules.path().join("secrets.yaml"),
+        "name: reads-secrets\nmode: [audit]\nmatch: {gvk: [{group: '', kind: Service}]}\n\
+         rule: cluster.get('v1', 'Secret', object.metadata.namespace, 'tls') == null\n",
+    )
+    .unwrap();
+    let mut snapshots = sources.subscribe();
+    let started = Instant::now();
+    while !snapshots.borrow_and_update().rules.iter().any(|rule| rule == "reads-secrets") {
+        tokio::time::timeout(common::WAIT, snapshots.changed()).await.unwrap().unwrap();
+        assert!(started.elapsed() < common::WAIT);
+    }
+    assert!(sources.rules().load().get("reads-secrets").is_some());
+    assert!(
+        cache.list(&secrets, None, &LabelSelector::new()).is_ok(),
+        "Secrets are listed before the rule is in force"
+    );
 
     let pod: Pod = object(json!({"metadata": {"name": "waiting"}, "spec": {
         "volumes": [{"name": "settings", "configMap": {"name": "late"}}],

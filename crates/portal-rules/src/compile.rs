@@ -34,6 +34,11 @@ impl CompiledRule {
         &self.name
     }
 
+    /// The name, shared: for indexes that hold it per object (cloning it allocates nothing).
+    pub fn shared_name(&self) -> Arc<str> {
+        Arc::clone(&self.name)
+    }
+
     pub fn spec(&self) -> &RuleSpec {
         &self.spec
     }

@@ -8,29 +8,60 @@
 //! evaluation leads to a change of what it reads (an action writing the object it looks up)
 //! cannot loop; what the budget holds back is counted.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use portal_rules::RuleResult;
-use portal_rules::cluster::ClusterRead;
+use portal_rules::cluster::{ClusterRead, LookupTarget};
 
 use crate::cache::ObjectChange;
 
 /// A rule (by name) evaluated on an object (by UID).
-type Pair = (Arc<str>, String);
+type Pair = (Arc<str>, Arc<str>);
 
-/// A kind: its group and kind.
-type KindKey = (String, String);
+/// Where a read looks: one object (`group/Kind/namespace/name`), or a list of one namespace or
+/// of all (`group/Kind/namespace`, `group/Kind/*`). A change is matched against its own places
+/// only, not against every read of its kind.
+fn object_place(target: &LookupTarget, namespace: Option<&str>, name: &str) -> String {
+    format!("{}/{}/{}/{name}", target.group(), target.kind, namespace.unwrap_or(""))
+}
+
+fn list_place(target: &LookupTarget, namespace: Option<&str>) -> String {
+    format!("{}/{}/{}", target.group(), target.kind, namespace.unwrap_or("*"))
+}
+
+/// A list's selector, compact: a `BTreeMap` allocates a whole node even for one label.
+type Selector = Box<[(Box<str>, Box<str>)]>;
+
+/// A read as the index keeps it: its place, shared with the place's entry, and for a list the
+/// selector a changed object's labels must match.
+type Read = (Arc<str>, Option<Selector>);
+
+fn place(read: &ClusterRead) -> (String, Option<Selector>) {
+    match read {
+        ClusterRead::Object { target, namespace, name } => (object_place(target, namespace.as_deref(), name), None),
+        ClusterRead::List { target, namespace, selector } => {
+            let compact = selector.iter().map(|(name, value)| (Box::from(name.as_str()), Box::from(value.as_str())));
+            (list_place(target, namespace.as_deref()), Some(compact.collect()))
+        }
+    }
+}
+
+/// Whether `labels` include every label of `selector`.
+fn selects(selector: &Selector, labels: &BTreeMap<String, String>) -> bool {
+    selector.iter().all(|(name, value)| labels.get(&**name).is_some_and(|found| **found == **value))
+}
 
 #[derive(Default)]
 struct Index {
     /// What each pair read, and the generation it was recorded at.
-    reads: HashMap<Pair, (u64, Vec<ClusterRead>)>,
-    /// The pairs that read each kind.
-    by_kind: HashMap<KindKey, HashSet<Pair>>,
+    reads: HashMap<Pair, (u64, Box<[Read]>)>,
+    /// The pairs that read each place. Vectors rather than sets: most places are read by one
+    /// pair, and an empty set costs several times what a one-element vector does.
+    by_place: HashMap<Arc<str>, Vec<Pair>>,
     /// The rules of each object that read something.
-    by_object: HashMap<String, HashSet<Arc<str>>>,
+    by_object: HashMap<Arc<str>, Vec<Arc<str>>>,
     /// Oldest first, with the generation they were recorded at (a pair recorded again has a
     /// newer entry; the older one is skipped when it comes up).
     order: VecDeque<(Pair, u64)>,
@@ -41,7 +72,7 @@ struct Index {
 
 /// What a change asked for.
 #[derive(Debug, Default, PartialEq, Eq)]
-pub(crate) struct Affected {
+pub struct Affected {
     /// Objects to evaluate again.
     pub queued: Vec<String>,
     /// Pairs held back by their budget.
@@ -50,23 +81,29 @@ pub(crate) struct Affected {
 
 /// The index of reads, shared by the audit's workers and its follower of changes.
 #[derive(Default)]
-pub(crate) struct Dependencies {
+pub struct Dependencies {
     index: Mutex<Index>,
     max_pairs: usize,
 }
 
+impl std::fmt::Debug for Dependencies {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Dependencies").field("pairs", &self.len()).field("max_pairs", &self.max_pairs).finish()
+    }
+}
+
 impl Dependencies {
     /// The most (rule, object) pairs indexed.
-    pub(crate) const MAX_PAIRS: usize = 100_000;
+    pub const MAX_PAIRS: usize = 100_000;
     /// Re-evaluations of one pair per window.
-    pub(crate) const BUDGET: usize = 3;
-    pub(crate) const BUDGET_WINDOW: Duration = Duration::from_secs(10);
+    pub const BUDGET: usize = 3;
+    pub const BUDGET_WINDOW: Duration = Duration::from_secs(10);
 
-    pub(crate) fn new() -> Dependencies {
+    pub fn new() -> Dependencies {
         Dependencies::with_capacity(Dependencies::MAX_PAIRS)
     }
 
-    pub(crate) fn with_capacity(max_pairs: usize) -> Dependencies {
+    pub fn with_capacity(max_pairs: usize) -> Dependencies {
         Dependencies { index: Mutex::new(Index::default()), max_pairs }
     }
 
@@ -76,23 +113,34 @@ impl Dependencies {
 
     /// Indexes the reads of every rule evaluated on the object `uid` (replacing what they read
     /// before). Returns how many pairs were evicted to make room.
-    pub(crate) fn record(&self, uid: &str, results: &[RuleResult<'_>]) -> u64 {
+    pub fn record(&self, uid: &str, results: &[RuleResult<'_>]) -> u64 {
         let mut index = self.index();
         let mut evicted = 0;
+        let uid: Arc<str> =
+            index.by_object.get_key_value(uid).map_or_else(|| Arc::from(uid), |(known, _)| Arc::clone(known));
         for result in results {
-            let pair: Pair = (Arc::from(result.rule.name()), uid.to_owned());
+            let pair: Pair = (result.rule.shared_name(), Arc::clone(&uid));
             index.remove(&pair);
             if result.reads.is_empty() {
                 continue;
             }
             index.generation += 1;
             let generation = index.generation;
+            let mut reads = Vec::with_capacity(result.reads.len());
             for read in &result.reads {
-                let kind = (read.target().group().to_owned(), read.target().kind.clone());
-                index.by_kind.entry(kind).or_default().insert(pair.clone());
+                let (place, selector) = place(read);
+                let place: Arc<str> = match index.by_place.get_key_value(place.as_str()) {
+                    Some((known, _)) => Arc::clone(known),
+                    None => Arc::from(place),
+                };
+                let readers = index.by_place.entry(Arc::clone(&place)).or_default();
+                if !readers.contains(&pair) {
+                    readers.push(pair.clone());
+                }
+                reads.push((place, selector));
             }
-            index.by_object.entry(pair.1.clone()).or_default().insert(Arc::clone(&pair.0));
-            index.reads.insert(pair.clone(), (generation, result.reads.clone()));
+            index.by_object.entry(Arc::clone(&pair.1)).or_default().push(Arc::clone(&pair.0));
+            index.reads.insert(pair.clone(), (generation, reads.into_boxed_slice()));
             index.order.push_back((pair, generation));
             while index.reads.len() > self.max_pairs {
                 let Some((oldest, at)) = index.order.pop_front() else { break };
@@ -111,44 +159,57 @@ impl Dependencies {
     }
 
     /// Forgets every pair of the object `uid` (it is gone).
-    pub(crate) fn forget(&self, uid: &str) {
+    pub fn forget(&self, uid: &str) {
         let mut index = self.index();
-        let rules = index.by_object.get(uid).cloned().unwrap_or_default();
+        let Some((uid, rules)) = index.by_object.get_key_value(uid).map(|(k, v)| (Arc::clone(k), v.clone())) else {
+            return;
+        };
         for rule in rules {
-            let pair = (rule, uid.to_owned());
+            let pair = (rule, Arc::clone(&uid));
             index.remove(&pair);
             index.recent.remove(&pair);
         }
     }
 
     /// How many pairs are indexed.
-    pub(crate) fn len(&self) -> usize {
+    pub fn len(&self) -> usize {
         self.index().reads.len()
     }
 
+    /// Whether nothing is indexed.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// Every object with an indexed read: what to evaluate again when changes were missed.
-    pub(crate) fn objects(&self) -> Vec<String> {
-        self.index().by_object.keys().cloned().collect()
+    pub fn objects(&self) -> Vec<String> {
+        self.index().by_object.keys().map(|uid| uid.to_string()).collect()
     }
 
     /// The objects whose rules read what `change` changed, within their budget at `now`.
-    pub(crate) fn affected(&self, change: &ObjectChange, now: Instant) -> Affected {
+    pub fn affected(&self, change: &ObjectChange, now: Instant) -> Affected {
         let mut index = self.index();
-        let kind = (change.target.group().to_owned(), change.target.kind.clone());
-        let Some(candidates) = index.by_kind.get(&kind) else { return Affected::default() };
-        let hit: Vec<Pair> = candidates
-            .iter()
-            .filter(|pair| {
-                index.reads.get(*pair).is_some_and(|(_, reads)| {
-                    reads.iter().any(|read| {
-                        [&change.labels_before, &change.labels_after].into_iter().any(|labels| {
-                            read.covers(&change.target, change.namespace.as_deref(), &change.name, labels)
-                        })
+        let namespace = change.namespace.as_deref();
+        let mut hit: HashSet<Pair> = HashSet::new();
+        if let Some(pairs) = index.by_place.get(object_place(&change.target, namespace, &change.name).as_str()) {
+            hit.extend(pairs.iter().cloned());
+        }
+        for list in [list_place(&change.target, namespace), list_place(&change.target, None)] {
+            let Some((list, pairs)) = index.by_place.get_key_value(list.as_str()) else { continue };
+            for pair in pairs {
+                let selected = index.reads.get(pair).is_some_and(|(_, reads)| {
+                    reads.iter().any(|(place, selector)| {
+                        place == list
+                            && selector.as_ref().is_some_and(|selector| {
+                                selects(selector, &change.labels_before) || selects(selector, &change.labels_after)
+                            })
                     })
-                })
-            })
-            .cloned()
-            .collect();
+                });
+                if selected {
+                    hit.insert(pair.clone());
+                }
+            }
+        }
         let mut affected = Affected::default();
         let mut queued = HashSet::new();
         for pair in hit {
@@ -161,8 +222,8 @@ impl Dependencies {
                 continue;
             }
             recent.push_back(now);
-            if queued.insert(pair.1.clone()) {
-                affected.queued.push(pair.1);
+            if queued.insert(Arc::clone(&pair.1)) {
+                affected.queued.push(pair.1.to_string());
             }
         }
         affected
@@ -173,17 +234,16 @@ impl Index {
     fn remove(&mut self, pair: &Pair) {
         let Some((_, reads)) = self.reads.remove(pair) else { return };
         if let Some(rules) = self.by_object.get_mut(&pair.1) {
-            rules.remove(&pair.0);
+            rules.retain(|rule| *rule != pair.0);
             if rules.is_empty() {
                 self.by_object.remove(&pair.1);
             }
         }
-        for read in reads {
-            let kind = (read.target().group().to_owned(), read.target().kind.clone());
-            if let Some(pairs) = self.by_kind.get_mut(&kind) {
-                pairs.remove(pair);
+        for (place, _) in reads.iter() {
+            if let Some(pairs) = self.by_place.get_mut(place) {
+                pairs.retain(|reader| reader != pair);
                 if pairs.is_empty() {
-                    self.by_kind.remove(&kind);
+                    self.by_place.remove(place);
                 }
             }
         }
@@ -254,6 +314,38 @@ rule: 'false'
         dependencies.forget("a");
         assert_eq!(dependencies.affected(&change("shop", "settings"), now).queued, ["b"]);
         assert_eq!(dependencies.len(), 1);
+    }
+
+    #[test]
+    fn a_list_is_affected_by_objects_entering_or_leaving_it() {
+        let (loaded, errors) = load_rules(
+            "t",
+            "name: lonely\nmatch: {gvk: [{group: '', kind: Service}]}\n\
+             rule: \"cluster.list('v1', 'Pod', object.metadata.namespace, {'app': 'web'}).size() == 0\"\n",
+        );
+        assert!(errors.is_empty());
+        let set = RuleSet::compile(loaded).0;
+        let dependencies = Dependencies::new();
+        let service = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": "shop", "uid": "s"}});
+        record(&dependencies, &set, &service);
+        let pod_change = |namespace: &str, before: &[(&str, &str)], after: &[(&str, &str)]| {
+            let labels =
+                |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+            ObjectChange {
+                target: LookupTarget::new("v1", "Pod"),
+                namespace: Some(namespace.to_owned()),
+                name: "p".to_owned(),
+                labels_before: labels(before),
+                labels_after: labels(after),
+            }
+        };
+        let at = |seconds: u64| Instant::now() + Duration::from_secs(seconds);
+        assert_eq!(dependencies.affected(&pod_change("shop", &[], &[("app", "web")]), at(0)).queued, ["s"], "enters");
+        assert_eq!(dependencies.affected(&pod_change("shop", &[("app", "web")], &[]), at(20)).queued, ["s"], "leaves");
+        assert!(
+            dependencies.affected(&pod_change("shop", &[("app", "db")], &[("app", "db")]), at(40)).queued.is_empty()
+        );
+        assert!(dependencies.affected(&pod_change("blog", &[], &[("app", "web")]), at(60)).queued.is_empty());
     }
 
     #[test]

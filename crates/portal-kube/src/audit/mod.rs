@@ -12,7 +12,7 @@
 //!   only the leader writes.
 
 mod counters;
-mod dependencies;
+pub mod dependencies;
 mod kinds;
 mod queue;
 
