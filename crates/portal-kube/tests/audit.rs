@@ -5,15 +5,13 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::{Namespace, Pod};
 use kube::api::{DynamicObject, Patch, PatchParams, PostParams};
 use kube::discovery::ApiResource;
 use kube::{Api, ResourceExt};
-use portal_kube::audit::{Audit, AuditInputs, AuditSettings};
-use portal_kube::cache::NamespaceCache;
+use portal_kube::audit::Audit;
 use portal_kube::lease::{Leadership, LeaseSettings, run_election};
 use serde_json::{Value, json};
 
@@ -129,25 +127,7 @@ async fn start_replica(
     leadership: Option<Leadership>,
     metrics: &portal_metrics::Metrics,
 ) -> Audit {
-    let namespaces = NamespaceCache::start(client.clone());
-    namespaces.wait_filled().await;
-    portal_kube::audit::start(
-        AuditSettings {
-            workers: 2,
-            counters_interval: Duration::from_millis(200),
-            report_api: portal_report::ReportApi::PolicyWg,
-        },
-        AuditInputs {
-            client: client.clone(),
-            rules: sources.rules(),
-            snapshots: sources.subscribe(),
-            namespaces: Arc::new(namespaces),
-            leadership,
-            metrics: metrics.clone(),
-            cluster: None,
-        },
-    )
-    .await
+    common::start_audit(client, sources, metrics, leadership, None, portal_report::ReportApi::PolicyWg).await
 }
 
 async fn create_namespace(client: &kube::Client, name: &str) -> Namespace {

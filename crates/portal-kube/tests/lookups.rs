@@ -16,8 +16,8 @@ use kube::api::{DynamicObject, Patch, PatchParams, PostParams};
 use kube::discovery::ApiResource;
 use kube::{Api, ResourceExt};
 use portal_kube::admission::{self, Lookups, NoScaledObjects};
-use portal_kube::audit::{Audit, AuditInputs, AuditSettings};
-use portal_kube::cache::{ClusterCache, NamespaceCache, NoNamespaces};
+use portal_kube::audit::Audit;
+use portal_kube::cache::{ClusterCache, NoNamespaces};
 use portal_kube::{RuleSources, SourcesConfig};
 use portal_rules::cluster::{ClusterView, LabelSelector, LookupTarget};
 use serde_json::{Value, json};
@@ -59,25 +59,8 @@ async fn start_audit(
     cache: &Arc<ClusterCache>,
     metrics: &portal_metrics::Metrics,
 ) -> Audit {
-    let namespaces = NamespaceCache::start(client.clone());
-    namespaces.wait_filled().await;
-    portal_kube::audit::start(
-        AuditSettings {
-            workers: 2,
-            counters_interval: Duration::from_secs(30),
-            report_api: portal_report::ReportApi::PolicyWg,
-        },
-        AuditInputs {
-            client: client.clone(),
-            rules: sources.rules(),
-            snapshots: sources.subscribe(),
-            namespaces: Arc::new(namespaces),
-            leadership: None,
-            metrics: metrics.clone(),
-            cluster: Some(Arc::clone(cache)),
-        },
-    )
-    .await
+    let report_api = portal_report::ReportApi::PolicyWg;
+    common::start_audit(client, sources, metrics, None, Some(Arc::clone(cache)), report_api).await
 }
 
 fn reports(client: &kube::Client, namespace: &str) -> Api<DynamicObject> {

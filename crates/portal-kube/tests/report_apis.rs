@@ -8,16 +8,13 @@
 mod common;
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::{Namespace, Pod};
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::api::{DynamicObject, Patch, PatchParams, PostParams};
+use kube::api::{DynamicObject, PostParams};
 use kube::discovery::ApiResource;
 use kube::{Api, ResourceExt};
-use portal_kube::audit::{Audit, AuditInputs, AuditSettings};
-use portal_kube::cache::NamespaceCache;
+use portal_kube::audit::Audit;
 use portal_report::ReportApi;
 use serde_json::{Value, json};
 
@@ -46,42 +43,18 @@ fn upstream_crds() -> PathBuf {
 }
 
 async fn install_upstream_crds(client: &kube::Client) {
-    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
-    let dir = upstream_crds();
-    for file in [
+    let files = [
         "wgpolicyk8s.io_policyreports.yaml",
         "wgpolicyk8s.io_clusterpolicyreports.yaml",
         "openreports.io_reports.yaml",
         "openreports.io_clusterreports.yaml",
-    ] {
-        let text = std::fs::read_to_string(dir.join(file)).unwrap();
-        let crd: CustomResourceDefinition = serde_saphyr::from_str(&text).unwrap();
-        let name = crd.metadata.name.clone().unwrap();
-        api.patch(&name, &PatchParams::apply("portal-tests").force(), &Patch::Apply(&crd)).await.unwrap();
-        let established = kube::runtime::conditions::is_crd_established();
-        tokio::time::timeout(common::WAIT, kube::runtime::wait::await_condition(api.clone(), &name, established))
-            .await
-            .unwrap()
-            .unwrap();
-    }
+    ];
+    common::apply_crd_files(client, &upstream_crds(), &files).await;
 }
 
 async fn start_audit(client: &kube::Client, sources: &portal_kube::RuleSources, report_api: ReportApi) -> Audit {
-    let namespaces = NamespaceCache::start(client.clone());
-    namespaces.wait_filled().await;
-    portal_kube::audit::start(
-        AuditSettings { workers: 2, counters_interval: Duration::from_secs(30), report_api },
-        AuditInputs {
-            client: client.clone(),
-            rules: sources.rules(),
-            snapshots: sources.subscribe(),
-            namespaces: Arc::new(namespaces),
-            leadership: None,
-            metrics: portal_metrics::Metrics::new().unwrap(),
-            cluster: None,
-        },
-    )
-    .await
+    let metrics = portal_metrics::Metrics::new().unwrap();
+    common::start_audit(client, sources, &metrics, None, None, report_api).await
 }
 
 fn reports(client: &kube::Client, api: ReportApi, namespace: &str) -> Api<DynamicObject> {

@@ -9,7 +9,7 @@ use cel::common::value::{CowVal, Val};
 use cel::context::VariableResolver;
 use serde_json::Value as Json;
 
-use crate::cluster::ClusterView;
+use crate::cluster::view::ClusterView;
 use crate::schema::Operation;
 use crate::sugar;
 use crate::value::{self, BoxedVal};

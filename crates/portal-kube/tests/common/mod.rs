@@ -24,13 +24,11 @@ pub async fn client() -> kube::Client {
     env.client().expect("a client for the test control plane")
 }
 
-/// Applies the CRDs from deploy/crds/ (the shipped files, not the Rust types) and waits until
-/// the API server serves them.
-pub async fn install_crds(client: &kube::Client) {
+/// Applies the CRD `files` of `dir` and waits until the API server serves each.
+pub async fn apply_crd_files(client: &kube::Client, dir: &Path, files: &[&str]) {
     let api: Api<CustomResourceDefinition> = Api::all(client.clone());
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/crds");
-    for file in ["portalclusterrules.yaml", "portalrules.yaml"] {
-        let text = std::fs::read_to_string(dir.join(file)).expect("the shipped CRD file");
+    for file in files {
+        let text = std::fs::read_to_string(dir.join(file)).expect("the CRD file");
         let crd: CustomResourceDefinition = serde_saphyr::from_str(&text).expect("a CRD");
         let name = crd.metadata.name.clone().expect("a named CRD");
         api.patch(&name, &PatchParams::apply("portal-tests").force(), &Patch::Apply(&crd)).await.expect("CRD applied");
@@ -42,22 +40,43 @@ pub async fn install_crds(client: &kube::Client) {
     }
 }
 
-/// Applies the report CRDs of deploy/reports/ (the shipped files) and waits until they are
-/// served.
+/// Applies the CRDs from deploy/crds/ (the shipped files, not the Rust types).
+pub async fn install_crds(client: &kube::Client) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/crds");
+    apply_crd_files(client, &dir, &["portalclusterrules.yaml", "portalrules.yaml"]).await;
+}
+
+/// Applies the report CRDs of deploy/reports/ (the shipped files).
 pub async fn install_report_crds(client: &kube::Client) {
-    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/reports");
-    for file in ["policyreports.yaml", "clusterpolicyreports.yaml"] {
-        let text = std::fs::read_to_string(dir.join(file)).unwrap();
-        let crd: CustomResourceDefinition = serde_saphyr::from_str(&text).unwrap();
-        let name = crd.metadata.name.clone().unwrap();
-        api.patch(&name, &PatchParams::apply("portal-tests").force(), &Patch::Apply(&crd)).await.unwrap();
-        let established = kube::runtime::conditions::is_crd_established();
-        tokio::time::timeout(WAIT, kube::runtime::wait::await_condition(api.clone(), &name, established))
-            .await
-            .unwrap()
-            .unwrap();
-    }
+    apply_crd_files(client, &dir, &["policyreports.yaml", "clusterpolicyreports.yaml"]).await;
+}
+
+/// An audit of the cluster with the rules of `sources` (two workers, rule counters written every
+/// 200 ms), its Namespace cache filled first.
+pub async fn start_audit(
+    client: &kube::Client,
+    sources: &portal_kube::RuleSources,
+    metrics: &portal_metrics::Metrics,
+    leadership: Option<portal_kube::lease::Leadership>,
+    cluster: Option<Arc<portal_kube::cache::ClusterCache>>,
+    report_api: portal_report::ReportApi,
+) -> portal_kube::audit::Audit {
+    let namespaces = portal_kube::cache::NamespaceCache::start(client.clone());
+    namespaces.wait_filled().await;
+    portal_kube::audit::start(
+        portal_kube::audit::AuditSettings { workers: 2, counters_interval: Duration::from_millis(200), report_api },
+        portal_kube::audit::AuditInputs {
+            client: client.clone(),
+            rules: sources.rules(),
+            snapshots: sources.subscribe(),
+            namespaces: Arc::new(namespaces),
+            leadership,
+            metrics: metrics.clone(),
+            cluster,
+        },
+    )
+    .await
 }
 
 /// A port nobody listens on right now.

@@ -6,7 +6,7 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use super::{ClusterView, LabelSelector, LookupTarget, selects};
+use super::view::{ClusterView, LabelSelector, LookupTarget, selects};
 
 /// One read a rule made through a lookup: a change to what it read may change its result.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -10,7 +10,7 @@ use cel::parser::Macro;
 use cel::{DeclarationError, Env, ExecutionError};
 
 use super::context::{self, ClusterRead};
-use super::{ClusterObject, ClusterView, LabelSelector, LookupTarget};
+use super::view::{ClusterObject, ClusterView, LabelSelector, LookupTarget};
 
 /// What `cluster.get(…)` is rewritten to.
 pub(crate) const GET_FUNCTION: &str = "@portal_cluster_get";

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use super::{ClusterObject, ClusterView, LabelSelector, LookupError, LookupTarget, selects};
+use super::view::{ClusterObject, ClusterView, LabelSelector, LookupError, LookupTarget, selects};
 use crate::activation::ObjectIdentity;
 
 /// `base` with one object replaced by its version after the request, or removed.

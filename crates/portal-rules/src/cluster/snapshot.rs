@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use serde_json::Value as Json;
 
-use super::{ClusterObject, ClusterView, LabelSelector, LookupError, LookupTarget, selects};
+use super::view::{ClusterObject, ClusterView, LabelSelector, LookupError, LookupTarget, selects};
 
 /// Objects by (group, kind), then (namespace, name). The version is not part of the key: an
 /// object is found whichever version of its kind a lookup names, as the API server serves every

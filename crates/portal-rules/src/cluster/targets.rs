@@ -5,8 +5,8 @@
 use cel::Program;
 use cel::common::ast::{EntryExpr, Expr, IdedExpr, LiteralValue};
 
-use super::LookupTarget;
 use super::functions::{GET_FUNCTION, LIST_FUNCTION};
+use super::view::LookupTarget;
 
 /// A lookup whose target is not literal: where (the call's expression id) and what was written.
 #[derive(Debug, Clone, PartialEq, Eq)]
