@@ -154,53 +154,40 @@ fn bench(extra: &[String]) -> Result<()> {
 /// The audit of a release `portal` binary over a populated test control plane.
 fn bench_audit() -> Result<()> {
     let assets = envtest::ensure()?;
-    cargo(&["build", "--release", "--locked", "-p", "portal"])?;
-    let binary = project_root().join("target/release/portal");
-    eprintln!("$ cargo bench -p portal-kube --bench audit");
-    let status = cargo_command()
-        .args(["bench", "--locked", "-p", "portal-kube", "--bench", "audit"])
-        .env("PORTAL_BIN", &binary)
-        .env(envtest::ASSETS_ENV, &assets)
-        .status()
-        .context("running cargo bench")?;
-    if !status.success() {
-        bail!("the audit benchmark failed with {status}");
-    }
-    Ok(())
+    bench_release_binary("audit", &[(envtest::ASSETS_ENV, assets.as_os_str())])
 }
 
 /// The admission endpoint of a release `portal` binary at 500 reviews a second with lookup rules
 /// and 10,000 Pods cached from a test control plane.
 fn bench_lookups() -> Result<()> {
     let assets = envtest::ensure()?;
-    cargo(&["build", "--release", "--locked", "-p", "portal"])?;
-    let binary = project_root().join("target/release/portal");
-    eprintln!("$ ADMISSION_BENCH_LOOKUP_PODS=10000 cargo bench -p portal-kube --bench admission");
-    let status = cargo_command()
-        .args(["bench", "--locked", "-p", "portal-kube", "--bench", "admission"])
-        .env("PORTAL_BIN", &binary)
-        .env(envtest::ASSETS_ENV, &assets)
-        .env("ADMISSION_BENCH_LOOKUP_PODS", "10000")
-        .status()
-        .context("running cargo bench")?;
-    if !status.success() {
-        bail!("the lookups benchmark failed with {status}");
-    }
-    Ok(())
+    let pods = std::ffi::OsStr::new("10000");
+    bench_release_binary(
+        "admission",
+        &[(envtest::ASSETS_ENV, assets.as_os_str()), ("ADMISSION_BENCH_LOOKUP_PODS", pods)],
+    )
 }
 
 /// The admission endpoint of a release `portal` binary under fixed offered loads.
 fn bench_admission() -> Result<()> {
+    bench_release_binary("admission", &[])
+}
+
+/// `cargo bench -p portal-kube --bench <bench>` against a release build of `portal`
+/// (`PORTAL_BIN`), with `env` set too.
+fn bench_release_binary(bench: &str, env: &[(&str, &std::ffi::OsStr)]) -> Result<()> {
     cargo(&["build", "--release", "--locked", "-p", "portal"])?;
     let binary = project_root().join("target/release/portal");
-    eprintln!("$ cargo bench -p portal-kube --bench admission");
+    let shown: Vec<String> = env.iter().map(|(name, value)| format!("{name}={} ", value.to_string_lossy())).collect();
+    eprintln!("$ {}cargo bench -p portal-kube --bench {bench}", shown.concat());
     let status = cargo_command()
-        .args(["bench", "--locked", "-p", "portal-kube", "--bench", "admission"])
+        .args(["bench", "--locked", "-p", "portal-kube", "--bench", bench])
         .env("PORTAL_BIN", &binary)
+        .envs(env.iter().copied())
         .status()
         .context("running cargo bench")?;
     if !status.success() {
-        bail!("the admission benchmark failed with {status}");
+        bail!("the {bench} benchmark failed with {status}");
     }
     Ok(())
 }
