@@ -275,6 +275,7 @@ pub fn check_object(
         _ => (Some(&manifest.object), request.and_then(|request| request.old_objects.get(&identity.display_name()))),
     };
     let overlay: Option<Arc<dyn ClusterView>> = cluster
+        .filter(|_| rules.reads_cluster())
         .map(|cluster| Arc::new(Overlay::new(Arc::clone(cluster), &identity, object.cloned())) as Arc<dyn ClusterView>);
     let request_json = request.map(|request| request.to_json(&identity));
     let activation = Activation::new(EvaluationInput {

@@ -37,6 +37,8 @@ pub struct RuleSet {
     /// Rules matching every group (`group: "*"`): their whole gvk list is checked.
     any_group: Vec<usize>,
     limits: RuleLimits,
+    /// Whether any rule looks up other objects: when none does, callers need not build a view.
+    reads_cluster: bool,
 }
 
 /// A rule filed under one index key, with the versions it accepts there.
@@ -137,6 +139,7 @@ impl RuleSet {
                 _ => self.by_group_kind.entry(group).or_default().entry(kind).or_default().push(candidate),
             }
         }
+        self.reads_cluster |= !rule.lookups.is_empty();
         self.rules.push(rule);
     }
 
@@ -147,6 +150,11 @@ impl RuleSet {
 
     pub fn rules(&self) -> &[CompiledRule] {
         &self.rules
+    }
+
+    /// Whether any rule calls `cluster.get` or `cluster.list`.
+    pub fn reads_cluster(&self) -> bool {
+        self.reads_cluster
     }
 
     pub fn len(&self) -> usize {

@@ -119,8 +119,9 @@ pub fn decide_tracked(
             return decision;
         }
     }
-    // Lookups see the cluster as it will be once the request is admitted.
-    let overlay: Option<Arc<dyn ClusterView>> = cluster.map(|cluster| {
+    // Lookups see the cluster as it will be once the request is admitted. Laying the object
+    // over the cache copies it: only when a rule can look.
+    let overlay: Option<Arc<dyn ClusterView>> = cluster.filter(|_| rules.reads_cluster()).map(|cluster| {
         let subject = review.object.as_ref().or(review.old_object.as_ref());
         let identity = subject.map(ObjectIdentity::of).unwrap_or_default();
         Arc::new(Overlay::new(Arc::clone(cluster), &identity, review.object.clone())) as Arc<dyn ClusterView>

@@ -81,6 +81,9 @@ fn the_kinds_a_rule_reads_are_known_at_load() {
         set.get("lonely").unwrap().lookups(),
         [LookupTarget::new("apps/v1", "Deployment"), LookupTarget::new("v1", "Pod")]
     );
+    assert!(set.reads_cluster());
+    let plain = rules("name: plain\nmatch: {gvk: [{group: '', kind: Pod}]}\nrule: 'false'\n");
+    assert!(!plain.reads_cluster(), "no view is built for rule sets that never look");
     assert_eq!(LookupTarget::new("apps/v1", "Deployment").group(), "apps");
     assert_eq!(LookupTarget::new("v1", "Pod").group(), "");
 }
