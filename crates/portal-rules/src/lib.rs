@@ -24,6 +24,7 @@
 //! ```
 
 mod activation;
+mod ast;
 pub mod cluster;
 mod compile;
 mod cost;

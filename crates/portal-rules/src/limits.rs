@@ -4,7 +4,7 @@
 //! overflowed a webhook thread's stack and took the process down.
 
 use cel::Program;
-use cel::common::ast::{EntryExpr, Expr, IdedExpr};
+use cel::common::ast::IdedExpr;
 
 /// The longest expression accepted, in bytes. It also bounds what the parser and the syntax
 /// tree's drop recurse over before the depth check can run: a chain of 4,000 terms at most,
@@ -94,42 +94,9 @@ pub(crate) fn check_depth(program: &Program, source: &str) -> Result<(), LimitBr
             });
         }
         let next = depth + 1;
-        match &expr.expr {
-            Expr::Call(call) => {
-                stack.extend(call.target.iter().map(|target| (&**target, next)));
-                stack.extend(call.args.iter().map(|arg| (arg, next)));
-            }
-            Expr::Select(select) => stack.push((&select.operand, next)),
-            Expr::List(list) => stack.extend(list.elements.iter().map(|e| (e, next))),
-            Expr::Map(map) => map.entries.iter().for_each(|entry| push_entry(&entry.expr, next, &mut stack)),
-            Expr::Struct(structure) => {
-                structure.entries.iter().for_each(|entry| push_entry(&entry.expr, next, &mut stack))
-            }
-            Expr::Comprehension(comprehension) => {
-                for part in [
-                    &comprehension.iter_range,
-                    &comprehension.accu_init,
-                    &comprehension.loop_cond,
-                    &comprehension.loop_step,
-                    &comprehension.result,
-                ] {
-                    stack.push((part, next));
-                }
-            }
-            Expr::Ident(_) | Expr::Literal(_) | Expr::Unspecified => {}
-        }
+        stack.extend(crate::ast::children(expr).into_iter().map(|child| (child, next)));
     }
     Ok(())
-}
-
-fn push_entry<'e>(entry: &'e EntryExpr, depth: usize, stack: &mut Vec<(&'e IdedExpr, usize)>) {
-    match entry {
-        EntryExpr::MapEntry(entry) => {
-            stack.push((&entry.key, depth));
-            stack.push((&entry.value, depth));
-        }
-        EntryExpr::StructField(field) => stack.push((&field.value, depth)),
-    }
 }
 
 #[cfg(test)]

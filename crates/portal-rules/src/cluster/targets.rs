@@ -3,7 +3,7 @@
 //! not be watched before the rule runs.
 
 use cel::Program;
-use cel::common::ast::{EntryExpr, Expr, IdedExpr, LiteralValue};
+use cel::common::ast::{Expr, IdedExpr, LiteralValue};
 
 use super::functions::{GET_FUNCTION, LIST_FUNCTION};
 use super::view::LookupTarget;
@@ -26,49 +26,18 @@ pub(crate) fn lookup_targets(program: &Program) -> Result<Vec<LookupTarget>, Non
 }
 
 fn visit(expr: &IdedExpr, found: &mut Vec<LookupTarget>) -> Result<(), NonLiteralTarget> {
-    match &expr.expr {
-        Expr::Call(call) => {
-            let written = match call.func_name.as_str() {
-                GET_FUNCTION => Some("cluster.get"),
-                LIST_FUNCTION => Some("cluster.list"),
-                _ => None,
-            };
-            if let Some(written) = written {
-                found.push(target(expr.id, written, &call.args)?);
-            }
-            if let Some(target) = &call.target {
-                visit(target, found)?;
-            }
-            call.args.iter().try_for_each(|arg| visit(arg, found))
+    if let Expr::Call(call) = &expr.expr {
+        let written = match call.func_name.as_str() {
+            GET_FUNCTION => Some("cluster.get"),
+            LIST_FUNCTION => Some("cluster.list"),
+            _ => None,
+        };
+        if let Some(written) = written {
+            found.push(target(expr.id, written, &call.args)?);
         }
-        Expr::Select(select) => visit(&select.operand, found),
-        Expr::List(list) => list.elements.iter().try_for_each(|element| visit(element, found)),
-        Expr::Map(map) => map.entries.iter().try_for_each(|entry| visit_entry(&entry.expr, found)),
-        Expr::Struct(structure) => structure.entries.iter().try_for_each(|entry| visit_entry(&entry.expr, found)),
-        Expr::Comprehension(comprehension) => {
-            for part in [
-                &comprehension.iter_range,
-                &comprehension.accu_init,
-                &comprehension.loop_cond,
-                &comprehension.loop_step,
-                &comprehension.result,
-            ] {
-                visit(part, found)?;
-            }
-            Ok(())
-        }
-        Expr::Ident(_) | Expr::Literal(_) | Expr::Unspecified => Ok(()),
     }
-}
-
-fn visit_entry(entry: &EntryExpr, found: &mut Vec<LookupTarget>) -> Result<(), NonLiteralTarget> {
-    match entry {
-        EntryExpr::MapEntry(entry) => {
-            visit(&entry.key, found)?;
-            visit(&entry.value, found)
-        }
-        EntryExpr::StructField(field) => visit(&field.value, found),
-    }
+    // Depth was bounded before (`limits::check_depth`): recursion is safe here.
+    crate::ast::children(expr).into_iter().try_for_each(|child| visit(child, found))
 }
 
 fn target(id: u64, written: &str, args: &[IdedExpr]) -> Result<LookupTarget, NonLiteralTarget> {
