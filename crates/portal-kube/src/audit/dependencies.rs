@@ -115,6 +115,10 @@ impl Dependencies {
     /// before). Returns how many pairs were evicted to make room.
     pub fn record(&self, uid: &str, results: &[RuleResult<'_>]) -> u64 {
         let mut index = self.index();
+        // The common case, every evaluation of rules that look nothing up: nothing to do.
+        if results.iter().all(|result| result.reads.is_empty()) && !index.by_object.contains_key(uid) {
+            return 0;
+        }
         let mut evicted = 0;
         let uid: Arc<str> =
             index.by_object.get_key_value(uid).map_or_else(|| Arc::from(uid), |(known, _)| Arc::clone(known));
