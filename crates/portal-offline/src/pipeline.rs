@@ -7,6 +7,9 @@ use std::sync::{Arc, Mutex};
 
 /// Items travel in batches of this many: one channel operation per batch, not per object.
 const BATCH: usize = 64;
+/// Batches per worker that may be sent before the oldest unconsumed one: enough to keep every
+/// worker busy, few enough that memory stays bounded however the threads are scheduled.
+const BATCHES_AHEAD_PER_WORKER: usize = 4;
 /// More threads than this gain nothing on the admission-sized objects `portal check` reads.
 const MAX_WORKERS: usize = 8;
 /// What the main thread has: parsing a document nested to the depth limit needs it in debug
@@ -58,6 +61,7 @@ pub(crate) fn map_in_order<T: Send, U: Send, E>(
             produce(&mut |item| in_order.accept_one(work(item)));
             return;
         }
+        let max_ahead = started * BATCHES_AHEAD_PER_WORKER;
         let mut batch = Vec::with_capacity(BATCH);
         let mut index = 0;
         produce(&mut |item| {
@@ -67,10 +71,10 @@ pub(crate) fn map_in_order<T: Send, U: Send, E>(
             }
             let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
             index += 1;
-            send(&batch_sender, (index - 1, full), &result_receiver, &mut in_order)
+            send(&batch_sender, (index - 1, full), max_ahead, &result_receiver, &mut in_order)
         });
         if !batch.is_empty() {
-            send(&batch_sender, (index, batch), &result_receiver, &mut in_order);
+            send(&batch_sender, (index, batch), max_ahead, &result_receiver, &mut in_order);
         }
         drop(batch_sender);
         while in_order.failed.is_none()
@@ -83,28 +87,35 @@ pub(crate) fn map_in_order<T: Send, U: Send, E>(
     in_order.failed.map_or(Ok(()), Err)
 }
 
-/// Sends a batch to the workers; while their queue is full, takes their results meanwhile.
-/// `false` when the consumer failed or the workers are gone.
+/// Sends a batch to the workers; while their queue is full, or the batch is too far ahead of
+/// the oldest one not yet consumed, takes their results meanwhile. `false` when the consumer
+/// failed or the workers are gone.
+///
+/// The distance bound is what keeps memory bounded when one worker stalls (descheduled on a
+/// busy machine): without it the others keep finishing later batches, which wait in `finished`
+/// while the producer goes on.
 fn send<T, U, E>(
     sender: &SyncSender<(usize, Vec<T>)>,
     mut batch: (usize, Vec<T>),
+    max_ahead: usize,
     results: &Receiver<(usize, Vec<U>)>,
     in_order: &mut InOrder<U, E, impl FnMut(U) -> Result<(), E>>,
 ) -> bool {
     loop {
-        match sender.try_send(batch) {
-            Ok(()) => return in_order.failed.is_none(),
-            Err(TrySendError::Disconnected(_)) => return false,
-            Err(TrySendError::Full(back)) => {
-                batch = back;
-                match results.recv() {
-                    Ok((index, finished)) => in_order.accept(index, finished),
-                    Err(_) => return false,
-                }
-                if in_order.failed.is_some() {
-                    return false;
-                }
+        if batch.0 < in_order.next + max_ahead {
+            match sender.try_send(batch) {
+                Ok(()) => return in_order.failed.is_none(),
+                Err(TrySendError::Disconnected(_)) => return false,
+                Err(TrySendError::Full(back)) => batch = back,
             }
+        }
+        // The batch `in_order.next` was sent and is not consumed: its result will come.
+        match results.recv() {
+            Ok((index, finished)) => in_order.accept(index, finished),
+            Err(_) => return false,
+        }
+        if in_order.failed.is_some() {
+            return false;
         }
     }
 }
@@ -190,8 +201,37 @@ mod tests {
         };
         let result = map_in_order(2, counting, |n| n, |n| if n == 100 { Err(n) } else { Ok(()) });
         assert_eq!(result, Err(100));
-        // Only the batches in flight were produced past the failure, not the million.
-        assert!(produced.into_inner() < 100 + BATCH * 20);
+        // Only the batches in flight (and the one being filled) were produced past the failure,
+        // not the million.
+        assert!(produced.into_inner() <= BATCH * (2 * BATCHES_AHEAD_PER_WORKER + 2));
+    }
+
+    #[test]
+    fn a_stalled_worker_does_not_let_the_producer_run_ahead() {
+        // The first item's worker stalls; the other worker is free to finish every later batch.
+        let produced = std::sync::atomic::AtomicUsize::new(0);
+        let counting = |emit: &mut dyn FnMut(usize) -> bool| {
+            for n in 0..100_000 {
+                produced.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if !emit(n) {
+                    return;
+                }
+            }
+        };
+        let stall_first = |n: usize| {
+            if n == 0 {
+                std::thread::sleep(std::time::Duration::from_millis(300));
+            }
+            n
+        };
+        let mut most_ahead = 0;
+        let result = map_in_order(2, counting, stall_first, |n| {
+            let ahead = produced.load(std::sync::atomic::Ordering::Relaxed) - n;
+            most_ahead = most_ahead.max(ahead);
+            Ok::<(), ()>(())
+        });
+        assert_eq!(result, Ok(()));
+        assert!(most_ahead <= BATCH * (2 * BATCHES_AHEAD_PER_WORKER + 2), "{most_ahead} items ahead");
     }
 
     #[test]
