@@ -65,6 +65,10 @@ pub enum Command {
     /// Portal's own resources are never intercepted. Render it again when the rules change. The
     /// caBundle is left for `portal init-certs --webhook-config` or cert-manager to fill.
     WebhookConfig(WebhookConfigArgs),
+    /// NetworkPolicy analysis: the checks that find policies operators get wrong (`analyze`),
+    /// and whether one Pod can reach another or an address, and why (`explain`).
+    #[command(subcommand)]
+    Network(NetworkCommand),
     /// Print the version.
     Version,
     /// Print a shell completion script.
@@ -407,6 +411,106 @@ mod tests {
             std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/configuration.md")).unwrap();
         for (flag, _) in SettingFlags::SETTINGS {
             assert!(docs.contains(&format!("`{flag}")), "docs/configuration.md does not mention {flag}");
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum NetworkCommand {
+    /// Run the np.* checks over Pods, Namespaces and NetworkPolicies read from manifests or a
+    /// `kubectl get -A -o yaml` dump (other kinds are passed over) and print the findings.
+    ///
+    /// Exit status: 0 no finding at or above --fail-on; 1 some; 2 bad input.
+    Analyze(NetworkAnalyzeArgs),
+    /// Can traffic go from one end to the other? Prints the verdict of the source Pod's egress
+    /// and the destination Pod's ingress, with the policies that isolate each and the rules
+    /// that allow the traffic.
+    ///
+    /// Reads manifests or a dump when PATHs are given, else the cluster of the kubeconfig.
+    /// Without a port, says on which ports traffic is allowed.
+    ///
+    /// Exit status: 0 allowed; 1 denied (or, without a port, allowed on some ports only); 2 bad
+    /// input.
+    Explain(NetworkExplainArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct NetworkAnalyzeArgs {
+    /// Namespace for objects that name none, as `kubectl apply` would use.
+    #[arg(long, short = 'n', value_name = "NAMESPACE", default_value = "default")]
+    pub namespace: String,
+    /// Output format; `table` is for people.
+    #[arg(long, short = 'o', value_enum, default_value_t = NetworkOutputArg::Table)]
+    pub output: NetworkOutputArg,
+    /// Exit 1 when a finding has this severity or a higher one.
+    #[arg(long, value_enum, value_name = "SEVERITY", default_value_t = SeverityArg::Low)]
+    pub fail_on: SeverityArg,
+    /// Leave out a check (e.g. np.default-deny-egress-missing); repeatable.
+    #[arg(long = "disable", value_name = "CHECK")]
+    pub disable: Vec<String>,
+    /// Give a check's findings another severity, as CHECK=SEVERITY (e.g. np.broad-cidr=critical);
+    /// repeatable.
+    #[arg(long = "severity", value_name = "CHECK=SEVERITY")]
+    pub severity: Vec<String>,
+    /// Manifest files or directories (YAML or JSON, multi-document, `kind: List`); `-` reads stdin.
+    #[arg(value_name = "PATH", required = true)]
+    pub paths: Vec<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct NetworkExplainArgs {
+    /// The source: NAMESPACE/POD, POD (in --namespace), or an address or CIDR outside the Pod
+    /// network.
+    #[arg(long, value_name = "FROM")]
+    pub from: String,
+    /// The destination, as --from, optionally with :PORT or :PORT/PROTOCOL (TCP by default; a
+    /// container port name is resolved on the destination Pod); an IPv6 address with a port in
+    /// brackets: [2001:db8::1]:443.
+    #[arg(long, value_name = "TO[:PORT[/PROTOCOL]]")]
+    pub to: String,
+    /// Namespace of a Pod given without one, and of objects that name none.
+    #[arg(long, short = 'n', value_name = "NAMESPACE", default_value = "default")]
+    pub namespace: String,
+    /// Output format; `table` is for people.
+    #[arg(long, short = 'o', value_enum, default_value_t = NetworkOutputArg::Table)]
+    pub output: NetworkOutputArg,
+    /// Without PATHs: the kubeconfig file; default: $KUBECONFIG or ~/.kube/config, else the pod's
+    /// service account.
+    #[arg(long, value_name = "PATH")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Without PATHs: the kubeconfig context.
+    #[arg(long, value_name = "NAME")]
+    pub context: Option<String>,
+    /// Manifest files or directories, or a `kubectl get -A -o yaml` dump; `-` reads stdin.
+    /// Without any, the cluster is read.
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum NetworkOutputArg {
+    Table,
+    Json,
+    Yaml,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SeverityArg {
+    Info,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl SeverityArg {
+    pub fn severity(self) -> portal_rules::Severity {
+        match self {
+            SeverityArg::Info => portal_rules::Severity::Info,
+            SeverityArg::Low => portal_rules::Severity::Low,
+            SeverityArg::Medium => portal_rules::Severity::Medium,
+            SeverityArg::High => portal_rules::Severity::High,
+            SeverityArg::Critical => portal_rules::Severity::Critical,
         }
     }
 }

@@ -1,6 +1,8 @@
 //! The `portal` binary: parses the command line and wires it to the library crates.
 
 mod cli;
+mod network;
+mod problems;
 #[cfg(test)]
 mod reference;
 
@@ -11,16 +13,16 @@ use anyhow::{Context as _, bail};
 use clap::{CommandFactory, Parser};
 use portal_offline::{CheckOptions, CheckRun, OutputFormat, Problem, Renderer};
 use portal_rules::{Activation, EvaluationInput};
+use problems::{BAD_INPUT, print_problems};
 
-use cli::{CheckArgs, Cli, Command, EvalArgs, InitCertsArgs, OutputArg, RunArgs, TestArgs, WebhookConfigArgs};
+use cli::{
+    CheckArgs, Cli, Command, EvalArgs, InitCertsArgs, NetworkCommand, OutputArg, RunArgs, TestArgs, WebhookConfigArgs,
+};
 
 /// Rule evaluation allocates many small values; mimalloc makes it about a fifth faster than
 /// the system allocator (docs/performance.md), and much faster than musl's in the static build.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-/// Exit status for bad input, as documented in `--help`.
-const BAD_INPUT: u8 = 2;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -32,6 +34,8 @@ fn main() -> ExitCode {
         Command::Crds { output_dir } => crds(output_dir.as_deref()),
         Command::InitCerts(args) => init_certs(&args),
         Command::WebhookConfig(args) => webhook_config(&args),
+        Command::Network(NetworkCommand::Analyze(args)) => network::analyze(&args),
+        Command::Network(NetworkCommand::Explain(args)) => network::explain(&args),
         Command::Version => {
             println!("portal {}", env!("CARGO_PKG_VERSION"));
             Ok(ExitCode::SUCCESS)
@@ -92,12 +96,6 @@ async fn shutdown_signal() {
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         () = terminate => {}
-    }
-}
-
-fn print_problems(kind: &str, problems: &[Problem]) {
-    for problem in problems {
-        eprintln!("{kind}: {problem}");
     }
 }
 

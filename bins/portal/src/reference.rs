@@ -35,11 +35,20 @@ pub fn markdown() -> String {
         command.get_subcommands().map(|sub| sub.get_name().to_owned()).filter(|name| name != "help").collect();
     for name in names {
         let Some(sub) = command.find_subcommand_mut(&name) else { continue };
-        let help = sub.render_long_help().to_string();
-        let help: String = help.lines().map(|line| line.trim_end().to_owned() + "\n").collect();
-        let _ = write!(text, "\n## portal {name}\n\n```text\n{help}```\n");
+        let _ = write!(text, "\n## portal {name}\n\n```text\n{}```\n", trimmed_help(sub));
+        // Commands of commands (`portal network analyze`), each with its own section.
+        let nested: Vec<String> =
+            sub.get_subcommands().map(|nested| nested.get_name().to_owned()).filter(|name| name != "help").collect();
+        for nested_name in nested {
+            let Some(nested) = sub.find_subcommand_mut(&nested_name) else { continue };
+            let _ = write!(text, "\n## portal {name} {nested_name}\n\n```text\n{}```\n", trimmed_help(nested));
+        }
     }
     text
+}
+
+fn trimmed_help(command: &mut clap::Command) -> String {
+    command.render_long_help().to_string().lines().map(|line| line.trim_end().to_owned() + "\n").collect()
 }
 
 #[cfg(test)]
@@ -72,9 +81,19 @@ mod tests {
     #[test]
     fn the_reference_has_every_command_and_flag() {
         let text = markdown();
-        for command in
-            ["run", "check", "test", "eval", "crds", "init-certs", "webhook-config", "version", "completions"]
-        {
+        for command in [
+            "run",
+            "check",
+            "test",
+            "eval",
+            "crds",
+            "init-certs",
+            "webhook-config",
+            "network",
+            "network explain",
+            "version",
+            "completions",
+        ] {
             assert!(text.contains(&format!("\n## portal {command}\n")), "{command}");
         }
         for flag in ["--cluster-rules", "--print-config", "--output", "--namespace", "--webhook-config", "--old-object"]

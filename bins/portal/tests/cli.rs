@@ -831,3 +831,78 @@ fn error_messages_for_a_corpus_of_bad_inputs() {
     }
     assert!(differences.is_empty(), "error messages changed (PORTAL_BLESS=1 to accept):\n{}", differences.join("\n"));
 }
+
+#[test]
+fn network_analyze_lists_findings_and_fails_at_the_chosen_severity() {
+    let output = portal(&["network", "analyze", "examples/network/cluster"]);
+    assert_eq!(output.status.code(), Some(1), "{}{}", stdout(&output), stderr(&output));
+    let table = stdout(&output);
+    assert!(table.contains("np.unreachable-selector         NetworkPolicy/shop/frontend"), "{table}");
+    assert!(table.ends_with("6 findings (3 high, 1 medium, 2 low)\n"), "{table}");
+    let critical = portal(&["network", "analyze", "--fail-on", "critical", "examples/network/cluster"]);
+    assert_eq!(critical.status.code(), Some(0), "{}", stderr(&critical));
+    let raised = portal(&[
+        "network",
+        "analyze",
+        "--fail-on",
+        "critical",
+        "--severity",
+        "np.broad-cidr=critical",
+        "--disable",
+        "np.default-deny-egress-missing",
+        "-o",
+        "json",
+        "examples/network/cluster",
+    ]);
+    assert_eq!(raised.status.code(), Some(1), "{}", stderr(&raised));
+    let json: serde_json::Value = serde_json::from_str(&stdout(&raised)).unwrap();
+    let findings = json["findings"].as_array().unwrap();
+    assert_eq!(findings.len(), 4);
+    let broad = findings.iter().find(|f| f["check"] == "np.broad-cidr").unwrap();
+    assert_eq!(broad["severity"], "critical");
+    assert_eq!(broad["subject"], serde_json::json!({"kind": "NetworkPolicy", "namespace": "shop", "name": "web"}));
+    let unknown = portal(&["network", "analyze", "--disable", "np.nope", "examples/network/cluster"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(stderr(&unknown).contains("--disable \"np.nope\": no such check; the checks are np.default-deny-missing,"));
+}
+
+#[test]
+fn network_explain_answers_with_the_deciding_policies() {
+    let denied = portal(&[
+        "network",
+        "explain",
+        "--from",
+        "shop/web-1",
+        "--to",
+        "payments/db-1:5432",
+        "examples/network/cluster",
+    ]);
+    assert_eq!(denied.status.code(), Some(1), "{}", stderr(&denied));
+    assert_eq!(
+        stdout(&denied),
+        "shop/web-1 → payments/db-1 on TCP/5432: DENIED\n  \
+         egress of shop/web-1: denied — isolated by default-deny, web\n    \
+         no rule of these policies allows this traffic\n  \
+         ingress of payments/db-1: denied — isolated by db, default-deny\n    \
+         no rule of these policies allows this traffic\n"
+    );
+    let allowed = portal(&[
+        "network",
+        "explain",
+        "--from",
+        "203.0.113.10",
+        "--to",
+        "shop/web-1:http",
+        "examples/network/cluster",
+    ]);
+    assert_eq!(allowed.status.code(), Some(0), "{}", stderr(&allowed));
+    assert!(stdout(&allowed).contains("allowed by web spec.ingress[0]"), "{}", stdout(&allowed));
+    let missing =
+        portal(&["network", "explain", "--from", "shop/nope", "--to", "shop/web-1", "examples/network/cluster"]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(stderr(&missing).contains("there is no Pod shop/nope"), "{}", stderr(&missing));
+    let malformed =
+        portal(&["network", "explain", "--from", "shop/web-1:80", "--to", "shop/api-1", "examples/network/cluster"]);
+    assert_eq!(malformed.status.code(), Some(2));
+    assert!(stderr(&malformed).contains("a port belongs on the destination (--to)"), "{}", stderr(&malformed));
+}

@@ -25,6 +25,7 @@ pub mod client;
 pub mod health;
 pub mod lease;
 pub mod listener;
+pub mod network;
 pub mod operator;
 pub mod registration;
 pub mod sources;

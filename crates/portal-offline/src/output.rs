@@ -136,13 +136,13 @@ impl<W: Write> Renderer<W> {
 }
 
 /// Pretty JSON whose every line after the first starts with `indent`, to nest in a document.
-fn json_text<T: Serialize + ?Sized>(value: &T, indent: &str) -> Result<String, Error> {
+pub(crate) fn json_text<T: Serialize + ?Sized>(value: &T, indent: &str) -> Result<String, Error> {
     let text = serde_json::to_string_pretty(value).map_err(Error::RenderJson)?;
     // JSON strings escape their newlines: every newline here is between tokens.
     Ok(text.replace('\n', &format!("\n{indent}")))
 }
 
-fn yaml_text<T: Serialize>(value: &T, format: &'static str) -> Result<String, Error> {
+pub(crate) fn yaml_text<T: Serialize>(value: &T, format: &'static str) -> Result<String, Error> {
     serde_saphyr::to_string(value).map_err(|source| Error::RenderYaml { format, source })
 }
 
@@ -190,7 +190,7 @@ const MAX_MESSAGE_CHARS: usize = 1000;
 /// `text` made safe for a terminal table: control characters escaped (a newline or an escape
 /// sequence in a container name cannot forge lines or colours), and cut at `max` characters with
 /// an ellipsis.
-fn table_cell(text: &str, max: usize) -> String {
+pub(crate) fn table_cell(text: &str, max: usize) -> String {
     // Most cells are short and plain: no need to look at them character by character.
     if text.len() <= max && !text.chars().any(char::is_control) {
         return text.to_owned();
@@ -236,28 +236,35 @@ fn table_rows(report: &ObjectReport) -> Vec<[String; 6]> {
 }
 
 /// The rows in columns, then a summary line.
+/// `rows` under `header`, each column as wide as its widest cell, the last one unpadded.
+pub(crate) fn aligned<const N: usize>(header: [&str; N], rows: &[[String; N]]) -> String {
+    let mut text = String::new();
+    let header = header.map(str::to_owned);
+    let mut widths = header.clone().map(|h| h.len());
+    for row in rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    for row in std::iter::once(&header).chain(rows) {
+        let mut line = String::new();
+        for (index, (cell, width)) in row.iter().zip(widths).enumerate() {
+            if index + 1 == row.len() {
+                line.push_str(cell);
+            } else {
+                let _ = write!(line, "{cell:<width$}  ");
+            }
+        }
+        text.push_str(line.trim_end());
+        text.push('\n');
+    }
+    text
+}
+
 fn table(rows: &[[String; 6]], s: &Summary) -> String {
     let mut text = String::new();
     if !rows.is_empty() {
-        let header = ["RESOURCE", "RULE", "ACTION", "SEVERITY", "CONTAINER", "MESSAGE"].map(str::to_owned);
-        let mut widths = header.clone().map(|h| h.len());
-        for row in rows {
-            for (width, cell) in widths.iter_mut().zip(row) {
-                *width = (*width).max(cell.chars().count());
-            }
-        }
-        for row in std::iter::once(&header).chain(rows) {
-            let mut line = String::new();
-            for (index, (cell, width)) in row.iter().zip(widths).enumerate() {
-                if index + 1 == row.len() {
-                    line.push_str(cell);
-                } else {
-                    let _ = write!(line, "{cell:<width$}  ");
-                }
-            }
-            text.push_str(line.trim_end());
-            text.push('\n');
-        }
+        text = aligned(["RESOURCE", "RULE", "ACTION", "SEVERITY", "CONTAINER", "MESSAGE"], rows);
         text.push('\n');
     }
     let _ = write!(

@@ -1,5 +1,5 @@
 //! `portal test`: rule test suites that name rules, resources and the expected result per
-//! (rule, resource), and print what differed.
+//! (rule, resource), and print what differed; network suites (`network_suite.rs`) beside them.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -10,6 +10,7 @@ use portal_rules::{Operation, Outcome, parse_documents};
 use serde::Deserialize;
 
 use crate::check::{CheckOptions, CheckRun, ObjectReport};
+use crate::network_suite::{NetworkSuiteSpec, run_network_suite};
 use crate::request::{AdmissionRequest, RequestSpec};
 
 /// The namespace of resources that name none, as in `portal check`.
@@ -170,6 +171,24 @@ fn run_file(file: &Path, run: &mut TestRun) {
     let base = file.parent().unwrap_or(Path::new("."));
     for document in documents {
         let location = document.origin.to_string();
+        if document.value.get("network").is_some() {
+            let spec: NetworkSuiteSpec = match parse_suite(document.value) {
+                Ok(spec) => spec,
+                Err((path, message)) => {
+                    run.problems.push(Problem::new(location, format!("field `{path}`: {message}")));
+                    continue;
+                }
+            };
+            if let Some(outcome) = run_network_suite(&spec, base, &location, &mut run.problems) {
+                run.suites.push(SuiteOutcome {
+                    name: spec.name.clone().unwrap_or_else(|| location.clone()),
+                    file: location,
+                    passed: outcome.passed,
+                    failures: outcome.failures,
+                });
+            }
+            continue;
+        }
         let spec: SuiteSpec = match parse_suite(document.value) {
             Ok(spec) => spec,
             Err((path, message)) => {
@@ -183,7 +202,7 @@ fn run_file(file: &Path, run: &mut TestRun) {
     }
 }
 
-fn parse_suite(value: serde_json::Value) -> Result<SuiteSpec, (String, String)> {
+fn parse_suite<T: serde::de::DeserializeOwned>(value: serde_json::Value) -> Result<T, (String, String)> {
     serde_path_to_error::deserialize(value).map_err(|error| (error.path().to_string(), error.into_inner().to_string()))
 }
 

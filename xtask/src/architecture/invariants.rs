@@ -10,7 +10,7 @@ use super::references::{Crate, Kind, Target};
 use super::workspace::{self, Workspace};
 
 /// The crates that do no I/O: text in, values out.
-pub const PURE_CRATES: &[&str] = &["portal-cel", "portal-yaml", "portal-rules", "portal-report"];
+pub const PURE_CRATES: &[&str] = &["portal-cel", "portal-yaml", "portal-rules", "portal-report", "portal-network"];
 
 /// The workspace crates each dependency-pure crate may depend on, even indirectly.
 const PURE_CRATE_WORKSPACE_DEPENDENCIES: &[(&str, &[&str])] =
@@ -60,11 +60,19 @@ const ALLOWED_DEPENDENCIES: &[(&str, Allowed)] = &[
     ("portal-yaml", Allowed::Only(&[])),
     ("portal-rules", Allowed::Only(&["portal-cel", "portal-yaml"])),
     ("portal-report", Allowed::Only(&["portal-rules"])),
+    ("portal-network", Allowed::Only(&["portal-rules"])),
     ("portal-files", Allowed::Only(&["portal-rules"])),
-    ("portal-offline", Allowed::Only(&["portal-rules", "portal-files", "portal-report"])),
+    ("portal-offline", Allowed::Only(&["portal-rules", "portal-files", "portal-report", "portal-network"])),
     (
         "portal-kube",
-        Allowed::Only(&["portal-rules", "portal-files", "portal-report", "portal-config", "portal-metrics"]),
+        Allowed::Only(&[
+            "portal-rules",
+            "portal-files",
+            "portal-report",
+            "portal-config",
+            "portal-metrics",
+            "portal-network",
+        ]),
     ),
     ("portal-config", Allowed::Only(&["portal-yaml"])),
     ("portal-metrics", Allowed::Only(&[])),
@@ -359,6 +367,7 @@ mod tests {
                 ("portal-yaml", &[]),
                 ("portal-rules", &[("portal-cel", N), ("portal-yaml", N), ("cel", N), ("serde", N)]),
                 ("portal-report", &[("portal-rules", N), ("serde", N)]),
+                ("portal-network", &[("portal-rules", N), ("serde", N)]),
                 ("portal-files", &[("portal-rules", N)]),
                 ("portal-offline", &[("portal-rules", N), ("portal-files", N), ("portal-report", N)]),
                 (

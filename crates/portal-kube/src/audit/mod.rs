@@ -27,9 +27,7 @@ use kube::api::DynamicObject;
 use kube::runtime::{WatchStreamExt, watcher};
 use portal_metrics::ReportWriteResult;
 use portal_report::{Report, ReportApi, RuleFindings, Timestamp, object_report};
-use portal_rules::{
-    Activation, EvaluationInput, Mode, ModeFilter, ObjectIdentity, RuleResult, Severity, SharedRuleSet,
-};
+use portal_rules::{Activation, EvaluationInput, Mode, ModeFilter, ObjectIdentity, RuleResult, SharedRuleSet};
 use serde_json::Value as Json;
 use tokio::sync::{Notify, broadcast, watch};
 
@@ -449,13 +447,7 @@ fn count(metrics: &portal_metrics::Metrics, results: &[RuleResult<'_>]) {
         let rule = result.rule.name();
         metrics.audit_evaluation(rule);
         if !result.violations.is_empty() {
-            let severity = match result.rule.spec().severity {
-                Severity::Info => "info",
-                Severity::Low => "low",
-                Severity::Medium => "medium",
-                Severity::High => "high",
-                Severity::Critical => "critical",
-            };
+            let severity = result.rule.spec().severity.as_str();
             metrics.audit_violations(rule, severity, u64::try_from(result.violations.len()).unwrap_or(u64::MAX));
         }
         for _ in &result.errors {
