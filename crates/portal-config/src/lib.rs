@@ -33,8 +33,8 @@ pub use layers::OTHER_ENV_VARS;
 pub use overrides::Overrides;
 pub use settings::{
     AdmissionConfig, AdmissionFailurePolicy, AuditConfig, ClusterRulesConfig, Config, ConnectionLimits, HealthConfig,
-    KubernetesConfig, LeaderElectionConfig, LogFormat, LoggingConfig, ReloadConfig, ReportApiVersion, RuleLimitsConfig,
-    RulesConfig, WebhookConfigurationConfig,
+    KubernetesConfig, LeaderElectionConfig, LogFormat, LoggingConfig, NetworkCheckConfig, NetworkConfig, ReloadConfig,
+    ReportApiVersion, RuleLimitsConfig, RulesConfig, WebhookConfigurationConfig,
 };
 
 #[cfg(test)]

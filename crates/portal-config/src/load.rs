@@ -68,6 +68,11 @@ impl Config {
             path: path.to_owned(),
             message,
         })?;
+        config.validate_keyed().map_err(|(path, message)| Error::InvalidSetting {
+            origin: config.source(&path).clone(),
+            path,
+            message,
+        })?;
         Ok(config)
     }
 

@@ -37,6 +37,8 @@ pub struct Config {
     /// How replicas elect the one that writes (the audit's reports, the managed webhook
     /// configuration).
     pub leader_election: LeaderElectionConfig,
+    /// NetworkPolicy analysis, with its findings in the audit's reports (SPEC §6).
+    pub network: NetworkConfig,
     /// Where each value came from; filled by [`Config::load`].
     #[serde(skip)]
     pub(crate) provenance: Provenance,
@@ -321,6 +323,43 @@ pub enum ReportApiVersion {
     #[serde(rename = "openreports.io/v1alpha1")]
     OpenReports,
 }
+
+/// `network:` — NetworkPolicy analysis of the live cluster: the `np.*` checks over its Pods,
+/// Namespaces and NetworkPolicies, recomputed as they change, with their findings in the
+/// audit's reports on the Namespaces and NetworkPolicies concerned.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct NetworkConfig {
+    /// `network.enabled`: watch Pods, Namespaces and NetworkPolicies and report the checks'
+    /// findings. Needs `audit.enabled` (the audit writes the reports). Default: `false`.
+    pub enabled: bool,
+    /// `network.checks`: by check name (`np.broad-cidr`, …), whether it runs and the severity of
+    /// its findings. Checks not named run with their default severity. Default: none.
+    pub checks: BTreeMap<String, NetworkCheckConfig>,
+}
+
+/// `network.checks.<name>`: one check's settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct NetworkCheckConfig {
+    /// Whether the check runs. Default: `true`.
+    pub enabled: bool,
+    /// The severity of its findings (`info`, `low`, `medium`, `high`, `critical`); default: the
+    /// check's own (docs/network.md).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub severity: Option<String>,
+}
+
+impl Default for NetworkCheckConfig {
+    fn default() -> Self {
+        NetworkCheckConfig { enabled: true, severity: None }
+    }
+}
+
+/// The severities a check may be given.
+const SEVERITIES: &[&str] = &["info", "low", "medium", "high", "critical"];
 
 /// `leaderElection:` — the Lease through which replicas elect the one that writes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -621,6 +660,26 @@ impl Config {
         self.leader_election.validate()?;
         if self.audit.workers == 0 {
             return Err(("audit.workers", "0 would never evaluate anything: expected at least 1".to_owned()));
+        }
+        if self.network.enabled && !self.audit.enabled {
+            return Err((
+                "network.enabled",
+                "network findings are written by the audit: set audit.enabled: true as well".to_owned(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The checks of settings whose path is not fixed (keys of a map): the path of the
+    /// offending setting and what is wrong with it.
+    pub(crate) fn validate_keyed(&self) -> std::result::Result<(), (String, String)> {
+        for (check, settings) in &self.network.checks {
+            if let Some(severity) = settings.severity.as_deref().filter(|severity| !SEVERITIES.contains(severity)) {
+                return Err((
+                    format!("network.checks.{check}.severity"),
+                    format!("{severity:?} is not a severity: expected one of {}", SEVERITIES.join(", ")),
+                ));
+            }
         }
         Ok(())
     }

@@ -239,6 +239,7 @@ fn every_setting_from_the_environment() {
             ("PORTAL_LEADER_ELECTION_LEASE_DURATION", "30s"),
             ("PORTAL_LEADER_ELECTION_RENEW_DEADLINE", "20s"),
             ("PORTAL_LEADER_ELECTION_RETRY_PERIOD", "5s"),
+            ("PORTAL_NETWORK_ENABLED", "true"),
             // Not Portal's, or read by other tools: ignored.
             ("HOME", "/root"),
             ("PORTAL_CONFIG", "/etc/portal/config.yaml"),
@@ -283,6 +284,7 @@ fn every_setting_from_the_environment() {
         [election.lease_duration, election.renew_deadline, election.retry_period],
         [millis(30_000), millis(20_000), millis(5_000)]
     );
+    assert!(config.network.enabled);
     for (name, path) in Config::env_vars() {
         assert_eq!(config.source(&path), &Source::Env { name }, "{path}");
     }
@@ -406,9 +408,19 @@ fn file_errors_name_the_line_the_path_and_what_is_allowed() {
             "portal.yaml:3: setting `rules.reloads`: unknown field `reloads`, expected one of `cluster`, `folders`, `reload`, `limits`",
         ),
         (
-            "logging: {}\nnetwork:\n  enabled: true\n",
-            "portal.yaml:2: setting `network`: unknown field `network`, expected one of `rules`, `kubernetes`, \
-             `logging`, `admission`, `health`, `audit`, `leaderElection`",
+            "logging: {}\nnetwrk:\n  enabled: true\n",
+            "portal.yaml:2: setting `netwrk`: unknown field `netwrk`, expected one of `rules`, `kubernetes`, \
+             `logging`, `admission`, `health`, `audit`, `leaderElection`, `network`",
+        ),
+        (
+            "network:\n  enabled: true\n",
+            "portal.yaml:2: setting `network.enabled`: network findings are written by the audit: set \
+             audit.enabled: true as well",
+        ),
+        (
+            "audit: {enabled: true}\nnetwork:\n  checks:\n    np.broad-cidr: {severity: urgent}\n",
+            "portal.yaml:4: setting `network.checks.np.broad-cidr.severity`: \"urgent\" is not a severity: expected \
+             one of info, low, medium, high, critical",
         ),
         (
             "logging:\n  format: xml\n",
@@ -455,7 +467,7 @@ fn file_errors_name_the_line_the_path_and_what_is_allowed() {
         (
             "- rules\n",
             "portal.yaml:1: the configuration file must be a mapping of sections (rules, kubernetes, logging, \
-             admission, health, audit, leaderElection), not a list",
+             admission, health, audit, leaderElection, network), not a list",
         ),
         (
             "admission:\n  cert_file: /tls.crt\n",
@@ -639,7 +651,7 @@ fn unknown_portal_variables_are_errors() {
                  PORTAL_ADMISSION_CONNECTIONS_IDLE_TIMEOUT, PORTAL_ADMISSION_WEBHOOK_CONFIGURATION_MANAGE, \
                  PORTAL_ADMISSION_WEBHOOK_CONFIGURATION_NAME, PORTAL_HEALTH_LISTEN, PORTAL_AUDIT_ENABLED, PORTAL_AUDIT_WORKERS, PORTAL_AUDIT_REPORT_API, PORTAL_LEADER_ELECTION_NAMESPACE, \
                  PORTAL_LEADER_ELECTION_LEASE_NAME, PORTAL_LEADER_ELECTION_LEASE_DURATION, \
-                 PORTAL_LEADER_ELECTION_RENEW_DEADLINE, PORTAL_LEADER_ELECTION_RETRY_PERIOD";
+                 PORTAL_LEADER_ELECTION_RENEW_DEADLINE, PORTAL_LEADER_ELECTION_RETRY_PERIOD, PORTAL_NETWORK_ENABLED";
     let others = "PORTAL_CONFIG, PORTAL_NAMESPACE, PORTAL_ENVTEST_ASSETS, PORTAL_ENVTEST_CACHE";
     for (name, suggestion) in [
         ("PORTAL_LOGGING_LEVLE", " (did you mean PORTAL_LOGGING_LEVEL?)"),
@@ -789,6 +801,9 @@ leaderElection:
   leaseDuration: 15s
   renewDeadline: 10s
   retryPeriod: 2s
+network:
+  enabled: false
+  checks: {}
 ";
     assert_eq!(config.to_yaml().unwrap(), expected);
 }
@@ -869,6 +884,7 @@ fn names_are_derived_and_consistent() {
             "PORTAL_LEADER_ELECTION_LEASE_DURATION",
             "PORTAL_LEADER_ELECTION_RENEW_DEADLINE",
             "PORTAL_LEADER_ELECTION_RETRY_PERIOD",
+            "PORTAL_NETWORK_ENABLED",
         ]
     );
     let paths: Vec<&str> = vars.iter().map(|(_, path)| path.as_str()).collect();

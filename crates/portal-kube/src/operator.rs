@@ -36,6 +36,29 @@ pub enum Error {
     Metrics(#[from] portal_metrics::Error),
     #[error("nothing to load rules from: enable rules.cluster or list rules.folders")]
     NoRuleSource,
+    #[error("network.checks.{name}: there is no such check; the checks are {known}")]
+    UnknownNetworkCheck { name: String, known: String },
+}
+
+/// Which network checks run, and their severities, from `network.checks`.
+fn network_check_settings(config: &portal_config::NetworkConfig) -> Result<portal_network::CheckSettings, Error> {
+    let mut settings = portal_network::CheckSettings::default();
+    for (name, check_config) in &config.checks {
+        let Some(check) = portal_network::Check::from_name(name) else {
+            let known: Vec<&str> = portal_network::Check::ALL.iter().map(|check| check.name()).collect();
+            return Err(Error::UnknownNetworkCheck { name: name.clone(), known: known.join(", ") });
+        };
+        if !check_config.enabled {
+            settings.disabled.insert(check);
+        }
+        // portal-config accepts only the severities' names.
+        if let Some(severity) =
+            check_config.severity.as_deref().and_then(|severity| serde_json::from_value(severity.into()).ok())
+        {
+            settings.severities.insert(check, severity);
+        }
+    }
+    Ok(settings)
 }
 
 /// Starts the rule sources (and, when enabled, the admission webhook and the health endpoint)
@@ -49,6 +72,11 @@ pub async fn run(config: &Config, shutdown: impl Future<Output = ()>) -> Result<
     }
     let manage_webhook = config.admission.webhook_configuration.manage;
     let audit = config.audit.enabled;
+    let network = if config.network.enabled {
+        Some(Arc::new(crate::network::NetworkAnalysis::new(network_check_settings(&config.network)?)))
+    } else {
+        None
+    };
     let client = if config.rules.cluster.enabled || manage_webhook || audit {
         Some(client(&config.kubernetes).await?)
     } else {
@@ -177,6 +205,7 @@ pub async fn run(config: &Config, shutdown: impl Future<Output = ()>) -> Result<
                     leadership: leader.as_ref().map(|work| work.leadership.clone()),
                     metrics: metrics.clone(),
                     cluster: lookups.clone(),
+                    network: network.clone(),
                 },
             )
             .await,

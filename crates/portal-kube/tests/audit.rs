@@ -46,18 +46,6 @@ match: {gvk: [{group: '', kind: Pod}]}
 rule: 'true'
 ";
 
-fn report_resource(namespaced: bool) -> ApiResource {
-    let (kind, plural) =
-        if namespaced { ("PolicyReport", "policyreports") } else { ("ClusterPolicyReport", "clusterpolicyreports") };
-    ApiResource {
-        group: "wgpolicyk8s.io".into(),
-        version: "v1alpha2".into(),
-        api_version: "wgpolicyk8s.io/v1alpha2".into(),
-        kind: kind.into(),
-        plural: plural.into(),
-    }
-}
-
 /// The report on the object with `uid`, once `ready` holds for it.
 async fn wait_for_report(
     client: &kube::Client,
@@ -76,10 +64,7 @@ async fn wait_for_report_within(
     limit: Duration,
     ready: impl Fn(Option<&Value>) -> bool,
 ) -> Option<Value> {
-    let api: Api<DynamicObject> = match namespace {
-        Some(namespace) => Api::namespaced_with(client.clone(), namespace, &report_resource(true)),
-        None => Api::all_with(client.clone(), &report_resource(false)),
-    };
+    let api = common::reports(client, namespace);
     let deadline = Instant::now() + limit;
     loop {
         let report = api.get_opt(&format!("portal-{uid}")).await.unwrap().map(|r| serde_json::to_value(r).unwrap());
@@ -422,7 +407,7 @@ async fn only_the_leader_writes_and_another_replica_takes_over() {
     let two = pods.create(&PostParams::default(), &pod("two")).await.unwrap();
     let two_uid = two.uid().unwrap();
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), "audit-b", &report_resource(true));
+    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), "audit-b", &common::report_resource(true));
     assert!(api.get_opt(&format!("portal-{two_uid}")).await.unwrap().is_none(), "a replica that does not lead wrote");
     assert!(!second.leadership.is_leader());
 

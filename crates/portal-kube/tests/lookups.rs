@@ -13,7 +13,6 @@ use k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod};
 use k8s_openapi::api::networking::v1::Ingress;
 use kube::api::{DynamicObject, Patch, PatchParams, PostParams};
-use kube::discovery::ApiResource;
 use kube::{Api, ResourceExt};
 use portal_kube::admission::{self, Lookups, NoScaledObjects};
 use portal_kube::audit::Audit;
@@ -64,31 +63,7 @@ async fn start_audit(
 }
 
 fn reports(client: &kube::Client, namespace: &str) -> Api<DynamicObject> {
-    let resource = ApiResource {
-        group: "wgpolicyk8s.io".into(),
-        version: "v1alpha2".into(),
-        api_version: "wgpolicyk8s.io/v1alpha2".into(),
-        kind: "PolicyReport".into(),
-        plural: "policyreports".into(),
-    };
-    Api::namespaced_with(client.clone(), namespace, &resource)
-}
-
-/// The result of `rule` in the report on the object `uid`, once it is `expected`; the time that
-/// took.
-async fn wait_for_result(reports: &Api<DynamicObject>, uid: &str, rule: &str, expected: &str) -> Duration {
-    let started = Instant::now();
-    loop {
-        let report = reports.get_opt(&format!("portal-{uid}")).await.unwrap().map(|r| serde_json::to_value(r).unwrap());
-        let found = report.as_ref().and_then(|report| {
-            report["results"].as_array()?.iter().find(|result| result["policy"] == rule).map(|r| r["result"].clone())
-        });
-        if found.as_ref().and_then(Value::as_str) == Some(expected) {
-            return started.elapsed();
-        }
-        assert!(started.elapsed() < common::WAIT, "{rule} never became {expected} on {uid}: {report:#?}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    common::reports(client, Some(namespace))
 }
 
 fn metric(metrics: &portal_metrics::Metrics, series: &str) -> f64 {
@@ -159,13 +134,14 @@ async fn a_duplicate_ingress_host_is_denied_at_admission_and_reported_in_audit()
     let copy = unguarded.create(&PostParams::default(), &ingress("copy", "shop.example")).await.unwrap();
     let _audit = start_audit(&client, &sources, &cache, &metrics).await;
     let shop_uid = first.get("shop").await.unwrap().uid().unwrap();
-    wait_for_result(&reports(&client, "lk-unguarded"), &copy.uid().unwrap(), "unique-ingress-host", "fail").await;
-    wait_for_result(&reports(&client, "lk-a"), &shop_uid, "unique-ingress-host", "fail").await;
+    common::wait_for_result(&reports(&client, "lk-unguarded"), &copy.uid().unwrap(), "unique-ingress-host", "fail")
+        .await;
+    common::wait_for_result(&reports(&client, "lk-a"), &shop_uid, "unique-ingress-host", "fail").await;
     let blog_uid = second.get("blog").await.unwrap().uid().unwrap();
-    wait_for_result(&reports(&client, "lk-b"), &blog_uid, "unique-ingress-host", "pass").await;
+    common::wait_for_result(&reports(&client, "lk-b"), &blog_uid, "unique-ingress-host", "pass").await;
     // The copy goes: the shop's Ingress, which read it, is evaluated again and passes.
     unguarded.delete("copy", &Default::default()).await.unwrap();
-    wait_for_result(&reports(&client, "lk-a"), &shop_uid, "unique-ingress-host", "pass").await;
+    common::wait_for_result(&reports(&client, "lk-a"), &shop_uid, "unique-ingress-host", "pass").await;
     webhooks.delete("lookups", &Default::default()).await.unwrap();
 }
 
@@ -216,12 +192,12 @@ async fn creating_what_a_pod_misses_turns_its_result_pass() {
     let uid = Api::<Pod>::namespaced(client.clone(), "lk-c").create(&PostParams::default(), &pod).await.unwrap().uid();
     let uid = uid.unwrap();
     let reports = reports(&client, "lk-c");
-    wait_for_result(&reports, &uid, "missing-config", "warn").await;
+    common::wait_for_result(&reports, &uid, "missing-config", "warn").await;
 
     let config_map: ConfigMap = object(json!({"metadata": {"name": "late"}}));
     let created = Instant::now();
     Api::<ConfigMap>::namespaced(client.clone(), "lk-c").create(&PostParams::default(), &config_map).await.unwrap();
-    wait_for_result(&reports, &uid, "missing-config", "pass").await;
+    common::wait_for_result(&reports, &uid, "missing-config", "pass").await;
     let took = created.elapsed();
     println!("the pod's result turned pass {took:?} after its ConfigMap was created");
     // A liveness bound (the target, 1 s, is measured here and reported, not asserted).
@@ -253,7 +229,7 @@ async fn a_rule_whose_object_keeps_changing_what_it_reads_is_not_re_evaluated_wi
     let (_rules, sources) = sources(READS_ANOTHER, &cache).await;
     let _audit = start_audit(&client, &sources, &cache, &metrics).await;
     let reader = config_maps.get("reader").await.unwrap().uid().unwrap();
-    wait_for_result(&reports(&client, "lk-d"), &reader, "reads-switch", "pass").await;
+    common::wait_for_result(&reports(&client, "lk-d"), &reader, "reads-switch", "pass").await;
 
     // What the reader reads changes 12 times at once, as an action rewriting it would.
     for flip in 0..12 {

@@ -8,6 +8,7 @@ use prometheus::proto::{MetricFamily, MetricType};
 use crate::audit::{KIND, RESULT, SEVERITIES, SEVERITY};
 use crate::error::{Error, Result};
 use crate::lookups::{OUTCOME, Reevaluation};
+use crate::network::CHECK;
 use crate::registry::{DECISION, Decision, Metrics, NAMESPACE, RULE, RULE_STATES, ReportWriteResult, STATE, VERSION};
 
 /// The command that rewrites `docs/metrics.md` from the registry (an `#[ignore]`d test, so
@@ -150,6 +151,7 @@ fn label_meaning(label: &str) -> Option<String> {
             "what became of a re-evaluation a change to a read object asked for:{}",
             listed(&mut Reevaluation::ALL.iter().map(|r| (r.as_str(), r.meaning())))
         ),
+        CHECK => "a NetworkPolicy analysis check, `np.…` (docs/network.md lists them): a fixed set.".to_owned(),
         RESULT => format!(
             "what became of a report after an evaluation:{}",
             listed(&mut ReportWriteResult::ALL.iter().map(|r| (r.as_str(), r.meaning())))

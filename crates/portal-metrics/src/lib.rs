@@ -29,6 +29,7 @@ mod definitions;
 mod docs;
 mod error;
 mod lookups;
+mod network;
 mod registry;
 
 pub use docs::{REGENERATE_DOCS, reference_markdown};

@@ -13,6 +13,7 @@ pub(crate) use crate::definitions::{DECISION, NAMESPACE, RULE, STATE, VERSION};
 use crate::error::Result;
 use crate::lookups::LookupMetrics;
 pub use crate::lookups::Reevaluation;
+use crate::network::NetworkMetrics;
 
 /// `Content-Type` of [`Metrics::encode`]'s output: the Prometheus text exposition format 0.0.4.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -114,6 +115,7 @@ pub struct Metrics {
     leader: IntGaugeVec,
     audit: AuditMetrics,
     lookups: LookupMetrics,
+    network: NetworkMetrics,
 }
 
 impl Metrics {
@@ -224,6 +226,7 @@ impl Metrics {
         build_info.set(1);
         let audit = AuditMetrics::define(&mut definitions)?;
         let lookups = LookupMetrics::define(&mut definitions)?;
+        let network = NetworkMetrics::define(&mut definitions)?;
 
         let metrics = Metrics {
             registry: definitions.registry,
@@ -238,6 +241,7 @@ impl Metrics {
             leader,
             audit,
             lookups,
+            network,
         };
         for decision in Decision::ALL {
             metrics.admission_requests.with_label_values(&[decision.as_str()]).inc_by(0);
@@ -373,6 +377,17 @@ impl Metrics {
         self.lookups.reevaluation(outcome);
     }
 
+    /// The network findings of `check` (`np.…`, a fixed set) standing now, with the severity
+    /// configured for the check.
+    pub fn set_network_findings(&self, check: &str, severity: &str, count: usize) {
+        self.network.set_findings(check, severity, count);
+    }
+
+    /// `namespaces` namespaces' network findings were computed again.
+    pub fn network_recomputed(&self, namespaces: usize) {
+        self.network.recomputed(namespaces);
+    }
+
     /// Removes the bypass series of `namespace` (call it when the namespace is deleted or loses
     /// its bypass annotation).
     pub fn forget_namespace(&self, namespace: &str) {
@@ -426,5 +441,7 @@ impl Metrics {
         for outcome in Reevaluation::ALL {
             self.lookup_reevaluation(outcome);
         }
+        self.set_network_findings("np.default-deny-missing", "high", 3);
+        self.network_recomputed(2);
     }
 }

@@ -46,6 +46,8 @@ fn every_expected_metric_is_registered_and_prefixed() {
         "portal_lookup_dependencies",
         "portal_lookup_dependency_evictions_total",
         "portal_lookup_reevaluations_total",
+        "portal_network_findings",
+        "portal_network_recomputations_total",
     ];
     assert_eq!(metrics.registered, expected);
     assert!(metrics.registered.iter().all(|n| n.starts_with("portal_")));
@@ -253,6 +255,7 @@ fn labels_are_only_the_bounded_ones() {
         crate::audit::RESULT,
         crate::audit::SEVERITY,
         crate::lookups::OUTCOME,
+        crate::network::CHECK,
     ];
     assert_eq!(labels, BTreeSet::from(expected.map(str::to_owned)));
 }

@@ -7,6 +7,8 @@
 //! - [`counters`]: the evaluation counters on rule resources' status;
 //! - [`dependencies`]: what rules read through cluster lookups, to evaluate again what read a
 //!   changed object;
+//! - [`network`]: the network analysis's findings as report results, and re-evaluating the
+//!   Namespaces and NetworkPolicies whose findings changed;
 //! - this module: the watchers (one per kind, started and stopped as rules change), the workers
 //!   that evaluate and write, and following leadership: every replica watches and evaluates,
 //!   only the leader writes.
@@ -14,6 +16,7 @@
 mod counters;
 pub mod dependencies;
 mod kinds;
+mod network;
 mod queue;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -33,6 +36,7 @@ use tokio::sync::{Notify, broadcast, watch};
 
 use crate::cache::{ClusterCache, NamespaceLookup, ObjectChange};
 use crate::lease::Leadership;
+use crate::network::NetworkAnalysis;
 use crate::sources::SourcesSnapshot;
 use crate::tasks::OwnedTask;
 use crate::writers::{ReportWrite, ReportWriter};
@@ -40,6 +44,7 @@ use dependencies::Dependencies;
 use kinds::WatchedKind;
 use portal_metrics::Reevaluation;
 use portal_rules::cluster::ClusterView;
+use portal_rules::schema::GroupVersionKind;
 use queue::{Work, WorkQueue};
 
 /// How the audit runs.
@@ -69,6 +74,9 @@ pub struct AuditInputs {
     pub metrics: portal_metrics::Metrics,
     /// What rules' cluster lookups read; `None`: they fail, saying there is no cluster to read.
     pub cluster: Option<Arc<ClusterCache>>,
+    /// NetworkPolicy analysis, fed by the watches of Pods, Namespaces and NetworkPolicies, whose
+    /// findings join the reports on Namespaces and NetworkPolicies; `None` when it is off.
+    pub network: Option<Arc<NetworkAnalysis>>,
 }
 
 impl std::fmt::Debug for AuditInputs {
@@ -205,6 +213,9 @@ pub async fn start(settings: AuditSettings, inputs: AuditInputs) -> Audit {
     if let Some(cache) = &shared.inputs.cluster {
         tasks.push(OwnedTask::spawn(follow_changes(Arc::clone(&shared), cache.subscribe())));
     }
+    if let Some(network) = shared.inputs.network.clone() {
+        tasks.push(OwnedTask::spawn(follow_network(Arc::clone(&shared), network)));
+    }
     tasks.push(OwnedTask::spawn(follow_rules(shared)));
     Audit { _tasks: tasks }
 }
@@ -223,7 +234,14 @@ async fn follow_rules(shared: Arc<Shared>) {
     loop {
         snapshots.borrow_and_update();
         let rules = shared.inputs.rules.load();
-        let patterns = kinds::audited_patterns(&rules);
+        let mut patterns = kinds::audited_patterns(&rules);
+        if shared.inputs.network.is_some() {
+            patterns.extend(network::PATTERNS.iter().map(|(group, kind)| GroupVersionKind {
+                group: (*group).to_owned(),
+                version: "*".to_owned(),
+                kind: (*kind).to_owned(),
+            }));
+        }
         let wanted = match kinds::resolve(&shared.inputs.client, &patterns).await {
             Ok(wanted) => wanted,
             Err(error) => {
@@ -278,6 +296,8 @@ async fn watch_kind(shared: Arc<Shared>, kind: WatchedKind, store: Arc<KindStore
     let api = kube::Api::<DynamicObject>::all_with(shared.inputs.client.clone(), &kind.resource);
     let mut events = watcher(api, watcher::Config::default()).default_backoff().boxed();
     let key = kinds::key(&kind.resource);
+    // The analysis, when it reads this kind.
+    let network = shared.inputs.network.clone().filter(|_| crate::network::KINDS.contains(&key.as_str()));
     // The UIDs a (re)list has shown so far: after a restarted watch, objects deleted meanwhile
     // are not announced, only left out of the list.
     let mut listed: Option<HashSet<String>> = None;
@@ -292,9 +312,14 @@ async fn watch_kind(shared: Arc<Shared>, kind: WatchedKind, store: Arc<KindStore
                     gone.into_iter().filter_map(|uid| objects.remove(&uid).map(|(_, text)| (uid, text))).collect()
                 };
                 for (uid, text) in vanished {
-                    let namespace = serde_json::from_str::<Json>(&text)
-                        .ok()
-                        .and_then(|object| object.pointer("/metadata/namespace")?.as_str().map(str::to_owned));
+                    let object = serde_json::from_str::<Json>(&text).ok();
+                    let field = |pointer: &str| {
+                        object.as_ref().and_then(|object| object.pointer(pointer)?.as_str().map(str::to_owned))
+                    };
+                    let namespace = field("/metadata/namespace");
+                    if let (Some(network), Some(name)) = (&network, field("/metadata/name")) {
+                        network.forget(&key, namespace.as_deref(), &name);
+                    }
                     shared.queue.push(uid, Work::Forget { namespace });
                 }
                 let count = store.objects().len();
@@ -313,11 +338,19 @@ async fn watch_kind(shared: Arc<Shared>, kind: WatchedKind, store: Arc<KindStore
                 objects.insert(uid.clone(), (digest, Arc::clone(&object)));
                 let count = objects.len();
                 drop(objects);
+                if let Some(network) = &network
+                    && let Ok(parsed) = serde_json::from_str::<Json>(&object)
+                {
+                    network.observe(&key, &parsed);
+                }
                 shared.queue.push(uid, Work::Evaluate(object));
                 shared.inputs.metrics.set_audit_objects(&key, count);
             }
             Ok(watcher::Event::Delete(object)) => {
                 let Some(uid) = object.metadata.uid.clone() else { continue };
+                if let (Some(network), Some(name)) = (&network, object.metadata.name.as_deref()) {
+                    network.forget(&key, object.metadata.namespace.as_deref(), name);
+                }
                 let count = {
                     let mut objects = store.objects();
                     objects.remove(&uid);
@@ -370,7 +403,7 @@ async fn work(shared: Arc<Shared>) {
         let outcome = match work {
             Work::Evaluate(text) => match serde_json::from_str::<Json>(&text) {
                 Ok(object) => {
-                    let (namespace, report) = evaluate(&shared, &object);
+                    let Evaluated::Report { namespace, report } = evaluate(&shared, &object) else { continue };
                     if !shared.may_write() {
                         continue;
                     }
@@ -410,9 +443,9 @@ fn written(done: ReportWrite) -> ReportWriteResult {
     }
 }
 
-/// Evaluates `object` against the audit rules, counting what was found: its namespace, and its
-/// report (none when no audit rule matches it).
-fn evaluate(shared: &Shared, object: &Json) -> (Option<String>, Option<Report>) {
+/// Evaluates `object` against the audit rules (and the network checks), counting what was
+/// found: its namespace, and its report (none when nothing applies to it).
+fn evaluate(shared: &Shared, object: &Json) -> Evaluated {
     let identity = ObjectIdentity::of(object);
     let report = {
         let rules = shared.inputs.rules.load();
@@ -433,13 +466,30 @@ fn evaluate(shared: &Shared, object: &Json) -> (Option<String>, Option<Report>) 
         }
         count(&shared.inputs.metrics, &results);
         shared.counters.record(&results);
-        if results.is_empty() {
+        let network_results = match &shared.inputs.network {
+            Some(network) => match network::results(network, &identity) {
+                network::NetworkResults::Wait => return Evaluated::Wait,
+                network::NetworkResults::Results(results) => results,
+            },
+            None => Vec::new(),
+        };
+        if results.is_empty() && network_results.is_empty() {
             None
         } else {
-            Some(object_report(&identity, results.iter().map(RuleFindings::from), now()))
+            let findings = results.iter().map(RuleFindings::from).chain(network_results.iter().map(RuleFindings::from));
+            Some(Box::new(object_report(&identity, findings, now())))
         }
     };
-    (identity.namespace, report)
+    Evaluated::Report { namespace: identity.namespace, report }
+}
+
+/// What evaluating an object gave.
+enum Evaluated {
+    /// Its report (none when no rule and no network check applies), in its namespace.
+    Report { namespace: Option<String>, report: Option<Box<Report>> },
+    /// The network analysis has not seen the whole cluster yet: the object is evaluated again
+    /// once it has.
+    Wait,
 }
 
 fn count(metrics: &portal_metrics::Metrics, results: &[RuleResult<'_>]) {
@@ -488,6 +538,43 @@ async fn follow_changes(shared: Arc<Shared>, mut changes: broadcast::Receiver<Ob
                 shared.queue.push(uid, Work::Evaluate(text));
             }
         }
+    }
+}
+
+/// After changes to Pods, Namespaces and NetworkPolicies settle, recomputes the namespaces they
+/// affect and evaluates again the Namespaces and NetworkPolicies whose findings changed. Starts
+/// once the three kinds have been listed, so that no finding is about half a cluster.
+async fn follow_network(shared: Arc<Shared>, network: Arc<NetworkAnalysis>) {
+    /// Changes come in bursts (a Deployment rolling out): one recomputation for the burst.
+    const SETTLE: Duration = Duration::from_millis(50);
+    loop {
+        let stores = shared.stores.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        let listed = crate::network::KINDS
+            .iter()
+            .all(|key| stores.get(*key).is_some_and(|store| store.synced.load(Ordering::Acquire)));
+        if listed {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    network.set_ready();
+    tracing::info!("network: Pods, Namespaces and NetworkPolicies are listed; analysing");
+    loop {
+        let (changed, namespaces) = network.recompute();
+        if namespaces > 0 {
+            let metrics = &shared.inputs.metrics;
+            metrics.network_recomputed(namespaces);
+            for (check, count) in network.counts() {
+                metrics.set_network_findings(check.name(), network.settings().severity(check).as_str(), count);
+            }
+        }
+        for uid in changed {
+            if let Some(text) = shared.object_text(&uid) {
+                shared.queue.push(uid, Work::Evaluate(text));
+            }
+        }
+        network.changed().await;
+        tokio::time::sleep(SETTLE).await;
     }
 }
 

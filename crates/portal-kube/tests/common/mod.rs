@@ -6,12 +6,13 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::Api;
-use kube::api::{Patch, PatchParams};
+use kube::api::{DynamicObject, Patch, PatchParams};
+use kube::discovery::ApiResource;
 use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair, SanType};
 use rustls_pki_types::CertificateDer;
 
@@ -62,6 +63,20 @@ pub async fn start_audit(
     cluster: Option<Arc<portal_kube::cache::ClusterCache>>,
     report_api: portal_report::ReportApi,
 ) -> portal_kube::audit::Audit {
+    start_audit_with_network(client, sources, metrics, leadership, cluster, report_api, None).await
+}
+
+/// [`start_audit`] with the NetworkPolicy analysis.
+#[allow(clippy::too_many_arguments)]
+pub async fn start_audit_with_network(
+    client: &kube::Client,
+    sources: &portal_kube::RuleSources,
+    metrics: &portal_metrics::Metrics,
+    leadership: Option<portal_kube::lease::Leadership>,
+    cluster: Option<Arc<portal_kube::cache::ClusterCache>>,
+    report_api: portal_report::ReportApi,
+    network: Option<Arc<portal_kube::network::NetworkAnalysis>>,
+) -> portal_kube::audit::Audit {
     let namespaces = portal_kube::cache::NamespaceCache::start(client.clone());
     namespaces.wait_filled().await;
     portal_kube::audit::start(
@@ -74,6 +89,7 @@ pub async fn start_audit(
             leadership,
             metrics: metrics.clone(),
             cluster,
+            network,
         },
     )
     .await
@@ -316,4 +332,43 @@ pub fn create_review(uid: &str, kind: &str, namespace: &str) -> String {
     format!(
         r#"{{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{{"uid":"{uid}","operation":"CREATE","namespace":"{namespace}","kind":{{"group":"","version":"v1","kind":"{kind}"}},"object":{{"apiVersion":"v1","kind":"{kind}","metadata":{{"name":"x","namespace":"{namespace}"}}}}}}}}"#
     )
+}
+
+/// The `wgpolicyk8s.io/v1alpha2` report resource: `PolicyReport`, or `ClusterPolicyReport`
+/// when not `namespaced`.
+pub fn report_resource(namespaced: bool) -> ApiResource {
+    let (kind, plural) =
+        if namespaced { ("PolicyReport", "policyreports") } else { ("ClusterPolicyReport", "clusterpolicyreports") };
+    ApiResource {
+        group: "wgpolicyk8s.io".into(),
+        version: "v1alpha2".into(),
+        api_version: "wgpolicyk8s.io/v1alpha2".into(),
+        kind: kind.into(),
+        plural: plural.into(),
+    }
+}
+
+/// The reports of `namespace`, or the cluster's reports when `None`.
+pub fn reports(client: &kube::Client, namespace: Option<&str>) -> Api<DynamicObject> {
+    match namespace {
+        Some(namespace) => Api::namespaced_with(client.clone(), namespace, &report_resource(true)),
+        None => Api::all_with(client.clone(), &report_resource(false)),
+    }
+}
+
+/// The result of `rule` in the report on the object `uid`, once it is `expected`; the time that
+/// took.
+pub async fn wait_for_result(reports: &Api<DynamicObject>, uid: &str, rule: &str, expected: &str) -> Duration {
+    let started = Instant::now();
+    loop {
+        let report = reports.get_opt(&format!("portal-{uid}")).await.unwrap().map(|r| serde_json::to_value(r).unwrap());
+        let found = report.as_ref().and_then(|report| {
+            report["results"].as_array()?.iter().find(|result| result["policy"] == rule).map(|r| r["result"].clone())
+        });
+        if found.as_ref().and_then(serde_json::Value::as_str) == Some(expected) {
+            return started.elapsed();
+        }
+        assert!(started.elapsed() < WAIT, "{rule} never became {expected} on {uid}: {report:#?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }

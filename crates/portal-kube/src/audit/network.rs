@@ -1,0 +1,84 @@
+//! The network analysis in the audit: the kinds it needs watched, and its findings on an object
+//! as report results — one per check that applies to the object's kind, `pass` or one
+//! violation per finding — beside the rules' own.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use portal_network::Check;
+use portal_report::RuleFindings;
+use portal_rules::{Effect, EnforcementAction, Mode, ObjectIdentity, Outcome, Severity, Violation};
+
+use crate::network::NetworkAnalysis;
+
+/// The kinds the analysis reads, as `match.gvk` patterns (group, kind): watched whatever the
+/// rules say.
+pub(super) const PATTERNS: [(&str, &str); 3] = [("", "Pod"), ("", "Namespace"), ("networking.k8s.io", "NetworkPolicy")];
+
+/// One check's result on one object.
+pub(super) struct NetworkResult {
+    check: Check,
+    severity: Severity,
+    violations: Vec<Violation>,
+}
+
+impl<'a> From<&'a NetworkResult> for RuleFindings<'a> {
+    fn from(result: &'a NetworkResult) -> RuleFindings<'a> {
+        RuleFindings {
+            rule: result.check.name(),
+            severity: result.severity,
+            // Findings block nothing: reported as warnings, as audit-only rules are.
+            effect: Effect::None,
+            outcome: if result.violations.is_empty() { Outcome::Pass } else { Outcome::Fail },
+            violations: &result.violations,
+            errors: &[],
+        }
+    }
+}
+
+pub(super) enum NetworkResults {
+    /// The analysis has not computed this object's findings yet; it evaluates it again when
+    /// it has.
+    Wait,
+    /// The results (none when no check applies to the object's kind).
+    Results(Vec<NetworkResult>),
+}
+
+/// The network checks' results on the object `identity`.
+pub(super) fn results(network: &Arc<NetworkAnalysis>, identity: &ObjectIdentity) -> NetworkResults {
+    let checks = network.checks_for(&format!("{}/{}", identity.group, identity.kind));
+    if checks.is_empty() {
+        return NetworkResults::Results(Vec::new());
+    }
+    let Some(findings) = identity.uid.as_deref().and_then(|uid| network.findings_of(uid)) else {
+        return NetworkResults::Wait;
+    };
+    let timestamp = SystemTime::now();
+    let results = checks
+        .into_iter()
+        .map(|check| NetworkResult {
+            check,
+            severity: network.settings().severity(check),
+            violations: findings
+                .iter()
+                .filter(|finding| finding.check == check)
+                .map(|finding| Violation {
+                    rule: Arc::from(check.name()),
+                    severity: finding.severity,
+                    mode: vec![Mode::Audit],
+                    enforcement_action: EnforcementAction::default(),
+                    group: identity.group.clone(),
+                    version: identity.version.clone(),
+                    kind: identity.kind.clone(),
+                    namespace: identity.namespace.clone(),
+                    name: identity.name.clone(),
+                    uid: identity.uid.clone(),
+                    container: None,
+                    message: finding.message.clone(),
+                    timestamp,
+                })
+                .collect(),
+        })
+        .collect();
+    NetworkResults::Results(results)
+}
