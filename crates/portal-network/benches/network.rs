@@ -22,13 +22,16 @@ fn pod(namespace: usize, index: usize, app: usize) -> Value {
         "status": {"podIP": format!("10.{}.{}.{}", namespace / 250, namespace % 250, index + 1)}})
 }
 
-/// Ten policies per namespace (nine in one of ten): a default deny, one per app allowing its peers and the
+/// Ten policies per namespace: a default deny (in one namespace of ten, an allow-all for one app instead), one per app allowing its peers and the
 /// monitoring namespace (a namespace selector: every Pod change reaches them), one egress.
 fn policies(namespace: usize) -> Vec<Value> {
     let ns = format!("ns-{namespace}");
     let mut policies = Vec::new();
     // One namespace in ten was never isolated: its findings are part of the work.
-    if !namespace.is_multiple_of(10) {
+    if namespace.is_multiple_of(10) {
+        policies.push(json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+            "metadata": {"name": "legacy", "namespace": ns}, "spec": {"podSelector": {"matchLabels": {"app": "app-9"}}, "ingress": [{}]}}));
+    } else {
         policies.push(json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
             "metadata": {"name": "default-deny", "namespace": ns}, "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}}));
     }
