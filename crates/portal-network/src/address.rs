@@ -104,34 +104,54 @@ impl fmt::Display for CidrError {
 impl FromStr for Cidr {
     type Err = CidrError;
 
-    /// `10.0.0.0/8`, `2001:db8::/32`; a bare address is a single host. Host bits must be zero,
-    /// as the API server requires of `ipBlock.cidr` since Kubernetes 1.33's strict validation.
+    /// What an operator types: `10.0.0.0/8`, `2001:db8::/32`, or a bare address (one host).
+    /// Host bits must be zero: `10.0.0.1/8` is probably a mistake, and saying so is kinder.
     fn from_str(text: &str) -> Result<Cidr, CidrError> {
-        let (address, prefix) = match text.split_once('/') {
-            Some((address, prefix)) => (address, Some(prefix)),
-            None => (text, None),
-        };
-        let address: IpAddr = address.parse().map_err(|_| {
-            CidrError(format!("{text:?} is not an IP range; write an address and a prefix length, e.g. 10.0.0.0/8"))
-        })?;
-        let width = max_prefix(address);
-        let prefix = match prefix {
-            None => width,
-            Some(prefix) => match prefix.parse::<u8>() {
-                Ok(prefix) if prefix <= width => prefix,
-                _ => return Err(CidrError(format!("{text:?}: the prefix length must be a number from 0 to {width}"))),
-            },
-        };
-        let cidr = Cidr { network: address, prefix };
-        let network = match address {
-            IpAddr::V4(v4) => IpAddr::V4(Ipv4Addr::from_bits(masked(u128::from(v4.to_bits()), 32, prefix) as u32)),
-            IpAddr::V6(v6) => IpAddr::V6(Ipv6Addr::from_bits(masked(v6.to_bits(), 128, prefix))),
-        };
-        if network != address {
-            return Err(CidrError(format!("{text:?} has host bits set; write {network}/{prefix}")));
+        let cidr = parse(text, false)?;
+        if cidr.network != parse_address(text)? {
+            return Err(CidrError(format!("{text:?} has host bits set; write {cidr}")));
         }
         Ok(cidr)
     }
+}
+
+impl Cidr {
+    /// An `ipBlock.cidr` or `except` entry: a prefix length is required, and host bits are
+    /// ignored (`10.0.0.1/8` is `10.0.0.0/8`), as Go's `net.ParseCIDR` — which network plugins
+    /// use — reads them. API servers from 1.36 refuse such values in new objects, but older
+    /// objects keep them, and they still apply.
+    pub fn from_field(text: &str) -> Result<Cidr, CidrError> {
+        parse(text, true)
+    }
+}
+
+fn parse_address(text: &str) -> Result<IpAddr, CidrError> {
+    let address = text.split_once('/').map_or(text, |(address, _)| address);
+    address.parse().map_err(|_| {
+        CidrError(format!("{text:?} is not an IP range; write an address and a prefix length, e.g. 10.0.0.0/8"))
+    })
+}
+
+/// `text` with host bits cleared; `prefix_required`: a bare address is an error.
+fn parse(text: &str, prefix_required: bool) -> Result<Cidr, CidrError> {
+    let address = parse_address(text)?;
+    let width = max_prefix(address);
+    let prefix = match text.split_once('/') {
+        None if prefix_required => {
+            return Err(CidrError(format!("{text:?} has no prefix length; write {text}/{width} for one address")));
+        }
+        None => width,
+        // Objects' fields are parsed as Go does: no leading zeros (`/08`).
+        Some((_, digits)) => match digits.parse::<u8>() {
+            Ok(prefix) if prefix <= width && !(prefix_required && prefix.to_string() != digits) => prefix,
+            _ => return Err(CidrError(format!("{text:?}: the prefix length must be a number from 0 to {width}"))),
+        },
+    };
+    let network = match address {
+        IpAddr::V4(v4) => IpAddr::V4(Ipv4Addr::from_bits(masked(u128::from(v4.to_bits()), 32, prefix) as u32)),
+        IpAddr::V6(v6) => IpAddr::V6(Ipv6Addr::from_bits(masked(v6.to_bits(), 128, prefix))),
+    };
+    Ok(Cidr { network, prefix })
 }
 
 impl fmt::Display for Cidr {
@@ -189,6 +209,15 @@ mod tests {
             assert!(error.contains(says), "{text}: {error}");
         }
         assert_eq!(cidr("10.1.2.3"), Cidr::host(ip("10.1.2.3")));
+    }
+
+    #[test]
+    fn fields_of_objects_need_a_prefix_and_ignore_host_bits() {
+        assert_eq!(Cidr::from_field("10.0.0.1/8"), Ok(cidr("10.0.0.0/8")));
+        assert_eq!(Cidr::from_field("2001:db8::1/32"), Ok(cidr("2001:db8::/32")));
+        let bare = Cidr::from_field("10.1.2.3").err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(bare.contains("has no prefix length; write 10.1.2.3/32"), "{bare}");
+        assert!(Cidr::from_field("10.0.0.0/08").is_err());
     }
 
     #[test]

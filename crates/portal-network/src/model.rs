@@ -431,15 +431,13 @@ fn rules(raw: Option<Vec<RawRule>>, direction: Direction, at: &FieldPath) -> Res
 fn peer(raw: RawPeer, at: &FieldPath) -> Result<Peer, ModelError> {
     match (raw.ip_block, raw.pod_selector, raw.namespace_selector) {
         (Some(block), None, None) => {
-            let cidr: Cidr = block.cidr.parse().map_err(|e: crate::address::CidrError| {
-                ModelError::invalid(at.field("ipBlock").field("cidr"), e.to_string())
-            })?;
+            let cidr = Cidr::from_field(&block.cidr)
+                .map_err(|e| ModelError::invalid(at.field("ipBlock").field("cidr"), e.to_string()))?;
             let mut except = Vec::new();
             for (index, text) in block.except.unwrap_or_default().iter().enumerate() {
                 let except_at = at.field("ipBlock").field("except").index(index);
-                let range: Cidr = text
-                    .parse()
-                    .map_err(|e: crate::address::CidrError| ModelError::invalid(except_at.clone(), e.to_string()))?;
+                let range =
+                    Cidr::from_field(text).map_err(|e| ModelError::invalid(except_at.clone(), e.to_string()))?;
                 if !cidr.covers(&range) || range == cidr {
                     return Err(ModelError::invalid(
                         except_at,
@@ -494,22 +492,20 @@ fn port(raw: RawPort, at: &FieldPath) -> Result<PolicyPort, ModelError> {
             PortMatch::Range(low, high)
         }
         (Some(serde_json::Value::String(name)), None) => {
-            // The API server reads a numeric string as a number (IntOrString).
-            match name.parse::<i64>() {
-                Ok(value) => {
-                    let value = number(value, "port")?;
-                    PortMatch::Range(value, value)
-                }
-                Err(_) if is_port_name(&name) => PortMatch::Named(name),
-                Err(_) => {
-                    return Err(ModelError::invalid(
-                        at.field("port"),
-                        format!(
-                            "{name:?} is not a port name (1 to 15 lowercase letters, digits and '-', with a letter)"
-                        ),
-                    ));
-                }
+            // IntOrString: a quoted number is a string, and no port name is all digits.
+            if name.parse::<u16>().is_ok() {
+                return Err(ModelError::invalid(
+                    at.field("port"),
+                    format!("{name:?} is a string, and port names need a letter; write the number without quotes"),
+                ));
             }
+            if !is_port_name(&name) {
+                return Err(ModelError::invalid(
+                    at.field("port"),
+                    format!("{name:?} is not a port name (1 to 15 lowercase letters, digits and '-', with a letter)"),
+                ));
+            }
+            PortMatch::Named(name)
         }
         (Some(serde_json::Value::String(_)), Some(_)) => {
             return Err(ModelError::invalid(at.field("endPort"), "endPort cannot follow a named port"));

@@ -207,8 +207,12 @@ fn objects_kubernetes_would_refuse_are_refused_at_their_field() {
             "NetworkPolicy a/p: spec.ingress[0].from[0]: a peer needs",
         ),
         (
-            policy("a", "p", json!({"podSelector": {}, "egress": [{"to": [{"ipBlock": {"cidr": "10.0.0.1/8"}}]}]})),
-            "NetworkPolicy a/p: spec.egress[0].to[0].ipBlock.cidr: \"10.0.0.1/8\" has host bits set; write 10.0.0.0/8",
+            policy("a", "p", json!({"podSelector": {}, "egress": [{"to": [{"ipBlock": {"cidr": "10.0.0.1"}}]}]})),
+            "NetworkPolicy a/p: spec.egress[0].to[0].ipBlock.cidr: \"10.0.0.1\" has no prefix length; write 10.0.0.1/32",
+        ),
+        (
+            policy("a", "p", json!({"podSelector": {}, "ingress": [{"ports": [{"port": "80"}]}]})),
+            "spec.ingress[0].ports[0].port: \"80\" is a string, and port names need a letter; write the number without quotes",
         ),
         (
             policy(

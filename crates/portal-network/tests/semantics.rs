@@ -419,3 +419,180 @@ fn explain_errors_say_what_to_give() {
     let to_address = explain(&inventory, &endpoint("x/a"), &endpoint("10.0.0.1"), Some(&port("http"))).err();
     assert!(to_address.is_some());
 }
+
+#[test]
+fn an_empty_pod_selector_peer_is_the_policys_own_namespace_only() {
+    let same_namespace = policy("x", "same", json!({"podSelector": {}, "ingress": [{"from": [{"podSelector": {}}]}]}));
+    assert_reach(
+        "should deny ingress from pods on other namespaces",
+        &[same_namespace],
+        &[
+            ("x/b", "x/a", "80", true),
+            ("y/a", "x/a", "80", false),
+            ("z/b", "x/c", "80", false),
+            ("203.0.113.1", "x/a", "80", false),
+        ],
+    );
+    let deny = policy("x", "deny", json!({"podSelector": {}, "policyTypes": ["Ingress"]}));
+    let target = policy(
+        "x",
+        "target",
+        json!({"podSelector": {"matchLabels": {"pod": "a"}}, "ingress": [{"from": [{"podSelector": {}, "namespaceSelector": {}}]}]}),
+    );
+    assert_reach(
+        "should enforce policy to allow ingress traffic for a target",
+        &[deny, target],
+        &[
+            ("y/a", "x/a", "80", true),
+            ("x/b", "x/a", "80", true),
+            ("z/c", "x/a", "80", true),
+            ("y/a", "x/b", "80", false),
+            ("203.0.113.1", "x/a", "80", false),
+        ],
+    );
+}
+
+#[test]
+fn peers_and_ports_of_one_rule_must_both_hold() {
+    let on_81 = policy(
+        "x",
+        "y-81",
+        json!({"podSelector": {"matchLabels": {"pod": "a"}}, "ingress": [{"from": [{"namespaceSelector": {"matchLabels": {"ns": "y"}}}], "ports": [{"port": 81, "protocol": "TCP"}]}]}),
+    );
+    assert_reach(
+        "should enforce policy based on Ports",
+        std::slice::from_ref(&on_81),
+        &[
+            ("y/a", "x/a", "81", true),
+            ("y/a", "x/a", "80", false),
+            ("x/b", "x/a", "81", false),
+            ("z/a", "x/a", "81", false),
+            ("y/a", "x/a", "UDP/81", false),
+        ],
+    );
+    let on_80 = policy(
+        "x",
+        "y-80",
+        json!({"podSelector": {"matchLabels": {"pod": "a"}}, "ingress": [{"from": [{"namespaceSelector": {"matchLabels": {"ns": "y"}}}], "ports": [{"port": 80, "protocol": "TCP"}]}]}),
+    );
+    assert_reach(
+        "should enforce multiple, stacked policies with overlapping podSelectors (ports)",
+        &[on_81, on_80],
+        &[("y/a", "x/a", "80", true), ("y/b", "x/a", "81", true), ("z/a", "x/a", "80", false)],
+    );
+    let named_from_y = policy(
+        "x",
+        "named",
+        json!({"podSelector": {"matchLabels": {"pod": "a"}}, "ingress": [{"from": [{"namespaceSelector": {"matchLabels": {"ns": "y"}}}], "ports": [{"port": "serve-80-tcp"}]}]}),
+    );
+    assert_reach(
+        "should allow ingress access from namespace on one named port",
+        &[named_from_y],
+        &[("y/a", "x/a", "80", true), ("y/a", "x/a", "81", false), ("z/a", "x/a", "80", false)],
+    );
+}
+
+#[test]
+fn ingress_and_egress_specified_together() {
+    let both = policy(
+        "x",
+        "both",
+        json!({"podSelector": {"matchLabels": {"pod": "a"}}, "policyTypes": ["Egress", "Ingress"],
+               "ingress": [{"from": [{"podSelector": {"matchLabels": {"pod": "b"}}}]}],
+               "egress": [{"ports": [{"port": 80}]}]}),
+    );
+    assert_reach(
+        "should work with Ingress, Egress specified together",
+        &[both],
+        &[
+            ("x/a", "y/a", "80", true),
+            ("x/a", "203.0.113.1", "80", true),
+            ("x/b", "x/a", "80", true),
+            ("x/c", "x/a", "80", false),
+            ("x/b", "x/a", "81", true),
+            ("x/a", "y/a", "81", false),
+            ("x/a", "x/b", "81", false),
+            ("y/a", "x/a", "81", false),
+        ],
+    );
+}
+
+#[test]
+fn egress_peers_by_namespace_and_pod() {
+    let to_y_a = policy(
+        "x",
+        "to-y-a",
+        json!({"podSelector": {"matchLabels": {"pod": "a"}}, "policyTypes": ["Egress"],
+               "egress": [{"to": [{"namespaceSelector": {"matchLabels": {"ns": "y"}}, "podSelector": {"matchLabels": {"pod": "a"}}}]}]}),
+    );
+    assert_reach(
+        "should enforce egress policy allowing traffic to a server in a different namespace based on PodSelector and NamespaceSelector",
+        &[to_y_a],
+        &[
+            ("x/a", "y/a", "80", true),
+            ("x/b", "y/b", "80", true),
+            ("x/a", "y/b", "80", false),
+            ("x/a", "x/b", "80", false),
+            ("x/a", "z/a", "80", false),
+            ("x/a", "203.0.113.1", "80", false),
+        ],
+    );
+    let not_y = policy(
+        "x",
+        "not-y",
+        json!({"podSelector": {"matchLabels": {"pod": "a"}}, "policyTypes": ["Egress"],
+               "egress": [{"to": [{"namespaceSelector": {"matchExpressions": [{"key": "kubernetes.io/metadata.name", "operator": "NotIn", "values": ["y"]}]}}]}]}),
+    );
+    assert_reach(
+        "should enforce policy based on NamespaceSelector with MatchExpressions using default ns label",
+        &[not_y],
+        &[
+            ("x/a", "x/b", "80", true),
+            ("x/a", "z/c", "80", true),
+            ("x/a", "y/a", "80", false),
+            ("x/a", "203.0.113.1", "80", false),
+        ],
+    );
+}
+
+#[test]
+fn an_egress_allow_all_takes_precedence() {
+    let only_80 = policy(
+        "x",
+        "only-80",
+        json!({"podSelector": {}, "policyTypes": ["Egress"], "egress": [{"ports": [{"port": 80}]}]}),
+    );
+    assert_reach(
+        "egress on port 80 only",
+        std::slice::from_ref(&only_80),
+        &[("x/a", "y/a", "81", false), ("x/a", "y/a", "80", true)],
+    );
+    let all = policy("x", "all", json!({"podSelector": {}, "policyTypes": ["Egress"], "egress": [{}]}));
+    assert_reach(
+        "should enforce multiple egress policies with egress allow-all policy taking precedence",
+        &[only_80, all],
+        &[("x/a", "y/a", "81", true), ("x/a", "203.0.113.1", "81", true)],
+    );
+}
+
+#[test]
+fn multiple_pod_and_namespace_selectors() {
+    let multiple = policy(
+        "x",
+        "multiple",
+        json!({"podSelector": {"matchLabels": {"pod": "a"}}, "ingress": [{"from": [{
+            "namespaceSelector": {"matchExpressions": [{"key": "ns", "operator": "NotIn", "values": ["x"]}]},
+            "podSelector": {"matchExpressions": [{"key": "pod", "operator": "In", "values": ["b", "c"]}]}
+        }]}]}),
+    );
+    assert_reach(
+        "should enforce policy based on Multiple PodSelectors and NamespaceSelectors",
+        &[multiple],
+        &[
+            ("y/b", "x/a", "80", true),
+            ("z/c", "x/a", "80", true),
+            ("y/a", "x/a", "80", false),
+            ("x/b", "x/a", "80", false),
+        ],
+    );
+}
