@@ -906,3 +906,28 @@ fn network_explain_answers_with_the_deciding_policies() {
     assert_eq!(malformed.status.code(), Some(2));
     assert!(stderr(&malformed).contains("a port belongs on the destination (--to)"), "{}", stderr(&malformed));
 }
+
+#[test]
+fn run_refuses_an_unknown_network_check_and_network_without_audit() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("portal.yaml");
+    std::fs::write(
+        &config,
+        "audit: {enabled: true}\nnetwork:\n  enabled: true\n  checks:\n    np.broad-cdir: {severity: high}\n",
+    )
+    .unwrap();
+    let output =
+        portal(&["run", "--cluster-rules", "false", "--rules", "examples/rules", "--config", config.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output)
+            .contains("network.checks.np.broad-cdir: there is no such check; the checks are np.default-deny-missing,"),
+        "{}",
+        stderr(&output)
+    );
+    std::fs::write(&config, "network: {enabled: true}\n").unwrap();
+    let output =
+        portal(&["run", "--cluster-rules", "false", "--rules", "examples/rules", "--config", config.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(stderr(&output).contains("set audit.enabled: true as well"), "{}", stderr(&output));
+}
