@@ -931,3 +931,31 @@ fn run_refuses_an_unknown_network_check_and_network_without_audit() {
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
     assert!(stderr(&output).contains("set audit.enabled: true as well"), "{}", stderr(&output));
 }
+
+#[test]
+fn a_network_suite_fails_on_a_wrong_verdict_and_on_a_finding_it_does_not_list() {
+    let dir = tempfile::tempdir().unwrap();
+    let suite = std::fs::read_to_string(root().join("examples/network/portal-test.yaml")).unwrap();
+    let suite: String = suite
+        .lines()
+        .filter(|line| !line.contains("np.broad-cidr"))
+        .map(|line| {
+            line.replace("objects: [cluster]", "objects: [../cluster]").replace("verdict: partly", "verdict: allowed")
+                + "\n"
+        })
+        .collect();
+    std::fs::create_dir(dir.path().join("tests")).unwrap();
+    std::fs::write(dir.path().join("tests/portal-test.yaml"), suite).unwrap();
+    let cluster = dir.path().join("cluster");
+    std::fs::create_dir(&cluster).unwrap();
+    std::fs::copy(root().join("examples/network/cluster/cluster.yaml"), cluster.join("cluster.yaml")).unwrap();
+    let output = portal(&["test", dir.path().join("tests").to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1), "{}{}", stdout(&output), stderr(&output));
+    let text = stdout(&output);
+    assert!(text.contains("18 passed, 2 failed"), "{text}");
+    assert!(text.contains("shop/web-1 → shop/api-1: expected allowed, got partly"), "{text}");
+    assert!(
+        text.contains("unexpected finding np.broad-cidr on NetworkPolicy/shop/web: spec.ingress[0].from[0]"),
+        "{text}"
+    );
+}

@@ -121,6 +121,16 @@ pub struct Subject {
     pub name: String,
 }
 
+impl std::fmt::Display for Subject {
+    /// As `portal check` names objects: `Namespace/legacy`, `NetworkPolicy/shop/web`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.kind {
+            SubjectKind::Namespace => write!(f, "Namespace/{}", self.name),
+            SubjectKind::NetworkPolicy => write!(f, "NetworkPolicy/{}/{}", self.namespace, self.name),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Finding {
     pub check: Check,

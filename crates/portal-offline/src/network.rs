@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use portal_files::{ManifestFiles, ManifestItem, Problem};
-use portal_network::{DirectionVerdict, Explanation, Finding, Inventory, Objects, Reach, SubjectKind};
+use portal_network::{DirectionVerdict, Explanation, Finding, Inventory, Objects, Reach};
 use serde::Serialize;
 
 use crate::error::Error;
@@ -69,12 +69,7 @@ pub fn render_findings(findings: &[Finding], errors: &[Problem], format: OutputF
             let rows: Vec<[String; 4]> = findings
                 .iter()
                 .map(|finding| {
-                    let object = match finding.subject.kind {
-                        SubjectKind::Namespace => format!("Namespace/{}", finding.subject.name),
-                        SubjectKind::NetworkPolicy => {
-                            format!("NetworkPolicy/{}/{}", finding.subject.namespace, finding.subject.name)
-                        }
-                    };
+                    let object = finding.subject.to_string();
                     [
                         finding.severity.as_str().to_owned(),
                         finding.check.name().to_owned(),

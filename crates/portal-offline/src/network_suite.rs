@@ -16,7 +16,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use portal_files::Problem;
-use portal_network::{CheckSettings, Reach, SubjectKind};
+use portal_network::{CheckSettings, Reach};
 use serde::Deserialize;
 
 use crate::network::load_network;
@@ -115,25 +115,15 @@ pub(crate) fn run_network_suite(
         let expected: BTreeSet<(String, String)> =
             expected.iter().map(|e| (e.check.clone(), e.object.clone())).collect();
         let found = portal_network::analyze(&inventory, &CheckSettings::default());
-        let actual: BTreeSet<(String, String)> = found
-            .iter()
-            .map(|finding| {
-                let object = match finding.subject.kind {
-                    SubjectKind::Namespace => format!("Namespace/{}", finding.subject.name),
-                    SubjectKind::NetworkPolicy => {
-                        format!("NetworkPolicy/{}/{}", finding.subject.namespace, finding.subject.name)
-                    }
-                };
-                (finding.check.name().to_owned(), object)
-            })
-            .collect();
+        let actual: BTreeSet<(String, String)> =
+            found.iter().map(|finding| (finding.check.name().to_owned(), finding.subject.to_string())).collect();
         for (check, object) in expected.difference(&actual) {
             outcome.failures.push(format!("expected finding {check} on {object}, which was not raised"));
         }
         for (check, object) in actual.difference(&expected) {
             let message = found
                 .iter()
-                .find(|f| f.check.name() == check && object.ends_with(&format!("/{}", f.subject.name)))
+                .find(|f| f.check.name() == check && f.subject.to_string() == *object)
                 .map(|f| f.message.as_str())
                 .unwrap_or_default();
             outcome.failures.push(format!("unexpected finding {check} on {object}: {message}"));
