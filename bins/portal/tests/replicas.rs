@@ -4,14 +4,15 @@
 //! current.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::net::Ipv4Addr;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::ConfigMap;
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::api::{DynamicObject, Patch, PatchParams, PostParams};
+use kube::api::{DynamicObject, PostParams};
 use kube::discovery::ApiResource;
 use kube::{Api, ResourceExt};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -85,22 +86,6 @@ impl Replica {
     }
 }
 
-async fn install_report_crds(client: &kube::Client) {
-    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/reports");
-    for file in ["policyreports.yaml", "clusterpolicyreports.yaml"] {
-        let crd: CustomResourceDefinition =
-            serde_saphyr::from_str(&std::fs::read_to_string(dir.join(file)).unwrap()).unwrap();
-        let name = crd.metadata.name.clone().unwrap();
-        api.patch(&name, &PatchParams::apply("portal-tests").force(), &Patch::Apply(&crd)).await.unwrap();
-        let established = kube::runtime::conditions::is_crd_established();
-        tokio::time::timeout(WAIT, kube::runtime::wait::await_condition(api.clone(), &name, established))
-            .await
-            .unwrap()
-            .unwrap();
-    }
-}
-
 async fn wait_for_report(reports: &Api<DynamicObject>, config_map: &ConfigMap, limit: Duration) -> Duration {
     let name = format!("portal-{}", config_map.uid().unwrap());
     let started = Instant::now();
@@ -116,7 +101,7 @@ async fn only_the_leader_writes_and_a_killed_leader_is_replaced_within_a_lease_p
     let env = portal_testenv::shared().await.expect("the test control plane starts");
     let client = env.client().unwrap();
     let namespace = env.namespace("replicas").await.unwrap();
-    install_report_crds(&client).await;
+    common::install_report_crds(&client).await;
     let dir = tempfile::tempdir().unwrap();
     let rules = dir.path().join("rules.yaml");
     std::fs::write(
