@@ -69,6 +69,9 @@ pub enum Command {
     /// and whether one Pod can reach another or an address, and why (`explain`).
     #[command(subcommand)]
     Network(NetworkCommand),
+    /// Write Portal rules in another engine's format.
+    #[command(subcommand)]
+    Export(ExportCommand),
     /// Print the version.
     Version,
     /// Print a shell completion script.
@@ -513,4 +516,41 @@ impl SeverityArg {
             SeverityArg::Critical => portal_rules::Severity::Critical,
         }
     }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ExportCommand {
+    /// Print ValidatingAdmissionPolicy + ValidatingAdmissionPolicyBinding objects
+    /// (admissionregistration.k8s.io/v1) that make the API server itself enforce the admission
+    /// rules it can decide exactly as Portal does — while every Portal replica is down too.
+    ///
+    /// Each rule that cannot be mirrored (it reads the cluster, calls a function Kubernetes' CEL
+    /// does not have, reads imageRef, …) is listed on standard error with the reason; what an
+    /// exported rule does not cover (scale requests) is noted there too. Needs Kubernetes 1.36 or
+    /// later. Apply with `kubectl apply -f -`; the objects carry the label portal.io/rule.
+    ///
+    /// Exit status: 0 printed (even if some rules were not exported); 2 bad input.
+    Vap(ExportVapArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ExportVapArgs {
+    /// Rule file or directory; repeat to combine. Only enabled admission rules are exported.
+    #[arg(long = "rules", short = 'r', value_name = "PATH", required = true)]
+    pub rules: Vec<PathBuf>,
+    /// A namespace the policies never apply in, as Portal's admission.excludedNamespaces;
+    /// repeatable. Default: kube-system, kube-public, kube-node-lease.
+    #[arg(long = "excluded-namespace", value_name = "NAMESPACE")]
+    pub excluded_namespaces: Vec<String>,
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t = ExportOutputArg::Yaml)]
+    pub output: ExportOutputArg,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportOutputArg {
+    /// A YAML stream, one document per object.
+    Yaml,
+    /// A `v1` `List`.
+    Json,
 }

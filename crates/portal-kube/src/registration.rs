@@ -21,28 +21,7 @@ use portal_rules::kinds::{SCALABLE_KINDS, is_cluster_scoped, resource_of};
 use portal_rules::{Mode, Operation, RuleSet};
 use serde_json::{Value as Json, json};
 
-/// The objects of a namespace with this label and [`BREAK_GLASS_VALUE`] are never sent to
-/// Portal: the API server's own namespaceSelector skips them.
-pub const BREAK_GLASS_LABEL: &str = "portal.io/admission";
-/// The value of [`BREAK_GLASS_LABEL`] that turns admission off.
-pub const BREAK_GLASS_VALUE: &str = "disabled";
-/// Namespaces the webhook is never called for, besides Portal's own.
-pub const SYSTEM_NAMESPACES: &[&str] = &["kube-system", "kube-public", "kube-node-lease"];
-
-/// (API group, resource) pairs the webhook never intercepts; `*` is every resource of the group.
-pub const PROTECTED_RESOURCES: &[(&str, &str)] = &[
-    ("", "nodes"),
-    ("", "events"),
-    ("events.k8s.io", "*"),
-    ("coordination.k8s.io", "*"),
-    ("authentication.k8s.io", "*"),
-    ("authorization.k8s.io", "*"),
-    ("admissionregistration.k8s.io", "*"),
-    ("apiregistration.k8s.io", "*"),
-    ("portal.io", "*"),
-    ("wgpolicyk8s.io", "*"),
-    ("openreports.io", "*"),
-];
+pub use portal_rules::kinds::{BREAK_GLASS_LABEL, BREAK_GLASS_VALUE, PROTECTED_RESOURCES, SYSTEM_NAMESPACES};
 
 /// Where the API server reaches Portal.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -124,7 +103,7 @@ pub fn render(rules: &RuleSet, options: &RegistrationOptions) -> Result<Registra
             .collect();
         for gvk in &spec.match_spec.gvk {
             let resource = if gvk.kind == "*" { "*".to_owned() } else { resource_of(&gvk.kind) };
-            if gvk.group != "*" && is_protected(&gvk.group, &resource) {
+            if gvk.group != "*" && portal_rules::kinds::is_protected(&gvk.group, &resource) {
                 warnings.push(format!(
                     "rule {} matches {}/{}, which the webhook never intercepts (the cluster must be able to \
                      heal itself while Portal is down); it runs in audit only",
@@ -198,23 +177,6 @@ pub fn to_yaml(configuration: &ValidatingWebhookConfiguration) -> Result<String,
     Ok(format!("{HEADER}{}", serde_saphyr::to_string(configuration)?))
 }
 
-fn is_protected(group: &str, resource: &str) -> bool {
-    PROTECTED_RESOURCES.iter().any(|(g, r)| *g == group && (*r == "*" || *r == resource))
-}
-
-/// The CEL `matchConditions` expression that keeps the protected resources out even of wildcard
-/// rules: the API server evaluates it before calling Portal.
-fn protected_condition() -> String {
-    let clauses: Vec<String> = PROTECTED_RESOURCES
-        .iter()
-        .map(|(group, resource)| match *resource {
-            "*" => format!("request.resource.group == '{group}'"),
-            resource => format!("(request.resource.group == '{group}' && request.resource.resource == '{resource}')"),
-        })
-        .collect();
-    format!("!({})", clauses.join(" || "))
-}
-
 fn webhook_json(options: &RegistrationOptions, scope: Scope, rules: Vec<Json>) -> Json {
     let client = match &options.client {
         WebhookClient::Service { namespace, name } => {
@@ -251,7 +213,7 @@ fn webhook_json(options: &RegistrationOptions, scope: Scope, rules: Vec<Json>) -
         "matchPolicy": "Equivalent",
         "clientConfig": client,
         "namespaceSelector": {"matchExpressions": namespace_selector},
-        "matchConditions": [{"name": "not-control-plane-or-portal-resources", "expression": protected_condition()}],
+        "matchConditions": [{"name": "not-control-plane-or-portal-resources", "expression": portal_rules::kinds::protected_condition()}],
         "rules": rules,
     })
 }

@@ -10,7 +10,7 @@ use crate::cluster::targets::lookup_targets;
 use crate::error::{Error, ExpressionField, Origin};
 use crate::limits::RuleLimits;
 use crate::load::LoadedRule;
-use crate::references::{NameKind, first_unknown_name};
+use crate::references::{ExpressionUses, NameKind, expression_uses, first_unknown_name};
 use crate::schema::RuleSpec;
 use crate::types::Type;
 
@@ -60,6 +60,37 @@ impl CompiledRule {
     /// The kinds its `cluster.get`/`cluster.list` calls read: what must be watched before it runs.
     pub fn lookups(&self) -> &[LookupTarget] {
         &self.lookups
+    }
+
+    /// The variables, functions and fields its `rule` expression uses.
+    pub fn rule_uses(&self) -> ExpressionUses {
+        expression_uses(&self.program)
+    }
+
+    /// The first list or map literal of its `rule` or `messageExpression` that mixes `dyn`
+    /// with another type, which Kubernetes rejects where objects have no schema (see
+    /// `portal export vap`): the field, line, column and message.
+    pub fn strict_literal_error(&self) -> Option<(ExpressionField, usize, usize, String)> {
+        let expressions = [(ExpressionField::Rule, Some(&self.program), Some(self.spec.rule.as_str()))]
+            .into_iter()
+            .chain(std::iter::once((
+                ExpressionField::MessageExpression,
+                self.message_program.as_ref(),
+                self.spec.message_expression.as_deref(),
+            )));
+        for (field, program, source) in expressions {
+            let (Some(program), Some(source)) = (program, source) else { continue };
+            if let Err(error) = crate::types::check_strict_literals(program) {
+                let (line, column) = crate::references::line_and_column(source, error.offset);
+                return Some((field, line, column, error.message));
+            }
+        }
+        None
+    }
+
+    /// The same for its `messageExpression`, when it has one.
+    pub fn message_uses(&self) -> Option<ExpressionUses> {
+        self.message_program.as_ref().map(expression_uses)
     }
 }
 

@@ -75,6 +75,51 @@ pub fn resource_of(kind: &str) -> String {
     format!("{lower}s")
 }
 
+/// The objects of a namespace with this label and [`BREAK_GLASS_VALUE`] are never sent to
+/// Portal: the API server's own namespaceSelector skips them.
+pub const BREAK_GLASS_LABEL: &str = "portal.io/admission";
+/// The value of [`BREAK_GLASS_LABEL`] that turns admission off.
+pub const BREAK_GLASS_VALUE: &str = "disabled";
+/// Namespaces admission never evaluates, besides Portal's own.
+pub const SYSTEM_NAMESPACES: &[&str] = &["kube-system", "kube-public", "kube-node-lease"];
+/// The namespace annotation that, set to `"true"`, lets every request of the namespace through
+/// without evaluation.
+pub const BYPASS_ANNOTATION: &str = "portal.io/bypass";
+
+/// (API group, resource) pairs admission never intercepts, so that the cluster can heal itself
+/// while Portal is down; `*` is every resource of the group.
+pub const PROTECTED_RESOURCES: &[(&str, &str)] = &[
+    ("", "nodes"),
+    ("", "events"),
+    ("events.k8s.io", "*"),
+    ("coordination.k8s.io", "*"),
+    ("authentication.k8s.io", "*"),
+    ("authorization.k8s.io", "*"),
+    ("admissionregistration.k8s.io", "*"),
+    ("apiregistration.k8s.io", "*"),
+    ("portal.io", "*"),
+    ("wgpolicyk8s.io", "*"),
+    ("openreports.io", "*"),
+];
+
+/// Whether admission never intercepts `resource` of `group`.
+pub fn is_protected(group: &str, resource: &str) -> bool {
+    PROTECTED_RESOURCES.iter().any(|(g, r)| *g == group && (*r == "*" || *r == resource))
+}
+
+/// The CEL `matchConditions` expression that keeps the protected resources out even of wildcard
+/// rules: the API server evaluates it before calling Portal (or a policy mirroring a rule).
+pub fn protected_condition() -> String {
+    let clauses: Vec<String> = PROTECTED_RESOURCES
+        .iter()
+        .map(|(group, resource)| match *resource {
+            "*" => format!("request.resource.group == '{group}'"),
+            resource => format!("(request.resource.group == '{group}' && request.resource.resource == '{resource}')"),
+        })
+        .collect();
+    format!("!({})", clauses.join(" || "))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -62,7 +62,7 @@ pub use limits::{
 pub use load::{LoadedRule, load_rules, rule_from_document};
 pub use matching::ALWAYS_EVALUATED_SUBRESOURCES;
 pub use progress::Progress;
-pub use references::NameKind;
+pub use references::{ExpressionUses, NameKind, VariableRead};
 pub use ruleset::{ModeFilter, RuleSet, SharedRuleSet};
 pub use schema::{EnforcementAction, FailurePolicy, Mode, Operation, RuleSpec, Severity};
 pub use value::to_json;

@@ -101,6 +101,52 @@ pub(crate) fn reads_rule_variable(program: &Program, variable: &str) -> bool {
     reads
 }
 
+/// A rule variable an expression reads, and where: character offsets into its source, `start`
+/// inclusive, `end` exclusive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VariableRead {
+    pub name: String,
+    pub start: usize,
+    pub end: usize,
+}
+
+/// The names an expression uses, for tools that translate it into another environment
+/// (`portal export vap`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExpressionUses {
+    /// Each read of a rule variable not hidden by a comprehension variable, in source order.
+    pub variables: Vec<VariableRead>,
+    /// The functions it calls, as written: `startsWith`, `math.abs`, `quantity`. Operators and
+    /// Portal's hidden functions (`@…`) are not listed.
+    pub functions: std::collections::BTreeSet<String>,
+    /// The fields it selects anywhere (`a.b.?c` selects `b` and `c`).
+    pub fields: std::collections::BTreeSet<String>,
+}
+
+/// What `program` uses.
+pub(crate) fn expression_uses(program: &Program) -> ExpressionUses {
+    let mut uses = ExpressionUses::default();
+    walk(program.expression(), &mut Vec::new(), &mut |reference, id| match reference {
+        Reference::RuleVariable(name) => {
+            let start = program.source_info().offset_for(id).map_or(0, |(start, _)| start as usize);
+            uses.variables.push(VariableRead { name: name.to_owned(), start, end: start + name.chars().count() });
+        }
+        Reference::Call { call, namespaced } => {
+            uses.functions.insert(probe_of(call, namespaced).0);
+        }
+        Reference::UnknownIdentifier(_) => {}
+    });
+    uses.variables.sort_by_key(|read| read.start);
+    let mut pending = vec![program.expression()];
+    while let Some(expr) = pending.pop() {
+        if let Expr::Select(select) = &expr.expr {
+            uses.fields.insert(select.field.clone());
+        }
+        pending.extend(crate::ast::children(expr));
+    }
+    uses
+}
+
 /// Calls of functions the environment does not declare (`startsWth`, `math.greatestt`).
 ///
 /// The `cel` crate resolves a function only when a call runs and has no declarations to check

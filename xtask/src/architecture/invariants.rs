@@ -10,7 +10,8 @@ use super::references::{Crate, Kind, Target};
 use super::workspace::{self, Workspace};
 
 /// The crates that do no I/O: text in, values out.
-pub const PURE_CRATES: &[&str] = &["portal-cel", "portal-yaml", "portal-rules", "portal-report", "portal-network"];
+pub const PURE_CRATES: &[&str] =
+    &["portal-cel", "portal-yaml", "portal-rules", "portal-report", "portal-network", "portal-vap"];
 
 /// The workspace crates each dependency-pure crate may depend on, even indirectly.
 const PURE_CRATE_WORKSPACE_DEPENDENCIES: &[(&str, &[&str])] =
@@ -61,6 +62,7 @@ const ALLOWED_DEPENDENCIES: &[(&str, Allowed)] = &[
     ("portal-rules", Allowed::Only(&["portal-cel", "portal-yaml"])),
     ("portal-report", Allowed::Only(&["portal-rules"])),
     ("portal-network", Allowed::Only(&["portal-rules"])),
+    ("portal-vap", Allowed::Only(&["portal-rules"])),
     ("portal-files", Allowed::Only(&["portal-rules"])),
     ("portal-offline", Allowed::Only(&["portal-rules", "portal-files", "portal-report", "portal-network"])),
     (
@@ -368,6 +370,7 @@ mod tests {
                 ("portal-rules", &[("portal-cel", N), ("portal-yaml", N), ("cel", N), ("serde", N)]),
                 ("portal-report", &[("portal-rules", N), ("serde", N)]),
                 ("portal-network", &[("portal-rules", N), ("serde", N)]),
+                ("portal-vap", &[("portal-rules", N)]),
                 ("portal-files", &[("portal-rules", N)]),
                 ("portal-offline", &[("portal-rules", N), ("portal-files", N), ("portal-report", N)]),
                 (

@@ -12,8 +12,7 @@ use serde_json::{Value as Json, json};
 
 use super::review::Review;
 
-/// The annotation that lets every object of a namespace through unevaluated.
-pub const BYPASS_ANNOTATION: &str = "portal.io/bypass";
+pub use portal_rules::kinds::BYPASS_ANNOTATION;
 
 /// What Portal answers when it cannot evaluate (deadline passed, malformed request).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -27,7 +27,16 @@ pub(crate) struct TypeError {
 
 /// The type of `program`, or its first type error.
 pub(crate) fn check(program: &Program) -> Result<Type, TypeError> {
-    let mut checker = Checker { program, scopes: Vec::new(), in_format_call: 0 };
+    let mut checker = Checker { program, scopes: Vec::new(), in_format_call: 0, strict_literals: false };
+    checker.infer(program.expression())
+}
+
+/// [`check`] with literals as Kubernetes checks them where objects have no schema (a
+/// ValidatingAdmissionPolicy's `object` is `dyn`): the elements of a list or map literal must
+/// have the same type, so a `dyn` value beside a string is an error, where Portal (whose
+/// checker cannot know what a schema would say) lets it through.
+pub(crate) fn check_strict_literals(program: &Program) -> Result<Type, TypeError> {
+    let mut checker = Checker { program, scopes: Vec::new(), in_format_call: 0, strict_literals: true };
     checker.infer(program.expression())
 }
 
@@ -38,6 +47,8 @@ struct Checker<'p> {
     /// How many `format` calls the expression being checked is inside: their list and map
     /// literals may mix types, as in Kubernetes.
     in_format_call: usize,
+    /// Literals hold exactly one type (`dyn` is not any type): see [`check_strict_literals`].
+    strict_literals: bool,
 }
 
 impl Checker<'_> {
@@ -86,17 +97,17 @@ impl Checker<'_> {
                     }
                     // An element of type dyn (`dyn(x)`) makes the list's element type dyn.
                     mixed |= found == Type::Dyn;
-                    element = self.homogeneous(item, "list", &element, &found)?;
+                    element = self.homogeneous(item, "list", (index > 0).then_some(&element), &found)?;
                 }
                 Ok(Type::list(if mixed { Type::Dyn } else { element }))
             }
             Expr::Map(map) => {
                 let (mut key, mut value) = (Type::Dyn, Type::Dyn);
                 let mut mixed = false;
-                for entry in &map.entries {
+                for (index, entry) in map.entries.iter().enumerate() {
                     if let EntryExpr::MapEntry(entry) = &entry.expr {
                         let found_key = self.infer(&entry.key)?;
-                        key = self.homogeneous(&entry.key, "map key", &key, &found_key)?;
+                        key = self.homogeneous(&entry.key, "map key", (index > 0).then_some(&key), &found_key)?;
                         let mut found_value = self.infer(&entry.value)?;
                         if entry.optional
                             && let Type::Optional(inner) = found_value
@@ -104,7 +115,8 @@ impl Checker<'_> {
                             found_value = *inner;
                         }
                         mixed |= found_value == Type::Dyn;
-                        value = self.homogeneous(&entry.value, "map value", &value, &found_value)?;
+                        value =
+                            self.homogeneous(&entry.value, "map value", (index > 0).then_some(&value), &found_value)?;
                     }
                 }
                 if mixed {
@@ -133,8 +145,14 @@ impl Checker<'_> {
 
     /// The element type of a literal after `found` joins `so_far`: Kubernetes' CEL environment
     /// requires list and map literals to be homogeneous.
-    fn homogeneous(&self, item: &IdedExpr, what: &str, so_far: &Type, found: &Type) -> Result<Type, TypeError> {
-        if so_far.compatible(found) {
+    /// `so_far` is `None` at the literal's first element.
+    fn homogeneous(&self, item: &IdedExpr, what: &str, so_far: Option<&Type>, found: &Type) -> Result<Type, TypeError> {
+        let Some(so_far) = so_far else {
+            // The first element sets the type (joined with dyn, the unknown, as before).
+            return Ok(if self.strict_literals { found.clone() } else { Type::Dyn.join(found) });
+        };
+        let alike = if self.strict_literals { so_far == found } else { so_far.compatible(found) };
+        if alike {
             return Ok(so_far.join(found));
         }
         if self.in_format_call > 0 {
