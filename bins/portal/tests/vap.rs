@@ -174,3 +174,82 @@ fn report_object(report: &portal_offline::ObjectReport) -> Value {
         .map(|document| document.value)
         .unwrap_or_else(|| panic!("no document at {}", report.source))
 }
+
+/// A dry-run create of the Pod `object` through the raw API: its status and the `Warning`
+/// headers of the answer.
+async fn dry_run_warnings(client: &kube::Client, namespace: &str, object: &Value) -> (u16, Vec<String>) {
+    let request = http::Request::post(format!("/api/v1/namespaces/{namespace}/pods?dryRun=All"))
+        .header("content-type", "application/json")
+        .body(kube::client::Body::from(serde_json::to_vec(object).unwrap()))
+        .unwrap();
+    let response = client.send(request).await.unwrap();
+    let warnings =
+        response.headers().get_all("warning").iter().map(|v| v.to_str().unwrap_or_default().to_owned()).collect();
+    (response.status().as_u16(), warnings)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn warn_rules_warn_and_portal_only_rules_are_listed_exactly() {
+    let env = portal_testenv::shared().await.expect("the test control plane starts");
+    let client = env.client().unwrap();
+    let namespace = env.namespace("vap-warn").await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("warn.yaml"),
+        "name: latest-tag-warning\nenforcementAction: warn\nmatch: {gvk: [{group: '', kind: Pod}]}\n\
+         rule: container.image.endsWith(':latest')\nmessage: pin the image instead of latest\n",
+    )
+    .unwrap();
+    let export = apply_exported(&client, &[dir.path().to_path_buf()]).await;
+    assert_eq!(export.exported.len(), 1, "{:?}", export.refused);
+    let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "latest"},
+        "spec": {"containers": [{"name": "c", "image": "nginx:latest"}]}});
+    let started = Instant::now();
+    let (status, warnings) = loop {
+        let (status, warnings) = dry_run_warnings(&client, &namespace, &pod).await;
+        if !warnings.is_empty() || started.elapsed() > common::WAIT {
+            break (status, warnings);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    assert_eq!(status, 201, "a warn rule admits");
+    assert!(
+        warnings.iter().any(|w| w.contains("ValidatingAdmissionPolicy 'portal-latest-tag-warning'") && w.contains("pin the image")),
+        "{warnings:?}"
+    );
+
+    // The shipped example rules: exactly those that use Portal-only features are not exported.
+    let (loaded, problems) =
+        portal_files::load_rule_paths(&[root().join("examples/rules"), root().join("examples/lookups/rules")]);
+    assert!(problems.is_empty());
+    let (rules, _) = portal_rules::RuleSet::compile(loaded);
+    let export = portal_vap::export(&rules, &portal_vap::ExportOptions::default());
+    let mut refused: Vec<&str> = export.refused.iter().map(|(rule, _)| rule.as_str()).collect();
+    refused.sort_unstable();
+    assert_eq!(
+        refused,
+        [
+            "allowed-registries",
+            "disruption-budget-blocks-eviction",
+            "image-not-pinned",
+            "missing-config-or-secret",
+            "missing-service-account",
+            "unique-ingress-host"
+        ]
+    );
+    for object in &export.objects {
+        let kind = object["kind"].as_str().unwrap();
+        let plural = if kind == "ValidatingAdmissionPolicy" {
+            "validatingadmissionpolicies"
+        } else {
+            "validatingadmissionpolicybindings"
+        };
+        let api: Api<DynamicObject> =
+            Api::all_with(client.clone(), &resource("admissionregistration.k8s.io", "v1", kind, plural));
+        // The API server accepts every exported object (dry run: they would deny this test's Pods).
+        let params = PatchParams { dry_run: true, ..PatchParams::apply("portal-tests").force() };
+        api.patch(object["metadata"]["name"].as_str().unwrap(), &params, &Patch::Apply(object))
+            .await
+            .unwrap_or_else(|e| panic!("{e}: {object:#}"));
+    }
+}
