@@ -1,4 +1,5 @@
 //! What `export` makes of rules: the policy's parts, and the reasons rules are not exported.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use portal_rules::{RuleSet, load_rules};
 use portal_vap::{ExportOptions, export};
