@@ -526,8 +526,9 @@ pub enum ExportCommand {
     ///
     /// Each rule that cannot be mirrored (it reads the cluster, calls a function Kubernetes' CEL
     /// does not have, reads imageRef, …) is listed on standard error with the reason; what an
-    /// exported rule does not cover (scale requests) is noted there too. Needs Kubernetes 1.36 or
+    /// exported rule does not cover (scale requests) is noted there too. Needs Kubernetes 1.35 or
     /// later. Apply with `kubectl apply -f -`; the objects carry the label portal.io/rule.
+    /// docs/vap.md says what each part of a rule becomes.
     ///
     /// Exit status: 0 printed (even if some rules were not exported); 2 bad input.
     Vap(ExportVapArgs),

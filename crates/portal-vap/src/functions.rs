@@ -1,6 +1,8 @@
-//! The functions a ValidatingAdmissionPolicy expression may call on the API servers Portal
-//! exports for (Kubernetes 1.37's CEL environment): a rule calling anything else is not
-//! exported. Names as `portal-rules` reports them: `startsWith`, `math.abs`.
+//! The functions a ValidatingAdmissionPolicy expression may call (Kubernetes' CEL environment,
+//! `apiserver/pkg/cel/environment/base.go`, every library introduced by 1.34; a 1.35 API server
+//! checks new policies against 1.34's): a rule calling anything else is not exported. Not there:
+//! the `math` extension, `cel.bind`, `base64`, `includes` (1.37). Names as `portal-rules`
+//! reports them: `startsWith`, `sets.contains`.
 
 /// Every function name both Portal and Kubernetes 1.37 have, with the same meaning.
 const KUBERNETES_FUNCTIONS: &[&str] = &[
@@ -41,7 +43,7 @@ const KUBERNETES_FUNCTIONS: &[&str] = &[
     "substring",
     "trim",
     "join",
-    "reverse",
+    // Not `reverse`: Kubernetes has the lists one only, and the call does not say which.
     "format",
     "strings.quote",
     // Kubernetes lists library.
@@ -115,9 +117,13 @@ const KUBERNETES_FUNCTIONS: &[&str] = &[
     "major",
     "minor",
     "patch",
-    // Math extension.
-    "math.greatest",
-    "math.least",
+    // Lists extension (Kubernetes 1.34).
+    "slice",
+    "flatten",
+    "distinct",
+    "sort",
+    "sortBy",
+    "lists.range",
     // Optional library.
     "optional.of",
     "optional.none",
