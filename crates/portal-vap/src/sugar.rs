@@ -28,6 +28,11 @@ pub(crate) fn variables() -> Vec<(&'static str, String)> {
                 .to_owned(),
         ),
         ("podSpec", "variables.template == null ? null : variables.template.?spec.orValue(null)".to_owned()),
+        (
+            "securityContext",
+            "variables.podSpec == null ? null : variables.podSpec.?securityContext.orValue({})".to_owned(),
+        ),
+        ("podMetadata", "variables.template == null ? null : variables.template.?metadata.orValue({})".to_owned()),
         ("containers", containers()),
     ]
 }
@@ -67,10 +72,8 @@ pub(crate) fn defaulted_fields(variable: &str) -> &'static [(&'static str, &'sta
 pub(crate) fn source_map(variable: &str) -> Option<&'static str> {
     match variable {
         "spec" => Some("variables.podSpec"),
-        "securityContext" => {
-            Some("(variables.podSpec == null ? null : variables.podSpec.?securityContext.orValue({}))")
-        }
-        "podMetadata" => Some("(variables.template == null ? null : variables.template.?metadata.orValue({}))"),
+        "securityContext" => Some("variables.securityContext"),
+        "podMetadata" => Some("variables.podMetadata"),
         _ => None,
     }
 }
