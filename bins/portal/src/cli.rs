@@ -72,6 +72,9 @@ pub enum Command {
     /// Write Portal rules in another engine's format.
     #[command(subcommand)]
     Export(ExportCommand),
+    /// Read another engine's policies as Portal rules.
+    #[command(subcommand)]
+    Import(ImportCommand),
     /// Print the version.
     Version,
     /// Print a shell completion script.
@@ -554,4 +557,29 @@ pub enum ExportOutputArg {
     Yaml,
     /// A `v1` `List`.
     Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// Print Portal rules for ValidatingAdmissionPolicies and their bindings
+    /// (admissionregistration.k8s.io/v1): each validation becomes a rule (the negated
+    /// validation, after the policy's match conditions), variables are inlined, matchConstraints
+    /// and the binding's matchResources become `match`, the binding's actions the
+    /// enforcementAction. Policies `portal export vap` wrote come back as the rules they were.
+    ///
+    /// Each policy that cannot be imported (parameters, the authorizer, excludeResourceRules, a
+    /// resource whose kind Portal cannot tell, a rule that does not compile) is listed on standard
+    /// error with the reason.
+    ///
+    /// Exit status: 0 printed (even if some policies were not imported); 2 bad input.
+    Vap(ImportVapArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ImportVapArgs {
+    /// Files or directories of policies and bindings (YAML or JSON, multi-document, `kind: List`,
+    /// `kubectl get validatingadmissionpolicies,validatingadmissionpolicybindings -o yaml`);
+    /// `-` reads stdin.
+    #[arg(value_name = "PATH", required = true)]
+    pub paths: Vec<PathBuf>,
 }

@@ -959,3 +959,80 @@ fn a_network_suite_fails_on_a_wrong_verdict_and_on_a_finding_it_does_not_list() 
         "{text}"
     );
 }
+
+/// The denials `portal check -o json` reports per object, in input order.
+fn denials_of(check: &std::process::Output) -> Vec<(String, Vec<String>)> {
+    let json: serde_json::Value = serde_json::from_slice(&check.stdout).unwrap();
+    json["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|object| {
+            let denials = object["admission"]["denials"].as_array().unwrap();
+            let denials = denials.iter().map(|d| d.as_str().unwrap().to_owned()).collect();
+            (object["resource"].as_str().unwrap().to_owned(), denials)
+        })
+        .collect()
+}
+
+#[test]
+fn export_then_import_vap_gives_back_rules_that_decide_alike() {
+    let dir = tempfile::tempdir().unwrap();
+    let bundles = PSS;
+    let export = portal(&["export", "vap", bundles[0], bundles[1], bundles[2], bundles[3]]);
+    assert_eq!(export.status.code(), Some(0), "{}", stderr(&export));
+    assert!(stderr(&export).ends_with("19 rules exported, 0 not exported\n"), "{}", stderr(&export));
+    let policies = dir.path().join("policies.yaml");
+    std::fs::write(&policies, &export.stdout).unwrap();
+    let import = portal(&["import", "vap", policies.to_str().unwrap()]);
+    assert_eq!(import.status.code(), Some(0), "{}", stderr(&import));
+    assert!(stderr(&import).ends_with("19 rules imported, 0 policies not imported\n"), "{}", stderr(&import));
+    let imported = dir.path().join("rules.yaml");
+    std::fs::write(&imported, &import.stdout).unwrap();
+
+    let resources: Vec<String> = ["baseline", "restricted"]
+        .iter()
+        .flat_map(|level| {
+            ["pods", "workloads"]
+                .map(|file| format!("examples/policies/pod-security/{level}/tests/resources/{file}.yaml"))
+        })
+        .collect();
+    let mut original = vec!["check", "-o", "json", bundles[0], bundles[1], bundles[2], bundles[3]];
+    original.extend(resources.iter().map(String::as_str));
+    let mut round_trip = vec!["check", "-o", "json", "--rules", imported.to_str().unwrap()];
+    round_trip.extend(resources.iter().map(String::as_str));
+    let (before, after) = (denials_of(&portal(&original)), denials_of(&portal(&round_trip)));
+    assert_eq!(before.len(), 79);
+    assert_eq!(before, after, "the imported rules decide (and say) exactly what the originals do");
+    assert!(before.iter().filter(|(_, denials)| !denials.is_empty()).count() > 40);
+}
+
+#[test]
+fn import_vap_refuses_what_portal_rules_cannot_express() {
+    let dir = tempfile::tempdir().unwrap();
+    let policies = dir.path().join("policies.yaml");
+    std::fs::write(
+        &policies,
+        "apiVersion: admissionregistration.k8s.io/v1\nkind: ValidatingAdmissionPolicy\nmetadata: {name: replicas}\n\
+         spec:\n  failurePolicy: Fail\n  matchConstraints:\n    resourceRules:\n    - {apiGroups: [apps], apiVersions: [v1], \
+         operations: [CREATE, UPDATE], resources: [deployments]}\n  variables:\n  - {name: max, expression: '5'}\n  \
+         validations:\n  - {expression: 'object.spec.replicas <= variables.max', message: at most five}\n---\n\
+         apiVersion: admissionregistration.k8s.io/v1\nkind: ValidatingAdmissionPolicyBinding\nmetadata: {name: replicas}\n\
+         spec: {policyName: replicas, validationActions: [Warn]}\n---\n\
+         apiVersion: admissionregistration.k8s.io/v1\nkind: ValidatingAdmissionPolicy\nmetadata: {name: with-params}\n\
+         spec:\n  paramKind: {apiVersion: v1, kind: ConfigMap}\n  matchConstraints:\n    resourceRules:\n    \
+         - {apiGroups: [''], apiVersions: [v1], operations: [CREATE], resources: [pods]}\n  validations:\n  \
+         - {expression: 'params.data.x == \"y\"'}\n",
+    )
+    .unwrap();
+    let output = portal(&["import", "vap", policies.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let rules = stdout(&output);
+    assert!(rules.contains("rule: \"!(object.spec.replicas <= (5))\""), "{rules}");
+    assert!(rules.contains("enforcementAction: warn") && rules.contains("kind: Deployment"), "{rules}");
+    assert!(
+        stderr(&output).contains("not imported: with-params: takes parameters (paramKind/paramRef)"),
+        "{}",
+        stderr(&output)
+    );
+}

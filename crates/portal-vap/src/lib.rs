@@ -7,10 +7,13 @@
 //! rebuilt as the policy's `variables`, its `match`/`exclude` become `matchConstraints` and
 //! `matchConditions`. Every other rule is listed with the reason ([`Export::refused`]).
 //!
+//! [`import`] does the reverse: policies and bindings in, Portal rules out.
+//!
 //! Pure: rules in, JSON objects out.
 
 mod expression;
 mod functions;
+mod import;
 mod matching;
 mod sugar;
 
@@ -19,6 +22,8 @@ use portal_rules::{CompiledRule, EnforcementAction, FailurePolicy, Mode, RuleSet
 use serde_json::{Value as Json, json};
 
 use crate::matching::quote;
+
+pub use import::{Import, import};
 
 /// The label on every exported object naming the rule it mirrors.
 pub const RULE_LABEL: &str = "portal.io/rule";
@@ -159,9 +164,6 @@ fn export_rule(rule: &CompiledRule, options: &ExportOptions) -> Result<(Json, Js
             "validations": [validation],
         },
     });
-    let mut excluded =
-        vec![json!({"key": "kubernetes.io/metadata.name", "operator": "NotIn", "values": options.excluded_namespaces})];
-    excluded.push(json!({"key": BREAK_GLASS_LABEL, "operator": "NotIn", "values": [BREAK_GLASS_VALUE]}));
     let binding = json!({
         "apiVersion": "admissionregistration.k8s.io/v1",
         "kind": "ValidatingAdmissionPolicyBinding",
@@ -173,7 +175,7 @@ fn export_rule(rule: &CompiledRule, options: &ExportOptions) -> Result<(Json, Js
                 EnforcementAction::Warn => "Warn",
                 EnforcementAction::Dryrun => "Audit",
             }],
-            "matchResources": {"namespaceSelector": {"matchExpressions": excluded}},
+            "matchResources": {"namespaceSelector": excluded_selector(&options.excluded_namespaces)},
         },
     });
     Ok((policy, binding, notes))
@@ -192,8 +194,17 @@ fn policy_name(rule: &str) -> Result<String, String> {
     if valid { Ok(name) } else { Err(format!("its name makes {name:?}, which is not a valid object name")) }
 }
 
+/// The binding's namespace selector: never in the excluded namespaces, nor in a namespace
+/// labelled with the break-glass label.
+pub(crate) fn excluded_selector(excluded_namespaces: &[String]) -> Json {
+    json!({"matchExpressions": [
+        {"key": "kubernetes.io/metadata.name", "operator": "NotIn", "values": excluded_namespaces},
+        {"key": BREAK_GLASS_LABEL, "operator": "NotIn", "values": [BREAK_GLASS_VALUE]},
+    ]})
+}
+
 /// Portal lets every request of a namespace annotated `portal.io/bypass: "true"` through.
-fn not_bypassed() -> String {
+pub(crate) fn not_bypassed() -> String {
     let annotation = quote(BYPASS_ANNOTATION);
     format!(
         "namespaceObject == null || !({annotation} in namespaceObject.metadata.?annotations.orValue({{}})) || \

@@ -9,6 +9,9 @@ use portal_rules::kinds::{SCALABLE_KINDS, is_cluster_scoped, resource_of};
 use portal_rules::schema::{GroupVersionKind, LabelSelector, MatchSpec, NamespaceFilter, SelectorOperator};
 use serde_json::{Value as Json, json};
 
+/// The match condition of `terminating: false`: UPDATEs of objects being deleted pass.
+pub(crate) const NOT_TERMINATING: &str = "!(request.operation == 'UPDATE' && oldObject != null && oldObject.metadata.?deletionTimestamp.orValue(null) != null)";
+
 /// The object the request is about: on DELETE, the old object.
 const SUBJECT: &str = "(object != null ? object : oldObject)";
 
@@ -96,11 +99,7 @@ pub(crate) fn matching(
         ));
     }
     if !spec.terminating {
-        conditions.push((
-            "not-terminating".to_owned(),
-            "!(request.operation == 'UPDATE' && oldObject != null && oldObject.metadata.?deletionTimestamp.orValue(null) != null)"
-                .to_owned(),
-        ));
+        conditions.push(("not-terminating".to_owned(), NOT_TERMINATING.to_owned()));
     }
     if let Some(exclude) = exclude
         && let Some(excluded) = excluded(exclude)

@@ -140,6 +140,9 @@ fn generic(name: &str, target: Option<&Type>, args: &[Type]) -> Option<Result<Ty
         ("optional.of" | "optional.ofNonZeroValue", None) => Ok(Type::Optional(Box::new(arg(0)))),
         ("optional.none", None) => Ok(Type::Optional(Box::new(Type::Dyn))),
         ("value", Some(Type::Optional(inner))) => Ok((**inner).clone()),
+        // The value is the optional's or the default: of unknown type when the optional's is
+        // (`x.?f.orValue(null)` may be a map), as in cel-go.
+        ("orValue", Some(Type::Optional(inner))) if **inner == Type::Dyn => Ok(Type::Dyn),
         ("orValue", Some(Type::Optional(inner))) => {
             if inner.compatible(&arg(0)) {
                 Ok(inner.join(&arg(0)))

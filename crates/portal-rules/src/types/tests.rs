@@ -138,6 +138,7 @@ const ACCEPTED: &[&str] = &[
     "[1, 2].indexOf(2) == 1",
     "optional.of(1).orValue(2) == 1",
     "object.?spec.?replicas.orValue(1) > 0",
+    "object.?spec.?securityContext.orValue(null).?runAsUser.orValue(0) == 0",
     "sets.contains([1, 2], [1])",
     "math.greatest(1, 2) == 2",
     "(true ? 1 : 2) == 1",
