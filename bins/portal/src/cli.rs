@@ -540,8 +540,19 @@ pub enum ExportCommand {
 #[derive(Debug, clap::Args)]
 pub struct ExportVapArgs {
     /// Rule file or directory; repeat to combine. Only enabled admission rules are exported.
-    #[arg(long = "rules", short = 'r', value_name = "PATH", required = true)]
+    #[arg(long = "rules", short = 'r', value_name = "PATH", required_unless_present = "from_cluster")]
     pub rules: Vec<PathBuf>,
+    /// Export the PortalClusterRule resources of the cluster (PortalRules are listed as not
+    /// exported: they are confined to their namespace), besides any --rules.
+    #[arg(long)]
+    pub from_cluster: bool,
+    /// With --from-cluster: the kubeconfig file; default: $KUBECONFIG or ~/.kube/config, else the
+    /// pod's service account.
+    #[arg(long, value_name = "PATH")]
+    pub kubeconfig: Option<PathBuf>,
+    /// With --from-cluster: the kubeconfig context.
+    #[arg(long, value_name = "NAME")]
+    pub context: Option<String>,
     /// A namespace the policies never apply in, as Portal's admission.excludedNamespaces;
     /// repeatable. Default: kube-system, kube-public, kube-node-lease.
     #[arg(long = "excluded-namespace", value_name = "NAMESPACE")]

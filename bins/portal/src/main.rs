@@ -164,7 +164,22 @@ fn init_certs(args: &InitCertsArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn export_vap(args: &ExportVapArgs) -> anyhow::Result<ExitCode> {
-    let (loaded, mut problems) = portal_files::load_rule_paths(&args.rules);
+    let (mut loaded, mut problems) = portal_files::load_rule_paths(&args.rules);
+    if args.from_cluster {
+        let mut kubernetes = portal_config::KubernetesConfig::default();
+        kubernetes.kubeconfig = args.kubeconfig.clone();
+        kubernetes.context = args.context.clone();
+        let runtime =
+            tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the async runtime")?;
+        let (cluster_rules, cluster_problems) = runtime.block_on(async {
+            let client = portal_kube::client::client(&kubernetes).await?;
+            portal_kube::sources::list_cluster_rules(client)
+                .await
+                .context("listing PortalClusterRule and PortalRule resources")
+        })?;
+        loaded.extend(cluster_rules);
+        problems.extend(cluster_problems.into_iter().map(|problem| Problem::new(problem.location, problem.message)));
+    }
     let (rules, errors) = portal_rules::RuleSet::compile(loaded);
     problems.extend(errors.iter().map(Problem::from_rules_error));
     if !problems.is_empty() {

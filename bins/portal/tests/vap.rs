@@ -275,3 +275,42 @@ async fn warn_rules_warn_and_portal_only_rules_are_listed_exactly() {
             .unwrap_or_else(|e| panic!("{e}: {object:#}"));
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn export_reads_the_rule_resources_of_the_cluster() {
+    let env = portal_testenv::shared().await.expect("the test control plane starts");
+    let client = env.client().unwrap();
+    common::install_crds(&client, "deploy/crds", &["portalclusterrules.yaml", "portalrules.yaml"]).await;
+    let namespace = env.namespace("vap-rules").await.unwrap();
+    let params = PatchParams::apply("portal-tests").force();
+    let cluster_rules: Api<DynamicObject> =
+        Api::all_with(client.clone(), &resource("portal.io", "v1alpha1", "PortalClusterRule", "portalclusterrules"));
+    let rule = json!({"apiVersion": "portal.io/v1alpha1", "kind": "PortalClusterRule", "metadata": {"name": "no-host-pid"},
+        "spec": {"match": {"gvk": [{"group": "", "kind": "Pod"}]}, "rule": "spec.hostPID == true", "message": "no hostPID"}});
+    cluster_rules.patch("no-host-pid", &params, &Patch::Apply(&rule)).await.unwrap();
+    let rules: Api<DynamicObject> = Api::namespaced_with(
+        client.clone(),
+        &namespace,
+        &resource("portal.io", "v1alpha1", "PortalRule", "portalrules"),
+    );
+    let tenant = json!({"apiVersion": "portal.io/v1alpha1", "kind": "PortalRule", "metadata": {"name": "team-label"},
+        "spec": {"match": {"gvk": [{"group": "", "kind": "Pod"}]}, "rule": "!has(object.metadata.labels)"}});
+    rules.patch("team-label", &params, &Patch::Apply(&tenant)).await.unwrap();
+
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_portal"))
+        .args(["export", "vap", "--from-cluster", "--kubeconfig"])
+        .arg(env.kubeconfig_path())
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(
+        stdout.contains("name: portal-no-host-pid")
+            && stdout.contains("variables.podSpec.?hostPID.orValue(null) == true"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains(&format!("not exported: {namespace}/team-label: is a PortalRule, confined to its namespace")),
+        "{stderr}"
+    );
+}

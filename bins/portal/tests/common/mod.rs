@@ -11,11 +11,11 @@ use kube::api::{Patch, PatchParams};
 /// How long a test waits for the cluster or Portal to get somewhere.
 pub const WAIT: Duration = Duration::from_secs(30);
 
-/// Installs Portal's `wgpolicyk8s.io` report CRDs and waits until they are established.
-pub async fn install_report_crds(client: &kube::Client) {
+/// Installs the CRDs of `dir` named `files` and waits until they are established.
+pub async fn install_crds(client: &kube::Client, dir: &str, files: &[&str]) {
     let api: Api<CustomResourceDefinition> = Api::all(client.clone());
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/reports");
-    for file in ["policyreports.yaml", "clusterpolicyreports.yaml"] {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(dir);
+    for file in files {
         let crd: CustomResourceDefinition =
             serde_saphyr::from_str(&std::fs::read_to_string(dir.join(file)).unwrap()).unwrap();
         let name = crd.metadata.name.clone().unwrap();
@@ -26,4 +26,9 @@ pub async fn install_report_crds(client: &kube::Client) {
             .unwrap()
             .unwrap();
     }
+}
+
+/// Installs Portal's `wgpolicyk8s.io` report CRDs and waits until they are established.
+pub async fn install_report_crds(client: &kube::Client) {
+    install_crds(client, "deploy/reports", &["policyreports.yaml", "clusterpolicyreports.yaml"]).await;
 }

@@ -117,6 +117,21 @@ impl ClusterRules {
     }
 }
 
+/// The rules of every `PortalClusterRule` and `PortalRule` in the cluster, read once (for
+/// `portal export vap --from-cluster`), named and checked as the sources name and check them.
+pub async fn list_cluster_rules(client: kube::Client) -> Result<(Vec<LoadedRule>, Vec<SourceProblem>), kube::Error> {
+    let params = kube::api::ListParams::default();
+    let cluster = Api::<PortalClusterRule>::all(client.clone()).list(&params).await?;
+    let namespaced = Api::<PortalRule>::all(client).list(&params).await?;
+    let mut rules = ClusterRules::new(None);
+    let cluster_resources = cluster.items.iter().filter_map(|rule| to_resource(rule, ResourceKind::Cluster)).collect();
+    rules.apply(ClusterEvent::Listed(ResourceKind::Cluster, cluster_resources));
+    let namespaced_resources =
+        namespaced.items.iter().filter_map(|rule| to_resource(rule, ResourceKind::Namespaced)).collect();
+    rules.apply(ClusterEvent::Listed(ResourceKind::Namespaced, namespaced_resources));
+    Ok(rules.loaded_rules())
+}
+
 /// Starts one watcher per kind; each sends its events to the reconciler.
 pub(crate) fn spawn_watchers(client: kube::Client, events: mpsc::Sender<SourceEvent>) -> Vec<JoinHandle<()>> {
     vec![

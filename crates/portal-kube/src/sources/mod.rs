@@ -25,6 +25,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use cluster::ClusterRules;
+pub use cluster::list_cluster_rules;
 use event::SourceEvent;
 pub use event::SourceProblem;
 use folder::FolderRules;
