@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use portal_rules::kinds::{BREAK_GLASS_LABEL, BREAK_GLASS_VALUE, CLUSTER_SCOPED_KINDS, SYSTEM_NAMESPACES, resource_of};
 use serde_json::{Value as Json, json};
 
+use crate::admission_scope::{excluded_selector, not_bypassed};
 use crate::sugar;
 
 /// What importing gave.
@@ -297,7 +298,7 @@ fn sugar_variable(name: &str) -> Option<&'static str> {
 
 /// The match conditions `portal export vap` adds for what Portal's admission does itself.
 fn portal_behaviour(expression: &str) -> bool {
-    expression == crate::not_bypassed()
+    expression == not_bypassed()
         || expression == crate::matching::NOT_TERMINATING
         || expression == portal_rules::kinds::protected_condition()
 }
@@ -442,7 +443,7 @@ fn combined_selector(selectors: &[&Json]) -> Option<Json> {
     let mut expressions = Vec::new();
     for selector in selectors {
         let system: Vec<String> = SYSTEM_NAMESPACES.iter().map(|ns| (*ns).to_owned()).collect();
-        if selector.is_null() || **selector == crate::excluded_selector(&system) {
+        if selector.is_null() || **selector == excluded_selector(&system) {
             continue;
         }
         if let Some(map) = selector["matchLabels"].as_object() {

@@ -11,17 +11,18 @@
 //!
 //! Pure: rules in, JSON objects out.
 
+mod admission_scope;
 mod expression;
 mod functions;
 mod import;
 mod matching;
 mod sugar;
 
-use portal_rules::kinds::{BREAK_GLASS_LABEL, BREAK_GLASS_VALUE, BYPASS_ANNOTATION, SYSTEM_NAMESPACES, is_protected};
+use portal_rules::kinds::{SYSTEM_NAMESPACES, is_protected};
 use portal_rules::{CompiledRule, EnforcementAction, FailurePolicy, Mode, RuleSet};
 use serde_json::{Value as Json, json};
 
-use crate::matching::quote;
+use crate::admission_scope::{excluded_selector, not_bypassed};
 
 pub use import::{Import, import};
 
@@ -192,22 +193,4 @@ fn policy_name(rule: &str) -> Result<String, String> {
                 && !label.ends_with('-')
         });
     if valid { Ok(name) } else { Err(format!("its name makes {name:?}, which is not a valid object name")) }
-}
-
-/// The binding's namespace selector: never in the excluded namespaces, nor in a namespace
-/// labelled with the break-glass label.
-pub(crate) fn excluded_selector(excluded_namespaces: &[String]) -> Json {
-    json!({"matchExpressions": [
-        {"key": "kubernetes.io/metadata.name", "operator": "NotIn", "values": excluded_namespaces},
-        {"key": BREAK_GLASS_LABEL, "operator": "NotIn", "values": [BREAK_GLASS_VALUE]},
-    ]})
-}
-
-/// Portal lets every request of a namespace annotated `portal.io/bypass: "true"` through.
-pub(crate) fn not_bypassed() -> String {
-    let annotation = quote(BYPASS_ANNOTATION);
-    format!(
-        "namespaceObject == null || !({annotation} in namespaceObject.metadata.?annotations.orValue({{}})) || \
-         namespaceObject.metadata.annotations[{annotation}] != 'true'"
-    )
 }
