@@ -48,26 +48,32 @@ async fn dry_run(client: &kube::Client, namespace: &str, object: &Value) -> Resu
     }
 }
 
+/// Server-side applies an exported policy or binding (in a dry run when `dry_run`): the API
+/// server must accept it.
+async fn apply(client: &kube::Client, object: &Value, dry_run: bool) {
+    let kind = object["kind"].as_str().unwrap();
+    let plural = if kind == "ValidatingAdmissionPolicy" {
+        "validatingadmissionpolicies"
+    } else {
+        "validatingadmissionpolicybindings"
+    };
+    let api: Api<DynamicObject> =
+        Api::all_with(client.clone(), &resource("admissionregistration.k8s.io", "v1", kind, plural));
+    let name = object["metadata"]["name"].as_str().unwrap();
+    let params = PatchParams { dry_run, ..PatchParams::apply("portal-tests").force() };
+    api.patch(name, &params, &Patch::Apply(object))
+        .await
+        .unwrap_or_else(|e| panic!("the API server refused {kind} {name}: {e}\n{object:#}"));
+}
+
 async fn apply_exported(client: &kube::Client, rule_paths: &[PathBuf]) -> portal_vap::Export {
     let (loaded, problems) = portal_files::load_rule_paths(rule_paths);
     assert!(problems.is_empty(), "{problems:?}");
     let (rules, errors) = portal_rules::RuleSet::compile(loaded);
     assert!(errors.is_empty(), "{errors:?}");
     let export = portal_vap::export(&rules, &portal_vap::ExportOptions::default());
-    let params = PatchParams::apply("portal-tests").force();
     for object in &export.objects {
-        let kind = object["kind"].as_str().unwrap();
-        let plural = if kind == "ValidatingAdmissionPolicy" {
-            "validatingadmissionpolicies"
-        } else {
-            "validatingadmissionpolicybindings"
-        };
-        let api: Api<DynamicObject> =
-            Api::all_with(client.clone(), &resource("admissionregistration.k8s.io", "v1", kind, plural));
-        let name = object["metadata"]["name"].as_str().unwrap();
-        api.patch(name, &params, &Patch::Apply(object))
-            .await
-            .unwrap_or_else(|e| panic!("the API server refused {kind} {name}: {e}\n{object:#}"));
+        apply(client, object, false).await;
     }
     export
 }
@@ -259,20 +265,9 @@ async fn warn_rules_warn_and_portal_only_rules_are_listed_exactly() {
             "unique-ingress-host"
         ]
     );
+    // The API server accepts every exported object (dry run: they would deny this test's Pods).
     for object in &export.objects {
-        let kind = object["kind"].as_str().unwrap();
-        let plural = if kind == "ValidatingAdmissionPolicy" {
-            "validatingadmissionpolicies"
-        } else {
-            "validatingadmissionpolicybindings"
-        };
-        let api: Api<DynamicObject> =
-            Api::all_with(client.clone(), &resource("admissionregistration.k8s.io", "v1", kind, plural));
-        // The API server accepts every exported object (dry run: they would deny this test's Pods).
-        let params = PatchParams { dry_run: true, ..PatchParams::apply("portal-tests").force() };
-        api.patch(object["metadata"]["name"].as_str().unwrap(), &params, &Patch::Apply(object))
-            .await
-            .unwrap_or_else(|e| panic!("{e}: {object:#}"));
+        apply(&client, object, true).await;
     }
 }
 

@@ -17,7 +17,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration;
-use portal_rules::kinds::{SCALABLE_KINDS, is_cluster_scoped, resource_of};
+use portal_rules::kinds::{is_cluster_scoped, resource_of};
 use portal_rules::{Mode, Operation, RuleSet};
 use serde_json::{Value as Json, json};
 
@@ -113,15 +113,8 @@ pub fn render(rules: &RuleSet, options: &RegistrationOptions) -> Result<Registra
                 ));
                 continue;
             }
-            let mut resources = vec![resource.clone()];
-            // The subresources every rule is evaluated on, where the kind has them.
-            if gvk.kind == "*" || (gvk.group.is_empty() || gvk.group == "*") && gvk.kind == "Pod" {
-                resources.push(format!("{resource}/ephemeralcontainers"));
-            }
-            let scalable = SCALABLE_KINDS.iter().any(|(group, kind)| {
-                (gvk.group == "*" || gvk.group == *group) && (gvk.kind == "*" || gvk.kind == *kind)
-            });
-            if scalable {
+            let mut resources = portal_rules::kinds::admission_resources(&gvk.group, &gvk.kind);
+            if portal_rules::kinds::is_scalable(&gvk.group, &gvk.kind) {
                 resources.push(format!("{resource}/scale"));
             }
             for subresource in &spec.match_spec.subresources {

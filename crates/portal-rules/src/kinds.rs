@@ -120,6 +120,23 @@ pub fn protected_condition() -> String {
     format!("!({})", clauses.join(" || "))
 }
 
+/// The resources admission registers for the kind pattern `group`/`kind` of a rule: the kind's
+/// resource (`*` for every kind) and, where the kind has it, `ephemeralcontainers`, a subresource
+/// every rule is evaluated on. (`scale`, also evaluated, is the caller's: [`is_scalable`].)
+pub fn admission_resources(group: &str, kind: &str) -> Vec<String> {
+    let resource = if kind == "*" { "*".to_owned() } else { resource_of(kind) };
+    let mut resources = vec![resource.clone()];
+    if kind == "*" || (group.is_empty() || group == "*") && kind == "Pod" {
+        resources.push(format!("{resource}/ephemeralcontainers"));
+    }
+    resources
+}
+
+/// Whether the kind pattern `group`/`kind` covers a kind with a `scale` subresource.
+pub fn is_scalable(group: &str, kind: &str) -> bool {
+    SCALABLE_KINDS.iter().any(|(g, k)| (group == "*" || group == *g) && (kind == "*" || kind == *k))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

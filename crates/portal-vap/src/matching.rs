@@ -5,7 +5,7 @@
 //! Match conditions cannot read the policy's `variables`, so each repeats what it needs.
 
 use portal_rules::Operation;
-use portal_rules::kinds::{SCALABLE_KINDS, is_cluster_scoped, resource_of};
+use portal_rules::kinds::{admission_resources, is_cluster_scoped, is_scalable, resource_of};
 use portal_rules::schema::{GroupVersionKind, LabelSelector, MatchSpec, NamespaceFilter, SelectorOperator};
 use serde_json::{Value as Json, json};
 
@@ -53,14 +53,8 @@ pub(crate) fn matching(
             ));
             continue;
         }
-        let mut resources = vec![resource.clone()];
-        if gvk.kind == "*" || (gvk.group.is_empty() || gvk.group == "*") && gvk.kind == "Pod" {
-            resources.push(format!("{resource}/ephemeralcontainers"));
-        }
-        let scalable = SCALABLE_KINDS
-            .iter()
-            .any(|(group, kind)| (gvk.group == "*" || gvk.group == *group) && (gvk.kind == "*" || gvk.kind == *kind));
-        if scalable {
+        let mut resources = admission_resources(&gvk.group, &gvk.kind);
+        if is_scalable(&gvk.group, &gvk.kind) {
             scalable_kinds.push(gvk.kind.clone());
         }
         for subresource in &spec.subresources {
