@@ -9,7 +9,7 @@ use portal_network::Check;
 use portal_report::RuleFindings;
 use portal_rules::{Effect, EnforcementAction, Mode, ObjectIdentity, Outcome, Severity, Violation};
 
-use crate::network::NetworkAnalysis;
+use crate::network::{NetworkAnalysis, SubjectFindings};
 
 /// The kinds the analysis reads, as `match.gvk` patterns (group, kind): watched whatever the
 /// rules say.
@@ -50,8 +50,12 @@ pub(super) fn results(network: &Arc<NetworkAnalysis>, identity: &ObjectIdentity)
     if checks.is_empty() {
         return NetworkResults::Results(Vec::new());
     }
-    let Some(findings) = identity.uid.as_deref().and_then(|uid| network.findings_of(uid)) else {
-        return NetworkResults::Wait;
+    let Some(uid) = identity.uid.as_deref() else { return NetworkResults::Results(Vec::new()) };
+    let findings = match network.findings_of(uid) {
+        SubjectFindings::Computed(findings) => findings,
+        SubjectFindings::Pending => return NetworkResults::Wait,
+        // Not analysed (it could not be read, as the analysis logged): its rules still report.
+        SubjectFindings::Unknown => return NetworkResults::Results(Vec::new()),
     };
     let timestamp = SystemTime::now();
     let results = checks

@@ -223,15 +223,18 @@ impl NetworkAnalysis {
         (changed, dirty.len())
     }
 
-    /// The findings on the object `uid`, when the analysis has computed them (`None`: not
-    /// ready, or not a Namespace or NetworkPolicy it knows).
-    pub fn findings_of(&self, uid: &str) -> Option<Vec<Finding>> {
+    /// The findings on the object `uid`: `Pending` until the analysis has computed them,
+    /// `Unknown` for an object it does not analyse (one it could not read, which it said).
+    pub fn findings_of(&self, uid: &str) -> SubjectFindings {
         let state = self.state();
         if !state.ready {
-            return None;
+            return SubjectFindings::Pending;
         }
-        let subject = state.subjects.get(uid)?;
-        state.findings.get(subject).cloned()
+        let Some(subject) = state.subjects.get(uid) else { return SubjectFindings::Unknown };
+        match state.findings.get(subject) {
+            Some(findings) => SubjectFindings::Computed(findings.clone()),
+            None => SubjectFindings::Pending,
+        }
     }
 
     /// The findings standing now, by check.
@@ -243,6 +246,16 @@ impl NetworkAnalysis {
         }
         counts
     }
+}
+
+/// What the analysis knows of one object's findings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SubjectFindings {
+    /// Not computed yet: the object is evaluated again once they are.
+    Pending,
+    /// An object the analysis does not hold (it could not read it).
+    Unknown,
+    Computed(Vec<Finding>),
 }
 
 /// Which kind of object changed.
