@@ -268,6 +268,10 @@ pub struct AdmissionConfig {
     /// `admission.webhookConfiguration`: whether the leader keeps the live configuration's
     /// rules in step with the rule set.
     pub webhook_configuration: WebhookConfigurationConfig,
+    /// `admission.shutdownGracePeriod`: on SIGTERM, how long the reviews in progress have to be
+    /// answered after the port stops accepting connections (and `/readyz` fails). Keep the
+    /// Pod's `terminationGracePeriodSeconds` above it. Default `10s`.
+    pub shutdown_grace_period: Duration,
 }
 
 /// `admission.webhookConfiguration:` — the live ValidatingWebhookConfiguration, kept in step
@@ -498,6 +502,12 @@ impl AdmissionConfig {
         None => unreachable!(),
     };
 
+    /// The default `admission.shutdownGracePeriod`: 10s.
+    pub const DEFAULT_SHUTDOWN_GRACE_PERIOD: Duration = match Duration::from_millis(10_000) {
+        Some(duration) => duration,
+        None => unreachable!(),
+    };
+
     /// The longest deadline allowed: 2.9s, under the webhook's `timeoutSeconds: 3` so that
     /// Portal's answer (following the failure policy) reaches the API server before it gives up.
     pub const MAX_DEADLINE: Duration = match Duration::from_millis(2_900) {
@@ -533,6 +543,7 @@ impl Default for AdmissionConfig {
             max_request_bytes: AdmissionConfig::DEFAULT_MAX_REQUEST_BYTES,
             connections: ConnectionLimits::default(),
             webhook_configuration: WebhookConfigurationConfig::default(),
+            shutdown_grace_period: AdmissionConfig::DEFAULT_SHUTDOWN_GRACE_PERIOD,
         }
     }
 }

@@ -230,6 +230,7 @@ fn every_setting_from_the_environment() {
             ("PORTAL_ADMISSION_CONNECTIONS_IDLE_TIMEOUT", "1m"),
             ("PORTAL_ADMISSION_WEBHOOK_CONFIGURATION_MANAGE", "true"),
             ("PORTAL_ADMISSION_WEBHOOK_CONFIGURATION_NAME", "portal-prod"),
+            ("PORTAL_ADMISSION_SHUTDOWN_GRACE_PERIOD", "25s"),
             ("PORTAL_HEALTH_LISTEN", "127.0.0.1:9999"),
             ("PORTAL_AUDIT_ENABLED", "true"),
             ("PORTAL_AUDIT_WORKERS", "8"),
@@ -274,6 +275,7 @@ fn every_setting_from_the_environment() {
     );
     assert!(config.admission.webhook_configuration.manage);
     assert_eq!(config.admission.webhook_configuration.name, "portal-prod");
+    assert_eq!(config.admission.shutdown_grace_period, millis(25_000));
     assert_eq!(config.health.listen, addr("127.0.0.1:9999"));
     assert!(config.audit.enabled);
     assert_eq!(config.audit.workers, 8);
@@ -473,7 +475,7 @@ fn file_errors_name_the_line_the_path_and_what_is_allowed() {
             "admission:\n  cert_file: /tls.crt\n",
             "portal.yaml:2: setting `admission.cert_file`: unknown field `cert_file`, expected one of `enabled`, \
              `listen`, `certFile`, `keyFile`, `deadline`, `failurePolicy`, `excludedNamespaces`, `maxRequestBytes`, \
-             `connections`, `webhookConfiguration`",
+             `connections`, `webhookConfiguration`, `shutdownGracePeriod`",
         ),
         (
             "admission:\n  listen: localhost:8443\n",
@@ -649,7 +651,7 @@ fn unknown_portal_variables_are_errors() {
                  PORTAL_ADMISSION_CONNECTIONS_MAX, PORTAL_ADMISSION_CONNECTIONS_HANDSHAKE_TIMEOUT, \
                  PORTAL_ADMISSION_CONNECTIONS_HEADER_TIMEOUT, PORTAL_ADMISSION_CONNECTIONS_BODY_TIMEOUT, \
                  PORTAL_ADMISSION_CONNECTIONS_IDLE_TIMEOUT, PORTAL_ADMISSION_WEBHOOK_CONFIGURATION_MANAGE, \
-                 PORTAL_ADMISSION_WEBHOOK_CONFIGURATION_NAME, PORTAL_HEALTH_LISTEN, PORTAL_AUDIT_ENABLED, PORTAL_AUDIT_WORKERS, PORTAL_AUDIT_REPORT_API, PORTAL_LEADER_ELECTION_NAMESPACE, \
+                 PORTAL_ADMISSION_WEBHOOK_CONFIGURATION_NAME, PORTAL_ADMISSION_SHUTDOWN_GRACE_PERIOD, PORTAL_HEALTH_LISTEN, PORTAL_AUDIT_ENABLED, PORTAL_AUDIT_WORKERS, PORTAL_AUDIT_REPORT_API, PORTAL_LEADER_ELECTION_NAMESPACE, \
                  PORTAL_LEADER_ELECTION_LEASE_NAME, PORTAL_LEADER_ELECTION_LEASE_DURATION, \
                  PORTAL_LEADER_ELECTION_RENEW_DEADLINE, PORTAL_LEADER_ELECTION_RETRY_PERIOD, PORTAL_NETWORK_ENABLED";
     let others = "PORTAL_CONFIG, PORTAL_NAMESPACE, PORTAL_ENVTEST_ASSETS, PORTAL_ENVTEST_CACHE";
@@ -789,6 +791,7 @@ admission:
   webhookConfiguration:
     manage: false
     name: portal
+  shutdownGracePeriod: 10s
 health:
   listen: \"[::]:9090\"  # from PORTAL_HEALTH_LISTEN
 audit:
@@ -875,6 +878,7 @@ fn names_are_derived_and_consistent() {
             "PORTAL_ADMISSION_CONNECTIONS_IDLE_TIMEOUT",
             "PORTAL_ADMISSION_WEBHOOK_CONFIGURATION_MANAGE",
             "PORTAL_ADMISSION_WEBHOOK_CONFIGURATION_NAME",
+            "PORTAL_ADMISSION_SHUTDOWN_GRACE_PERIOD",
             "PORTAL_HEALTH_LISTEN",
             "PORTAL_AUDIT_ENABLED",
             "PORTAL_AUDIT_WORKERS",

@@ -50,6 +50,9 @@ pub async fn start(
                 async move { ([(header::CONTENT_TYPE, portal_metrics::CONTENT_TYPE)], text) }
             }),
         );
-    let task = tokio::spawn(listener::serve(listener, Transport::Plain, app, limits));
+    // The health port serves until the process ends (nothing ever says stop): probes must be
+    // answered while the webhook drains.
+    let (_, never) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(listener::serve(listener, Transport::Plain, app, limits, never));
     Ok((local_addr, task))
 }

@@ -68,14 +68,26 @@ pub(crate) enum Transport {
     Plain,
 }
 
-/// Accepts connections until the task is aborted. Connections live in a set owned by this loop,
-/// so aborting it also ends the kept-alive connections.
-pub(crate) async fn serve(listener: TcpListener, transport: Transport, app: Router, limits: ConnectionLimits) {
+/// Accepts connections until the task is aborted, or until `stop` says so: then it accepts no
+/// more, asks every connection to finish the requests it is serving and close, and returns once
+/// they have (whoever stops it bounds the wait). Connections live in a set owned by this loop, so
+/// aborting it also ends the kept-alive connections.
+pub(crate) async fn serve(
+    listener: TcpListener,
+    transport: Transport,
+    app: Router,
+    limits: ConnectionLimits,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
     let open = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let mut connections = tokio::task::JoinSet::new();
     loop {
         while connections.try_join_next().is_some() {}
-        let (stream, peer) = match listener.accept().await {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = stopped(&mut stop) => break,
+        };
+        let (stream, peer) = match accepted {
             Ok(accepted) => accepted,
             Err(error) => {
                 tracing::warn!("accepting a connection failed: {error}");
@@ -97,14 +109,15 @@ pub(crate) async fn serve(listener: TcpListener, transport: Transport, app: Rout
         let transport = transport.clone();
         let app = app.clone();
         let limits = limits.clone();
+        let stop = stop.clone();
         connections.spawn(async move {
             let _permit = permit;
             let acceptor = match transport {
                 Transport::Tls(acceptor) => acceptor,
-                Transport::Plain => return serve_connection(stream, app, &limits, peer).await,
+                Transport::Plain => return serve_connection(stream, app, &limits, peer, stop).await,
             };
             match tokio::time::timeout(limits.handshake_timeout, acceptor.accept(stream)).await {
-                Ok(Ok(tls)) => serve_connection(tls, app, &limits, peer).await,
+                Ok(Ok(tls)) => serve_connection(tls, app, &limits, peer, stop).await,
                 Ok(Err(error)) => tracing::debug!(%peer, "TLS handshake failed: {error}"),
                 Err(_) => {
                     tracing::debug!(%peer, "TLS handshake not finished within admission.connections.handshakeTimeout")
@@ -112,11 +125,20 @@ pub(crate) async fn serve(listener: TcpListener, transport: Transport, app: Rout
             }
         });
     }
+    // Stopping: no new connection is accepted; those open finish what they are serving.
+    drop(listener);
+    while connections.join_next().await.is_some() {}
 }
 
-/// Serves HTTP/1.1 or HTTP/2 on one connection until it ends or idles out.
-async fn serve_connection<I>(io: I, app: Router, limits: &ConnectionLimits, peer: std::net::SocketAddr)
-where
+/// Serves HTTP/1.1 or HTTP/2 on one connection until it ends or idles out; once `stop` says so,
+/// it answers the requests in progress, takes no new ones (HTTP/2 GOAWAY, HTTP/1.1 close) and ends.
+async fn serve_connection<I>(
+    io: I,
+    app: Router,
+    limits: &ConnectionLimits,
+    peer: std::net::SocketAddr,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
@@ -131,8 +153,25 @@ where
         .max_concurrent_streams(MAX_CONCURRENT_STREAMS)
         .max_header_list_size(MAX_HEADER_BYTES);
     let io = TokioIo::new(IdleTimeout::new(io, limits.idle_timeout));
-    if let Err(error) = builder.serve_connection(io, TowerToHyperService::new(app)).await {
+    let connection = builder.serve_connection(io, TowerToHyperService::new(app));
+    tokio::pin!(connection);
+    let ended = tokio::select! {
+        ended = connection.as_mut() => ended,
+        () = stopped(&mut stop) => {
+            connection.as_mut().graceful_shutdown();
+            connection.await
+        }
+    };
+    if let Err(error) = ended {
         tracing::debug!(%peer, "connection ended: {error}");
+    }
+}
+
+/// Completes once `stop` says to stop (or its sender is gone: nobody will say it any more, and
+/// the task is aborted when dropped).
+async fn stopped(stop: &mut tokio::sync::watch::Receiver<bool>) {
+    if stop.wait_for(|stopping| *stopping).await.is_err() {
+        std::future::pending::<()>().await;
     }
 }
 

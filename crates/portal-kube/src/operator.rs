@@ -96,6 +96,7 @@ pub async fn run(config: &Config, shutdown: impl Future<Output = ()>) -> Result<
         lookups: lookups.clone(),
     })?;
     let (ready_sender, ready) = tokio::sync::watch::channel(false);
+    let ready_sender = Arc::new(ready_sender);
     let limits = ConnectionLimits::from(&config.admission.connections);
     let (health_address, _health) = health::start(config.health.listen, metrics.clone(), ready, limits.clone()).await?;
     tracing::info!(address = %health_address, "health and metrics endpoint listening");
@@ -131,7 +132,7 @@ pub async fn run(config: &Config, shutdown: impl Future<Output = ()>) -> Result<
             Arc::new(NoNamespaces)
         }
     };
-    let _admission = if config.admission.enabled {
+    let admission = if config.admission.enabled {
         let scaled: Arc<dyn ScaledObjects> = match &client {
             Some(client) => Arc::new(ApiScaledObjects(client.clone())),
             None => Arc::new(NoScaledObjects),
@@ -164,7 +165,8 @@ pub async fn run(config: &Config, shutdown: impl Future<Output = ()>) -> Result<
     let mut snapshots = sources.subscribe();
     let gauges = metrics.clone();
     let live_rules = sources.rules();
-    let _rule_metrics = tokio::spawn(async move {
+    let readiness = Arc::clone(&ready_sender);
+    let rule_metrics = tokio::spawn(async move {
         loop {
             let (ready_now, rejected) = {
                 let snapshot = snapshots.borrow_and_update();
@@ -173,7 +175,7 @@ pub async fn run(config: &Config, shutdown: impl Future<Output = ()>) -> Result<
             let set = live_rules.load();
             let disabled = set.rules().iter().filter(|rule| !rule.spec().enabled).count();
             gauges.set_rules_loaded(set.len() - disabled, rejected, disabled);
-            let _ = ready_sender.send(ready_now);
+            let _ = readiness.send(ready_now);
             if snapshots.changed().await.is_err() {
                 return;
             }
@@ -215,6 +217,16 @@ pub async fn run(config: &Config, shutdown: impl Future<Output = ()>) -> Result<
 
     shutdown.await;
     tracing::info!("shutting down");
+    // Not ready any more: the Pod leaves the Service's endpoints while the reviews in progress
+    // are answered.
+    rule_metrics.abort();
+    let _ = ready_sender.send(false);
+    if let Some(admission) = admission {
+        let grace = config.admission.shutdown_grace_period.as_std();
+        if admission.shut_down(grace).await {
+            tracing::info!("admission: every review in progress was answered");
+        }
+    }
     // The audit stops writing before the Lease is given up.
     drop(audit_run);
     if let Some(leader) = leader {

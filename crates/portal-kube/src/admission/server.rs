@@ -88,17 +88,31 @@ struct AppState {
     body_timeout: Duration,
 }
 
-/// A running admission endpoint; dropping it stops it.
+/// A running admission endpoint; dropping it stops it at once, [`AdmissionServer::shut_down`]
+/// gracefully.
 #[derive(Debug)]
 pub struct AdmissionServer {
     local_addr: SocketAddr,
     tasks: Vec<JoinHandle<()>>,
+    stop: tokio::sync::watch::Sender<bool>,
 }
 
 impl AdmissionServer {
     /// The address it listens on (the real port when `listen` asked for port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// Stops accepting connections and lets the reviews in progress be answered, for at most
+    /// `grace`; then stops. Returns whether every connection finished within it.
+    pub async fn shut_down(mut self, grace: Duration) -> bool {
+        let _ = self.stop.send(true);
+        let serve = self.tasks.remove(0);
+        let drained = tokio::time::timeout(grace, serve).await.is_ok();
+        if !drained {
+            tracing::warn!(?grace, "admission: connections still open after the shutdown grace period; closing them");
+        }
+        drained
     }
 }
 
@@ -151,7 +165,9 @@ pub async fn start(
         // The handler reads the body itself, within its limits.
         .layer(DefaultBodyLimit::disable())
         .with_state(state);
-    let serve = tokio::spawn(listener::serve(listener, Transport::Tls(acceptor), app, settings.limits.clone()));
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    let serve =
+        tokio::spawn(listener::serve(listener, Transport::Tls(acceptor), app, settings.limits.clone(), stopping));
     let watch = tokio::spawn(tls::watch_files(
         settings.cert_file.clone(),
         settings.key_file.clone(),
@@ -161,7 +177,7 @@ pub async fn start(
         settings.certificate_poll,
     ));
     tracing::info!(address = %local_addr, "admission webhook listening");
-    Ok(AdmissionServer { local_addr, tasks: vec![serve, watch] })
+    Ok(AdmissionServer { local_addr, tasks: vec![serve, watch], stop })
 }
 
 /// The request body, read within `admission.maxRequestBytes` and `bodyTimeout`; a
