@@ -1,5 +1,6 @@
-//! The plain-HTTP health and metrics endpoint: `/healthz` (alive), `/readyz` (rules loaded
-//! and, with admission, a certificate in use) and `/metrics`. Separate from the webhook so that
+//! The plain-HTTP health and metrics endpoint: `/healthz` (alive), `/readyz` (what `ready`
+//! says: `portal run` makes it rules loaded and, with admission, a certificate not about to
+//! expire) and `/metrics`. Separate from the webhook so that
 //! probes and scrapes need no TLS.
 
 use std::net::SocketAddr;

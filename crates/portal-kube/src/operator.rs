@@ -40,6 +40,24 @@ pub enum Error {
     UnknownNetworkCheck { name: String, known: String },
 }
 
+/// A serving certificate closer to its expiry than this makes `/readyz` fail: a Pod serving it
+/// should get no more reviews (the API server would soon refuse its TLS).
+const CERTIFICATE_MIN_REMAINING: std::time::Duration = std::time::Duration::from_secs(5 * 60);
+
+/// Whether a certificate expiring at `expiry` may go on being served (one without an expiry may).
+fn certificate_usable(expiry: Option<std::time::SystemTime>) -> bool {
+    let Some(expiry) = expiry else { return true };
+    let usable = expiry.duration_since(std::time::SystemTime::now()).is_ok_and(|left| left > CERTIFICATE_MIN_REMAINING);
+    if !usable {
+        tracing::warn!(
+            "the serving certificate expires within {} minutes (or has expired): /readyz fails until it is renewed \
+             (portal init-certs, or cert-manager)",
+            CERTIFICATE_MIN_REMAINING.as_secs() / 60
+        );
+    }
+    usable
+}
+
 /// Which network checks run, and their severities, from `network.checks`.
 fn network_check_settings(config: &portal_config::NetworkConfig) -> Result<portal_network::CheckSettings, Error> {
     let mut settings = portal_network::CheckSettings::default();
@@ -166,18 +184,36 @@ pub async fn run(config: &Config, shutdown: impl Future<Output = ()>) -> Result<
     let gauges = metrics.clone();
     let live_rules = sources.rules();
     let readiness = Arc::clone(&ready_sender);
+    let mut certificate = admission.as_ref().map(crate::admission::AdmissionServer::certificate_expiry);
     let rule_metrics = tokio::spawn(async move {
+        // The time passes too: a certificate that was fine may be about to expire now.
+        let mut clock = tokio::time::interval(std::time::Duration::from_secs(30));
         loop {
-            let (ready_now, rejected) = {
+            let (rules_ready, rejected) = {
                 let snapshot = snapshots.borrow_and_update();
                 (snapshot.ready, snapshot.problems.len())
             };
             let set = live_rules.load();
             let disabled = set.rules().iter().filter(|rule| !rule.spec().enabled).count();
             gauges.set_rules_loaded(set.len() - disabled, rejected, disabled);
-            let _ = readiness.send(ready_now);
-            if snapshots.changed().await.is_err() {
-                return;
+            let expiry = certificate.as_mut().and_then(|receiver| *receiver.borrow_and_update());
+            let certificate_ok = certificate_usable(expiry);
+            let _ = readiness.send(rules_ready && certificate_ok);
+            let certificate_changed = async {
+                match certificate.as_mut() {
+                    Some(receiver) => receiver.changed().await.is_ok(),
+                    None => std::future::pending().await,
+                }
+            };
+            let mut watching_certificate = true;
+            tokio::select! {
+                changed = snapshots.changed() => if changed.is_err() { return },
+                still = certificate_changed => watching_certificate = still,
+                _ = clock.tick() => {}
+            }
+            if !watching_certificate {
+                // The webhook is gone (shutting down): nothing more to learn about its certificate.
+                certificate = None;
             }
         }
     });

@@ -130,6 +130,24 @@ async fn portal_run_serves_admission_with_namespaces_from_its_cache() {
     let bypassed_review = review(admission_port, &ca, &bypassed).await;
     assert_eq!(bypassed_review["response"]["allowed"], true, "the namespace cache feeds the bypass: {bypassed_review}");
 
+    // A certificate about to expire (renewal failed, say): picked up from the files, and the
+    // replica is no longer ready; a good one again, and it is.
+    let health = SocketAddr::from((Ipv4Addr::LOCALHOST, health_port));
+    let mut expiring = CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
+    expiring.not_after = (std::time::SystemTime::now() + Duration::from_secs(120)).into();
+    let expiring = expiring.self_signed(&key).unwrap();
+    std::fs::write(dir.path().join("tls.crt"), expiring.pem()).unwrap();
+    let started = Instant::now();
+    while common::http_get(health, "/readyz").await.0 != 503 {
+        assert!(started.elapsed() < Duration::from_secs(30), "a certificate expiring in 2 minutes left it ready");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    std::fs::write(dir.path().join("tls.crt"), certificate.pem()).unwrap();
+    while common::http_get(health, "/readyz").await.0 != 200 {
+        assert!(started.elapsed() < Duration::from_secs(30), "a renewed certificate did not make it ready again");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
     stop.send(()).unwrap();
     run.await.unwrap().unwrap();
 }

@@ -95,12 +95,19 @@ pub struct AdmissionServer {
     local_addr: SocketAddr,
     tasks: Vec<JoinHandle<()>>,
     stop: tokio::sync::watch::Sender<bool>,
+    expiry: tokio::sync::watch::Receiver<Option<std::time::SystemTime>>,
 }
 
 impl AdmissionServer {
     /// The address it listens on (the real port when `listen` asked for port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// When the certificate being served expires (`None` when it does not say), kept current as
+    /// the files are reloaded.
+    pub fn certificate_expiry(&self) -> tokio::sync::watch::Receiver<Option<std::time::SystemTime>> {
+        self.expiry.clone()
     }
 
     /// Stops accepting connections and lets the reviews in progress be answered, for at most
@@ -168,6 +175,7 @@ pub async fn start(
     let (stop, stopping) = tokio::sync::watch::channel(false);
     let serve =
         tokio::spawn(listener::serve(listener, Transport::Tls(acceptor), app, settings.limits.clone(), stopping));
+    let (expiry_sender, expiry) = tokio::sync::watch::channel(certificate.not_after);
     let watch = tokio::spawn(tls::watch_files(
         settings.cert_file.clone(),
         settings.key_file.clone(),
@@ -175,9 +183,10 @@ pub async fn start(
         resolver,
         metrics,
         settings.certificate_poll,
+        expiry_sender,
     ));
     tracing::info!(address = %local_addr, "admission webhook listening");
-    Ok(AdmissionServer { local_addr, tasks: vec![serve, watch], stop })
+    Ok(AdmissionServer { local_addr, tasks: vec![serve, watch], stop, expiry })
 }
 
 /// The request body, read within `admission.maxRequestBytes` and `bodyTimeout`; a

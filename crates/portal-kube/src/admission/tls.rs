@@ -103,6 +103,7 @@ pub(crate) async fn watch_files(
     resolver: Arc<ReloadingResolver>,
     metrics: portal_metrics::Metrics,
     interval: Duration,
+    expiry: tokio::sync::watch::Sender<Option<SystemTime>>,
 ) {
     let mut ticker = tokio::time::interval(interval);
     loop {
@@ -117,6 +118,7 @@ pub(crate) async fn watch_files(
                 if let Some(not_after) = loaded.not_after {
                     metrics.set_certificate_expiry(not_after);
                 }
+                let _ = expiry.send(loaded.not_after);
                 fingerprint = loaded.fingerprint;
                 tracing::info!(cert = %cert_file.display(), "serving certificate reloaded");
             }
