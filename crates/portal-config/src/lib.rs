@@ -32,9 +32,10 @@ pub use error::{Error, Result, Source};
 pub use layers::OTHER_ENV_VARS;
 pub use overrides::Overrides;
 pub use settings::{
-    AdmissionConfig, AdmissionFailurePolicy, AuditConfig, ClusterRulesConfig, Config, ConnectionLimits, HealthConfig,
-    KubernetesConfig, LeaderElectionConfig, LogFormat, LoggingConfig, NetworkCheckConfig, NetworkConfig, ReloadConfig,
-    ReportApiVersion, RuleLimitsConfig, RulesConfig, WebhookConfigurationConfig,
+    AdmissionConfig, AdmissionFailurePolicy, AuditConfig, CertificatesConfig, ClusterRulesConfig, Config,
+    ConnectionLimits, HealthConfig, KubernetesConfig, LeaderElectionConfig, LogFormat, LoggingConfig,
+    NetworkCheckConfig, NetworkConfig, ReloadConfig, ReportApiVersion, RuleLimitsConfig, RulesConfig,
+    WebhookConfigurationConfig,
 };
 
 #[cfg(test)]

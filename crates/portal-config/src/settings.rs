@@ -268,6 +268,8 @@ pub struct AdmissionConfig {
     /// `admission.webhookConfiguration`: whether the leader keeps the live configuration's
     /// rules in step with the rule set.
     pub webhook_configuration: WebhookConfigurationConfig,
+    /// `admission.certificates`: renewing the serving certificate from within `portal run`.
+    pub certificates: CertificatesConfig,
     /// `admission.shutdownGracePeriod`: on SIGTERM, how long the reviews in progress have to be
     /// answered after the port stops accepting connections (and `/readyz` fails). Keep the
     /// Pod's `terminationGracePeriodSeconds` above it. Default `10s`.
@@ -543,7 +545,54 @@ impl Default for AdmissionConfig {
             max_request_bytes: AdmissionConfig::DEFAULT_MAX_REQUEST_BYTES,
             connections: ConnectionLimits::default(),
             webhook_configuration: WebhookConfigurationConfig::default(),
+            certificates: CertificatesConfig::default(),
             shutdown_grace_period: AdmissionConfig::DEFAULT_SHUTDOWN_GRACE_PERIOD,
+        }
+    }
+}
+
+/// `admission.certificates:` — `portal init-certs`' work, repeated by `portal run` so the
+/// serving certificate is renewed without a restart.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct CertificatesConfig {
+    /// `admission.certificates.renew`: every `checkInterval`, make sure the Secret holds a
+    /// certificate that is not due (renewing it and the webhook configuration's `caBundle` as
+    /// `portal init-certs` does) and write it to `admission.certFile`/`keyFile`, which must be
+    /// `tls.crt` and `tls.key` in a writable directory. Default: `false`.
+    pub renew: bool,
+    /// `admission.certificates.namespace`: the Secret's and the Service's namespace. Default
+    /// `portal-system`.
+    pub namespace: String,
+    /// `admission.certificates.secret`: the Secret. Default `portal-webhook-tls`.
+    pub secret: String,
+    /// `admission.certificates.service`: the webhook's Service, whose names the certificate
+    /// carries. Default `portal-webhook`.
+    pub service: String,
+    /// `admission.certificates.checkInterval`: how often. Default `1h`.
+    pub check_interval: Duration,
+    /// `admission.certificates.validity`: how long new certificates are valid. Default `8760h`.
+    pub validity: Duration,
+    /// `admission.certificates.renewBefore`: how long before expiry a certificate is renewed.
+    /// Default `720h`.
+    pub renew_before: Duration,
+}
+
+impl Default for CertificatesConfig {
+    fn default() -> Self {
+        let hours = |hours: u64| match Duration::from_millis(hours * 3_600_000) {
+            Some(duration) => duration,
+            None => unreachable!(),
+        };
+        CertificatesConfig {
+            renew: false,
+            namespace: "portal-system".to_owned(),
+            secret: "portal-webhook-tls".to_owned(),
+            service: "portal-webhook".to_owned(),
+            check_interval: hours(1),
+            validity: hours(8760),
+            renew_before: hours(720),
         }
     }
 }
@@ -731,6 +780,20 @@ impl AdmissionConfig {
                 "admission.maxRequestBytes",
                 format!("{} is too large: expected at most {} (64 MiB)", self.max_request_bytes, range.end()),
             ));
+        }
+        if self.certificates.renew {
+            let named = |path: &std::path::Path, name: &str| path.file_name().is_some_and(|file| file == name);
+            if !named(&self.cert_file, "tls.crt")
+                || !named(&self.key_file, "tls.key")
+                || self.cert_file.parent() != self.key_file.parent()
+            {
+                return Err((
+                    "admission.certificates.renew",
+                    "renewal writes tls.crt and tls.key into one directory: set admission.certFile and \
+                     admission.keyFile to DIR/tls.crt and DIR/tls.key"
+                        .to_owned(),
+                ));
+            }
         }
         let limits = &self.connections;
         if !ConnectionLimits::MAX_RANGE.contains(&limits.max) {

@@ -230,6 +230,13 @@ fn every_setting_from_the_environment() {
             ("PORTAL_ADMISSION_CONNECTIONS_IDLE_TIMEOUT", "1m"),
             ("PORTAL_ADMISSION_WEBHOOK_CONFIGURATION_MANAGE", "true"),
             ("PORTAL_ADMISSION_WEBHOOK_CONFIGURATION_NAME", "portal-prod"),
+            ("PORTAL_ADMISSION_CERTIFICATES_RENEW", "true"),
+            ("PORTAL_ADMISSION_CERTIFICATES_NAMESPACE", "portal"),
+            ("PORTAL_ADMISSION_CERTIFICATES_SECRET", "tls"),
+            ("PORTAL_ADMISSION_CERTIFICATES_SERVICE", "webhook"),
+            ("PORTAL_ADMISSION_CERTIFICATES_CHECK_INTERVAL", "10m"),
+            ("PORTAL_ADMISSION_CERTIFICATES_VALIDITY", "48h"),
+            ("PORTAL_ADMISSION_CERTIFICATES_RENEW_BEFORE", "24h"),
             ("PORTAL_ADMISSION_SHUTDOWN_GRACE_PERIOD", "25s"),
             ("PORTAL_HEALTH_LISTEN", "127.0.0.1:9999"),
             ("PORTAL_AUDIT_ENABLED", "true"),
@@ -276,6 +283,14 @@ fn every_setting_from_the_environment() {
     assert!(config.admission.webhook_configuration.manage);
     assert_eq!(config.admission.webhook_configuration.name, "portal-prod");
     assert_eq!(config.admission.shutdown_grace_period, millis(25_000));
+    let certificates = &config.admission.certificates;
+    assert!(certificates.renew);
+    assert_eq!((certificates.namespace.as_str(), certificates.secret.as_str()), ("portal", "tls"));
+    assert_eq!(certificates.service, "webhook");
+    assert_eq!(
+        [certificates.check_interval, certificates.validity, certificates.renew_before],
+        [millis(600_000), millis(48 * 3_600_000), millis(24 * 3_600_000)]
+    );
     assert_eq!(config.health.listen, addr("127.0.0.1:9999"));
     assert!(config.audit.enabled);
     assert_eq!(config.audit.workers, 8);
@@ -475,7 +490,7 @@ fn file_errors_name_the_line_the_path_and_what_is_allowed() {
             "admission:\n  cert_file: /tls.crt\n",
             "portal.yaml:2: setting `admission.cert_file`: unknown field `cert_file`, expected one of `enabled`, \
              `listen`, `certFile`, `keyFile`, `deadline`, `failurePolicy`, `excludedNamespaces`, `maxRequestBytes`, \
-             `connections`, `webhookConfiguration`, `shutdownGracePeriod`",
+             `connections`, `webhookConfiguration`, `certificates`, `shutdownGracePeriod`",
         ),
         (
             "admission:\n  listen: localhost:8443\n",
@@ -651,7 +666,7 @@ fn unknown_portal_variables_are_errors() {
                  PORTAL_ADMISSION_CONNECTIONS_MAX, PORTAL_ADMISSION_CONNECTIONS_HANDSHAKE_TIMEOUT, \
                  PORTAL_ADMISSION_CONNECTIONS_HEADER_TIMEOUT, PORTAL_ADMISSION_CONNECTIONS_BODY_TIMEOUT, \
                  PORTAL_ADMISSION_CONNECTIONS_IDLE_TIMEOUT, PORTAL_ADMISSION_WEBHOOK_CONFIGURATION_MANAGE, \
-                 PORTAL_ADMISSION_WEBHOOK_CONFIGURATION_NAME, PORTAL_ADMISSION_SHUTDOWN_GRACE_PERIOD, PORTAL_HEALTH_LISTEN, PORTAL_AUDIT_ENABLED, PORTAL_AUDIT_WORKERS, PORTAL_AUDIT_REPORT_API, PORTAL_LEADER_ELECTION_NAMESPACE, \
+                 PORTAL_ADMISSION_WEBHOOK_CONFIGURATION_NAME, PORTAL_ADMISSION_CERTIFICATES_RENEW, PORTAL_ADMISSION_CERTIFICATES_NAMESPACE, PORTAL_ADMISSION_CERTIFICATES_SECRET, PORTAL_ADMISSION_CERTIFICATES_SERVICE, PORTAL_ADMISSION_CERTIFICATES_CHECK_INTERVAL, PORTAL_ADMISSION_CERTIFICATES_VALIDITY, PORTAL_ADMISSION_CERTIFICATES_RENEW_BEFORE, PORTAL_ADMISSION_SHUTDOWN_GRACE_PERIOD, PORTAL_HEALTH_LISTEN, PORTAL_AUDIT_ENABLED, PORTAL_AUDIT_WORKERS, PORTAL_AUDIT_REPORT_API, PORTAL_LEADER_ELECTION_NAMESPACE, \
                  PORTAL_LEADER_ELECTION_LEASE_NAME, PORTAL_LEADER_ELECTION_LEASE_DURATION, \
                  PORTAL_LEADER_ELECTION_RENEW_DEADLINE, PORTAL_LEADER_ELECTION_RETRY_PERIOD, PORTAL_NETWORK_ENABLED";
     let others = "PORTAL_CONFIG, PORTAL_NAMESPACE, PORTAL_ENVTEST_ASSETS, PORTAL_ENVTEST_CACHE";
@@ -791,6 +806,14 @@ admission:
   webhookConfiguration:
     manage: false
     name: portal
+  certificates:
+    renew: false
+    namespace: portal-system
+    secret: portal-webhook-tls
+    service: portal-webhook
+    checkInterval: 1h
+    validity: 8760h
+    renewBefore: 720h
   shutdownGracePeriod: 10s
 health:
   listen: \"[::]:9090\"  # from PORTAL_HEALTH_LISTEN
@@ -878,6 +901,13 @@ fn names_are_derived_and_consistent() {
             "PORTAL_ADMISSION_CONNECTIONS_IDLE_TIMEOUT",
             "PORTAL_ADMISSION_WEBHOOK_CONFIGURATION_MANAGE",
             "PORTAL_ADMISSION_WEBHOOK_CONFIGURATION_NAME",
+            "PORTAL_ADMISSION_CERTIFICATES_RENEW",
+            "PORTAL_ADMISSION_CERTIFICATES_NAMESPACE",
+            "PORTAL_ADMISSION_CERTIFICATES_SECRET",
+            "PORTAL_ADMISSION_CERTIFICATES_SERVICE",
+            "PORTAL_ADMISSION_CERTIFICATES_CHECK_INTERVAL",
+            "PORTAL_ADMISSION_CERTIFICATES_VALIDITY",
+            "PORTAL_ADMISSION_CERTIFICATES_RENEW_BEFORE",
             "PORTAL_ADMISSION_SHUTDOWN_GRACE_PERIOD",
             "PORTAL_HEALTH_LISTEN",
             "PORTAL_AUDIT_ENABLED",

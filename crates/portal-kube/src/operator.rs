@@ -40,6 +40,28 @@ pub enum Error {
     UnknownNetworkCheck { name: String, known: String },
 }
 
+/// Runs `portal init-certs`' work once, so the files are there before the webhook loads them,
+/// then keeps it running every `checkInterval`.
+async fn start_renewal(client: kube::Client, admission: &portal_config::AdmissionConfig) -> crate::tasks::OwnedTask {
+    let settings = &admission.certificates;
+    let mut options = crate::certs::CertOptions::new(&settings.namespace, &settings.secret, &settings.service);
+    options.webhook_configuration = Some(admission.webhook_configuration.name.clone());
+    options.validity = settings.validity.as_std();
+    options.renew_before = settings.renew_before.as_std();
+    let dir = admission.cert_file.parent().map(std::path::Path::to_path_buf).unwrap_or_default();
+    match crate::certs::init_certs(client.clone(), &options).await.and_then(|bundle| bundle.write_files(&dir)) {
+        Ok(_) => tracing::info!(dir = %dir.display(), "serving certificate in place"),
+        Err(error) => {
+            tracing::warn!("the serving certificate could not be renewed yet: {}", crate::with_causes(&error))
+        }
+    }
+    let interval = settings.check_interval.as_std();
+    crate::tasks::OwnedTask::spawn(async move {
+        tokio::time::sleep(interval).await;
+        crate::certs::keep_renewed(client, options, dir, interval).await;
+    })
+}
+
 /// A serving certificate closer to its expiry than this makes `/readyz` fail: a Pod serving it
 /// should get no more reviews (the API server would soon refuse its TLS).
 const CERTIFICATE_MIN_REMAINING: std::time::Duration = std::time::Duration::from_secs(5 * 60);
@@ -149,6 +171,13 @@ pub async fn run(config: &Config, shutdown: impl Future<Output = ()>) -> Result<
             }
             Arc::new(NoNamespaces)
         }
+    };
+    // Renewal writes the files the webhook serves: it runs (and the files are in place) first.
+    let _renewal = match &client {
+        Some(client) if config.admission.enabled && config.admission.certificates.renew => {
+            Some(start_renewal(client.clone(), &config.admission).await)
+        }
+        _ => None,
     };
     let admission = if config.admission.enabled {
         let scaled: Arc<dyn ScaledObjects> = match &client {

@@ -332,3 +332,87 @@ async fn a_certificate_made_elsewhere_is_not_overwritten_until_handed_over() {
     let renewed = secret(&client, &namespace).await;
     assert_eq!(renewed.metadata.labels.as_ref().unwrap()["app.kubernetes.io/managed-by"], "Helm", "labels are kept");
 }
+
+/// `portal run`'s renewal: a certificate near expiry is replaced without a restart — the
+/// Secret, the `caBundle`, the files — the webhook picks the new one up, and the API server keeps
+/// calling it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn renewal_replaces_a_certificate_near_expiry_while_the_api_server_keeps_calling() {
+    use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
+    use kube::api::PostParams;
+
+    let client = client().await;
+    let namespace = namespace("renew").await;
+    let labelled: Namespace = serde_json::from_value(json!({"metadata": {
+        "name": format!("{namespace}-guarded"), "labels": {"portal-e2e": format!("{namespace}-renew")}}}))
+    .unwrap();
+    let guarded = Api::<Namespace>::all(client.clone()).create(&PostParams::default(), &labelled).await.unwrap();
+    let guarded = guarded.metadata.name.unwrap();
+
+    // The API server calls Portal on 127.0.0.1:port for ConfigMaps of the guarded namespace, with
+    // a caBundle renewal fills in.
+    let port = common::free_port();
+    let rules = json!([{"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE"], "resources": ["configmaps"], "scope": "Namespaced"}]);
+    let name = format!("{namespace}-renewal");
+    let configuration = common::webhook(&name, port, "", &format!("{namespace}-renew"), "Fail", rules);
+    Api::<ValidatingWebhookConfiguration>::all(client.clone())
+        .create(&PostParams::default(), &configuration)
+        .await
+        .unwrap();
+
+    // Certificates that are due 5 s after they are issued; checked every second.
+    let mut renewing = options(&namespace);
+    renewing.webhook_configuration = Some(name.clone());
+    renewing.validity = Duration::from_secs(40);
+    renewing.renew_before = Duration::from_secs(35);
+    let tls = tempfile::tempdir().unwrap();
+    let renewal =
+        tokio::spawn(certs::keep_renewed(client.clone(), renewing, tls.path().to_owned(), Duration::from_secs(1)));
+    let started = std::time::Instant::now();
+    while !tls.path().join("tls.key").exists() {
+        assert!(started.elapsed() < Duration::from_secs(30), "no certificate was written");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let first = std::fs::read_to_string(tls.path().join("tls.crt")).unwrap();
+
+    let (loaded, errors) = portal_rules::load_rules(
+        "r.yaml",
+        "name: no-denied\nmatch: {gvk: [{group: '', kind: ConfigMap}]}\nrule: object.?data.?deny.orValue('') == 'yes'\n",
+    );
+    assert!(errors.is_empty());
+    let mut settings = common::admission_settings(tls.path(), Duration::from_millis(200));
+    settings.listen = std::net::SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, port));
+    let lookups = portal_kube::admission::Lookups {
+        namespaces: std::sync::Arc::new(portal_kube::cache::NoNamespaces),
+        scaled: std::sync::Arc::new(portal_kube::admission::NoScaledObjects),
+        cluster: None,
+    };
+    let rules = std::sync::Arc::new(portal_rules::SharedRuleSet::new(portal_rules::RuleSet::compile(loaded).0));
+    let metrics = portal_metrics::Metrics::new().unwrap();
+    let _server = portal_kube::admission::start(settings, rules, lookups, metrics).await.unwrap();
+
+    let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), &guarded);
+    let denied = |n: usize| {
+        serde_json::from_value::<ConfigMap>(
+            json!({"metadata": {"name": format!("denied-{n}")}, "data": {"deny": "yes"}}),
+        )
+        .unwrap()
+    };
+    // Portal decides (through the caBundle renewal wrote): refused by the rule.
+    let refused = config_maps.create(&PostParams::default(), &denied(1)).await.unwrap_err().to_string();
+    assert!(refused.contains("no-denied"), "{refused}");
+
+    // Renewed: a new certificate in the files, and still the API server calls Portal.
+    while std::fs::read_to_string(tls.path().join("tls.crt")).unwrap() == first {
+        assert!(started.elapsed() < Duration::from_secs(40), "the certificate was never renewed");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    println!("renewed {:?} after the first certificate", started.elapsed());
+    tokio::time::sleep(Duration::from_millis(600)).await; // the webhook re-reads the files every 200 ms
+    let refused = config_maps.create(&PostParams::default(), &denied(2)).await.unwrap_err().to_string();
+    assert!(refused.contains("no-denied"), "the API server still reaches Portal after the renewal: {refused}");
+    let allowed: ConfigMap = serde_json::from_value(json!({"metadata": {"name": "fine"}})).unwrap();
+    config_maps.create(&PostParams::default(), &allowed).await.unwrap();
+    renewal.abort();
+    Api::<ValidatingWebhookConfiguration>::all(client).delete(&name, &DeleteParams::default()).await.unwrap();
+}

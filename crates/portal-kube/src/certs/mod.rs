@@ -56,6 +56,9 @@ pub use options::{CertOptions, DEFAULT_RENEW_BEFORE, DEFAULT_VALIDITY};
 pub use webhook_config::write_ca_bundle;
 pub use x509::CA_COMMON_NAME;
 
+use std::path::PathBuf;
+use std::time::Duration;
+
 use secret::ensure_secret;
 use x509::display_time;
 
@@ -77,6 +80,32 @@ pub async fn init_certs(client: kube::Client, options: &CertOptions) -> Result<C
         tracing::info!(webhook_configuration = %name, "caBundle updated");
     }
     Ok(bundle)
+}
+
+/// How long a failed renewal waits before the next attempt (or `interval`, when shorter).
+const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(30);
+
+/// `portal run`'s renewal (`admission.certificates.renew`): [`init_certs`] now and every
+/// `interval`, then the files the webhook serves written into `dir` when they changed. The
+/// Secret and the `caBundle` are written before the files, so the API server trusts a new CA
+/// before any replica serves a certificate it signed. Runs until the task is dropped.
+pub async fn keep_renewed(client: kube::Client, options: CertOptions, dir: PathBuf, interval: Duration) {
+    loop {
+        let renewed = init_certs(client.clone(), &options).await.and_then(|bundle| bundle.write_files(&dir));
+        let wait = match renewed {
+            Ok(true) => {
+                tracing::info!(dir = %dir.display(), "serving certificate files updated");
+                interval
+            }
+            Ok(false) => interval,
+            Err(error) => {
+                let retry = interval.min(RETRY_AFTER_FAILURE);
+                tracing::warn!(?retry, "renewing the serving certificate failed: {}", crate::with_causes(&error));
+                retry
+            }
+        };
+        tokio::time::sleep(wait).await;
+    }
 }
 
 /// Shared by the unit tests of this module.
