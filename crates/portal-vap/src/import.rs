@@ -13,6 +13,7 @@ use portal_rules::kinds::{BREAK_GLASS_LABEL, BREAK_GLASS_VALUE, CLUSTER_SCOPED_K
 use serde_json::{Value as Json, json};
 
 use crate::admission_scope::{excluded_selector, not_bypassed};
+use crate::labels::RULE_LABEL;
 use crate::sugar;
 
 /// What importing gave.
@@ -115,7 +116,7 @@ fn import_policy(policy: &Json, bindings: &[&Json], notes: &mut Vec<(String, Str
     if spec["matchConstraints"]["excludeResourceRules"].as_array().is_some_and(|rules| !rules.is_empty()) {
         return Err("has excludeResourceRules, which this import does not translate; write an exclude".to_owned());
     }
-    let rule_name = policy["metadata"]["labels"]["portal.io/rule"].as_str().unwrap_or(name).to_owned();
+    let rule_name = policy["metadata"]["labels"][RULE_LABEL].as_str().unwrap_or(name).to_owned();
     let binding = bindings.first();
     if bindings.len() > 1 {
         notes.push((
@@ -166,7 +167,7 @@ fn import_policy(policy: &Json, bindings: &[&Json], notes: &mut Vec<(String, Str
         return Err("has no validations (audit annotations are not imported)".to_owned());
     }
     // Written by `portal export vap`: its shapes are turned back into what the rule said.
-    let exported = !policy["metadata"]["labels"]["portal.io/rule"].is_null();
+    let exported = !policy["metadata"]["labels"][RULE_LABEL].is_null();
     let mut rules = Vec::new();
     for (index, validation) in validations.iter().enumerate() {
         let mut expression = rewrite(validation["expression"].as_str().unwrap_or("true"), &variables)?;

@@ -15,6 +15,7 @@ mod admission_scope;
 mod expression;
 mod functions;
 mod import;
+mod labels;
 mod matching;
 mod sugar;
 
@@ -26,12 +27,7 @@ use crate::admission_scope::{excluded_selector, not_bypassed};
 
 pub use import::{Import, import};
 
-/// The label on every exported object naming the rule it mirrors.
-pub const RULE_LABEL: &str = "portal.io/rule";
-/// The label on every exported object saying who made it.
-pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
-/// Value of [`MANAGED_BY_LABEL`].
-pub const MANAGED_BY: &str = "portal-export";
+pub use labels::{MANAGED_BY, MANAGED_BY_LABEL, RULE_LABEL};
 
 /// How to export.
 #[derive(Debug, Clone)]
