@@ -184,20 +184,44 @@ pub(crate) fn stopped_message(stopped: Stopped) -> String {
 }
 
 fn violation(rule: &CompiledRule, identity: &ObjectIdentity, container: Option<String>, message: String) -> Violation {
-    Violation {
-        rule: Arc::clone(&rule.name),
-        severity: rule.spec.severity,
-        mode: rule.spec.mode.clone(),
-        enforcement_action: rule.spec.enforcement_action,
-        group: identity.group.clone(),
-        version: identity.version.clone(),
-        kind: identity.kind.clone(),
-        namespace: identity.namespace.clone(),
-        name: identity.name.clone(),
-        uid: identity.uid.clone(),
+    Violation::on_object(
+        Arc::clone(&rule.name),
+        rule.spec.severity,
+        rule.spec.mode.clone(),
+        rule.spec.enforcement_action,
+        identity,
         container,
         message,
-        timestamp: SystemTime::now(),
+    )
+}
+
+impl Violation {
+    /// A violation, found now, of the rule named `rule` (with its severity, modes and action) on
+    /// the object `identity`; for checks that are not rules too (the network analysis).
+    pub fn on_object(
+        rule: Arc<str>,
+        severity: Severity,
+        mode: Vec<Mode>,
+        enforcement_action: EnforcementAction,
+        identity: &ObjectIdentity,
+        container: Option<String>,
+        message: String,
+    ) -> Violation {
+        Violation {
+            rule,
+            severity,
+            mode,
+            enforcement_action,
+            group: identity.group.clone(),
+            version: identity.version.clone(),
+            kind: identity.kind.clone(),
+            namespace: identity.namespace.clone(),
+            name: identity.name.clone(),
+            uid: identity.uid.clone(),
+            container,
+            message,
+            timestamp: SystemTime::now(),
+        }
     }
 }
 

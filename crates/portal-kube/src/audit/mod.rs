@@ -327,7 +327,7 @@ async fn watch_kind(shared: Arc<Shared>, kind: WatchedKind, store: Arc<KindStore
                 shared.inputs.metrics.set_audit_objects(&key, count);
             }
             Ok(watcher::Event::Apply(object) | watcher::Event::InitApply(object)) => {
-                let Some((uid, digest, object)) = prepared(object, &kind) else { continue };
+                let Some(Prepared { uid, digest, text: object, value }) = prepared(object, &kind) else { continue };
                 if let Some(listed) = listed.as_mut() {
                     listed.insert(uid.clone());
                 }
@@ -338,10 +338,8 @@ async fn watch_kind(shared: Arc<Shared>, kind: WatchedKind, store: Arc<KindStore
                 objects.insert(uid.clone(), (digest, Arc::clone(&object)));
                 let count = objects.len();
                 drop(objects);
-                if let Some(network) = &network
-                    && let Ok(parsed) = serde_json::from_str::<Json>(&object)
-                {
-                    network.observe(&key, &parsed);
+                if let Some(network) = &network {
+                    network.observe(&key, &value);
                 }
                 shared.queue.push(uid, Work::Evaluate(object));
                 shared.inputs.metrics.set_audit_objects(&key, count);
@@ -370,7 +368,7 @@ async fn watch_kind(shared: Arc<Shared>, kind: WatchedKind, store: Arc<KindStore
 /// The object as rules see it — with its `apiVersion` and `kind`, without the fields only the
 /// API server reads — and a digest of its content, which a mere `resourceVersion` bump leaves
 /// unchanged.
-fn prepared(object: DynamicObject, kind: &WatchedKind) -> Option<(String, u64, Arc<str>)> {
+fn prepared(object: DynamicObject, kind: &WatchedKind) -> Option<Prepared> {
     let uid = object.metadata.uid.clone()?;
     let mut json = serde_json::to_value(&object).ok()?;
     if let Some(fields) = json.as_object_mut() {
@@ -389,7 +387,19 @@ fn prepared(object: DynamicObject, kind: &WatchedKind) -> Option<(String, u64, A
     }
     let mut hasher = DefaultHasher::new();
     json.to_string().hash(&mut hasher);
-    Some((uid, hasher.finish(), Arc::from(text)))
+    Some(Prepared { uid, digest: hasher.finish(), text: Arc::from(text), value: json })
+}
+
+/// An object as the audit keeps it ([`prepared`]).
+struct Prepared {
+    uid: String,
+    /// Of its content, `resourceVersion` left out.
+    digest: u64,
+    /// What is stored and evaluated.
+    text: Arc<str>,
+    /// The same, parsed (without `resourceVersion`): what the network analysis reads, so it need
+    /// not parse the text again.
+    value: Json,
 }
 
 /// A worker: evaluates queued objects and, on the leader, writes their reports. Every replica

@@ -3,7 +3,6 @@
 //! violation per finding — beside the rules' own.
 
 use std::sync::Arc;
-use std::time::SystemTime;
 
 use portal_network::Check;
 use portal_report::RuleFindings;
@@ -57,7 +56,6 @@ pub(super) fn results(network: &Arc<NetworkAnalysis>, identity: &ObjectIdentity)
         // Not analysed (it could not be read, as the analysis logged): its rules still report.
         SubjectFindings::Unknown => return NetworkResults::Results(Vec::new()),
     };
-    let timestamp = SystemTime::now();
     let results = checks
         .into_iter()
         .map(|check| NetworkResult {
@@ -66,20 +64,16 @@ pub(super) fn results(network: &Arc<NetworkAnalysis>, identity: &ObjectIdentity)
             violations: findings
                 .iter()
                 .filter(|finding| finding.check == check)
-                .map(|finding| Violation {
-                    rule: Arc::from(check.name()),
-                    severity: finding.severity,
-                    mode: vec![Mode::Audit],
-                    enforcement_action: EnforcementAction::default(),
-                    group: identity.group.clone(),
-                    version: identity.version.clone(),
-                    kind: identity.kind.clone(),
-                    namespace: identity.namespace.clone(),
-                    name: identity.name.clone(),
-                    uid: identity.uid.clone(),
-                    container: None,
-                    message: finding.message.clone(),
-                    timestamp,
+                .map(|finding| {
+                    Violation::on_object(
+                        Arc::from(check.name()),
+                        finding.severity,
+                        vec![Mode::Audit],
+                        EnforcementAction::default(),
+                        identity,
+                        None,
+                        finding.message.clone(),
+                    )
                 })
                 .collect(),
         })
