@@ -264,6 +264,10 @@ pub struct CheckArgs {
     /// created in that cluster. Without it, a rule that looks anything up is an error.
     #[arg(long = "cluster", value_name = "PATH")]
     pub cluster: Vec<PathBuf>,
+    /// PortalException and PortalClusterException files or directories to honour, as the
+    /// cluster does: an exempted rule is not evaluated and its result is `skip`. Repeatable.
+    #[arg(long = "exceptions", value_name = "PATH")]
+    pub exceptions: Vec<PathBuf>,
     /// Output format; `table` is for people.
     #[arg(long, short = 'o', value_enum, default_value_t = OutputArg::Table)]
     pub output: OutputArg,

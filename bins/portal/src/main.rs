@@ -116,6 +116,7 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
         namespace: args.namespace,
         cluster: args.cluster,
         request: None,
+        exceptions: args.exceptions,
     };
     let style = renderer.style();
     let written = CheckRun::run(&options, |report| style.render(&report), |rendered| renderer.object(rendered?))

@@ -113,6 +113,7 @@ async fn exported_pod_security_policies_decide_as_portal_does_without_portal() {
         namespace: namespace.clone(),
         cluster: Vec::new(),
         request: None,
+        exceptions: Vec::new(),
     });
     let denials = &checked[0].admission.denials;
     assert!(
@@ -136,6 +137,7 @@ async fn exported_pod_security_policies_decide_as_portal_does_without_portal() {
         namespace: namespace.clone(),
         cluster: Vec::new(),
         request: None,
+        exceptions: Vec::new(),
     });
     assert!(run.errors.is_empty(), "{:?}", run.errors);
     let (mut agree, mut disagree, mut invalid, mut other_reason) = (0, Vec::new(), Vec::new(), Vec::new());

@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
+use portal_rules::exception::{LoadedException, exception_from_document};
 use portal_rules::{LoadedRule, parse_documents, rule_from_document};
 use serde_json::Value as Json;
 
@@ -78,7 +79,7 @@ pub fn load_rule_file(file: &RuleFile) -> (Vec<LoadedRule>, Vec<Problem>) {
     let mut rules = Vec::new();
     let mut problems = Vec::new();
     for document in documents {
-        if file.in_directory && is_foreign_object(&document.value) {
+        if file.in_directory && (is_foreign_object(&document.value) || is_exception(&document.value)) {
             continue;
         }
         match rule_from_document(&document) {
@@ -87,6 +88,49 @@ pub fn load_rule_file(file: &RuleFile) -> (Vec<LoadedRule>, Vec<Problem>) {
         }
     }
     (rules, problems)
+}
+
+/// Loads the `PortalException`/`PortalClusterException` documents of files and directories
+/// (`portal check --exceptions`); other objects inside directories are passed over.
+pub fn load_exception_paths(paths: &[PathBuf]) -> (Vec<LoadedException>, Vec<Problem>) {
+    let mut exceptions = Vec::new();
+    let mut problems = Vec::new();
+    let (files, skipped) = match rule_files(paths) {
+        Ok(found) => found,
+        Err(error) => return (exceptions, vec![Problem::from_error(&error)]),
+    };
+    problems.extend(skipped);
+    for file in files {
+        let text = match read_source(&file.path) {
+            Ok(text) => text,
+            Err(error) => {
+                problems.push(Problem::from_error(&error));
+                continue;
+            }
+        };
+        let documents = match parse_documents(&file.path.display().to_string(), &text) {
+            Ok(documents) => documents,
+            Err(error) => {
+                problems.push(Problem::from_rules_error(&error));
+                continue;
+            }
+        };
+        for document in documents {
+            if file.in_directory && !is_exception(&document.value) {
+                continue;
+            }
+            match exception_from_document(&document) {
+                Ok(exception) => exceptions.push(exception),
+                Err(error) => problems.push(Problem::from_rules_error(&error)),
+            }
+        }
+    }
+    (exceptions, problems)
+}
+
+/// An exception beside the rules: read by `--exceptions`, not as a rule.
+fn is_exception(value: &Json) -> bool {
+    matches!(value.get("kind").and_then(Json::as_str), Some("PortalException" | "PortalClusterException"))
 }
 
 /// A Kubernetes object that is not a Portal rule, e.g. a test fixture beside the rules.

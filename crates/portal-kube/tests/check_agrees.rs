@@ -63,6 +63,7 @@ fn check_decides_what_the_webhook_decides() {
         namespace: "default".to_owned(),
         cluster: Vec::new(),
         request: None,
+        exceptions: Vec::new(),
     };
     let (run, reports) = CheckRun::collect(&options);
     assert!(run.errors.is_empty(), "{:?}", run.errors);

@@ -17,6 +17,8 @@ use portal_rules::{
 use serde::Serialize;
 use serde_json::Value as Json;
 
+use portal_rules::exception::ExceptionSet;
+
 use crate::pipeline;
 use crate::request::AdmissionRequest;
 
@@ -33,6 +35,8 @@ pub struct CheckOptions {
     /// The admission request objects are evaluated as; `None`: a CREATE, with `request` null
     /// (what `portal check` does).
     pub request: Option<AdmissionRequest>,
+    /// Files or folders of `PortalException`/`PortalClusterException` resources to honour.
+    pub exceptions: Vec<PathBuf>,
 }
 
 /// What one `portal check` found besides the objects' reports.
@@ -59,6 +63,11 @@ impl CheckRun {
         let (loaded, mut errors) = portal_files::load_rule_paths(&options.rules);
         let (rules, compile_errors) = RuleSet::compile(loaded);
         errors.extend(compile_errors.iter().map(Problem::from_rules_error));
+        let (loaded_exceptions, exception_problems) = portal_files::load_exception_paths(&options.exceptions);
+        errors.extend(exception_problems);
+        let (exceptions, exception_errors) = ExceptionSet::compile(loaded_exceptions, rules.limits());
+        errors.extend(exception_errors.iter().map(Problem::from_rules_error));
+        let rules = rules.with_exceptions(exceptions);
         let files = ManifestFiles::read(&options.manifests);
         let documents = files.documents();
         let namespaces = documents.namespaces();
@@ -187,6 +196,9 @@ pub struct RuleReport {
     pub violations: Vec<Violation>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<EvaluationError>,
+    /// The exception that exempted the object from the rule (`result` is then `skip`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exception: Option<String>,
 }
 
 impl RuleReport {
@@ -216,6 +228,8 @@ pub struct Summary {
     pub errors: usize,
     /// Evaluation errors of `failurePolicy: Fail` deny rules: admission denies these too.
     pub fail_closed_errors: usize,
+    /// Rules not evaluated on an object because an exception exempts it (once per rule and object).
+    pub exempted: usize,
 }
 
 impl Summary {
@@ -233,6 +247,7 @@ impl Summary {
         self.audit += other.audit;
         self.errors += other.errors;
         self.fail_closed_errors += other.fail_closed_errors;
+        self.exempted += other.exempted;
     }
 
     /// Counts one object, its violations by what admission would do with them, and its
@@ -248,6 +263,7 @@ impl Summary {
                 Effect::None => self.audit += count,
             }
             self.errors += result.errors.len();
+            self.exempted += usize::from(result.exception.is_some());
             if result.error_effect == Effect::Deny {
                 self.fail_closed_errors += result.errors.len();
             }
@@ -303,6 +319,7 @@ pub fn check_object(
                 error_effect: Effect::of_error(spec),
                 violations: result.violations,
                 errors: result.errors,
+                exception: result.exception.as_deref().map(str::to_owned),
             }
         })
         .collect();

@@ -178,6 +178,7 @@ fn policy_report(report: &ObjectReport, timestamp: Timestamp) -> Report {
         outcome: rule.result,
         violations: &rule.violations,
         errors: &rule.errors,
+        exception: rule.exception.as_deref(),
     });
     portal_report::object_report(&report.identity, findings, timestamp)
 }
@@ -220,7 +221,9 @@ fn table_rows(report: &ObjectReport) -> Vec<[String; 6]> {
         let severity = format!("{:?}", result.severity).to_lowercase();
         let violations = result.violations.iter().map(|v| (result.action_label(), &v.container, &v.message));
         let errors = result.errors.iter().map(|e| ("error", &e.container, &e.message));
-        for (action, container, message) in violations.chain(errors) {
+        let exempted = result.exception.as_ref().map(|exception| format!("exempted by {exception}"));
+        let skips = exempted.iter().map(|message| ("skip", &None, message));
+        for (action, container, message) in violations.chain(errors).chain(skips) {
             // Cells come from the manifests and rules: escape them before measuring them.
             rows.push([
                 table_cell(&report.resource, MAX_CELL_CHARS),
@@ -274,6 +277,9 @@ fn table(rows: &[[String; 6]], s: &Summary) -> String {
     );
     if s.fail_closed_errors > 0 {
         let _ = write!(text, " ({} in failurePolicy: Fail rules, which admission denies)", s.fail_closed_errors);
+    }
+    if s.exempted > 0 {
+        let _ = write!(text, "; {} rules not evaluated on an object an exception exempts", s.exempted);
     }
     if s.objects == 0 || s.rules == 0 {
         text.push_str(" — nothing was checked");

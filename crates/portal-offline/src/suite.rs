@@ -33,6 +33,10 @@ pub struct SuiteSpec {
     /// absent.
     #[serde(default)]
     pub request: Option<RequestSpec>,
+    /// `PortalException`/`PortalClusterException` files or directories, relative to the test
+    /// file (as `portal check --exceptions`): an exempted rule's result is `skip`.
+    #[serde(default)]
+    pub exceptions: Vec<PathBuf>,
     pub results: Vec<Expectation>,
 }
 
@@ -220,6 +224,7 @@ fn run_suite(spec: &SuiteSpec, base: &Path, location: &str, problems: &mut Vec<P
         namespace: DEFAULT_NAMESPACE.to_owned(),
         cluster: spec.cluster.iter().map(|p| base.join(p)).collect(),
         request: request.clone(),
+        exceptions: spec.exceptions.iter().map(|p| base.join(p)).collect(),
     });
     if let Some(request) = request.as_ref().filter(|request| request.operation == Operation::Update) {
         for report in reports.iter().filter(|report| !request.old_objects.contains_key(&report.resource)) {
@@ -298,6 +303,9 @@ fn actual_result(report: &ObjectReport, expectation: &Expectation) -> (ExpectedR
     let Some(result) = report.results.iter().find(|r| r.rule == expectation.rule) else {
         return (ExpectedResult::Skip, String::new());
     };
+    if let Some(exception) = &result.exception {
+        return (ExpectedResult::Skip, format!(" (exempted by {exception})"));
+    }
     let in_scope = |container: &Option<String>| {
         expectation.container.as_ref().is_none_or(|wanted| container.as_ref() == Some(wanted))
     };

@@ -13,7 +13,7 @@ mod results;
 pub mod v1alpha2;
 
 pub use api::{ReportApi, ReportKind};
-pub use results::{MANAGED_BY_LABEL, Report, RuleFindings, SOURCE, object_report, report_name};
+pub use results::{EXCEPTION_PROPERTY, MANAGED_BY_LABEL, Report, RuleFindings, SOURCE, object_report, report_name};
 pub use v1alpha2::{
     ClusterPolicyReport, PolicyReport, PolicyReportResult, PolicyReportSummary, PolicyResult, PolicyResultSeverity,
     Timestamp,

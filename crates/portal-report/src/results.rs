@@ -15,6 +15,8 @@ use crate::v1alpha2::{
 
 /// `source` of every result Portal writes.
 pub const SOURCE: &str = "portal";
+/// The result property that names the exception of a `skip` (`PortalException/ns/name`).
+pub const EXCEPTION_PROPERTY: &str = "exception";
 /// The label on every report Portal writes, with the value [`SOURCE`].
 pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
 
@@ -29,6 +31,8 @@ pub struct RuleFindings<'a> {
     pub outcome: Outcome,
     pub violations: &'a [Violation],
     pub errors: &'a [EvaluationError],
+    /// The exception that exempted the object (`outcome` is then `skip`).
+    pub exception: Option<&'a str>,
 }
 
 impl<'a> From<&'a RuleResult<'_>> for RuleFindings<'a> {
@@ -40,6 +44,7 @@ impl<'a> From<&'a RuleResult<'_>> for RuleFindings<'a> {
             outcome: result.outcome(),
             violations: &result.violations,
             errors: &result.errors,
+            exception: result.exception.as_deref(),
         }
     }
 }
@@ -93,6 +98,12 @@ pub fn object_report<'a>(
         if rule.outcome == Outcome::Pass {
             count(&mut summary, PolicyResult::Pass);
             results.push(result(PolicyResult::Pass, "", None));
+        }
+        if let Some(exception) = rule.exception {
+            count(&mut summary, PolicyResult::Skip);
+            let mut skipped = result(PolicyResult::Skip, &format!("exempted by {exception}"), None);
+            skipped.properties.insert(EXCEPTION_PROPERTY.to_owned(), exception.to_owned());
+            results.push(skipped);
         }
     }
     let api_version = if identity.group.is_empty() {

@@ -59,6 +59,9 @@ pub struct AdmissionVerdict {
     /// The rule of every evaluation error, whatever it did (once per error).
     #[serde(skip)]
     pub error_rules: Vec<String>,
+    /// Every rule an exception exempted the object from, with the exception.
+    #[serde(skip)]
+    pub exemptions: Vec<(String, String)>,
 }
 
 impl AdmissionVerdict {
@@ -76,6 +79,12 @@ impl AdmissionVerdict {
     pub fn add(&mut self, result: &RuleResult<'_>) {
         let rule = result.rule;
         let spec = rule.spec();
+        if let Some(exception) = &result.exception {
+            if spec.mode.contains(&Mode::Admission) {
+                self.exemptions.push((rule.name().to_owned(), exception.to_string()));
+            }
+            return;
+        }
         for violation in &result.violations {
             self.record(Effect::of_violation(spec), rule.name(), || format!("{}: {}", rule.name(), violation.message));
         }

@@ -94,6 +94,9 @@ pub enum Error {
         largest_object_bytes: f64,
     },
 
+    #[error("{origin}: exception {exception:?}: `spec.condition` is refused{}: {message}", at(.position))]
+    ExceptionCondition { origin: Origin, exception: String, position: Option<(usize, usize)>, message: String },
+
     #[error("{origin}: rule name {name:?} is already used by the rule at {first}; rule names must be unique")]
     DuplicateRuleName { origin: Origin, name: String, first: Origin },
 
@@ -112,10 +115,15 @@ impl Error {
             | Error::UnknownName { origin, .. }
             | Error::InvalidRegex { origin, .. }
             | Error::CostLimit { origin, .. }
+            | Error::ExceptionCondition { origin, .. }
             | Error::DuplicateRuleName { origin, .. } => Some(origin),
             Error::Environment(_) => None,
         }
     }
+}
+
+fn at(position: &Option<(usize, usize)>) -> String {
+    position.map(|(line, column)| format!(" at line {line}, column {column}")).unwrap_or_default()
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -77,6 +77,9 @@ pub struct RuleResult<'r> {
     pub errors: Vec<EvaluationError>,
     /// What its cluster lookups read: when one of those changes, the result may change.
     pub reads: Vec<ClusterRead>,
+    /// The exception that exempted the object from the rule (`PortalException/ns/name`): the
+    /// rule was not evaluated, and its result is a skip.
+    pub exception: Option<Arc<str>>,
 }
 
 /// The verdict of one rule on one object, in PolicyReport terms.
@@ -86,12 +89,22 @@ pub enum Outcome {
     Pass,
     Fail,
     Error,
+    /// Not evaluated: an exception exempts the object from the rule.
+    Skip,
 }
 
-impl RuleResult<'_> {
-    /// `fail` when anything violated, else `error` when anything failed to evaluate, else `pass`.
+impl<'r> RuleResult<'r> {
+    /// The result of `rule` on an object `exception` exempts from it.
+    pub(crate) fn exempted(rule: &'r CompiledRule, exception: Arc<str>) -> RuleResult<'r> {
+        RuleResult { rule, violations: Vec::new(), errors: Vec::new(), reads: Vec::new(), exception: Some(exception) }
+    }
+
+    /// `skip` when an exception exempted the object, else `fail` when anything violated, else
+    /// `error` when anything failed to evaluate, else `pass`.
     pub fn outcome(&self) -> Outcome {
-        if !self.violations.is_empty() {
+        if self.exception.is_some() {
+            Outcome::Skip
+        } else if !self.violations.is_empty() {
             Outcome::Fail
         } else if !self.errors.is_empty() {
             Outcome::Error
@@ -110,7 +123,8 @@ pub(crate) fn evaluate_rule<'r>(
     activation: &Activation<'_>,
     budget: &Budget,
 ) -> RuleResult<'r> {
-    let mut result = RuleResult { rule, violations: Vec::new(), errors: Vec::new(), reads: Vec::new() };
+    let mut result =
+        RuleResult { rule, violations: Vec::new(), errors: Vec::new(), reads: Vec::new(), exception: None };
     let ((), reads) = context::for_rule(rule.namespace(), || {
         if rule.per_container {
             for index in 0..activation.container_count() {
@@ -156,6 +170,16 @@ fn evaluate_once(
         }),
         Err(error) => result.errors.push(EvaluationError { container: container_name(), message: error.to_string() }),
     }
+}
+
+/// Whether a boolean `program` (an exception's condition) is true on the object; an error, a
+/// non-bool or a stopped evaluation is not.
+pub(crate) fn holds(program: &cel::Program, activation: &Activation<'_>, budget: &Budget) -> bool {
+    let bindings = activation.bindings(None);
+    let Ok(env) = crate::environment::environment() else { return false };
+    let mut context = Context::with_env(Arc::clone(env));
+    context.set_variable_resolver(&bindings);
+    matches!(budget::within(budget, || program.execute(&context)), Ok(Ok(Value::Bool(true))))
 }
 
 /// `messageExpression` when it yields a usable string, as Kubernetes decides it; else `message`;

@@ -33,6 +33,7 @@ mod effect;
 pub mod environment;
 mod error;
 mod evaluate;
+pub mod exception;
 mod expression;
 pub mod image;
 pub mod kinds;

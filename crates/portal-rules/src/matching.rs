@@ -126,7 +126,7 @@ pub(crate) fn gvk_matches(pattern: &GroupVersionKind, identity: &ObjectIdentity)
         && (pattern.version == "*" || pattern.version == identity.version)
 }
 
-fn namespace_filter_selects(filter: &NamespaceFilter, namespace: Option<&str>) -> bool {
+pub(crate) fn namespace_filter_selects(filter: &NamespaceFilter, namespace: Option<&str>) -> bool {
     match namespace {
         // Cluster-scoped objects are outside every namespace: an include list cannot select them.
         None => filter.include.is_empty(),

@@ -11,6 +11,7 @@ use crate::activation::Activation;
 use crate::compile::{CompiledRule, compile_rule};
 use crate::error::Error;
 use crate::evaluate::{RuleResult, evaluate_rule};
+use crate::exception::ExceptionSet;
 use crate::limits::RuleLimits;
 use crate::load::LoadedRule;
 use crate::matching::{MatchTarget, excludes, gvk_matches, selects_besides_gvk};
@@ -39,6 +40,8 @@ pub struct RuleSet {
     limits: RuleLimits,
     /// Whether any rule looks up other objects: when none does, callers need not build a view.
     reads_cluster: bool,
+    /// The exceptions every evaluation of the set honours.
+    exceptions: ExceptionSet,
 }
 
 /// A rule filed under one index key, with the versions it accepts there.
@@ -141,6 +144,17 @@ impl RuleSet {
         }
         self.reads_cluster |= !rule.lookups.is_empty();
         self.rules.push(rule);
+    }
+
+    /// The set, with `exceptions` honoured by every evaluation.
+    pub fn with_exceptions(mut self, exceptions: ExceptionSet) -> RuleSet {
+        self.exceptions = exceptions;
+        self
+    }
+
+    /// The exceptions its evaluations honour.
+    pub fn exceptions(&self) -> &ExceptionSet {
+        &self.exceptions
     }
 
     /// The limits the set was compiled within, and its evaluations run within.
@@ -254,11 +268,20 @@ impl RuleSet {
             max_iterations: self.limits.max_iterations,
             cancel: progress.map(Progress::cancel_flag),
         };
+        let exceptions = if matching.is_empty() {
+            Vec::new()
+        } else {
+            let target = MatchTarget::new(activation.identity(), &activation.input);
+            self.exceptions.applying(&target, activation, &budget)
+        };
         let results = crate::cluster::context::with_view(activation.input.cluster, || {
             matching
                 .into_iter()
                 .filter_map(|index| {
                     let rule = self.rules.get(index)?;
+                    if let Some(exception) = exceptions.iter().find(|exception| exception.covers_rule(rule.name())) {
+                        return Some(RuleResult::exempted(rule, exception.shared_reference()));
+                    }
                     progress.inspect(|progress| progress.start(index));
                     Some(evaluate_rule(env, rule, activation, &budget))
                 })

@@ -318,9 +318,14 @@ impl RuleSpec {
         {
             problem("message".into(), "must not be empty when set".into());
         }
-        validate_match(&self.match_spec, "match", &mut problem);
+        validate_match(&self.match_spec, "match", Widening::Allowed, &mut problem);
         if let Some(exclude) = &self.exclude {
-            validate_match(exclude, "exclude", &mut problem);
+            validate_match(
+                exclude,
+                "exclude",
+                Widening::Refused("is only allowed in match: it widens what a rule is evaluated on"),
+                &mut problem,
+            );
         }
         for (index, action) in self.actions.iter().enumerate() {
             if let Some(limit) = &action.rate_limit
@@ -336,7 +341,20 @@ impl RuleSpec {
     }
 }
 
-fn validate_match(spec: &MatchSpec, prefix: &str, problem: &mut impl FnMut(String, String)) {
+/// Whether a `match` shape may set the fields that widen what a rule is evaluated on
+/// (`subresources`, `terminating`), and if not, why.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Widening {
+    Allowed,
+    Refused(&'static str),
+}
+
+pub(crate) fn validate_match(
+    spec: &MatchSpec,
+    prefix: &str,
+    widening: Widening,
+    problem: &mut impl FnMut(String, String),
+) {
     for (index, gvk) in spec.gvk.iter().enumerate() {
         if gvk.kind.is_empty() {
             problem(format!("{prefix}.gvk[{index}].kind"), "must not be empty; use \"*\" for any kind".into());
@@ -369,11 +387,10 @@ fn validate_match(spec: &MatchSpec, prefix: &str, problem: &mut impl FnMut(Strin
             "must list at least one of CREATE, UPDATE, DELETE, CONNECT when set".into(),
         );
     }
-    if prefix == "exclude" && (!spec.subresources.is_empty() || spec.terminating) {
-        problem(
-            format!("{prefix}.{}", if spec.terminating { "terminating" } else { "subresources" }),
-            "is only allowed in match: it widens what a rule is evaluated on".into(),
-        );
+    if let Widening::Refused(why) = widening
+        && (!spec.subresources.is_empty() || spec.terminating)
+    {
+        problem(format!("{prefix}.{}", if spec.terminating { "terminating" } else { "subresources" }), why.into());
     }
     for (index, subresource) in spec.subresources.iter().enumerate() {
         let valid =
@@ -388,7 +405,7 @@ fn validate_match(spec: &MatchSpec, prefix: &str, problem: &mut impl FnMut(Strin
 }
 
 /// A DNS-subdomain-like name, as Kubernetes object names are.
-fn is_rule_name(name: &str) -> bool {
+pub(crate) fn is_rule_name(name: &str) -> bool {
     let bytes = name.as_bytes();
     let edge_ok = |b: &u8| b.is_ascii_lowercase() || b.is_ascii_digit();
     !bytes.is_empty()

@@ -31,6 +31,7 @@ impl<'a> From<&'a NetworkResult> for RuleFindings<'a> {
             outcome: if result.violations.is_empty() { Outcome::Pass } else { Outcome::Fail },
             violations: &result.violations,
             errors: &[],
+            exception: None,
         }
     }
 }

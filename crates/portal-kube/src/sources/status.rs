@@ -101,6 +101,12 @@ fn describe(error: &Error) -> (&'static str, ParseError) {
             ("InvalidExpression", field_path(field), None, None)
         }
         Error::CostLimit { field, .. } => ("CostLimitExceeded", field_path(field), None, None),
+        Error::ExceptionCondition { position, .. } => (
+            "InvalidExpression",
+            "spec.condition".to_owned(),
+            position.map(|(line, _)| line as i64),
+            position.map(|(_, column)| column as i64),
+        ),
         Error::DuplicateRuleName { .. } => ("NameConflict", "spec.name".to_owned(), None, None),
         Error::ParseDocument { .. } | Error::Environment(_) => ("InvalidSpec", "spec".to_owned(), None, None),
     };
