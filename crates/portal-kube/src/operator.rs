@@ -217,14 +217,23 @@ pub async fn run(config: &Config, shutdown: impl Future<Output = ()>) -> Result<
     let rule_metrics = tokio::spawn(async move {
         // The time passes too: a certificate that was fine may be about to expire now.
         let mut clock = tokio::time::interval(std::time::Duration::from_secs(30));
+        let mut known_exceptions = std::collections::BTreeSet::new();
         loop {
-            let (rules_ready, rejected) = {
+            let (rules_ready, rejected, exceptions) = {
                 let snapshot = snapshots.borrow_and_update();
-                (snapshot.ready, snapshot.problems.len())
+                let exceptions = snapshot.exceptions;
+                (snapshot.ready, snapshot.problems.len().saturating_sub(exceptions.rejected), exceptions)
             };
             let set = live_rules.load();
             let disabled = set.rules().iter().filter(|rule| !rule.spec().enabled).count();
             gauges.set_rules_loaded(set.len() - disabled, rejected, disabled);
+            gauges.set_exceptions(exceptions.active, exceptions.expired, exceptions.rejected);
+            let in_force: std::collections::BTreeSet<String> =
+                set.exceptions().exceptions().iter().map(|exception| exception.reference().to_owned()).collect();
+            for gone in known_exceptions.difference(&in_force) {
+                gauges.forget_exception(gone);
+            }
+            known_exceptions = in_force;
             let expiry = certificate.as_mut().and_then(|receiver| *receiver.borrow_and_update());
             let certificate_ok = certificate_usable(expiry);
             let _ = readiness.send(rules_ready && certificate_ok);

@@ -7,6 +7,7 @@ use prometheus::proto::{MetricFamily, MetricType};
 
 use crate::audit::{KIND, RESULT, SEVERITIES, SEVERITY};
 use crate::error::{Error, Result};
+use crate::exceptions::{CONTROL, CONTROLS, EXCEPTION, EXCEPTION_STATES, STATUS};
 use crate::lookups::{OUTCOME, Reevaluation};
 use crate::network::CHECK;
 use crate::registry::{DECISION, Decision, Metrics, NAMESPACE, RULE, RULE_STATES, ReportWriteResult, STATE, VERSION};
@@ -151,6 +152,12 @@ fn label_meaning(label: &str) -> Option<String> {
             "what became of a re-evaluation a change to a read object asked for:{}",
             listed(&mut Reevaluation::ALL.iter().map(|r| (r.as_str(), r.meaning())))
         ),
+        EXCEPTION => "the exception, `PortalException/namespace/name` or `PortalClusterException/name`. Its \
+                      series are removed (`Metrics::forget_exception`) when it is deleted, and with the rule's \
+                      (`Metrics::forget_rule`)."
+            .to_owned(),
+        STATUS => format!("what an exception does now:{}", listed(&mut EXCEPTION_STATES.iter().copied())),
+        CONTROL => format!("where the exemption happened:{}", listed(&mut CONTROLS.iter().copied())),
         CHECK => "a NetworkPolicy analysis check, `np.…` (docs/network.md lists them): a fixed set.".to_owned(),
         RESULT => format!(
             "what became of a report after an evaluation:{}",

@@ -28,6 +28,7 @@ mod audit;
 mod definitions;
 mod docs;
 mod error;
+mod exceptions;
 mod lookups;
 mod network;
 mod registry;

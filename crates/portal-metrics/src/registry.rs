@@ -11,6 +11,7 @@ pub use crate::audit::ReportWriteResult;
 use crate::definitions::Definitions;
 pub(crate) use crate::definitions::{DECISION, NAMESPACE, RULE, STATE, VERSION};
 use crate::error::Result;
+use crate::exceptions::ExceptionMetrics;
 use crate::lookups::LookupMetrics;
 pub use crate::lookups::Reevaluation;
 use crate::network::NetworkMetrics;
@@ -116,6 +117,7 @@ pub struct Metrics {
     audit: AuditMetrics,
     lookups: LookupMetrics,
     network: NetworkMetrics,
+    exceptions: ExceptionMetrics,
 }
 
 impl Metrics {
@@ -227,6 +229,7 @@ impl Metrics {
         let audit = AuditMetrics::define(&mut definitions)?;
         let lookups = LookupMetrics::define(&mut definitions)?;
         let network = NetworkMetrics::define(&mut definitions)?;
+        let exceptions = ExceptionMetrics::define(&mut definitions)?;
 
         let metrics = Metrics {
             registry: definitions.registry,
@@ -242,6 +245,7 @@ impl Metrics {
             audit,
             lookups,
             network,
+            exceptions,
         };
         for decision in Decision::ALL {
             metrics.admission_requests.with_label_values(&[decision.as_str()]).inc_by(0);
@@ -310,6 +314,7 @@ impl Metrics {
         let _ = self.admission_dryrun_violations.remove_label_values(&[rule]);
         let _ = self.rule_evaluation_errors.remove_label_values(&[rule]);
         self.audit.forget_rule(rule);
+        self.exceptions.forget(None, Some(rule));
     }
 
     /// One evaluation of `rule` by the audit.
@@ -383,6 +388,27 @@ impl Metrics {
         self.network.set_findings(check, severity, count);
     }
 
+    /// The exception `exception` (`PortalException/ns/name`) exempted an admission request from
+    /// the rule named `rule`.
+    pub fn admission_exemption(&self, exception: &str, rule: &str) {
+        self.exceptions.exempted(exception, rule, "admission");
+    }
+
+    /// The exception `exception` exempted an audited object from the rule named `rule`.
+    pub fn audit_exemption(&self, exception: &str, rule: &str) {
+        self.exceptions.exempted(exception, rule, "audit");
+    }
+
+    /// Sets how many exceptions are `active`, `expired` and `rejected` now.
+    pub fn set_exceptions(&self, active: usize, expired: usize, rejected: usize) {
+        self.exceptions.set_counts(active, expired, rejected);
+    }
+
+    /// Removes the series of `exception` (call it when the exception is deleted).
+    pub fn forget_exception(&self, exception: &str) {
+        self.exceptions.forget(Some(exception), None);
+    }
+
     /// `namespaces` namespaces' network findings were computed again.
     pub fn network_recomputed(&self, namespaces: usize) {
         self.network.recomputed(namespaces);
@@ -443,5 +469,8 @@ impl Metrics {
         }
         self.set_network_findings("np.default-deny-missing", "high", 3);
         self.network_recomputed(2);
+        self.admission_exemption("PortalException/shop/legacy-images", "pss-restricted-run-as-non-root");
+        self.audit_exemption("PortalException/shop/legacy-images", "pss-restricted-run-as-non-root");
+        self.set_exceptions(2, 1, 0);
     }
 }

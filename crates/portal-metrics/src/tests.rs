@@ -48,6 +48,8 @@ fn every_expected_metric_is_registered_and_prefixed() {
         "portal_lookup_reevaluations_total",
         "portal_network_findings",
         "portal_network_recomputations_total",
+        "portal_exception_exemptions_total",
+        "portal_exceptions",
     ];
     assert_eq!(metrics.registered, expected);
     assert!(metrics.registered.iter().all(|n| n.starts_with("portal_")));
@@ -236,6 +238,25 @@ fn the_reference_names_every_metric_and_documents_every_label_value() {
 }
 
 #[test]
+fn an_exceptions_series_go_with_it_or_with_the_rule() {
+    let metrics = Metrics::new().unwrap();
+    metrics.admission_exemption("PortalException/a/x", "r1");
+    metrics.audit_exemption("PortalException/a/x", "r2");
+    metrics.admission_exemption("PortalClusterException/y", "r1");
+    metrics.forget_exception("PortalException/a/x");
+    let body = metrics.encode();
+    assert!(!body.contains("PortalException/a/x"), "{body}");
+    assert!(
+        body.contains(
+            r#"portal_exception_exemptions_total{control="admission",exception="PortalClusterException/y",rule="r1"} 1"#
+        ),
+        "{body}"
+    );
+    metrics.forget_rule("r1");
+    assert!(!metrics.encode().contains("PortalClusterException/y"));
+}
+
+#[test]
 fn labels_are_only_the_bounded_ones() {
     let metrics = Metrics::new().unwrap();
     metrics.exercise_every_series();
@@ -256,6 +277,9 @@ fn labels_are_only_the_bounded_ones() {
         crate::audit::SEVERITY,
         crate::lookups::OUTCOME,
         crate::network::CHECK,
+        crate::exceptions::EXCEPTION,
+        crate::exceptions::CONTROL,
+        crate::exceptions::STATUS,
     ];
     assert_eq!(labels, BTreeSet::from(expected.map(str::to_owned)));
 }

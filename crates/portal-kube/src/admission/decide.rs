@@ -43,6 +43,8 @@ pub struct Decision {
     pub dryrun_rules: Vec<String>,
     /// Rules that could not be evaluated.
     pub error_rules: Vec<String>,
+    /// (rule, exception) of every rule an exception exempted the object from.
+    pub exemptions: Vec<(String, String)>,
 }
 
 impl Decision {
@@ -55,6 +57,7 @@ impl Decision {
             bypassed_namespace: None,
             dryrun_rules: Vec::new(),
             error_rules: Vec::new(),
+            exemptions: Vec::new(),
         }
     }
 
@@ -146,6 +149,7 @@ pub fn decide_tracked(
     decision.warnings = verdict.warnings;
     decision.dryrun_rules = verdict.dryrun_rules;
     decision.error_rules = verdict.error_rules;
+    decision.exemptions = verdict.exemptions;
     decision
 }
 

@@ -332,6 +332,9 @@ fn record(metrics: &portal_metrics::Metrics, decision: &Decision, took: Duration
     for rule in &decision.error_rules {
         metrics.rule_evaluation_error(rule);
     }
+    for (rule, exception) in &decision.exemptions {
+        metrics.admission_exemption(exception, rule);
+    }
     if !decision.error_rules.is_empty() {
         tracing::warn!(rules = ?decision.error_rules, "rules could not be evaluated at admission");
     }

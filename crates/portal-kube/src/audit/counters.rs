@@ -23,8 +23,8 @@ impl RuleCounters {
         let mut counts = self.counts.lock().unwrap_or_else(PoisonError::into_inner);
         for result in results {
             let source = &result.rule.origin().source;
-            // Rules from files have no resource to write to.
-            if RuleResourceKey::from_origin(source).is_none() {
+            // Rules from files have no resource to write to; an exempted rule was not evaluated.
+            if RuleResourceKey::from_origin(source).is_none() || result.exception.is_some() {
                 continue;
             }
             let count = counts.entry(source.clone()).or_default();

@@ -81,12 +81,15 @@ pub(crate) async fn watch_definitions(client: kube::Client, changed: Arc<Notify>
 }
 
 /// For each kind `key` in `keys`, a digest of the audit rules that can apply to it (their specs,
-/// the namespace they are confined to, and the limits they run under): when the rules change,
-/// only the kinds whose digest changed are evaluated again.
+/// the namespace they are confined to, the limits they run under, and the exceptions that can
+/// apply, with whether each has expired): when the rules change, only the kinds whose digest
+/// changed are evaluated again.
 pub(crate) fn rule_digests<'k>(rules: &RuleSet, keys: impl IntoIterator<Item = &'k str>) -> BTreeMap<String, u64> {
     let audited: Vec<_> =
         rules.rules().iter().filter(|rule| rule.spec().enabled && rule.spec().mode.contains(&Mode::Audit)).collect();
     let limits = format!("{:?}", rules.limits());
+    let now = std::time::SystemTime::now();
+    let exceptions = rules.exceptions().exceptions();
     keys.into_iter()
         .map(|key| {
             let (group, kind) = key.split_once('/').unwrap_or(("", key));
@@ -99,6 +102,20 @@ pub(crate) fn rule_digests<'k>(rules: &RuleSet, keys: impl IntoIterator<Item = &
                 if applies {
                     rule.namespace().hash(&mut hasher);
                     serde_json::to_string(rule.spec()).unwrap_or_default().hash(&mut hasher);
+                }
+            }
+            // An exception that comes, goes or expires changes the results of the kinds it matches.
+            for exception in exceptions {
+                let gvk = &exception.spec().match_spec.gvk;
+                let applies = gvk.is_empty()
+                    || gvk.iter().any(|pattern| {
+                        (pattern.group == "*" || pattern.group == group)
+                            && (pattern.kind == "*" || pattern.kind == kind)
+                    });
+                if applies {
+                    exception.reference().hash(&mut hasher);
+                    exception.is_expired(now).hash(&mut hasher);
+                    serde_json::to_string(exception.spec()).unwrap_or_default().hash(&mut hasher);
                 }
             }
             (key.to_owned(), hasher.finish())

@@ -505,6 +505,10 @@ enum Evaluated {
 fn count(metrics: &portal_metrics::Metrics, results: &[RuleResult<'_>]) {
     for result in results {
         let rule = result.rule.name();
+        if let Some(exception) = &result.exception {
+            metrics.audit_exemption(exception, rule);
+            continue;
+        }
         metrics.audit_evaluation(rule);
         if !result.violations.is_empty() {
             let severity = result.rule.spec().severity.as_str();

@@ -2,18 +2,15 @@
 //! turned into [`LoadedRule`]s, and given a status that says whether each is in force.
 
 use std::collections::BTreeMap;
-use std::fmt;
 
-use futures::StreamExt;
 use kube::Api;
-use kube::runtime::WatchStreamExt;
-use kube::runtime::watcher::{self, Event};
 use portal_rules::{Document, LoadedRule, Origin, RuleSet, rule_from_document};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::event::{ClusterEvent, ResourceKind, RuleResource, SourceEvent, SourceProblem};
 use super::status::{desired_status, same};
+use super::watching::{Change, watch_resources};
 use crate::api::{PortalClusterRule, PortalRule, RuleResourceKey};
 use crate::writers::write_rule_status;
 
@@ -135,53 +132,30 @@ pub async fn list_cluster_rules(client: kube::Client) -> Result<(Vec<LoadedRule>
 /// Starts one watcher per kind; each sends its events to the reconciler.
 pub(crate) fn spawn_watchers(client: kube::Client, events: mpsc::Sender<SourceEvent>) -> Vec<JoinHandle<()>> {
     vec![
-        tokio::spawn(watch_kind(Api::<PortalClusterRule>::all(client.clone()), ResourceKind::Cluster, events.clone())),
-        tokio::spawn(watch_kind(Api::<PortalRule>::all(client), ResourceKind::Namespaced, events)),
+        tokio::spawn(watch_resources(
+            Api::<PortalClusterRule>::all(client.clone()),
+            "PortalClusterRule",
+            events.clone(),
+            |change| rule_event(change, ResourceKind::Cluster),
+        )),
+        tokio::spawn(watch_resources(Api::<PortalRule>::all(client), "PortalRule", events, |change| {
+            rule_event(change, ResourceKind::Namespaced)
+        })),
     ]
 }
 
-async fn watch_kind<K>(api: Api<K>, kind: ResourceKind, events: mpsc::Sender<SourceEvent>)
-where
-    K: kube::Resource<DynamicType = ()>
-        + Clone
-        + serde::de::DeserializeOwned
-        + serde::Serialize
-        + fmt::Debug
-        + Send
-        + 'static,
-{
-    let mut stream = watcher::watcher(api, watcher::Config::default()).default_backoff().boxed();
-    let mut listing = Vec::new();
-    while let Some(event) = stream.next().await {
-        let message = match event {
-            Ok(Event::Init) => {
-                listing.clear();
-                continue;
-            }
-            Ok(Event::InitApply(object)) => {
-                if let Some(resource) = to_resource(&object, kind) {
-                    listing.push(resource);
-                }
-                continue;
-            }
-            Ok(Event::InitDone) => ClusterEvent::Listed(kind, std::mem::take(&mut listing)),
-            Ok(Event::Apply(object)) => match to_resource(&object, kind) {
-                Some(resource) => ClusterEvent::Applied(Box::new(resource)),
-                None => continue,
-            },
-            Ok(Event::Delete(object)) => match key_of(&object, kind) {
-                Some(key) => ClusterEvent::Deleted(key),
-                None => continue,
-            },
-            Err(error) => {
-                tracing::warn!(?kind, "watching rule resources failed, retrying: {error}");
-                continue;
-            }
-        };
-        if events.send(SourceEvent::Cluster(message)).await.is_err() {
-            return;
+/// What a change to a rule resource means to the reconciler.
+fn rule_event<K: kube::Resource + serde::Serialize>(change: Change<K>, kind: ResourceKind) -> Option<SourceEvent> {
+    let event = match change {
+        Change::Listed(objects) => {
+            ClusterEvent::Listed(kind, objects.iter().filter_map(|object| to_resource(object, kind)).collect())
         }
-    }
+        Change::Applied(object) => ClusterEvent::Applied(Box::new(to_resource(&object, kind)?)),
+        Change::Deleted(object) => ClusterEvent::Deleted(key_of(&object, kind)?),
+        // Without the rule CRDs Portal has no rules to enforce: it stays not ready, saying why.
+        Change::Absent => return None,
+    };
+    Some(SourceEvent::Cluster(event))
 }
 
 fn key_of<K: kube::Resource>(object: &K, kind: ResourceKind) -> Option<RuleResourceKey> {

@@ -2,7 +2,7 @@
 
 use serde_json::Value as Json;
 
-use crate::api::{RuleResourceKey, RuleStatus};
+use crate::api::{ExceptionResourceKey, ExceptionStatus, RuleResourceKey, RuleStatus};
 
 /// A problem with one rule source, for logs and for whoever watches the sources.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,6 +16,7 @@ pub struct SourceProblem {
 #[derive(Debug)]
 pub(crate) enum SourceEvent {
     Cluster(ClusterEvent),
+    Exceptions(ExceptionEvent),
     FoldersChanged,
 }
 
@@ -42,4 +43,22 @@ pub(crate) enum ClusterEvent {
     Deleted(RuleResourceKey),
     /// A (re)list finished: these are all the resources of the kind.
     Listed(ResourceKind, Vec<RuleResource>),
+}
+
+/// One exception resource as last seen.
+#[derive(Debug, Clone)]
+pub(crate) struct ExceptionResource {
+    pub key: ExceptionResourceKey,
+    /// The whole object, as the API server returned it.
+    pub object: Json,
+    pub generation: Option<i64>,
+    pub status: Option<ExceptionStatus>,
+}
+
+#[derive(Debug)]
+pub(crate) enum ExceptionEvent {
+    Applied(Box<ExceptionResource>),
+    Deleted(ExceptionResourceKey),
+    /// A (re)list finished: these are all the exceptions of the kind.
+    Listed(ResourceKind, Vec<ExceptionResource>),
 }

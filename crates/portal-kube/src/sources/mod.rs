@@ -1,5 +1,7 @@
 //! Rule sources: `PortalClusterRule`/`PortalRule` resources and rule folders, compiled into one
-//! rule set that is swapped atomically whenever either changes.
+//! rule set that is swapped atomically whenever either changes, with the
+//! `PortalClusterException`/`PortalException` resources it honours. The set is rebuilt when an
+//! exception expires too, so that statuses, metrics and the audit follow the clock.
 //!
 //! One reconciler task owns the state. Watchers send it what changed; it waits for a short
 //! quiet period (changes arrive in bursts: a `kubectl apply -f dir/`, an editor saving), then
@@ -8,8 +10,10 @@
 
 mod cluster;
 mod event;
+mod exceptions;
 mod folder;
 mod status;
+mod watching;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -18,6 +22,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use portal_rules::cluster::LookupTarget;
+use portal_rules::exception::ExceptionSet;
 use portal_rules::{LoadedRule, RuleLimits, RuleSet, SharedRuleSet};
 
 use crate::cache::ClusterCache;
@@ -28,6 +33,8 @@ use cluster::ClusterRules;
 pub use cluster::list_cluster_rules;
 use event::SourceEvent;
 pub use event::SourceProblem;
+use exceptions::ClusterExceptions;
+pub use exceptions::ExceptionCounts;
 use folder::FolderRules;
 
 /// What to load rules from.
@@ -66,6 +73,8 @@ pub struct SourcesSnapshot {
     /// Names of the rules in force, in evaluation order.
     pub rules: Vec<String>,
     pub problems: Vec<SourceProblem>,
+    /// The exception resources by state.
+    pub exceptions: ExceptionCounts,
     /// Whether every configured source has loaded once (the cluster watchers listed, the
     /// folders read).
     pub ready: bool,
@@ -113,9 +122,11 @@ impl RuleSources {
         let cluster = config.cluster.clone();
         if let Some(client) = &cluster {
             tasks.extend(cluster::spawn_watchers(client.clone(), events.clone()));
+            tasks.extend(exceptions::spawn_watchers(client.clone(), events.clone()));
         }
         let reconciler = Reconciler {
             rules: Arc::clone(&rules),
+            exceptions: ClusterExceptions::new(cluster.clone()),
             cluster: ClusterRules::new(cluster),
             folders: FolderRules::new(config.folders.clone(), config.limits.clone()),
             snapshot: snapshot_sender,
@@ -159,6 +170,7 @@ struct Changes {
 struct Reconciler {
     rules: Arc<SharedRuleSet>,
     cluster: ClusterRules,
+    exceptions: ClusterExceptions,
     folders: FolderRules,
     snapshot: watch::Sender<SourcesSnapshot>,
     generation: u64,
@@ -168,7 +180,21 @@ struct Reconciler {
 
 impl Reconciler {
     async fn run(mut self, mut events: mpsc::Receiver<SourceEvent>, debounce: Duration) {
-        while let Some(first) = events.recv().await {
+        loop {
+            let first = match self.until_next_expiry() {
+                Some(wait) => match tokio::time::timeout(wait, events.recv()).await {
+                    Ok(event) => event,
+                    Err(_) => {
+                        // An exception has just expired: it already exempts nothing (evaluations
+                        // read the clock); the rebuild brings its status, the metrics and the
+                        // audit's reports up to date.
+                        self.rebuild().await;
+                        continue;
+                    }
+                },
+                None => events.recv().await,
+            };
+            let Some(first) = first else { return };
             let mut changes = Changes::default();
             self.apply(first, &mut changes);
             // Collect the rest of the burst.
@@ -184,9 +210,17 @@ impl Reconciler {
         }
     }
 
+    /// How long until the next exception in force expires (a moment after, so it has).
+    fn until_next_expiry(&self) -> Option<Duration> {
+        let now = std::time::SystemTime::now();
+        let next = self.rules.load().exceptions().next_expiry(now)?;
+        Some(next.duration_since(now).unwrap_or_default() + Duration::from_millis(100))
+    }
+
     fn apply(&mut self, event: SourceEvent, changes: &mut Changes) {
         match event {
             SourceEvent::Cluster(event) => changes.cluster |= self.cluster.apply(event),
+            SourceEvent::Exceptions(event) => changes.cluster |= self.exceptions.apply(event),
             SourceEvent::FoldersChanged => changes.folders = true,
         }
     }
@@ -202,7 +236,12 @@ impl Reconciler {
         loaded.extend(self.folders.loaded_rules());
         problems.extend(self.folders.problems());
 
-        let (set, errors) = RuleSet::compile_with_limits(loaded, self.limits.clone());
+        let (set, mut errors) = RuleSet::compile_with_limits(loaded, self.limits.clone());
+        let (loaded_exceptions, exception_problems) = self.exceptions.loaded_exceptions();
+        problems.extend(exception_problems);
+        let (exceptions, exception_errors) = ExceptionSet::compile(loaded_exceptions, &self.limits);
+        errors.extend(exception_errors);
+        let set = set.with_exceptions(exceptions);
         let mut compile_errors: BTreeMap<String, portal_rules::Error> = BTreeMap::new();
         for error in errors {
             let location = error.origin().map(|o| o.source.clone()).unwrap_or_default();
@@ -221,9 +260,19 @@ impl Reconciler {
             lookups.watch(&targets, crate::cache::LIST_WAIT).await;
         }
         self.rules.store(set);
-        self.cluster.write_status(&compile_errors, &self.rules.load()).await;
+        let set = self.rules.load();
+        self.cluster.write_status(&compile_errors, &set).await;
+        let now = std::time::SystemTime::now();
+        self.exceptions.write_status(&compile_errors, set.exceptions(), now).await;
+        let exceptions = self.exceptions.counts(set.exceptions(), now);
         self.generation += 1;
-        let ready = self.cluster.is_ready();
-        self.snapshot.send_replace(SourcesSnapshot { generation: self.generation, rules: names, problems, ready });
+        let ready = self.cluster.is_ready() && self.exceptions.is_ready();
+        self.snapshot.send_replace(SourcesSnapshot {
+            generation: self.generation,
+            rules: names,
+            problems,
+            exceptions,
+            ready,
+        });
     }
 }

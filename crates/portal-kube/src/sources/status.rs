@@ -1,8 +1,12 @@
-//! The status Portal writes on a rule resource: `Ready`, `parseError`, `activeOn`.
+//! The status Portal writes on a rule resource (`Ready`, `parseError`, `activeOn`) and on an
+//! exception resource (`Ready`, `expired`, `parseError`).
 
+use std::time::SystemTime;
+
+use portal_rules::exception::CompiledException;
 use portal_rules::{CompiledRule, Error, ExpressionField, Mode, format_rfc3339};
 
-use crate::api::{Condition, ConditionStatus, ParseError, RuleStatus};
+use crate::api::{Condition, ConditionStatus, ExceptionStatus, ParseError, RuleStatus};
 
 /// What the status of a rule resource of `generation`, whose status is `previous`, should say,
 /// given its validation/compile error or the rule in force. Pure.
@@ -62,6 +66,66 @@ pub(crate) fn desired_status(
         last_applied,
         active_on,
     }
+}
+
+/// What the status of an exception resource should say at `now`, given its validation/compile
+/// error or the exception in force. Pure.
+pub(crate) fn desired_exception_status(
+    generation: Option<i64>,
+    previous: Option<&ExceptionStatus>,
+    error: Option<&Error>,
+    in_force: Option<&CompiledException>,
+    now: SystemTime,
+) -> ExceptionStatus {
+    let mut expired = false;
+    let (status, reason, message, parse_error) = match (error, in_force) {
+        (Some(error), _) => {
+            let (reason, parse_error) = describe(error);
+            (ConditionStatus::False, reason, parse_error.message.clone(), Some(parse_error))
+        }
+        (None, Some(exception)) => match exception.expires() {
+            Some(expires) if exception.is_expired(now) => {
+                expired = true;
+                let message = format!("expired at {}: it exempts nothing", format_rfc3339(expires));
+                (ConditionStatus::False, "Expired", message, None)
+            }
+            Some(expires) => {
+                (ConditionStatus::True, "Active", format!("in force until {}", format_rfc3339(expires)), None)
+            }
+            None => (ConditionStatus::True, "Active", "in force; it does not expire".to_owned(), None),
+        },
+        (None, None) => (ConditionStatus::Unknown, "Pending", "not compiled yet".to_owned(), None),
+    };
+    let previous_ready = previous.and_then(|s| s.conditions.iter().find(|c| c.type_ == "Ready"));
+    let last_transition_time = match previous_ready {
+        Some(ready) if ready.status == status && ready.reason == reason => ready.last_transition_time.clone(),
+        _ => format_rfc3339(now),
+    };
+    ExceptionStatus {
+        conditions: vec![Condition {
+            type_: "Ready".to_owned(),
+            status,
+            reason: reason.to_owned(),
+            message,
+            last_transition_time,
+            observed_generation: generation,
+        }],
+        observed_generation: generation,
+        expired,
+        parse_error,
+    }
+}
+
+/// Whether two exception statuses say the same, timestamps aside.
+pub(crate) fn same_exception_status(a: &ExceptionStatus, b: &ExceptionStatus) -> bool {
+    let strip = |status: &ExceptionStatus| {
+        let mut status = status.clone();
+        for condition in &mut status.conditions {
+            condition.last_transition_time.clear();
+        }
+        status
+    };
+    strip(a) == strip(b)
 }
 
 /// Whether two statuses say the same, timestamps aside.

@@ -44,7 +44,12 @@ pub async fn apply_crd_files(client: &kube::Client, dir: &Path, files: &[&str]) 
 /// Applies the CRDs from deploy/crds/ (the shipped files, not the Rust types).
 pub async fn install_crds(client: &kube::Client) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/crds");
-    apply_crd_files(client, &dir, &["portalclusterrules.yaml", "portalrules.yaml"]).await;
+    apply_crd_files(
+        client,
+        &dir,
+        &["portalclusterrules.yaml", "portalrules.yaml", "portalclusterexceptions.yaml", "portalexceptions.yaml"],
+    )
+    .await;
 }
 
 /// Applies the report CRDs of deploy/reports/ (the shipped files).

@@ -1,0 +1,184 @@
+//! `PortalClusterException` and `PortalException` resources as a source of exceptions: watched,
+//! turned into [`LoadedException`]s, and given a status that says whether each is in force,
+//! expired or rejected.
+
+use std::collections::BTreeMap;
+use std::time::SystemTime;
+
+use kube::Api;
+use portal_rules::exception::{ExceptionSet, LoadedException, exception_from_document};
+use portal_rules::{Document, Origin};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use super::event::{ExceptionEvent, ExceptionResource, ResourceKind, SourceEvent, SourceProblem};
+use super::status::{desired_exception_status, same_exception_status};
+use super::watching::{Change, watch_resources};
+use crate::api::{ExceptionResourceKey, PortalClusterException, PortalException};
+use crate::writers::write_exception_status;
+
+/// How many exceptions are in each state, for the metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ExceptionCounts {
+    pub active: usize,
+    pub expired: usize,
+    pub rejected: usize,
+}
+
+/// The exception resources known, and what was last written to their status.
+pub(crate) struct ClusterExceptions {
+    client: Option<kube::Client>,
+    resources: BTreeMap<ExceptionResourceKey, ExceptionResource>,
+    /// Validation errors of the last rebuild, by resource.
+    spec_errors: BTreeMap<ExceptionResourceKey, portal_rules::Error>,
+    listed_cluster: bool,
+    listed_namespaced: bool,
+}
+
+impl ClusterExceptions {
+    pub fn new(client: Option<kube::Client>) -> ClusterExceptions {
+        ClusterExceptions {
+            client,
+            resources: BTreeMap::new(),
+            spec_errors: BTreeMap::new(),
+            listed_cluster: false,
+            listed_namespaced: false,
+        }
+    }
+
+    /// Whether both kinds have been listed (always true without a cluster).
+    pub fn is_ready(&self) -> bool {
+        self.client.is_none() || (self.listed_cluster && self.listed_namespaced)
+    }
+
+    /// Records an event; returns whether an exception changed (a status-only update does not).
+    pub fn apply(&mut self, event: ExceptionEvent) -> bool {
+        match event {
+            ExceptionEvent::Applied(resource) => {
+                let changed = self.resources.get(&resource.key).is_none_or(|old| {
+                    old.generation != resource.generation || old.object.get("spec") != resource.object.get("spec")
+                });
+                self.resources.insert(resource.key.clone(), *resource);
+                changed
+            }
+            ExceptionEvent::Deleted(key) => self.resources.remove(&key).is_some(),
+            ExceptionEvent::Listed(kind, resources) => {
+                self.resources.retain(|key, _| match kind {
+                    ResourceKind::Cluster => !matches!(key, ExceptionResourceKey::Cluster(_)),
+                    ResourceKind::Namespaced => !matches!(key, ExceptionResourceKey::Namespaced(..)),
+                });
+                for resource in resources {
+                    self.resources.insert(resource.key.clone(), resource);
+                }
+                match kind {
+                    ResourceKind::Cluster => self.listed_cluster = true,
+                    ResourceKind::Namespaced => self.listed_namespaced = true,
+                }
+                true
+            }
+        }
+    }
+
+    /// Every valid exception resource, in a stable order (cluster-wide first, then by namespace
+    /// and name), and the problems of the others.
+    pub fn loaded_exceptions(&mut self) -> (Vec<LoadedException>, Vec<SourceProblem>) {
+        self.spec_errors.clear();
+        let mut exceptions = Vec::new();
+        let mut problems = Vec::new();
+        for (key, resource) in &self.resources {
+            let document = Document { origin: Origin::new(key.to_string(), None), value: resource.object.clone() };
+            match exception_from_document(&document) {
+                Ok(exception) => exceptions.push(exception),
+                Err(error) => {
+                    problems.push(SourceProblem { location: key.to_string(), message: error.to_string() });
+                    self.spec_errors.insert(key.clone(), error);
+                }
+            }
+        }
+        (exceptions, problems)
+    }
+
+    /// How many exceptions are in force, expired and rejected at `now`, given the compiled set.
+    pub fn counts(&self, set: &ExceptionSet, now: SystemTime) -> ExceptionCounts {
+        let expired = set.exceptions().iter().filter(|exception| exception.is_expired(now)).count();
+        ExceptionCounts {
+            active: set.exceptions().len() - expired,
+            expired,
+            rejected: self.resources.len() - set.exceptions().len(),
+        }
+    }
+
+    /// Writes the status of every exception resource whose status changed.
+    pub async fn write_status(
+        &mut self,
+        compile_errors: &BTreeMap<String, portal_rules::Error>,
+        set: &ExceptionSet,
+        now: SystemTime,
+    ) {
+        let Some(client) = self.client.clone() else { return };
+        for (key, resource) in &mut self.resources {
+            let reference = key.to_string();
+            let error = self.spec_errors.get(key).or_else(|| compile_errors.get(&reference));
+            let in_force = set.exceptions().iter().find(|exception| exception.reference() == reference);
+            let desired = desired_exception_status(resource.generation, resource.status.as_ref(), error, in_force, now);
+            if resource.status.as_ref().is_some_and(|current| same_exception_status(current, &desired)) {
+                continue;
+            }
+            match write_exception_status(&client, key, &desired).await {
+                Ok(()) => resource.status = Some(desired),
+                Err(error) => tracing::warn!(resource = %key, "writing exception status failed: {error}"),
+            }
+        }
+    }
+}
+
+/// Starts one watcher per exception kind.
+pub(crate) fn spawn_watchers(client: kube::Client, events: mpsc::Sender<SourceEvent>) -> Vec<JoinHandle<()>> {
+    vec![
+        tokio::spawn(watch_resources(
+            Api::<PortalClusterException>::all(client.clone()),
+            "PortalClusterException",
+            events.clone(),
+            |change| exception_event(change, ResourceKind::Cluster),
+        )),
+        tokio::spawn(watch_resources(Api::<PortalException>::all(client), "PortalException", events, |change| {
+            exception_event(change, ResourceKind::Namespaced)
+        })),
+    ]
+}
+
+fn exception_event<K: kube::Resource + serde::Serialize>(change: Change<K>, kind: ResourceKind) -> Option<SourceEvent> {
+    let event = match change {
+        Change::Listed(objects) => {
+            ExceptionEvent::Listed(kind, objects.iter().filter_map(|object| to_resource(object, kind)).collect())
+        }
+        Change::Applied(object) => ExceptionEvent::Applied(Box::new(to_resource(&object, kind)?)),
+        Change::Deleted(object) => ExceptionEvent::Deleted(key_of(&object, kind)?),
+        // Without the exception CRDs there are no exceptions; the rules are enforced in full and
+        // readiness does not wait for a kind that cannot be listed.
+        Change::Absent => ExceptionEvent::Listed(kind, Vec::new()),
+    };
+    Some(SourceEvent::Exceptions(event))
+}
+
+fn key_of<K: kube::Resource>(object: &K, kind: ResourceKind) -> Option<ExceptionResourceKey> {
+    let meta = object.meta();
+    let name = meta.name.clone()?;
+    Some(match kind {
+        ResourceKind::Cluster => ExceptionResourceKey::Cluster(name),
+        ResourceKind::Namespaced => ExceptionResourceKey::Namespaced(meta.namespace.clone()?, name),
+    })
+}
+
+fn to_resource<K: kube::Resource + serde::Serialize>(object: &K, kind: ResourceKind) -> Option<ExceptionResource> {
+    let key = key_of(object, kind)?;
+    let value = match serde_json::to_value(object) {
+        Ok(value) => value,
+        Err(error) => {
+            tracing::warn!(resource = %key, "cannot read exception resource: {error}");
+            return None;
+        }
+    };
+    let status = value.get("status").cloned().and_then(|s| serde_json::from_value(s).ok());
+    Some(ExceptionResource { key, generation: object.meta().generation, object: value, status })
+}
