@@ -127,6 +127,34 @@ fn policy_report_output_is_one_report_per_resource() {
     assert!(report["summary"]["fail"].as_u64().unwrap() >= 4, "{}", report["summary"]);
 }
 
+#[test]
+fn exceptions_turn_the_rules_they_exempt_into_skips() {
+    let args = ["check", "--rules", "examples/rules", "--exceptions", "examples/exceptions"];
+    let output = portal(&[&args[..], &["--output", "policy-report", "examples/manifests"]].concat());
+    assert_eq!(output.status.code(), Some(1), "other violations still deny: {}", stderr(&output));
+    let docs = portal_rules::parse_documents("out", &stdout(&output)).unwrap();
+    let items = docs[0].value["items"].as_array().unwrap().clone();
+    let legacy = items.iter().find(|i| i["scope"]["name"] == "legacy-app").unwrap();
+    let skipped: Vec<_> = legacy["results"].as_array().unwrap().iter().filter(|r| r["result"] == "skip").collect();
+    assert_eq!(skipped.len(), 2, "{legacy:#}");
+    assert_eq!(skipped[0]["properties"]["exception"], "PortalException/shop/legacy-app-runs-as-root");
+    assert_eq!(legacy["summary"]["skip"], 2);
+    let table = stdout(&portal(&[&args[..], &["examples/manifests"]].concat()));
+    assert!(table.contains("2 rules not evaluated on an object an exception exempts"), "{table}");
+
+    // A bad exception is bad input: where, which field, what to do.
+    let dir = temp_dir("bad-exception");
+    let bad = dir.join("exception.yaml");
+    std::fs::write(
+        &bad,
+        "apiVersion: portal.io/v1alpha1\nkind: PortalException\nmetadata: {name: x, namespace: shop}\nspec: {rules: ['*']}\n",
+    )
+    .unwrap();
+    let output = portal(&["check", "--rules", "examples/rules", "--exceptions", bad.to_str().unwrap(), "examples/manifests"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("exception.yaml:1: field `spec`: missing field `justification`"), "{}", stderr(&output));
+}
+
 /// The YAML and JSON outputs are written piece by piece as objects are checked; both must still
 /// be one document, and the same one: multi-line messages, skipped documents and errors included,
 /// and with no objects at all.
