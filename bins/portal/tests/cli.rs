@@ -150,9 +150,14 @@ fn exceptions_turn_the_rules_they_exempt_into_skips() {
         "apiVersion: portal.io/v1alpha1\nkind: PortalException\nmetadata: {name: x, namespace: shop}\nspec: {rules: ['*']}\n",
     )
     .unwrap();
-    let output = portal(&["check", "--rules", "examples/rules", "--exceptions", bad.to_str().unwrap(), "examples/manifests"]);
+    let output =
+        portal(&["check", "--rules", "examples/rules", "--exceptions", bad.to_str().unwrap(), "examples/manifests"]);
     assert_eq!(output.status.code(), Some(2));
-    assert!(stderr(&output).contains("exception.yaml:1: field `spec`: missing field `justification`"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("exception.yaml:1: field `spec`: missing field `justification`"),
+        "{}",
+        stderr(&output)
+    );
 }
 
 /// The YAML and JSON outputs are written piece by piece as objects are checked; both must still

@@ -14,4 +14,6 @@ mod rules;
 pub use manifests::{Manifest, ManifestDocuments, ManifestFiles, ManifestItem, Manifests, Unit, load_manifest_paths};
 pub use paths::{Expansion, MAX_FILE_BYTES, expand_paths, read_source};
 pub use problem::{Error, Problem};
-pub use rules::{RuleFile, is_test_file, load_exception_paths, load_rule_file, load_rule_paths, rule_files};
+pub use rules::{
+    RuleFile, is_test_file, load_exception_file, load_exception_paths, load_rule_file, load_rule_paths, rule_files,
+};

@@ -101,28 +101,33 @@ pub fn load_exception_paths(paths: &[PathBuf]) -> (Vec<LoadedException>, Vec<Pro
     };
     problems.extend(skipped);
     for file in files {
-        let text = match read_source(&file.path) {
-            Ok(text) => text,
-            Err(error) => {
-                problems.push(Problem::from_error(&error));
-                continue;
-            }
-        };
-        let documents = match parse_documents(&file.path.display().to_string(), &text) {
-            Ok(documents) => documents,
-            Err(error) => {
-                problems.push(Problem::from_rules_error(&error));
-                continue;
-            }
-        };
-        for document in documents {
-            if file.in_directory && !is_exception(&document.value) {
-                continue;
-            }
-            match exception_from_document(&document) {
-                Ok(exception) => exceptions.push(exception),
-                Err(error) => problems.push(Problem::from_rules_error(&error)),
-            }
+        let (loaded, file_problems) = load_exception_file(&file);
+        exceptions.extend(loaded);
+        problems.extend(file_problems);
+    }
+    (exceptions, problems)
+}
+
+/// Loads the exceptions of one file: inside a directory its exception documents (the rules and
+/// fixtures beside them are passed over); a file named explicitly must hold only exceptions.
+pub fn load_exception_file(file: &RuleFile) -> (Vec<LoadedException>, Vec<Problem>) {
+    let text = match read_source(&file.path) {
+        Ok(text) => text,
+        Err(error) => return (Vec::new(), vec![Problem::from_error(&error)]),
+    };
+    let documents = match parse_documents(&file.path.display().to_string(), &text) {
+        Ok(documents) => documents,
+        Err(error) => return (Vec::new(), vec![Problem::from_rules_error(&error)]),
+    };
+    let mut exceptions = Vec::new();
+    let mut problems = Vec::new();
+    for document in documents {
+        if file.in_directory && !is_exception(&document.value) {
+            continue;
+        }
+        match exception_from_document(&document) {
+            Ok(exception) => exceptions.push(exception),
+            Err(error) => problems.push(Problem::from_rules_error(&error)),
         }
     }
     (exceptions, problems)

@@ -155,3 +155,48 @@ async fn the_rule_set_evaluates_within_the_configured_limits() {
     // 3 elements for the outer loop, 2 for each inner one: over 5.
     assert!(results[0].errors[0].message.contains("more than 5 elements"), "{:?}", results[0].errors);
 }
+
+/// Exceptions beside the rules in a folder are honoured and hot-reloaded; a bad one is a bad
+/// file that keeps its last good content.
+#[tokio::test]
+async fn exceptions_in_a_rule_folder_are_honoured() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "rules.yaml", &rule("no-host-network", "spec.hostNetwork == true"));
+    let exception = |justification: &str| {
+        format!(
+            "apiVersion: portal.io/v1alpha1\nkind: PortalException\nmetadata: {{name: tools, namespace: ops}}\n\
+             spec: {{rules: [no-host-network], justification: {justification:?}}}\n"
+        )
+    };
+    write(dir.path(), "exceptions.yaml", &exception("node debugging"));
+    let sources = RuleSources::start(SourcesConfig {
+        cluster: None,
+        folders: vec![dir.path().to_owned()],
+        debounce: Duration::from_millis(50),
+        limits: Default::default(),
+        lookups: None,
+    })
+    .unwrap();
+    let ready = sources.wait_ready().await;
+    assert!(ready.problems.is_empty(), "{:?}", ready.problems);
+    assert_eq!(ready.rules, ["no-host-network"]);
+    assert_eq!((ready.exceptions.active, ready.exceptions.rejected), (1, 0));
+    let evaluate = |namespace: &str| {
+        let pod = serde_json::json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": namespace},
+                                     "spec": {"hostNetwork": true, "containers": []}});
+        let rules = sources.rules().load();
+        let activation =
+            portal_rules::Activation::new(portal_rules::EvaluationInput { object: Some(&pod), ..Default::default() });
+        let results = rules.evaluate(&activation, portal_rules::ModeFilter::Any);
+        results[0].outcome()
+    };
+    assert_eq!(evaluate("ops"), portal_rules::Outcome::Skip);
+    assert_eq!(evaluate("shop"), portal_rules::Outcome::Fail);
+
+    // An exception without a justification is a bad file: reported, the last good one kept.
+    write(dir.path(), "exceptions.yaml", &exception(" "));
+    let (snapshot, _) = wait_for(&sources, |s| !s.problems.is_empty()).await;
+    assert!(snapshot.problems[0].message.contains("`spec.justification`: is required"), "{:?}", snapshot.problems);
+    assert_eq!(snapshot.exceptions.rejected, 1);
+    assert_eq!(evaluate("ops"), portal_rules::Outcome::Skip);
+}

@@ -25,6 +25,14 @@ pub struct ExceptionCounts {
     pub rejected: usize,
 }
 
+impl ExceptionCounts {
+    /// The exceptions of `set` in force and expired at `now`, and `rejected` others.
+    pub(crate) fn of(set: &ExceptionSet, rejected: usize, now: SystemTime) -> ExceptionCounts {
+        let expired = set.exceptions().iter().filter(|exception| exception.is_expired(now)).count();
+        ExceptionCounts { active: set.exceptions().len() - expired, expired, rejected }
+    }
+}
+
 /// The exception resources known, and what was last written to their status.
 pub(crate) struct ClusterExceptions {
     client: Option<kube::Client>,
@@ -96,16 +104,6 @@ impl ClusterExceptions {
             }
         }
         (exceptions, problems)
-    }
-
-    /// How many exceptions are in force, expired and rejected at `now`, given the compiled set.
-    pub fn counts(&self, set: &ExceptionSet, now: SystemTime) -> ExceptionCounts {
-        let expired = set.exceptions().iter().filter(|exception| exception.is_expired(now)).count();
-        ExceptionCounts {
-            active: set.exceptions().len() - expired,
-            expired,
-            rejected: self.resources.len() - set.exceptions().len(),
-        }
     }
 
     /// Writes the status of every exception resource whose status changed.

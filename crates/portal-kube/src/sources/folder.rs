@@ -1,34 +1,48 @@
 //! Rule folders as a rule source: read at start, re-read when a file changes. A file that
-//! turns bad keeps its last good rules in force until it is fixed, and its error is reported.
+//! turns bad keeps its last good rules (and exceptions) in force until it is fixed, and its
+//! error is reported. Exceptions count inside folders only, as `portal check --exceptions`
+//! reads them; a rule file named on its own holds rules.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use notify::{RecommendedWatcher, RecursiveMode, Watcher};
-use portal_files::{RuleFile, load_rule_file, rule_files};
+use portal_files::{RuleFile, load_exception_file, load_rule_file, rule_files};
+use portal_rules::exception::{ExceptionSet, LoadedException};
 use portal_rules::{LoadedRule, RuleLimits, RuleSet};
 use tokio::sync::mpsc;
 
 use super::event::{SourceEvent, SourceProblem};
 
-/// The rules of every file, as last loaded without error, and the files' current problems.
+/// What one file holds.
+#[derive(Clone)]
+struct FileContent {
+    rules: Vec<LoadedRule>,
+    exceptions: Vec<LoadedException>,
+}
+
+/// The rules and exceptions of every file, as last loaded without error, and the files' current
+/// problems.
 pub(crate) struct FolderRules {
     roots: Vec<PathBuf>,
-    good: BTreeMap<RuleFile, Vec<LoadedRule>>,
+    good: BTreeMap<RuleFile, FileContent>,
     problems: Vec<SourceProblem>,
+    /// How many of `problems` are about exceptions.
+    exception_problems: usize,
     /// The rule set's limits: a rule over them makes its file bad.
     limits: RuleLimits,
 }
 
 impl FolderRules {
     pub fn new(roots: Vec<PathBuf>, limits: RuleLimits) -> FolderRules {
-        FolderRules { roots, good: BTreeMap::new(), problems: Vec::new(), limits }
+        FolderRules { roots, good: BTreeMap::new(), problems: Vec::new(), exception_problems: 0, limits }
     }
 
     /// Re-reads every file. A file that now has any problem (YAML, schema, CEL) keeps the rules
     /// it last loaded cleanly; a file that is gone takes its rules with it.
     pub fn reload(&mut self) {
         self.problems.clear();
+        self.exception_problems = 0;
         let files = match rule_files(&self.roots) {
             Ok((files, skipped)) => {
                 self.problems.extend(
@@ -45,29 +59,37 @@ impl FolderRules {
         };
         let mut good = BTreeMap::new();
         for file in files {
-            let (rules, problems) = load_rule_file(&file);
+            let (rules, mut problems) = load_rule_file(&file);
+            let (exceptions, exception_problems) =
+                if file.in_directory { load_exception_file(&file) } else { (Vec::new(), Vec::new()) };
             // Compile the file on its own too: a CEL error is a bad file as much as bad YAML.
+            let as_problem = |error: &portal_rules::Error| SourceProblem {
+                location: error.origin().map(ToString::to_string).unwrap_or_default(),
+                message: error.to_string(),
+            };
             let compile_problems: Vec<SourceProblem> = RuleSet::compile_with_limits(rules.clone(), self.limits.clone())
                 .1
                 .iter()
                 .filter(|error| !matches!(error, portal_rules::Error::DuplicateRuleName { .. }))
-                .map(|error| SourceProblem {
-                    location: error.origin().map(ToString::to_string).unwrap_or_default(),
-                    message: error.to_string(),
-                })
+                .map(as_problem)
                 .collect();
-            let bad = !problems.is_empty() || !compile_problems.is_empty();
+            let exception_compile_problems: Vec<SourceProblem> =
+                ExceptionSet::compile(exceptions.clone(), &self.limits).1.iter().map(as_problem).collect();
+            self.exception_problems += exception_problems.len() + exception_compile_problems.len();
+            problems.extend(exception_problems);
+            let bad = !problems.is_empty() || !compile_problems.is_empty() || !exception_compile_problems.is_empty();
             self.problems.extend(
                 problems.into_iter().map(|p| SourceProblem { location: p.location.clone(), message: p.to_string() }),
             );
             self.problems.extend(compile_problems);
+            self.problems.extend(exception_compile_problems);
             if bad {
                 if let Some(previous) = self.good.remove(&file) {
                     tracing::warn!(file = %file.path.display(), "keeping the last good rules of a file with errors");
                     good.insert(file, previous);
                 }
             } else {
-                good.insert(file, rules);
+                good.insert(file, FileContent { rules, exceptions });
             }
         }
         self.good = good;
@@ -75,7 +97,17 @@ impl FolderRules {
 
     /// The rules in force from the folders, in file order.
     pub fn loaded_rules(&self) -> Vec<LoadedRule> {
-        self.good.values().flatten().cloned().collect()
+        self.good.values().flat_map(|content| content.rules.iter().cloned()).collect()
+    }
+
+    /// The exceptions in force from the folders, in file order.
+    pub fn loaded_exceptions(&self) -> Vec<LoadedException> {
+        self.good.values().flat_map(|content| content.exceptions.iter().cloned()).collect()
+    }
+
+    /// How many of the current problems are about exceptions.
+    pub fn exception_problems(&self) -> usize {
+        self.exception_problems
     }
 
     pub fn problems(&self) -> Vec<SourceProblem> {

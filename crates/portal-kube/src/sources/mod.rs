@@ -237,9 +237,13 @@ impl Reconciler {
         problems.extend(self.folders.problems());
 
         let (set, mut errors) = RuleSet::compile_with_limits(loaded, self.limits.clone());
-        let (loaded_exceptions, exception_problems) = self.exceptions.loaded_exceptions();
+        // Resources first, then folders, as for rules: the first exception that applies is named.
+        let (mut loaded_exceptions, exception_problems) = self.exceptions.loaded_exceptions();
+        loaded_exceptions.extend(self.folders.loaded_exceptions());
+        let mut rejected_exceptions = exception_problems.len() + self.folders.exception_problems();
         problems.extend(exception_problems);
         let (exceptions, exception_errors) = ExceptionSet::compile(loaded_exceptions, &self.limits);
+        rejected_exceptions += exception_errors.len();
         errors.extend(exception_errors);
         let set = set.with_exceptions(exceptions);
         let mut compile_errors: BTreeMap<String, portal_rules::Error> = BTreeMap::new();
@@ -264,7 +268,7 @@ impl Reconciler {
         self.cluster.write_status(&compile_errors, &set).await;
         let now = std::time::SystemTime::now();
         self.exceptions.write_status(&compile_errors, set.exceptions(), now).await;
-        let exceptions = self.exceptions.counts(set.exceptions(), now);
+        let exceptions = ExceptionCounts::of(set.exceptions(), rejected_exceptions, now);
         self.generation += 1;
         let ready = self.cluster.is_ready() && self.exceptions.is_ready();
         self.snapshot.send_replace(SourcesSnapshot {
