@@ -70,6 +70,42 @@ fn benches(c: &mut Criterion) {
     group
         .bench_function("restricted+examples/pod-10-containers", |b| b.iter(|| evaluate(&everything, &ten_containers)));
 
+    // Exceptions: 40 for other namespaces and 10 cluster-wide whose condition is evaluated on the
+    // Pod and is false; and one that exempts the Pod from every rule — what a cluster full of
+    // exceptions costs every object, and what an exempted object costs.
+    let with_exceptions = |exempting: bool| {
+        let mut text: String = (0..50)
+            .map(|i| {
+                let (kind, namespace) = if i < 40 {
+                    ("PortalException", format!(", namespace: team-{i}"))
+                } else {
+                    ("PortalClusterException", String::new())
+                };
+                format!(
+                    "apiVersion: portal.io/v1alpha1\nkind: {kind}\nmetadata: {{name: e{i}{namespace}}}\n\
+                     spec: {{rules: ['pss-*'], justification: bench, \
+                     condition: \"object.metadata.?labels.?legacy.orValue('') == 'true'\"}}\n---\n"
+                )
+            })
+            .collect();
+        if exempting {
+            text.push_str(
+                "apiVersion: portal.io/v1alpha1\nkind: PortalClusterException\nmetadata: {name: all}\n\
+                 spec: {rules: ['*'], justification: bench}\n",
+            );
+        }
+        let (loaded, errors) = portal_rules::exception::load_exceptions("bench", &text);
+        assert!(errors.is_empty(), "{errors:?}");
+        let (exceptions, errors) = portal_rules::exception::ExceptionSet::compile(loaded, &Default::default());
+        assert!(errors.is_empty(), "{errors:?}");
+        compile(restricted_rules()).with_exceptions(exceptions)
+    };
+    let fifty = with_exceptions(false);
+    let exempted = with_exceptions(true);
+    group.bench_function("restricted+50-exceptions/typical-pod", |b| b.iter(|| evaluate(&fifty, &typical_pod)));
+    group
+        .bench_function("restricted+exempting-exception/typical-pod", |b| b.iter(|| evaluate(&exempted, &typical_pod)));
+
     // The interpreter's floor: as many trivial rules as the restricted set has.
     let trivial: String = (0..restricted.len())
         .map(|i| format!("name: trivial-{i}\nmatch: {{gvk: [{{group: '', version: v1, kind: Pod}}]}}\nrule: spec.hostNetwork == true\n---\n"))

@@ -268,7 +268,8 @@ impl RuleSet {
             max_iterations: self.limits.max_iterations,
             cancel: progress.map(Progress::cancel_flag),
         };
-        let exceptions = if matching.is_empty() {
+        // Without exceptions (the common case) nothing more is computed per object.
+        let exceptions = if matching.is_empty() || self.exceptions.is_empty() {
             Vec::new()
         } else {
             let target = MatchTarget::new(activation.identity(), &activation.input);
