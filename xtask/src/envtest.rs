@@ -165,7 +165,7 @@ fn open_lock(root: &Path, key: &str) -> Result<(File, PathBuf)> {
 }
 
 /// `<root>` as described in the module docs; `var` looks up an environment variable.
-fn cache_root(var: impl Fn(&str) -> Option<OsString>) -> Result<PathBuf> {
+pub(crate) fn cache_root(var: impl Fn(&str) -> Option<OsString>) -> Result<PathBuf> {
     let set = |name: &str| var(name).filter(|value| !value.is_empty()).map(PathBuf::from);
     let root = if let Some(dir) = set(CACHE_ENV) {
         dir

@@ -43,6 +43,17 @@ impl Go {
     /// Runs `go args…` in `dir` and returns its stdout. Its stderr goes to
     /// `<log_dir>/NN-<step>.log`; on failure the error names the step and shows the tail.
     pub(crate) fn run(&self, step: &str, dir: &Path, args: &[&str]) -> Result<String> {
+        self.run_with_env(step, dir, args, &[])
+    }
+
+    /// [`Go::run`] with extra environment variables (e.g. `GOBIN` for `go install`).
+    pub(crate) fn run_with_env(
+        &self,
+        step: &str,
+        dir: &Path,
+        args: &[&str],
+        env: &[(&str, &std::ffi::OsStr)],
+    ) -> Result<String> {
         let number = self.steps.get() + 1;
         self.steps.set(number);
         let slug: String = step.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect();
@@ -61,6 +72,7 @@ impl Go {
             .env("GOFLAGS", "-mod=mod")
             .env("CGO_ENABLED", "0")
             .env("GOWORK", "off")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stderr(log)
             .output()

@@ -15,6 +15,7 @@ mod elf;
 mod envtest;
 mod fuzz;
 mod go;
+mod helm;
 mod image;
 mod lockfile;
 mod project;
@@ -41,6 +42,9 @@ commands:
            `bench lookups`: its webhook at 500 reviews/s with lookup rules and 10,000 Pods cached;
            `bench check`: `portal check` of a release binary over 40,000 generated Pods
   crds     regenerate deploy/crds/ from the Rust types; with --check, fail if they drifted
+  chart    copy the CRDs into deploy/helm/portal, lint it (default values and every feature on)
+           and render deploy/manifests/portal.yaml; with --check, fail if anything drifted
+  helm     build helm into the per-user tool cache (like envtest) and print its path
   dist     the static release binary (x86_64-unknown-linux-musl, cargo-auditable), its .tar.gz
            and SHA256SUMS in target/dist/, built reproducibly (needs musl-gcc: musl-tools)
   image    dist, then the OCI image (layout target/dist/oci/ and portal-<version>-oci.tar);
@@ -76,6 +80,11 @@ fn main() -> Result<()> {
         Some("audit") => deny::audit_main(&args[1..]),
         Some("lockfile-check") => lockfile::main(&args[1..]),
         Some("fuzz") => fuzz::main(&args[1..]),
+        Some("chart") => helm::chart_main(&args[1..]),
+        Some("helm") => {
+            println!("{}", helm::ensure()?.display());
+            Ok(())
+        }
         Some("crds") => match args.get(1).map(String::as_str) {
             None => crds(false),
             Some("--check") => crds(true),
@@ -94,7 +103,9 @@ fn test() -> Result<()> {
     // (and every later run) finds it.
     let assets = envtest::ensure()?;
     eprintln!("{}={}", envtest::ASSETS_ENV, assets.display());
-    let env = [(envtest::ASSETS_ENV, assets.as_os_str())];
+    let helm = helm::ensure()?;
+    eprintln!("{}={}", helm::HELM_ENV, helm.display());
+    let env = [(envtest::ASSETS_ENV, assets.as_os_str()), (helm::HELM_ENV, helm.as_os_str())];
     cargo(&["fmt", "--all", "--check"])?;
     cargo(&["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"])?;
     cargo_with_env(&["test", "--workspace", "--all-targets", "--locked"], &env)?;
