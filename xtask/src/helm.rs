@@ -134,7 +134,8 @@ fn copies(root: &Path) -> Result<Vec<(PathBuf, PathBuf)>> {
         ("openreports.io", ["reports.yaml", "clusterreports.yaml"]),
     ] {
         for file in files {
-            pairs.push((root.join("deploy/reports").join(file), chart.join("files/report-crds").join(group).join(file)));
+            pairs
+                .push((root.join("deploy/reports").join(file), chart.join("files/report-crds").join(group).join(file)));
         }
     }
     pairs.sort();

@@ -417,6 +417,12 @@ impl TestEnv {
         &self.token
     }
 
+    /// A kubeconfig for this API server that authenticates with `token` (e.g. a ServiceAccount's,
+    /// from a TokenRequest), to run something with exactly that identity's permissions.
+    pub fn kubeconfig_with_token(&self, token: &str) -> String {
+        kubeconfig(&self.server_url, &self.ca_pem, token)
+    }
+
     /// The temporary directory with the certificates, data and logs (`etcd.log`,
     /// `kube-apiserver.log`).
     pub fn dir(&self) -> &Path {

@@ -32,3 +32,16 @@ pub async fn install_crds(client: &kube::Client, dir: &str, files: &[&str]) {
 pub async fn install_report_crds(client: &kube::Client) {
     install_crds(client, "deploy/reports", &["policyreports.yaml", "clusterpolicyreports.yaml"]).await;
 }
+
+/// Waits until every CustomResourceDefinition among `documents` is established.
+pub async fn wait_until_served(client: &kube::Client, documents: &[serde_json::Value]) {
+    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
+    for crd in documents.iter().filter(|d| d["kind"] == "CustomResourceDefinition") {
+        let name = crd["metadata"]["name"].as_str().unwrap().to_owned();
+        let established = kube::runtime::conditions::is_crd_established();
+        tokio::time::timeout(WAIT, kube::runtime::wait::await_condition(api.clone(), &name, established))
+            .await
+            .unwrap()
+            .unwrap();
+    }
+}
