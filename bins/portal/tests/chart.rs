@@ -16,7 +16,7 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::authentication::v1::TokenRequest;
 use k8s_openapi::api::core::v1::{Namespace, Pod, ServiceAccount};
 use kube::api::{DynamicObject, GroupVersionKind, Patch, PatchParams, PostParams};
-use kube::{Api, Discovery};
+use kube::{Api, Discovery, Resource};
 use serde_json::{Value, json};
 
 /// The tests of this binary share one control plane, and the RBAC test registers a webhook that
@@ -553,4 +553,95 @@ async fn run_with_the_charts_rbac(env: &'static portal_testenv::TestEnv, release
     let errors: Vec<&str> =
         metrics.lines().filter(|l| l.starts_with("portal_audit_report_writes_total{result=\"error\"}")).collect();
     assert!(errors.iter().all(|line| line.ends_with(" 0")), "{errors:?}");
+}
+
+/// `helm install` into the API server, then `helm uninstall`: the webhook configuration goes
+/// before the Deployment (no window where the API server calls a webhook whose pods are gone),
+/// and the CRDs stay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uninstall_removes_the_webhook_first_and_keeps_the_crds() {
+    use futures::StreamExt;
+    use k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration;
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+    use kube::runtime::watcher;
+
+    let _alone = ONE_AT_A_TIME.lock().await;
+    let env = portal_testenv::shared().await.unwrap();
+    let client = env.client().unwrap();
+    let namespace = env.namespace("helm").await.unwrap();
+    let kubeconfig = env.kubeconfig_path().to_str().unwrap().to_owned();
+    let release = "installed";
+    let helm_in = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend(["--kubeconfig", &kubeconfig, "--namespace", &namespace]);
+        let output = run_helm(&all);
+        assert!(output.status.success(), "helm {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+    };
+    // No pods run here (no kubelet): the webhook must not stop other tests' requests meanwhile.
+    helm_in(&[
+        "install",
+        release,
+        "deploy/helm/portal",
+        "--set",
+        "admission.failurePolicy=Ignore",
+        "--set",
+        "audit.enabled=true",
+        // The wgpolicyk8s.io CRDs are installed already (by the tests above, as by another
+        // engine): this release brings the openreports.io ones.
+        "--set",
+        "audit.reportApi=openreports.io/v1alpha1",
+    ]);
+    let webhooks: Api<ValidatingWebhookConfiguration> = Api::all(client.clone());
+    assert!(webhooks.get_opt(release).await.unwrap().is_some());
+
+    // The resourceVersion at which each object was deleted (etcd revisions are ordered), seen
+    // by watches that are running before the uninstall starts.
+    let (sender, mut deletions) = tokio::sync::mpsc::unbounded_channel::<(&'static str, Option<u64>)>();
+    // What matters of a watch event here: listed (None) or deleted at a revision.
+    fn seen<K: kube::Resource>(event: Result<watcher::Event<K>, watcher::Error>) -> Option<Option<u64>> {
+        match event {
+            Ok(watcher::Event::InitDone) => Some(None),
+            Ok(watcher::Event::Delete(object)) => Some(Some(revision(object.meta()))),
+            _ => None,
+        }
+    }
+    let watch = |events: futures::stream::BoxStream<'static, Option<Option<u64>>>, label: &'static str| {
+        let sender = sender.clone();
+        tokio::spawn(async move {
+            let mut events = events;
+            while let Some(event) = events.next().await {
+                if let Some(what) = event {
+                    let _ = sender.send((label, what));
+                }
+            }
+        })
+    };
+    let by_name = watcher::Config::default().fields(&format!("metadata.name={release}"));
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), &namespace);
+    let _webhook_watch = watch(watcher::watcher(webhooks.clone(), by_name.clone()).map(seen).boxed(), "webhook");
+    let _deployment_watch = watch(watcher::watcher(deployments, by_name).map(seen).boxed(), "deployment");
+    let mut listed = 0;
+    while listed < 2 {
+        let (_, revision) = tokio::time::timeout(common::WAIT, deletions.recv()).await.unwrap().unwrap();
+        listed += usize::from(revision.is_none());
+    }
+    helm_in(&["uninstall", release, "--wait"]);
+    let mut seen = Vec::new();
+    while seen.len() < 2 {
+        let (label, revision) =
+            tokio::time::timeout(common::WAIT, deletions.recv()).await.expect("both deletions seen").unwrap();
+        if let Some(revision) = revision {
+            seen.push((label, revision));
+        }
+    }
+    seen.sort_by_key(|(_, revision)| *revision);
+    assert_eq!(seen[0].0, "webhook", "deleted in this order: {seen:?}");
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    for name in ["portalclusterrules.portal.io", "portalexceptions.portal.io", "reports.openreports.io"] {
+        assert!(crds.get_opt(name).await.unwrap().is_some(), "{name} is kept");
+    }
+}
+
+fn revision(metadata: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> u64 {
+    metadata.resource_version.as_deref().and_then(|v| v.parse().ok()).unwrap_or(0)
 }
