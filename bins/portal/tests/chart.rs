@@ -16,7 +16,7 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::authentication::v1::TokenRequest;
 use k8s_openapi::api::core::v1::{Namespace, Pod, ServiceAccount};
 use kube::api::{DynamicObject, GroupVersionKind, Patch, PatchParams, PostParams};
-use kube::{Api, Discovery, Resource};
+use kube::{Api, Discovery};
 use serde_json::{Value, json};
 
 /// The tests of this binary share one control plane, and the RBAC test registers a webhook that
