@@ -75,6 +75,20 @@ pub enum Command {
     /// Read another engine's policies as Portal rules.
     #[command(subcommand)]
     Import(ImportCommand),
+    /// Convert rule corpora written for other engines into Portal rules, with a report of what
+    /// could not be converted and why, and a `portal test` suite.
+    ///
+    /// Reads Kyverno ClusterPolicies and Policies (kyverno.io/v1 validate rules: patterns,
+    /// anyPattern, CEL expressions; match and exclude on kinds, namespaces, selectors and
+    /// operations), ValidatingAdmissionPolicies with their bindings (as `portal import vap`), and
+    /// Kyverno CLI tests (cli.kyverno.io), whose expected results become the suite. Every rule is
+    /// compiled before it is written; anything without an exact equivalent (JMESPath, foreach,
+    /// matching on the requesting user, mutation, …) is listed on standard error with the reason
+    /// (docs/migration.md).
+    ///
+    /// Exit status: 0 everything converted; 1 something was not converted (the rest is written);
+    /// 2 bad input, or nothing to convert.
+    Migrate(MigrateArgs),
     /// Print the version.
     Version,
     /// Print a shell completion script.
@@ -588,6 +602,17 @@ pub enum ImportCommand {
     ///
     /// Exit status: 0 printed (even if some policies were not imported); 2 bad input.
     Vap(ImportVapArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct MigrateArgs {
+    /// Files or directories of policies (and Kyverno CLI tests); `-` reads stdin.
+    #[arg(value_name = "PATH", required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Write rules.yaml and portal-test.yaml (from the sources' tests, else a skeleton) into this
+    /// directory, created if missing; without it the rules go to standard output.
+    #[arg(long, short = 'o', value_name = "DIR")]
+    pub output_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]

@@ -1,6 +1,7 @@
 //! The `portal` binary: parses the command line and wires it to the library crates.
 
 mod cli;
+mod migrate;
 mod network;
 mod problems;
 #[cfg(test)]
@@ -39,6 +40,7 @@ fn main() -> ExitCode {
         Command::Network(NetworkCommand::Explain(args)) => network::explain(&args),
         Command::Export(ExportCommand::Vap(args)) => export_vap(&args),
         Command::Import(ImportCommand::Vap(args)) => import_vap(&args),
+        Command::Migrate(args) => migrate::migrate(&args),
         Command::Version => {
             println!("portal {}", env!("CARGO_PKG_VERSION"));
             Ok(ExitCode::SUCCESS)

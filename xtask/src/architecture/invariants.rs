@@ -11,7 +11,7 @@ use super::workspace::{self, Workspace};
 
 /// The crates that do no I/O: text in, values out.
 pub const PURE_CRATES: &[&str] =
-    &["portal-cel", "portal-yaml", "portal-rules", "portal-report", "portal-network", "portal-vap"];
+    &["portal-cel", "portal-yaml", "portal-rules", "portal-report", "portal-network", "portal-vap", "portal-migrate"];
 
 /// The workspace crates each dependency-pure crate may depend on, even indirectly.
 const PURE_CRATE_WORKSPACE_DEPENDENCIES: &[(&str, &[&str])] =
@@ -63,6 +63,7 @@ const ALLOWED_DEPENDENCIES: &[(&str, Allowed)] = &[
     ("portal-report", Allowed::Only(&["portal-rules"])),
     ("portal-network", Allowed::Only(&["portal-rules"])),
     ("portal-vap", Allowed::Only(&["portal-rules"])),
+    ("portal-migrate", Allowed::Only(&["portal-rules", "portal-vap"])),
     ("portal-files", Allowed::Only(&["portal-rules"])),
     ("portal-offline", Allowed::Only(&["portal-rules", "portal-files", "portal-report", "portal-network"])),
     (
@@ -371,6 +372,7 @@ mod tests {
                 ("portal-report", &[("portal-rules", N), ("serde", N)]),
                 ("portal-network", &[("portal-rules", N), ("serde", N)]),
                 ("portal-vap", &[("portal-rules", N)]),
+                ("portal-migrate", &[("portal-rules", N), ("portal-vap", N)]),
                 ("portal-files", &[("portal-rules", N)]),
                 ("portal-offline", &[("portal-rules", N), ("portal-files", N), ("portal-report", N)]),
                 (

@@ -10,7 +10,7 @@ use tokio::task::JoinHandle;
 
 use super::event::{ClusterEvent, ResourceKind, RuleResource, SourceEvent, SourceProblem};
 use super::status::{desired_status, same};
-use super::watching::{Change, watch_resources};
+use super::watching::{Absent, Change, resource_event, to_resource, watch_resources};
 use crate::api::{PortalClusterRule, PortalRule, RuleResourceKey};
 use crate::writers::write_rule_status;
 
@@ -42,32 +42,12 @@ impl ClusterRules {
 
     /// Records an event; returns whether a rule changed (a status-only update does not).
     pub fn apply(&mut self, event: ClusterEvent) -> bool {
-        match event {
-            ClusterEvent::Applied(resource) => self.upsert(*resource),
-            ClusterEvent::Deleted(key) => self.resources.remove(&key).is_some(),
-            ClusterEvent::Listed(kind, resources) => {
-                let is_kind = |key: &RuleResourceKey| match kind {
-                    ResourceKind::Cluster => matches!(key, RuleResourceKey::Cluster(_)),
-                    ResourceKind::Namespaced => matches!(key, RuleResourceKey::Namespaced(..)),
-                };
-                self.resources.retain(|key, _| !is_kind(key));
-                for resource in resources {
-                    self.resources.insert(resource.key.clone(), resource);
-                }
-                match kind {
-                    ResourceKind::Cluster => self.listed_cluster = true,
-                    ResourceKind::Namespaced => self.listed_namespaced = true,
-                }
-                true
-            }
+        let (changed, listed) = event.apply_to(&mut self.resources);
+        match listed {
+            Some(ResourceKind::Cluster) => self.listed_cluster = true,
+            Some(ResourceKind::Namespaced) => self.listed_namespaced = true,
+            None => {}
         }
-    }
-
-    fn upsert(&mut self, resource: RuleResource) -> bool {
-        let changed = self.resources.get(&resource.key).is_none_or(|old| {
-            old.generation != resource.generation || old.object.get("spec") != resource.object.get("spec")
-        });
-        self.resources.insert(resource.key.clone(), resource);
         changed
     }
 
@@ -146,36 +126,9 @@ pub(crate) fn spawn_watchers(client: kube::Client, events: mpsc::Sender<SourceEv
 
 /// What a change to a rule resource means to the reconciler.
 fn rule_event<K: kube::Resource + serde::Serialize>(change: Change<K>, kind: ResourceKind) -> Option<SourceEvent> {
-    let event = match change {
-        Change::Listed(objects) => {
-            ClusterEvent::Listed(kind, objects.iter().filter_map(|object| to_resource(object, kind)).collect())
-        }
-        Change::Applied(object) => ClusterEvent::Applied(Box::new(to_resource(&object, kind)?)),
-        Change::Deleted(object) => ClusterEvent::Deleted(key_of(&object, kind)?),
+    match resource_event(change, kind)? {
+        Ok(event) => Some(SourceEvent::Cluster(event)),
         // Without the rule CRDs Portal has no rules to enforce: it stays not ready, saying why.
-        Change::Absent => return None,
-    };
-    Some(SourceEvent::Cluster(event))
-}
-
-fn key_of<K: kube::Resource>(object: &K, kind: ResourceKind) -> Option<RuleResourceKey> {
-    let meta = object.meta();
-    let name = meta.name.clone()?;
-    Some(match kind {
-        ResourceKind::Cluster => RuleResourceKey::Cluster(name),
-        ResourceKind::Namespaced => RuleResourceKey::Namespaced(meta.namespace.clone()?, name),
-    })
-}
-
-fn to_resource<K: kube::Resource + serde::Serialize>(object: &K, kind: ResourceKind) -> Option<RuleResource> {
-    let key = key_of(object, kind)?;
-    let value = match serde_json::to_value(object) {
-        Ok(value) => value,
-        Err(error) => {
-            tracing::warn!(resource = %key, "cannot read rule resource: {error}");
-            return None;
-        }
-    };
-    let status = value.get("status").cloned().and_then(|s| serde_json::from_value(s).ok());
-    Some(RuleResource { key, generation: object.meta().generation, object: value, status })
+        Err(Absent) => None,
+    }
 }

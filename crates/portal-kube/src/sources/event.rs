@@ -27,38 +27,94 @@ pub(crate) enum ResourceKind {
     Namespaced,
 }
 
-/// One rule resource as last seen.
+/// The key of a Portal resource kind that has a cluster-wide and a namespaced variant.
+pub(crate) trait ResourceKey: Sized + Clone + Ord + std::fmt::Display {
+    /// The key of the object `name` (in `namespace`, for the namespaced variant).
+    fn new(kind: ResourceKind, namespace: Option<String>, name: String) -> Option<Self>;
+    /// Which variant the key is of.
+    fn kind(&self) -> ResourceKind;
+}
+
+impl ResourceKey for RuleResourceKey {
+    fn new(kind: ResourceKind, namespace: Option<String>, name: String) -> Option<Self> {
+        Some(match kind {
+            ResourceKind::Cluster => RuleResourceKey::Cluster(name),
+            ResourceKind::Namespaced => RuleResourceKey::Namespaced(namespace?, name),
+        })
+    }
+
+    fn kind(&self) -> ResourceKind {
+        match self {
+            RuleResourceKey::Cluster(_) => ResourceKind::Cluster,
+            RuleResourceKey::Namespaced(..) => ResourceKind::Namespaced,
+        }
+    }
+}
+
+impl ResourceKey for ExceptionResourceKey {
+    fn new(kind: ResourceKind, namespace: Option<String>, name: String) -> Option<Self> {
+        Some(match kind {
+            ResourceKind::Cluster => ExceptionResourceKey::Cluster(name),
+            ResourceKind::Namespaced => ExceptionResourceKey::Namespaced(namespace?, name),
+        })
+    }
+
+    fn kind(&self) -> ResourceKind {
+        match self {
+            ExceptionResourceKey::Cluster(_) => ResourceKind::Cluster,
+            ExceptionResourceKey::Namespaced(..) => ResourceKind::Namespaced,
+        }
+    }
+}
+
+/// One Portal resource as last seen.
 #[derive(Debug, Clone)]
-pub(crate) struct RuleResource {
-    pub key: RuleResourceKey,
+pub(crate) struct Resource<Key, Status> {
+    pub key: Key,
     /// The whole object, as the API server returned it.
     pub object: Json,
     pub generation: Option<i64>,
-    pub status: Option<RuleStatus>,
+    pub status: Option<Status>,
 }
 
+pub(crate) type RuleResource = Resource<RuleResourceKey, RuleStatus>;
+pub(crate) type ExceptionResource = Resource<ExceptionResourceKey, ExceptionStatus>;
+
+/// What changed of one Portal resource kind.
 #[derive(Debug)]
-pub(crate) enum ClusterEvent {
-    Applied(Box<RuleResource>),
-    Deleted(RuleResourceKey),
+pub(crate) enum ResourceEvent<Key, Status> {
+    Applied(Box<Resource<Key, Status>>),
+    Deleted(Key),
     /// A (re)list finished: these are all the resources of the kind.
-    Listed(ResourceKind, Vec<RuleResource>),
+    Listed(ResourceKind, Vec<Resource<Key, Status>>),
 }
 
-/// One exception resource as last seen.
-#[derive(Debug, Clone)]
-pub(crate) struct ExceptionResource {
-    pub key: ExceptionResourceKey,
-    /// The whole object, as the API server returned it.
-    pub object: Json,
-    pub generation: Option<i64>,
-    pub status: Option<ExceptionStatus>,
-}
+pub(crate) type ClusterEvent = ResourceEvent<RuleResourceKey, RuleStatus>;
+pub(crate) type ExceptionEvent = ResourceEvent<ExceptionResourceKey, ExceptionStatus>;
 
-#[derive(Debug)]
-pub(crate) enum ExceptionEvent {
-    Applied(Box<ExceptionResource>),
-    Deleted(ExceptionResourceKey),
-    /// A (re)list finished: these are all the exceptions of the kind.
-    Listed(ResourceKind, Vec<ExceptionResource>),
+impl<Key: ResourceKey, Status> ResourceEvent<Key, Status> {
+    /// Records the event in `resources`; returns whether a spec changed (a status-only update
+    /// does not count) and, for a list, which kind is now listed.
+    pub fn apply_to(
+        self,
+        resources: &mut std::collections::BTreeMap<Key, Resource<Key, Status>>,
+    ) -> (bool, Option<ResourceKind>) {
+        match self {
+            ResourceEvent::Applied(resource) => {
+                let changed = resources.get(&resource.key).is_none_or(|old| {
+                    old.generation != resource.generation || old.object.get("spec") != resource.object.get("spec")
+                });
+                resources.insert(resource.key.clone(), *resource);
+                (changed, None)
+            }
+            ResourceEvent::Deleted(key) => (resources.remove(&key).is_some(), None),
+            ResourceEvent::Listed(kind, listed) => {
+                resources.retain(|key, _| key.kind() != kind);
+                for resource in listed {
+                    resources.insert(resource.key.clone(), resource);
+                }
+                (true, Some(kind))
+            }
+        }
+    }
 }

@@ -13,7 +13,7 @@ use tokio::task::JoinHandle;
 
 use super::event::{ExceptionEvent, ExceptionResource, ResourceKind, SourceEvent, SourceProblem};
 use super::status::{desired_exception_status, same_exception_status};
-use super::watching::{Change, watch_resources};
+use super::watching::{Absent, Change, resource_event, watch_resources};
 use crate::api::{ExceptionResourceKey, PortalClusterException, PortalException};
 use crate::writers::write_exception_status;
 
@@ -61,30 +61,13 @@ impl ClusterExceptions {
 
     /// Records an event; returns whether an exception changed (a status-only update does not).
     pub fn apply(&mut self, event: ExceptionEvent) -> bool {
-        match event {
-            ExceptionEvent::Applied(resource) => {
-                let changed = self.resources.get(&resource.key).is_none_or(|old| {
-                    old.generation != resource.generation || old.object.get("spec") != resource.object.get("spec")
-                });
-                self.resources.insert(resource.key.clone(), *resource);
-                changed
-            }
-            ExceptionEvent::Deleted(key) => self.resources.remove(&key).is_some(),
-            ExceptionEvent::Listed(kind, resources) => {
-                self.resources.retain(|key, _| match kind {
-                    ResourceKind::Cluster => !matches!(key, ExceptionResourceKey::Cluster(_)),
-                    ResourceKind::Namespaced => !matches!(key, ExceptionResourceKey::Namespaced(..)),
-                });
-                for resource in resources {
-                    self.resources.insert(resource.key.clone(), resource);
-                }
-                match kind {
-                    ResourceKind::Cluster => self.listed_cluster = true,
-                    ResourceKind::Namespaced => self.listed_namespaced = true,
-                }
-                true
-            }
+        let (changed, listed) = event.apply_to(&mut self.resources);
+        match listed {
+            Some(ResourceKind::Cluster) => self.listed_cluster = true,
+            Some(ResourceKind::Namespaced) => self.listed_namespaced = true,
+            None => {}
         }
+        changed
     }
 
     /// Every valid exception resource, in a stable order (cluster-wide first, then by namespace
@@ -146,37 +129,10 @@ pub(crate) fn spawn_watchers(client: kube::Client, events: mpsc::Sender<SourceEv
 }
 
 fn exception_event<K: kube::Resource + serde::Serialize>(change: Change<K>, kind: ResourceKind) -> Option<SourceEvent> {
-    let event = match change {
-        Change::Listed(objects) => {
-            ExceptionEvent::Listed(kind, objects.iter().filter_map(|object| to_resource(object, kind)).collect())
-        }
-        Change::Applied(object) => ExceptionEvent::Applied(Box::new(to_resource(&object, kind)?)),
-        Change::Deleted(object) => ExceptionEvent::Deleted(key_of(&object, kind)?),
+    Some(SourceEvent::Exceptions(match resource_event(change, kind)? {
+        Ok(event) => event,
         // Without the exception CRDs there are no exceptions; the rules are enforced in full and
         // readiness does not wait for a kind that cannot be listed.
-        Change::Absent => ExceptionEvent::Listed(kind, Vec::new()),
-    };
-    Some(SourceEvent::Exceptions(event))
-}
-
-fn key_of<K: kube::Resource>(object: &K, kind: ResourceKind) -> Option<ExceptionResourceKey> {
-    let meta = object.meta();
-    let name = meta.name.clone()?;
-    Some(match kind {
-        ResourceKind::Cluster => ExceptionResourceKey::Cluster(name),
-        ResourceKind::Namespaced => ExceptionResourceKey::Namespaced(meta.namespace.clone()?, name),
-    })
-}
-
-fn to_resource<K: kube::Resource + serde::Serialize>(object: &K, kind: ResourceKind) -> Option<ExceptionResource> {
-    let key = key_of(object, kind)?;
-    let value = match serde_json::to_value(object) {
-        Ok(value) => value,
-        Err(error) => {
-            tracing::warn!(resource = %key, "cannot read exception resource: {error}");
-            return None;
-        }
-    };
-    let status = value.get("status").cloned().and_then(|s| serde_json::from_value(s).ok());
-    Some(ExceptionResource { key, generation: object.meta().generation, object: value, status })
+        Err(Absent) => ExceptionEvent::Listed(kind, Vec::new()),
+    }))
 }

@@ -30,12 +30,7 @@ pub(crate) fn desired_status(
         }
         (None, None) => (ConditionStatus::Unknown, "Pending", "not compiled yet".to_owned(), None),
     };
-    let previous_ready = previous.and_then(|s| s.conditions.iter().find(|c| c.type_ == "Ready"));
-    // The transition time moves only when the status does.
-    let last_transition_time = match previous_ready {
-        Some(ready) if ready.status == status => ready.last_transition_time.clone(),
-        _ => now(),
-    };
+    let ready = ready_condition(previous.map(|s| s.conditions.as_slice()), status, reason, message, generation, now());
     let active_on = match in_force {
         Some(rule) if error.is_none() && rule.spec().enabled => {
             rule.spec().mode.iter().map(|m| mode_name(m).to_owned()).collect()
@@ -50,14 +45,7 @@ pub(crate) fn desired_status(
         _ => None,
     };
     RuleStatus {
-        conditions: vec![Condition {
-            type_: "Ready".to_owned(),
-            status,
-            reason: reason.to_owned(),
-            message,
-            last_transition_time,
-            observed_generation: generation,
-        }],
+        conditions: vec![ready],
         observed_generation: generation,
         parse_error,
         eval_count: None,
@@ -96,23 +84,36 @@ pub(crate) fn desired_exception_status(
         },
         (None, None) => (ConditionStatus::Unknown, "Pending", "not compiled yet".to_owned(), None),
     };
-    let previous_ready = previous.and_then(|s| s.conditions.iter().find(|c| c.type_ == "Ready"));
-    let last_transition_time = match previous_ready {
-        Some(ready) if ready.status == status && ready.reason == reason => ready.last_transition_time.clone(),
-        _ => format_rfc3339(now),
-    };
+    let previous = previous.map(|s| s.conditions.as_slice());
     ExceptionStatus {
-        conditions: vec![Condition {
-            type_: "Ready".to_owned(),
-            status,
-            reason: reason.to_owned(),
-            message,
-            last_transition_time,
-            observed_generation: generation,
-        }],
+        conditions: vec![ready_condition(previous, status, reason, message, generation, format_rfc3339(now))],
         observed_generation: generation,
         expired,
         parse_error,
+    }
+}
+
+/// The `Ready` condition; its transition time moves only when its status does.
+fn ready_condition(
+    previous: Option<&[Condition]>,
+    status: ConditionStatus,
+    reason: &str,
+    message: String,
+    generation: Option<i64>,
+    now: String,
+) -> Condition {
+    let previous_ready = previous.and_then(|conditions| conditions.iter().find(|c| c.type_ == "Ready"));
+    let last_transition_time = match previous_ready {
+        Some(ready) if ready.status == status => ready.last_transition_time.clone(),
+        _ => now,
+    };
+    Condition {
+        type_: "Ready".to_owned(),
+        status,
+        reason: reason.to_owned(),
+        message,
+        last_transition_time,
+        observed_generation: generation,
     }
 }
 

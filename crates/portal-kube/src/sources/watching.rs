@@ -9,7 +9,7 @@ use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event};
 use tokio::sync::mpsc;
 
-use super::event::SourceEvent;
+use super::event::{Resource, ResourceEvent, ResourceKey, ResourceKind, SourceEvent};
 
 /// What a watcher saw of one kind.
 pub(crate) enum Change<K> {
@@ -70,3 +70,52 @@ pub(crate) async fn watch_resources<K>(
         }
     }
 }
+
+/// The key of `object` as a `kind` resource; `None` without a name (or, namespaced, a namespace).
+pub(crate) fn key_of<Key: ResourceKey, K: kube::Resource>(object: &K, kind: ResourceKind) -> Option<Key> {
+    let meta = object.meta();
+    Key::new(kind, meta.namespace.clone(), meta.name.clone()?)
+}
+
+/// What the sources keep of `object`: its key, whole JSON, generation and status.
+pub(crate) fn to_resource<
+    Key: ResourceKey,
+    Status: serde::de::DeserializeOwned,
+    K: kube::Resource + serde::Serialize,
+>(
+    object: &K,
+    kind: ResourceKind,
+) -> Option<Resource<Key, Status>> {
+    let key: Key = key_of(object, kind)?;
+    let value = match serde_json::to_value(object) {
+        Ok(value) => value,
+        Err(error) => {
+            tracing::warn!(resource = %key, "cannot read the resource: {error}");
+            return None;
+        }
+    };
+    let status = value.get("status").cloned().and_then(|s| serde_json::from_value(s).ok());
+    Some(Resource { key, generation: object.meta().generation, object: value, status })
+}
+
+/// What a change means to the reconciler; `Absent` is for the caller to decide.
+pub(crate) fn resource_event<
+    Key: ResourceKey,
+    Status: serde::de::DeserializeOwned,
+    K: kube::Resource + serde::Serialize,
+>(
+    change: Change<K>,
+    kind: ResourceKind,
+) -> Option<Result<ResourceEvent<Key, Status>, Absent>> {
+    Some(Ok(match change {
+        Change::Listed(objects) => {
+            ResourceEvent::Listed(kind, objects.iter().filter_map(|object| to_resource(object, kind)).collect())
+        }
+        Change::Applied(object) => ResourceEvent::Applied(Box::new(to_resource(&object, kind)?)),
+        Change::Deleted(object) => ResourceEvent::Deleted(key_of(&object, kind)?),
+        Change::Absent => return Some(Err(Absent)),
+    }))
+}
+
+/// The kind is not served: its CRD is not installed.
+pub(crate) struct Absent;
