@@ -145,7 +145,9 @@ async fn only_the_leader_writes_and_a_killed_leader_is_replaced_within_a_lease_p
     wait_for_report(&reports, &one, WAIT).await;
     // Both evaluated it; only the leader wrote.
     let created = r#"portal_audit_report_writes_total{result="created"} "#;
-    assert!(leader.metric(created).await.is_some_and(|count| count >= 1.0));
+    // The writer counts the write when the API server's answer arrives, which may be a moment
+    // after the report can be read.
+    leader.wait_for(created, |count| count >= 1.0).await;
     // The follower evaluates too, on its own watch's time, and writes nothing.
     follower.wait_for(r#"portal_audit_evaluations_total{rule="team-label"} "#, |count| count >= 1.0).await;
     assert_eq!(follower.metric(created).await, Some(0.0));
