@@ -217,6 +217,9 @@ pub async fn run(config: &Config, shutdown: impl Future<Output = ()>) -> Result<
     let rule_metrics = tokio::spawn(async move {
         // The time passes too: a certificate that was fine may be about to expire now.
         let mut clock = tokio::time::interval(std::time::Duration::from_secs(30));
+        // What was in force at the last pass: the series of a rule or exception that left go
+        // with it, so that churn cannot grow the metrics without bound.
+        let mut known_rules = std::collections::BTreeSet::new();
         let mut known_exceptions = std::collections::BTreeSet::new();
         loop {
             let (rules_ready, rejected, exceptions) = {
@@ -234,6 +237,12 @@ pub async fn run(config: &Config, shutdown: impl Future<Output = ()>) -> Result<
                 gauges.forget_exception(gone);
             }
             known_exceptions = in_force;
+            let rules_in_force: std::collections::BTreeSet<String> =
+                set.rules().iter().map(|rule| rule.name().to_owned()).collect();
+            for gone in known_rules.difference(&rules_in_force) {
+                gauges.forget_rule(gone);
+            }
+            known_rules = rules_in_force;
             let expiry = certificate.as_mut().and_then(|receiver| *receiver.borrow_and_update());
             let certificate_ok = certificate_usable(expiry);
             let _ = readiness.send(rules_ready && certificate_ok);

@@ -72,6 +72,8 @@ fn start_portal_run(
     (stop, run)
 }
 
+const NO_PRIVILEGED: &str = "name: op-no-privileged\nmatch: {gvk: [{group: '', kind: Pod}]}\nrule: container.securityContext.privileged == true\n";
+
 #[tokio::test]
 async fn portal_run_serves_admission_with_namespaces_from_its_cache() {
     let env = portal_testenv::shared().await.expect("the test control plane starts");
@@ -91,7 +93,7 @@ async fn portal_run_serves_admission_with_namespaces_from_its_cache() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("rules.yaml"),
-        "name: op-no-privileged\nmatch: {gvk: [{group: '', kind: Pod}]}\nrule: container.securityContext.privileged == true\n",
+        format!("{NO_PRIVILEGED}---\nname: op-dryrun\nenforcementAction: dryrun\nmatch: {{gvk: [{{group: '', kind: Pod}}]}}\nrule: 'true'\n"),
     )
     .unwrap();
     let key = KeyPair::generate().unwrap();
@@ -130,9 +132,19 @@ async fn portal_run_serves_admission_with_namespaces_from_its_cache() {
     let bypassed_review = review(admission_port, &ca, &bypassed).await;
     assert_eq!(bypassed_review["response"]["allowed"], true, "the namespace cache feeds the bypass: {bypassed_review}");
 
+    // A rule that leaves the rule set takes its series with it.
+    let health = SocketAddr::from((Ipv4Addr::LOCALHOST, health_port));
+    let dryrun_series = r#"portal_admission_dryrun_violations_total{rule="op-dryrun"}"#;
+    assert!(common::http_get(health, "/metrics").await.1.contains(dryrun_series));
+    std::fs::write(dir.path().join("rules.yaml"), NO_PRIVILEGED).unwrap();
+    let started = Instant::now();
+    while common::http_get(health, "/metrics").await.1.contains(dryrun_series) {
+        assert!(started.elapsed() < Duration::from_secs(30), "the removed rule's series stayed");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
     // A certificate about to expire (renewal failed, say): picked up from the files, and the
     // replica is no longer ready; a good one again, and it is.
-    let health = SocketAddr::from((Ipv4Addr::LOCALHOST, health_port));
     let mut expiring = CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
     expiring.not_after = (std::time::SystemTime::now() + Duration::from_secs(120)).into();
     let expiring = expiring.self_signed(&key).unwrap();
