@@ -51,10 +51,6 @@ const REMAP_CARGO_HOME: &str = "/cargo";
 const REMAP_SYSROOT: &str = "/rust";
 const REMAP_TARGET: &str = "/target";
 
-const MUSL_GCC_MISSING: &str = "musl-gcc is required to compile the C parts of the static binary \
-     (ring, mimalloc) for x86_64-unknown-linux-musl: install it with `apt-get install musl-tools` \
-     (Debian, Ubuntu) and rerun";
-
 /// Facts about the release, read from the repository.
 #[derive(Debug, Clone)]
 pub struct Release {
@@ -71,6 +67,30 @@ pub struct Release {
 }
 
 impl Release {
+    /// The facts as JSON, to hand to a build in another process (`repro --hermetic`).
+    pub fn to_json(&self) -> String {
+        serde_json::json!({
+            "version": self.version, "repository": self.repository, "license": self.license,
+            "revision": self.revision, "sourceDateEpoch": self.source_date_epoch,
+        })
+        .to_string()
+    }
+
+    /// The facts [`Release::to_json`] wrote.
+    pub fn from_json(text: &str) -> Result<Self> {
+        let value: Value = serde_json::from_str(text).context("parsing the release facts")?;
+        let text = |name: &str| {
+            value[name].as_str().map(str::to_owned).with_context(|| format!("release facts without {name}"))
+        };
+        Ok(Self {
+            version: text("version")?,
+            repository: text("repository")?,
+            license: text("license")?,
+            revision: text("revision")?,
+            source_date_epoch: value["sourceDateEpoch"].as_u64().context("release facts without sourceDateEpoch")?,
+        })
+    }
+
     /// The release facts of this workspace and its HEAD commit.
     pub fn read() -> Result<Self> {
         Self::read_at(&project_root())
@@ -139,7 +159,7 @@ pub fn main(args: &[String]) -> Result<()> {
 pub fn build(root: &Path, target_dir: &Path, release: &Release) -> Result<Dist> {
     let release = release.clone();
     ensure_rust_target()?;
-    ensure_musl_gcc()?;
+    let toolchain = crate::toolchain::ensure()?;
     ensure_cargo_auditable()?;
 
     let root = absolute(root)?;
@@ -161,11 +181,14 @@ pub fn build(root: &Path, target_dir: &Path, release: &Release) -> Result<Dist> 
     let epoch = release.source_date_epoch.to_string();
     let mut cargo = cargo_command();
     cargo
-        .args(["auditable", "build", "--locked", "--release", "-p", "portal", "--target", TARGET])
+        // cargo-zigbuild compiles the C parts and links with the pinned `zig cc` (docs/adr/0005-hermetic-c-toolchain.md).
+        .args(["auditable", "zigbuild", "--locked", "--release", "-p", "portal", "--target", TARGET])
+        .env("PATH", toolchain.path(&cargo_home.join("bin"))?)
+        .env("ZIG_GLOBAL_CACHE_DIR", target_dir.join("zig-cache"))
+        .env("ZIG_LOCAL_CACHE_DIR", target_dir.join("zig-cache"))
         .env("CARGO_TARGET_DIR", &target_dir)
         // Takes precedence over RUSTFLAGS and any rustflags in a cargo config.
         .env("CARGO_ENCODED_RUSTFLAGS", rustflags.join("\x1f"))
-        .env(format!("CC_{cc_target}"), "musl-gcc")
         .env(format!("CFLAGS_{cc_target}"), cflags.join(" "))
         .env("CARGO_INCREMENTAL", "0")
         .env("SOURCE_DATE_EPOCH", &epoch)
@@ -219,13 +242,6 @@ fn ensure_rust_target() -> Result<()> {
         run(Command::new("rustup").args(["target", "add", TARGET]))?;
     }
     Ok(())
-}
-
-fn ensure_musl_gcc() -> Result<()> {
-    match Command::new("musl-gcc").arg("--version").output() {
-        Ok(output) if output.status.success() => Ok(()),
-        _ => bail!(MUSL_GCC_MISSING),
-    }
 }
 
 fn ensure_cargo_auditable() -> Result<()> {

@@ -1,9 +1,9 @@
 //! `cargo xtask image`: the OCI image, written without Docker or any image builder (SPEC §11).
 //!
 //! One layer holds a distroless-style root filesystem: `/etc/passwd` and `/etc/group` with
-//! `root` (0) and `nonroot` (65532), `/etc/nsswitch.conf`, `/tmp` (1777), the CA bundle of the
-//! build machine's Debian/Ubuntu `ca-certificates` package (its version is recorded in a label
-//! and an annotation), license files under `/licenses`, and the static `portal` binary at
+//! `root` (0) and `nonroot` (65532), `/etc/nsswitch.conf`, `/tmp` (1777), the CA bundle of
+//! Mozilla's root store from the crate `webpki-root-certs` pinned in Cargo.lock (its version is
+//! recorded in an annotation), license files under `/licenses`, and the static `portal` binary at
 //! `/usr/local/bin/portal`. Nothing else: no shell, no package manager. The image runs as
 //! 65532:65532 with `Entrypoint ["/usr/local/bin/portal"]` and `Cmd ["run"]`.
 //!
@@ -49,13 +49,9 @@ const LAYOUT_FILE: &str = r#"{"imageLayoutVersion":"1.0.0"}"#;
 /// The user and group the image runs as, `nonroot` in `/etc/passwd` and `/etc/group`.
 const NONROOT: u32 = 65532;
 const BINARY: &str = "usr/local/bin/portal";
-const CA_PACKAGE: &str = "ca-certificates";
 const CA_BUNDLE: &str = "etc/ssl/certs/ca-certificates.crt";
-const CA_COPYRIGHT: &str = "/usr/share/doc/ca-certificates/copyright";
-/// Where the ca-certificates package keeps the certificates it ships.
-const CA_SOURCE_DIR: &str = "/usr/share/ca-certificates/";
-/// Label and annotation with the version of the ca-certificates package the bundle came from.
-const CA_VERSION_KEY: &str = "io.github.portal-policy.ca-certificates.version";
+/// The annotation with the version of the `webpki-root-certs` crate the bundle came from.
+pub const CA_VERSION_KEY: &str = "io.github.portal-policy.webpki-root-certs.version";
 /// The largest image archive accepted by `--verify`.
 const MAX_ARCHIVE_BYTES: u64 = 15_000_000;
 
@@ -102,8 +98,9 @@ pub fn main(args: &[String]) -> Result<()> {
 pub fn build(dist: &Dist) -> Result<Image> {
     let release = &dist.release;
     let binary = fs::read(&dist.binary).with_context(|| format!("reading {}", dist.binary.display()))?;
-    let (ca_version, ca_bundle) = ca_bundle()?;
-    let layer_tar = root_filesystem(&dist.root, release.source_date_epoch, binary, ca_bundle)?;
+    let ca = crate::ca_bundle::ca_bundle()?;
+    let ca_version = ca.version.clone();
+    let layer_tar = root_filesystem(&dist.root, release.source_date_epoch, binary, ca)?;
     let diff_id = format!("sha256:{}", sha256_hex(&layer_tar));
     let layer = gzip(&layer_tar)?;
     let created = rfc3339(release.source_date_epoch);
@@ -194,11 +191,11 @@ fn descriptor(media_type: &str, blob: &[u8]) -> Value {
 }
 
 /// The layer: the root filesystem as an uncompressed tar.
-fn root_filesystem(root: &Path, mtime: u64, binary: Vec<u8>, ca_bundle: Vec<u8>) -> Result<Vec<u8>> {
+fn root_filesystem(root: &Path, mtime: u64, binary: Vec<u8>, ca: crate::ca_bundle::CaBundle) -> Result<Vec<u8>> {
     let license = fs::read(root.join("LICENSE")).context("reading LICENSE")?;
-    let ca_copyright = fs::read(CA_COPYRIGHT).with_context(|| format!("reading {CA_COPYRIGHT}"))?;
     let mut tar = Tar::new(mtime);
-    for dir in ["etc", "etc/ssl", "etc/ssl/certs", "home", "licenses", "licenses/portal", "licenses/ca-certificates"] {
+    for dir in ["etc", "etc/ssl", "etc/ssl/certs", "home", "licenses", "licenses/portal", "licenses/webpki-root-certs"]
+    {
         tar.dir(dir, 0o755, 0, 0)?;
     }
     for dir in ["usr", "usr/local", "usr/local/bin"] {
@@ -210,48 +207,11 @@ fn root_filesystem(root: &Path, mtime: u64, binary: Vec<u8>, ca_bundle: Vec<u8>)
     tar.file("etc/passwd", 0o644, 0, 0, PASSWD.into())?;
     tar.file("etc/group", 0o644, 0, 0, GROUP.into())?;
     tar.file("etc/nsswitch.conf", 0o644, 0, 0, NSSWITCH.into())?;
-    tar.file(CA_BUNDLE, 0o644, 0, 0, ca_bundle)?;
+    tar.file(CA_BUNDLE, 0o644, 0, 0, ca.pem)?;
     tar.file("licenses/portal/LICENSE", 0o644, 0, 0, license)?;
-    tar.file("licenses/ca-certificates/copyright", 0o644, 0, 0, ca_copyright)?;
+    tar.file("licenses/webpki-root-certs/LICENSE", 0o644, 0, 0, ca.license)?;
     tar.file(BINARY, 0o755, 0, 0, binary)?;
     tar.finish()
-}
-
-/// The version of the installed ca-certificates package and the bundle of the certificates it
-/// ships, concatenated in path order as `update-ca-certificates` does. Built from the package's
-/// own files, not copied from `/etc/ssl/certs/ca-certificates.crt`, which also holds whatever
-/// certificates the machine's administrator added (`/usr/local/share/ca-certificates`).
-fn ca_bundle() -> Result<(String, Vec<u8>)> {
-    let missing = || {
-        format!(
-            "the image's CA bundle comes from the Debian/Ubuntu package {CA_PACKAGE}: install it with \
-             `apt-get install ca-certificates`"
-        )
-    };
-    let version =
-        stdout_of(Command::new("dpkg-query").args(["-W", "-f=${Version}", CA_PACKAGE])).with_context(missing)?;
-    ensure!(!version.is_empty(), missing());
-    // dpkg --verify lists files that differ from the package (and is silent when none do).
-    let changed = stdout_of(Command::new("dpkg").args(["--verify", CA_PACKAGE]))?;
-    if let Some(line) = changed.lines().find(|line| line.contains(CA_SOURCE_DIR)) {
-        bail!("a certificate of the {CA_PACKAGE} package was modified on this machine ({line}); reinstall the package");
-    }
-    let mut certificates: Vec<String> = stdout_of(Command::new("dpkg-query").args(["-L", CA_PACKAGE]))?
-        .lines()
-        .filter(|path| path.starts_with(CA_SOURCE_DIR) && path.ends_with(".crt"))
-        .map(str::to_owned)
-        .collect();
-    certificates.sort();
-    ensure!(!certificates.is_empty(), "the {CA_PACKAGE} package lists no certificate under {CA_SOURCE_DIR}");
-    let mut bundle = Vec::new();
-    for path in &certificates {
-        bundle.extend(fs::read(path).with_context(|| format!("reading {path}"))?);
-        if !bundle.ends_with(b"\n") {
-            bundle.push(b'\n');
-        }
-    }
-    eprintln!("CA bundle: {} certificates of {CA_PACKAGE} {version}", certificates.len());
-    Ok((version, bundle))
 }
 
 /// Checks the image archive as a consumer would see it, then runs `portal version` in its root
@@ -382,7 +342,7 @@ fn check_root_filesystem(rootfs: &Path, binary_sha256: &str) -> Result<()> {
         "etc/nsswitch.conf",
         "etc/passwd",
         CA_BUNDLE,
-        "licenses/ca-certificates/copyright",
+        "licenses/webpki-root-certs/LICENSE",
         "licenses/portal/LICENSE",
         BINARY,
     ]

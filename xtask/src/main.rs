@@ -6,6 +6,7 @@
 mod architecture;
 mod archive;
 mod bench_check;
+mod ca_bundle;
 mod checksum;
 mod cmd;
 mod date;
@@ -22,6 +23,7 @@ mod project;
 mod report_crds;
 mod repro;
 mod sbom;
+mod toolchain;
 
 use anyhow::{Context, Result, bail};
 
@@ -46,11 +48,14 @@ commands:
            and render deploy/manifests/portal.yaml; with --check, fail if anything drifted
   helm     build helm into the per-user tool cache (like envtest) and print its path
   dist     the static release binary (x86_64-unknown-linux-musl, cargo-auditable), its .tar.gz
-           and SHA256SUMS in target/dist/, built reproducibly (needs musl-gcc: musl-tools)
+           and SHA256SUMS in target/dist/, built reproducibly with the pinned Zig toolchain (fetched
+           into the tool cache on first use: Zig from PyPI, cargo-zigbuild from crates.io)
   image    dist, then the OCI image (layout target/dist/oci/ and portal-<version>-oci.tar);
            with --verify, unpack it and run `portal version` in it as 65532 with chroot
   checksums  rewrite target/dist/SHA256SUMS over every file there (after sbom)
-  repro    build dist and image twice in different directories, fail unless identical (slow)
+  repro    build dist and image twice in different directories, fail unless identical (slow);
+           --hermetic: the second build under env -i, other HOME, locale, TZ, umask, cwd, and a
+           PATH without any C compiler
   sbom     CycloneDX SBOMs of the binary and the image: target/dist/portal.cdx.json and
            portal-image.cdx.json (after dist and image, for the binary hash and image digest)
   deny     cargo-deny check (advisories, bans, licenses, sources) with deny.toml
@@ -74,7 +79,8 @@ fn main() -> Result<()> {
         Some("dist") => dist::main(&args[1..]),
         Some("image") => image::main(&args[1..]),
         Some("checksums") => checksum::checksums_main(),
-        Some("repro") => repro::main(),
+        Some("repro") => repro::main(&args[1..]),
+        Some("repro-build") => repro::build_main(&args[1..]),
         Some("sbom") => sbom::main(&args[1..]),
         Some("deny") => deny::deny_main(&args[1..]),
         Some("audit") => deny::audit_main(&args[1..]),

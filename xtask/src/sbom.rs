@@ -2,7 +2,7 @@
 //!
 //! - `<target dir>/dist/portal.cdx.json`: the `portal` binary for [`TARGET`];
 //! - `<target dir>/dist/portal-image.cdx.json`: the OCI image: the same, plus the image itself
-//!   and the Debian `ca-certificates` package its CA bundle comes from.
+//!   and the crate `webpki-root-certs` (Mozilla's root store) its CA bundle comes from.
 //!
 //! **What is listed**: exactly the packages compiled into the binary. From `cargo metadata
 //! --filter-platform TARGET`, the resolve graph is walked from `portal` over normal dependencies
@@ -45,10 +45,8 @@ pub const IMAGE_SBOM: &str = "portal-image.cdx.json";
 
 const SPEC_VERSION: &str = "1.6";
 const CRATES_IO: &str = "registry+https://github.com/rust-lang/crates.io-index";
-const CA_PACKAGE: &str = "ca-certificates";
-/// The annotation in which `cargo xtask image` records the ca-certificates version
-/// (`CA_VERSION_KEY` in image.rs).
-const CA_VERSION_ANNOTATION: &str = "io.github.portal-policy.ca-certificates.version";
+use crate::ca_bundle::{CA_CRATE, CA_LICENSE};
+use crate::image::CA_VERSION_KEY as CA_VERSION_ANNOTATION;
 
 /// `cargo xtask sbom`.
 pub fn main(args: &[String]) -> Result<()> {
@@ -70,12 +68,11 @@ pub fn main(args: &[String]) -> Result<()> {
         }
     };
     let image = read_image(&dir.join("oci"))?;
-    let ca = DebPackage::installed(CA_PACKAGE)?;
+    let ca = CaCrate::locked(&checksums)?;
     if let Some(image) = &image {
         ensure!(
             image.ca_version == ca.version,
-            "the image in {} holds ca-certificates {} but this machine has {}: rebuild it with \
-             `cargo xtask image`",
+            "the image in {} holds {CA_CRATE} {} but Cargo.lock has {}: rebuild it with `cargo xtask image`",
             dir.display(),
             image.ca_version,
             ca.version
@@ -398,9 +395,9 @@ fn binary_bom(input: &Input<'_>) -> Result<Value> {
     Ok(bom(input.metadata(input.portal()?), input.crate_components()?, input.crate_dependencies()))
 }
 
-/// The BOM of the image: the image is the subject; the binary, its crates and the
-/// ca-certificates package are the components.
-fn image_bom(input: &Input<'_>, image_digest: Option<&str>, ca: &DebPackage) -> Result<Value> {
+/// The BOM of the image: the image is the subject; the binary, its crates and the crate of the
+/// CA bundle are the components.
+fn image_bom(input: &Input<'_>, image_digest: Option<&str>, ca: &CaCrate) -> Result<Value> {
     let release = input.release;
     let mut image = json!({
         "type": "container",
@@ -416,19 +413,25 @@ fn image_bom(input: &Input<'_>, image_digest: Option<&str>, ca: &DebPackage) -> 
     }
     let portal = input.portal()?;
     let portal_ref = portal["bom-ref"].clone();
-    let ca_purl = ca.purl();
-    let ca = json!({
-        "type": "library",
-        "bom-ref": ca_purl,
-        "name": ca.name,
+    let ca_purl = format!("pkg:cargo/{CA_CRATE}@{}", ca.version);
+    let mut ca_component = json!({
+        "type": "data",
+        "bom-ref": format!("{ca_purl}#ca-bundle"),
+        "name": CA_CRATE,
         "version": ca.version,
         "purl": ca_purl,
-        "description": "the CA certificates of /etc/ssl/certs/ca-certificates.crt in the image, from this package's files",
+        "licenses": [{ "expression": CA_LICENSE }],
+        "description": "Mozilla's root store, written by cargo xtask image as the PEM bundle /etc/ssl/certs/ca-certificates.crt",
         "properties": [
             { "name": "portal:image-path", "value": "/etc/ssl/certs/ca-certificates.crt" },
-            { "name": "portal:license-file", "value": "/licenses/ca-certificates/copyright" },
+            { "name": "portal:license-file", "value": "/licenses/webpki-root-certs/LICENSE" },
         ],
     });
+    if let Some(checksum) = &ca.checksum {
+        ca_component["hashes"] = json!([{ "alg": "SHA-256", "content": checksum }]);
+    }
+    let ca_purl = ca_component["bom-ref"].as_str().unwrap_or_default().to_owned();
+    let ca = ca_component;
     let mut components = vec![portal, ca];
     components.extend(input.crate_components()?);
     let mut dependencies = vec![
@@ -459,57 +462,22 @@ fn read_image(layout: &Path) -> Result<Option<ImageFacts>> {
     Ok(Some(ImageFacts { digest: digest.to_owned(), ca_version: ca_version.to_owned() }))
 }
 
-/// An installed Debian (or Ubuntu) package.
+/// The crate the image's CA bundle comes from, as Cargo.lock pins it.
 #[derive(Debug)]
-struct DebPackage {
-    name: String,
+struct CaCrate {
     version: String,
-    /// `all`, `amd64`, …
-    arch: String,
-    /// `ID` of /etc/os-release (`debian`, `ubuntu`): the purl namespace.
-    distro: String,
-    /// `VERSION_ID` of /etc/os-release (`12`).
-    distro_version: String,
+    /// The crate archive's SHA-256 (Cargo.lock's checksum).
+    checksum: Option<String>,
 }
 
-impl DebPackage {
-    /// `package` as `dpkg-query -W` and /etc/os-release describe it.
-    fn installed(package: &str) -> Result<Self> {
-        let fields = stdout_of(Command::new("dpkg-query").args(["-W", "-f=${Version} ${Architecture}", package]))
-            .with_context(|| {
-                format!(
-                    "the image SBOM needs the Debian package {package}: install it with `apt-get install {package}`"
-                )
-            })?;
-        let (version, arch) = fields.trim().split_once(' ').unwrap_or((fields.trim(), ""));
-        ensure!(!version.is_empty() && !arch.is_empty(), "{package} is not installed: `apt-get install {package}`");
-        let os_release = fs::read_to_string("/etc/os-release").context("reading /etc/os-release")?;
-        let field = |key: &str| {
-            os_release
-                .lines()
-                .find_map(|line| line.strip_prefix(key)?.strip_prefix('='))
-                .map(|value| value.trim_matches('"').to_owned())
-                .with_context(|| format!("/etc/os-release has no {key}"))
-        };
-        Ok(Self {
-            name: package.to_owned(),
-            version: version.to_owned(),
-            arch: arch.to_owned(),
-            distro: field("ID")?,
-            distro_version: field("VERSION_ID")?,
-        })
-    }
-
-    /// `pkg:deb/debian/NAME@VERSION?arch=ARCH&distro=debian-12`, the form Trivy and Syft write.
-    fn purl(&self) -> String {
-        format!(
-            "pkg:deb/{}/{}@{}?arch={}&distro={}",
-            self.distro,
-            self.name,
-            purl_encode(&self.version),
-            purl_encode(&self.arch),
-            purl_encode(&format!("{}-{}", self.distro, self.distro_version))
-        )
+impl CaCrate {
+    /// The locked version of [`CA_CRATE`] and its checksum.
+    fn locked(checksums: &BTreeMap<(String, String), String>) -> Result<Self> {
+        let (name_version, checksum) = checksums
+            .iter()
+            .find(|((name, _), _)| name == CA_CRATE)
+            .with_context(|| format!("Cargo.lock has no {CA_CRATE}"))?;
+        Ok(Self { version: name_version.1.clone(), checksum: Some(checksum.clone()) })
     }
 }
 
@@ -547,13 +515,7 @@ mod tests {
             binary_sha256: Some("ab".repeat(32)),
         };
         let digest = format!("sha256:{}", "cd".repeat(32));
-        let ca = DebPackage {
-            name: "ca-certificates".to_owned(),
-            version: "20230311+deb12u1".to_owned(),
-            arch: "all".to_owned(),
-            distro: "debian".to_owned(),
-            distro_version: "12".to_owned(),
-        };
+        let ca = CaCrate { version: "1.0.11".to_owned(), checksum: Some("ef".repeat(32)) };
         (binary_bom(&input).unwrap(), image_bom(&input, Some(&digest), &ca).unwrap())
     }
 
@@ -685,11 +647,12 @@ mod tests {
         let subject = &image["metadata"]["component"];
         assert_eq!(subject["type"], "container");
         assert_eq!(subject["purl"], format!("pkg:oci/portal@sha256%3A{}", "cd".repeat(32)));
-        let ca = image["components"].as_array().unwrap().iter().find(|c| c["name"] == "ca-certificates").unwrap();
-        assert_eq!(ca["purl"], "pkg:deb/debian/ca-certificates@20230311%2Bdeb12u1?arch=all&distro=debian-12");
-        assert_eq!(ca["version"], "20230311+deb12u1");
+        let ca = image["components"].as_array().unwrap().iter().find(|c| c["type"] == "data").unwrap();
+        assert_eq!(ca["purl"], "pkg:cargo/webpki-root-certs@1.0.11");
+        assert_eq!(ca["licenses"][0]["expression"], "CDLA-Permissive-2.0");
+        assert_eq!(ca["hashes"][0]["content"], "ef".repeat(32));
         let image_deps = image["dependencies"].as_array().unwrap().iter().find(|d| d["ref"] == "portal-image").unwrap();
-        assert_eq!(image_deps["dependsOn"], json!([portal["bom-ref"], ca["purl"]]));
+        assert_eq!(image_deps["dependsOn"], json!([portal["bom-ref"], ca["bom-ref"]]));
     }
 
     #[test]
@@ -742,11 +705,11 @@ mod tests {
     }
 
     #[test]
-    fn the_installed_ca_package_is_described_by_dpkg() {
-        let ca = DebPackage::installed(CA_PACKAGE).unwrap();
-        let purl = ca.purl();
-        assert!(purl.starts_with(&format!("pkg:deb/{}/ca-certificates@", ca.distro)), "{purl}");
-        assert!(purl.ends_with(&format!("?arch={}&distro={}-{}", ca.arch, ca.distro, ca.distro_version)), "{purl}");
+    fn the_ca_crate_is_the_locked_one() {
+        let checksums = lock_checksums(&fs::read_to_string(project_root().join("Cargo.lock")).unwrap()).unwrap();
+        let ca = CaCrate::locked(&checksums).unwrap();
+        assert_eq!(ca.version, "1.0.11", "the xtask pins webpki-root-certs =1.0.11");
+        assert_eq!(ca.checksum.unwrap().len(), 64);
     }
 
     #[test]
