@@ -184,6 +184,9 @@ pub fn build(root: &Path, target_dir: &Path, release: &Release) -> Result<Dist> 
         // cargo-zigbuild compiles the C parts and links with the pinned `zig cc` (docs/adr/0005-hermetic-c-toolchain.md).
         .args(["auditable", "zigbuild", "--locked", "--release", "-p", "portal", "--target", TARGET])
         .env("PATH", toolchain.path(&cargo_home.join("bin"))?)
+        .env("CC_x86_64_unknown_linux_gnu", &toolchain.host_cc)
+        .env("AR_x86_64_unknown_linux_gnu", &toolchain.host_ar)
+        .env("CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_LINKER", &toolchain.host_cc)
         .env("ZIG_GLOBAL_CACHE_DIR", target_dir.join("zig-cache"))
         .env("ZIG_LOCAL_CACHE_DIR", target_dir.join("zig-cache"))
         .env("CARGO_TARGET_DIR", &target_dir)

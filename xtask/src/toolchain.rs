@@ -38,6 +38,11 @@ pub struct Toolchain {
     pub zig_dir: PathBuf,
     /// The directory holding `cargo-zigbuild`.
     pub zigbuild_dir: PathBuf,
+    /// `zig cc` (through cargo-zigbuild's argument filter) and `zig ar` for the build machine
+    /// itself: build scripts and the C code they compile (psm's, for instance) run on the host,
+    /// and without these they would need the host's `cc`.
+    pub host_cc: PathBuf,
+    pub host_ar: PathBuf,
 }
 
 impl Toolchain {
@@ -71,7 +76,24 @@ pub fn ensure() -> Result<Toolchain> {
             root,
         ]))?;
     }
-    Ok(Toolchain { zig_dir, zigbuild_dir })
+    let wrappers = tools.join(format!("zig-{ZIG_VERSION}-host"));
+    fs::create_dir_all(&wrappers).with_context(|| format!("creating {}", wrappers.display()))?;
+    let zigbuild = zigbuild_dir.join("cargo-zigbuild");
+    let host_cc =
+        wrapper(&wrappers, "cc", &format!("exec '{}' zig cc -- -target x86_64-linux-gnu \"$@\"", zigbuild.display()))?;
+    let host_ar = wrapper(&wrappers, "ar", &format!("exec '{}' ar \"$@\"", zig_dir.join("zig").display()))?;
+    Ok(Toolchain { zig_dir, zigbuild_dir, host_cc, host_ar })
+}
+
+/// A `/bin/sh` script `name` in `dir` that runs `command`; written only when it changed.
+fn wrapper(dir: &Path, name: &str, command: &str) -> Result<PathBuf> {
+    let path = dir.join(name);
+    let text = format!("#!/bin/sh\n{command}\n");
+    if fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
+        fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o755))?;
+    }
+    Ok(path)
 }
 
 fn fetch_zig(tools: &Path, zig_dir: &Path) -> Result<()> {
