@@ -84,7 +84,7 @@ pub fn migrate(documents: &[SourceDocument]) -> Migration {
         migration.report.notes.extend(import.notes);
     }
     for (source, rule) in candidates {
-        match compiles(&rule) {
+        match portal_vap::compiles(&rule) {
             Ok(()) => migration.rules.push(rule),
             Err(error) => migration.report.refuse(&source, &format!("does not compile as a Portal rule: {error}")),
         }
@@ -97,14 +97,4 @@ pub fn migrate(documents: &[SourceDocument]) -> Migration {
         migration.suites.push(suite);
     }
     migration
-}
-
-fn compiles(rule: &Json) -> Result<(), String> {
-    let text = serde_saphyr::to_string(rule).map_err(|e| e.to_string())?;
-    let (loaded, errors) = portal_rules::load_rules("migrated", &text);
-    if let Some(error) = errors.first() {
-        return Err(error.to_string());
-    }
-    let (_, errors) = portal_rules::RuleSet::compile(loaded);
-    errors.first().map_or(Ok(()), |error| Err(error.to_string()))
 }

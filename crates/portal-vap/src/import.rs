@@ -97,7 +97,9 @@ pub fn import(objects: &[Json]) -> Import {
     import
 }
 
-fn compiles(rule: &Json) -> Result<(), String> {
+/// Whether a rule document loads and compiles as Portal would load it; the first error if not.
+/// A converter offers only rules that pass.
+pub fn compiles(rule: &Json) -> Result<(), String> {
     let text = serde_saphyr::to_string(rule).map_err(|e| e.to_string())?;
     let (loaded, errors) = portal_rules::load_rules("imported", &text);
     if let Some(error) = errors.first() {

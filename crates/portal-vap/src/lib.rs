@@ -25,7 +25,7 @@ use serde_json::{Value as Json, json};
 
 use crate::admission_scope::{excluded_selector, not_bypassed};
 
-pub use import::{Import, import};
+pub use import::{Import, compiles, import};
 
 pub use labels::{MANAGED_BY, MANAGED_BY_LABEL, RULE_LABEL};
 

@@ -4,76 +4,32 @@
 use std::collections::BTreeMap;
 
 use kube::Api;
-use portal_rules::{Document, LoadedRule, Origin, RuleSet, rule_from_document};
+use portal_rules::{LoadedRule, RuleSet, rule_from_document};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::event::{ClusterEvent, ResourceKind, RuleResource, SourceEvent, SourceProblem};
+use super::event::{ClusterEvent, ResourceKind, SourceEvent, SourceProblem};
+use super::known::Known;
 use super::status::{desired_status, same};
 use super::watching::{Absent, Change, resource_event, to_resource, watch_resources};
-use crate::api::{PortalClusterRule, PortalRule, RuleResourceKey};
+use crate::api::{PortalClusterRule, PortalRule, RuleResourceKey, RuleStatus};
 use crate::writers::write_rule_status;
 
 /// The rule resources known, and what was last written to their status.
-pub(crate) struct ClusterRules {
-    client: Option<kube::Client>,
-    resources: BTreeMap<RuleResourceKey, RuleResource>,
-    /// Validation errors of the last rebuild, by resource.
-    spec_errors: BTreeMap<RuleResourceKey, portal_rules::Error>,
-    listed_cluster: bool,
-    listed_namespaced: bool,
-}
+pub(crate) type ClusterRules = Known<RuleResourceKey, RuleStatus>;
 
 impl ClusterRules {
-    pub fn new(client: Option<kube::Client>) -> ClusterRules {
-        ClusterRules {
-            client,
-            resources: BTreeMap::new(),
-            spec_errors: BTreeMap::new(),
-            listed_cluster: false,
-            listed_namespaced: false,
-        }
-    }
-
-    /// Whether both kinds have been listed (always true without a cluster).
-    pub fn is_ready(&self) -> bool {
-        self.client.is_none() || (self.listed_cluster && self.listed_namespaced)
-    }
-
-    /// Records an event; returns whether a rule changed (a status-only update does not).
-    pub fn apply(&mut self, event: ClusterEvent) -> bool {
-        let (changed, listed) = event.apply_to(&mut self.resources);
-        match listed {
-            Some(ResourceKind::Cluster) => self.listed_cluster = true,
-            Some(ResourceKind::Namespaced) => self.listed_namespaced = true,
-            None => {}
-        }
-        changed
-    }
-
     /// Every valid rule resource as a rule, in a stable order (cluster rules, then namespaced
     /// rules by namespace and name). A `PortalRule` is named `namespace/name`, so rules of the
     /// same name in different namespaces never collide.
     pub fn loaded_rules(&mut self) -> (Vec<LoadedRule>, Vec<SourceProblem>) {
-        self.spec_errors.clear();
-        let mut rules = Vec::new();
-        let mut problems = Vec::new();
-        for (key, resource) in &self.resources {
-            let document = Document { origin: Origin::new(key.to_string(), None), value: resource.object.clone() };
-            match rule_from_document(&document) {
-                Ok(mut rule) => {
-                    if let RuleResourceKey::Namespaced(namespace, _) = key {
-                        rule.name = format!("{namespace}/{}", rule.name);
-                    }
-                    rules.push(rule);
-                }
-                Err(error) => {
-                    problems.push(SourceProblem { location: key.to_string(), message: error.to_string() });
-                    self.spec_errors.insert(key.clone(), error);
-                }
+        self.read_all(|key, document| {
+            let mut rule = rule_from_document(document)?;
+            if let RuleResourceKey::Namespaced(namespace, _) = key {
+                rule.name = format!("{namespace}/{}", rule.name);
             }
-        }
-        (rules, problems)
+            Ok(rule)
+        })
     }
 
     /// Writes the status of every rule resource whose status changed.

@@ -77,9 +77,6 @@ pub(crate) struct Resource<Key, Status> {
     pub status: Option<Status>,
 }
 
-pub(crate) type RuleResource = Resource<RuleResourceKey, RuleStatus>;
-pub(crate) type ExceptionResource = Resource<ExceptionResourceKey, ExceptionStatus>;
-
 /// What changed of one Portal resource kind.
 #[derive(Debug)]
 pub(crate) enum ResourceEvent<Key, Status> {

@@ -7,14 +7,14 @@ use std::time::SystemTime;
 
 use kube::Api;
 use portal_rules::exception::{ExceptionSet, LoadedException, exception_from_document};
-use portal_rules::{Document, Origin};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::event::{ExceptionEvent, ExceptionResource, ResourceKind, SourceEvent, SourceProblem};
+use super::event::{ExceptionEvent, ResourceKind, SourceEvent, SourceProblem};
+use super::known::Known;
 use super::status::{desired_exception_status, same_exception_status};
 use super::watching::{Absent, Change, resource_event, watch_resources};
-use crate::api::{ExceptionResourceKey, PortalClusterException, PortalException};
+use crate::api::{ExceptionResourceKey, ExceptionStatus, PortalClusterException, PortalException};
 use crate::writers::write_exception_status;
 
 /// How many exceptions are in each state, for the metrics.
@@ -34,59 +34,13 @@ impl ExceptionCounts {
 }
 
 /// The exception resources known, and what was last written to their status.
-pub(crate) struct ClusterExceptions {
-    client: Option<kube::Client>,
-    resources: BTreeMap<ExceptionResourceKey, ExceptionResource>,
-    /// Validation errors of the last rebuild, by resource.
-    spec_errors: BTreeMap<ExceptionResourceKey, portal_rules::Error>,
-    listed_cluster: bool,
-    listed_namespaced: bool,
-}
+pub(crate) type ClusterExceptions = Known<ExceptionResourceKey, ExceptionStatus>;
 
 impl ClusterExceptions {
-    pub fn new(client: Option<kube::Client>) -> ClusterExceptions {
-        ClusterExceptions {
-            client,
-            resources: BTreeMap::new(),
-            spec_errors: BTreeMap::new(),
-            listed_cluster: false,
-            listed_namespaced: false,
-        }
-    }
-
-    /// Whether both kinds have been listed (always true without a cluster).
-    pub fn is_ready(&self) -> bool {
-        self.client.is_none() || (self.listed_cluster && self.listed_namespaced)
-    }
-
-    /// Records an event; returns whether an exception changed (a status-only update does not).
-    pub fn apply(&mut self, event: ExceptionEvent) -> bool {
-        let (changed, listed) = event.apply_to(&mut self.resources);
-        match listed {
-            Some(ResourceKind::Cluster) => self.listed_cluster = true,
-            Some(ResourceKind::Namespaced) => self.listed_namespaced = true,
-            None => {}
-        }
-        changed
-    }
-
     /// Every valid exception resource, in a stable order (cluster-wide first, then by namespace
     /// and name), and the problems of the others.
     pub fn loaded_exceptions(&mut self) -> (Vec<LoadedException>, Vec<SourceProblem>) {
-        self.spec_errors.clear();
-        let mut exceptions = Vec::new();
-        let mut problems = Vec::new();
-        for (key, resource) in &self.resources {
-            let document = Document { origin: Origin::new(key.to_string(), None), value: resource.object.clone() };
-            match exception_from_document(&document) {
-                Ok(exception) => exceptions.push(exception),
-                Err(error) => {
-                    problems.push(SourceProblem { location: key.to_string(), message: error.to_string() });
-                    self.spec_errors.insert(key.clone(), error);
-                }
-            }
-        }
-        (exceptions, problems)
+        self.read_all(|_, document| exception_from_document(document))
     }
 
     /// Writes the status of every exception resource whose status changed.

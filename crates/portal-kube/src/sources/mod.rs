@@ -12,6 +12,7 @@ mod cluster;
 mod event;
 mod exceptions;
 mod folder;
+mod known;
 mod status;
 mod watching;
 
