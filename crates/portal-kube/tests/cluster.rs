@@ -233,3 +233,62 @@ async fn rule_resources_win_name_collisions_with_folder_rules() {
     );
     api.delete("collision", &DeleteParams::default()).await.unwrap();
 }
+
+/// A replica whose RBAC predates exceptions (it may list rules, not exceptions) still becomes
+/// ready and enforces its rules: the exceptions it cannot list are taken as none.
+#[tokio::test]
+async fn without_permission_to_list_exceptions_the_rules_still_load() {
+    use k8s_openapi::api::core::v1::ServiceAccount;
+    let env = portal_testenv::shared().await.expect("the test control plane starts");
+    let admin = client().await;
+    install_crds(&admin).await;
+    let namespace = env.namespace("old-rbac").await.unwrap();
+    let account: ServiceAccount = serde_json::from_value(json!({"metadata": {"name": "old-portal"}})).unwrap();
+    Api::<ServiceAccount>::namespaced(admin.clone(), &namespace)
+        .create(&PostParams::default(), &account)
+        .await
+        .unwrap();
+    let role = json!({
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": format!("{namespace}-rules")},
+        "rules": [{"apiGroups": ["portal.io"], "resources": ["portalclusterrules", "portalrules"], "verbs": ["list", "watch"]}],
+    });
+    let binding = json!({
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "metadata": {"name": format!("{namespace}-rules")},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": format!("{namespace}-rules")},
+        "subjects": [{"kind": "ServiceAccount", "name": "old-portal", "namespace": namespace}],
+    });
+    let params = PatchParams::apply("portal-tests");
+    Api::<k8s_openapi::api::rbac::v1::ClusterRole>::all(admin.clone())
+        .patch(&format!("{namespace}-rules"), &params, &Patch::Apply(&role))
+        .await
+        .unwrap();
+    Api::<k8s_openapi::api::rbac::v1::ClusterRoleBinding>::all(admin.clone())
+        .patch(&format!("{namespace}-rules"), &params, &Patch::Apply(&binding))
+        .await
+        .unwrap();
+    let request: k8s_openapi::api::authentication::v1::TokenRequest =
+        serde_json::from_value(json!({"spec": {"audiences": [], "expirationSeconds": 600}})).unwrap();
+    let token = Api::<ServiceAccount>::namespaced(admin.clone(), &namespace)
+        .create_token_request("old-portal", &PostParams::default(), &request)
+        .await
+        .unwrap()
+        .status
+        .unwrap()
+        .token
+        .unwrap();
+    let kubeconfig = kube::config::Kubeconfig::from_yaml(&env.kubeconfig_with_token(&token)).unwrap();
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await.unwrap();
+    let limited = kube::Client::try_from(config).unwrap();
+
+    let sources = RuleSources::start(SourcesConfig {
+        cluster: Some(limited),
+        folders: Vec::new(),
+        debounce: Duration::from_millis(20),
+        limits: Default::default(),
+        lookups: None,
+    })
+    .unwrap();
+    let ready = tokio::time::timeout(WAIT, sources.wait_ready()).await.expect("ready without the exception kinds");
+    assert!(ready.ready);
+    assert_eq!(ready.exceptions.active, 0);
+}

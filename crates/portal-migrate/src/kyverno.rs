@@ -87,6 +87,19 @@ fn convert_rule(
     if policy["spec"]["background"] == false {
         base.insert("mode".into(), json!(["admission"]));
     }
+    if !policy["spec"]["validationFailureActionOverrides"].is_null() || !validate["failureActionOverrides"].is_null() {
+        return Err("has failure action overrides per namespace, which are not translated; split the rule".to_owned());
+    }
+    if policy["spec"]["admission"] == false {
+        return Err("runs in the background only (spec.admission: false); write it with mode: [audit]".to_owned());
+    }
+    // Kyverno blocks on an error by default: so does the converted rule (a value of the wrong
+    // type, say, fails the pattern in Kyverno and fails the evaluation here).
+    let failure_policy = match policy["spec"]["failurePolicy"].as_str().unwrap_or("Fail") {
+        "Ignore" => "Ignore",
+        _ => "Fail",
+    };
+    base.insert("failurePolicy".into(), json!(failure_policy));
     let action = rule["validate"]["failureAction"]
         .as_str()
         .or_else(|| policy["spec"]["validationFailureAction"].as_str())
@@ -241,25 +254,26 @@ fn match_kinds(rule: &Json) -> Result<Vec<Json>, String> {
     Ok(gvk)
 }
 
-/// `Kind`, `version/Kind`, `group/version/Kind` or `*` as a gvk pattern.
+/// `Kind`, `version/Kind`, `group/version/Kind` or `*` as a gvk pattern; subresources
+/// (`Deployment/scale`, `v1/Pod/status`) and wildcards inside a kind are refused.
 fn parse_kind(text: &str) -> Result<Json, String> {
     let parts: Vec<&str> = text.split('/').collect();
+    let is_version =
+        |part: &str| part == "*" || (part.starts_with('v') && part[1..].starts_with(|c: char| c.is_ascii_digit()));
+    let is_kind = |part: &str| part.starts_with(|c: char| c.is_ascii_uppercase()) && !part.contains(['*', '?', '.']);
     let (group, version, kind) = match parts.as_slice() {
         ["*"] | ["*", "*", "*"] => ("*".to_owned(), "*", "*"),
-        [kind] => (
+        [kind] if is_kind(kind) => (
             group_of(kind)
                 .ok_or_else(|| format!("names the kind {kind:?} without its group; write it as group/version/{kind}"))?
                 .to_owned(),
             "*",
             *kind,
         ),
-        [version, kind] => (String::new(), *version, *kind),
-        [group, version, kind] => ((*group).to_owned(), *version, *kind),
-        _ => return Err(format!("names {text:?}, which is not a kind"))?,
+        [version, kind] if is_version(version) && is_kind(kind) => (String::new(), *version, *kind),
+        [group, version, kind] if is_version(version) && is_kind(kind) => ((*group).to_owned(), *version, *kind),
+        _ => return Err(format!("names {text:?}: subresources and wildcards inside a kind are not translated")),
     };
-    if kind.contains('.') || parts.len() > 3 {
-        return Err(format!("names the subresource {text:?}; not translated"));
-    }
     Ok(json!({"group": group, "version": version, "kind": kind}))
 }
 
@@ -269,6 +283,9 @@ fn match_spec(rule: &Json, gvk: Vec<Json>, namespace: Option<&str>) -> Result<Js
     let resources = filter(&rule["match"], "match")?.map(|(resources, _)| resources.clone()).unwrap_or(Json::Null);
     selectors(&resources, &mut spec, "match")?;
     if let Some(namespace) = namespace {
+        if spec.contains_key("namespaces") {
+            return Err("a namespaced Policy that also names namespaces is not translated".to_owned());
+        }
         // A namespaced Policy applies inside its namespace only.
         spec.insert("namespaces".into(), json!({"include": [namespace]}));
     }
@@ -364,6 +381,10 @@ mod tests {
             json!({"group": "apps", "version": "v1", "kind": "Deployment"})
         );
         assert!(parse_kind("Widget").unwrap_err().contains("without its group"));
+        assert!(parse_kind("Deployment/scale").unwrap_err().contains("subresources"));
+        assert!(parse_kind("v1/Pod/status").unwrap_err().contains("subresources"));
+        assert!(parse_kind("Pod*").unwrap_err().contains("wildcards"));
+        assert_eq!(parse_kind("v1/Pod").unwrap(), json!({"group": "", "version": "v1", "kind": "Pod"}));
         assert_eq!(rule_name("Disallow_Host-Path/host--path"), "disallow-host-path-host-path");
         assert_eq!(pattern::quote("it's"), "'it\\'s'");
         assert_eq!(resource_id("Namespace", None, "a"), "Namespace/a");

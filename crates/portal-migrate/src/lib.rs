@@ -83,7 +83,22 @@ pub fn migrate(documents: &[SourceDocument]) -> Migration {
         migration.report.refused.extend(import.refused);
         migration.report.notes.extend(import.notes);
     }
-    for (source, rule) in candidates {
+    let mut taken = std::collections::BTreeSet::new();
+    for (source, mut rule) in candidates {
+        // Two sources may map to one name (`a/b-c`, `a-b/c`): the second gets a suffix.
+        if let Some(name) = rule["name"].as_str().map(str::to_owned) {
+            let mut unique = name.clone();
+            let mut n = 2;
+            while taken.contains(&unique) {
+                unique = format!("{name}-{n}");
+                n += 1;
+            }
+            if unique != name {
+                migration.report.note(&source, &format!("named {unique}: {name} was taken"));
+                rule["name"] = Json::String(unique.clone());
+            }
+            taken.insert(unique);
+        }
         match portal_vap::compiles(&rule) {
             Ok(()) => migration.rules.push(rule),
             Err(error) => migration.report.refuse(&source, &format!("does not compile as a Portal rule: {error}")),

@@ -26,10 +26,14 @@ fn matches_at(value: &str, pattern: &Json, depth: usize, loops: usize) -> Result
             Ok(if clauses.is_empty() { "true".to_owned() } else { clauses.join(" && ") })
         }
         Json::Array(elements) => match elements.as_slice() {
+            [Json::Array(_)] => {
+                Err("a list of lists in the pattern is matched by position in Kyverno; not translated".to_owned())
+            }
             [element] => {
                 let variable = format!("e{loops}");
                 let inner = matches_at(&variable, element, depth + 1, loops + 1)?;
-                Ok(format!("{value}.all({variable}, {inner})"))
+                // A map (or anything else) where the pattern has a list does not match.
+                Ok(format!("type({value}) == list && {value}.all({variable}, {inner})"))
             }
             _ => Err("a list in the pattern must have exactly one element, which every element must match".to_owned()),
         },
@@ -48,6 +52,11 @@ fn field(value: &str, key: &str, pattern: &Json, depth: usize, loops: usize) -> 
         }
         _ => (None, key),
     };
+    if name.contains(['*', '?']) {
+        return Err(format!(
+            "the key {name:?} has wildcards, which Kyverno expands over the object's keys; not translated"
+        ));
+    }
     let (present, selected) = select(value, name);
     let inner = || matches_at(&selected, pattern, depth + 1, loops);
     match anchor {
@@ -79,13 +88,34 @@ fn select(value: &str, key: &str) -> (String, String) {
 }
 
 fn string_pattern(value: &str, text: &str) -> Result<String, String> {
+    if text.contains('&') {
+        return Err(format!("{text:?} combines conditions with &, which is not translated"));
+    }
     if text.contains('|') {
         let alternatives: Result<Vec<String>, String> =
-            text.split('|').map(|alternative| string_pattern(value, alternative.trim())).collect();
+            text.split('|').map(|alternative| single_pattern(value, alternative.trim())).collect();
         return Ok(format!("({})", alternatives?.join(" || ")));
     }
+    single_pattern(value, text)
+}
+
+/// One alternative: `!` once (Kyverno negates the wildcard or literal after it), a comparison,
+/// a wildcard or a literal.
+fn single_pattern(value: &str, text: &str) -> Result<String, String> {
+    let is_range = |t: &str| {
+        t.split_once('-').is_some_and(|(low, high)| {
+            let low = low.trim_end_matches('!');
+            !low.is_empty() && !high.is_empty() && low.parse::<f64>().is_ok() && high.parse::<f64>().is_ok()
+        })
+    };
+    if is_range(text) {
+        return Err(format!("{text:?} is a range, which is not translated"));
+    }
     if let Some(rest) = text.strip_prefix('!') {
-        return Ok(format!("!{}", parenthesised(&string_pattern(value, rest)?)));
+        if rest.starts_with(['!', '>', '<']) {
+            return Err(format!("{text:?} negates something other than a value or a wildcard; not translated"));
+        }
+        return Ok(format!("!{}", parenthesised(&plain_pattern(value, rest))));
     }
     for operator in [">=", "<=", ">", "<"] {
         if let Some(rest) = text.strip_prefix(operator) {
@@ -95,11 +125,16 @@ fn string_pattern(value: &str, text: &str) -> Result<String, String> {
             return Ok(format!("double({value}) {operator} {}", display_double(number)));
         }
     }
+    Ok(plain_pattern(value, text))
+}
+
+/// A wildcard or a literal.
+fn plain_pattern(value: &str, text: &str) -> String {
     match text {
-        "*" => Ok("true".to_owned()),
-        "?*" => Ok(format!("string({value}) != ''")),
-        _ if text.contains(['*', '?']) => Ok(format!("string({value}).matches({})", quote(&glob_regex(text)))),
-        _ => Ok(format!("string({value}) == {}", quote(text))),
+        "*" => "true".to_owned(),
+        "?*" => format!("string({value}) != ''"),
+        _ if text.contains(['*', '?']) => format!("string({value}).matches({})", quote(&glob_regex(text))),
+        _ => format!("string({value}) == {}", quote(text)),
     }
 }
 
@@ -109,7 +144,8 @@ fn display_double(number: f64) -> String {
 
 /// Kyverno's wildcards (`*` any run, `?` one character) as an anchored regular expression.
 fn glob_regex(glob: &str) -> String {
-    let mut regex = String::from("^");
+    // `(?s)`: a wildcard matches newlines too, as Kyverno's does.
+    let mut regex = String::from("(?s)^");
     for c in glob.chars() {
         match c {
             '*' => regex.push_str(".*"),
@@ -153,7 +189,7 @@ mod tests {
         assert_eq!(matches("spec", &json!({"X(hostIPC)": "null"})).unwrap(), "!has(spec.hostIPC)");
         assert_eq!(
             matches("spec", &json!({"containers": [{"image": "registry.example.com/*"}]})).unwrap(),
-            "has(spec.containers) && (spec.containers.all(e0, has(e0.image) && string(e0.image).matches('^registry\\\\.example\\\\.com/.*$')))"
+            "has(spec.containers) && (type(spec.containers) == list && spec.containers.all(e0, has(e0.image) && string(e0.image).matches('(?s)^registry\\\\.example\\\\.com/.*$')))"
         );
         assert_eq!(
             matches("object.metadata", &json!({"labels": {"app.kubernetes.io/name": "?*"}})).unwrap(),
@@ -170,6 +206,14 @@ mod tests {
         assert!(matches("spec", &json!({"^(containers)": [{}]})).unwrap_err().contains("existence anchor"));
         assert!(matches("x", &json!("<=1Gi")).unwrap_err().contains("not a plain number"));
         assert!(matches("x", &json!([1, 2])).unwrap_err().contains("exactly one element"));
+        assert!(matches("x", &json!([[1]])).unwrap_err().contains("by position"));
+        assert!(matches("o", &json!({"X(fluxcd.io/*)": "*"})).unwrap_err().contains("wildcards"));
+        assert!(matches("x", &json!("!default & !kube-system")).unwrap_err().contains("&"));
+        assert!(matches("x", &json!("1-10")).unwrap_err().contains("range"));
+        assert!(matches("x", &json!("0!-1023")).unwrap_err().contains("range"));
+        assert!(matches("x", &json!("!!x")).unwrap_err().contains("negates"));
+        let deep = "!".repeat(100_000) + "x";
+        assert!(matches("x", &json!(deep)).is_err(), "no recursion on repeated !");
         let mut deep = json!("x");
         for _ in 0..40 {
             deep = json!({"a": deep});

@@ -75,6 +75,11 @@ impl FolderRules {
                 .collect();
             let exception_compile_problems: Vec<SourceProblem> =
                 ExceptionSet::compile(exceptions.clone(), &self.limits).1.iter().map(as_problem).collect();
+            // A file that is not YAML fails both readings with the same error: say it once.
+            let exception_problems: Vec<_> = exception_problems
+                .into_iter()
+                .filter(|problem| !problems.iter().any(|seen| seen.to_string() == problem.to_string()))
+                .collect();
             self.exception_problems += exception_problems.len() + exception_compile_problems.len();
             problems.extend(exception_problems);
             let bad = !problems.is_empty() || !compile_problems.is_empty() || !exception_compile_problems.is_empty();

@@ -134,6 +134,7 @@ impl RuleSources {
             generation: 0,
             limits: config.limits.clone(),
             lookups: config.lookups.clone(),
+            last_rebuild: std::time::SystemTime::now(),
         };
         tasks.push(tokio::spawn(reconciler.run(receiver, config.debounce)));
         // The folders are read once at start even when nothing changes.
@@ -177,6 +178,8 @@ struct Reconciler {
     generation: u64,
     limits: RuleLimits,
     lookups: Option<Arc<ClusterCache>>,
+    /// When the set in force was built: an exception that expired since needs a rebuild.
+    last_rebuild: std::time::SystemTime,
 }
 
 impl Reconciler {
@@ -211,10 +214,11 @@ impl Reconciler {
         }
     }
 
-    /// How long until the next exception in force expires (a moment after, so it has).
+    /// How long until the first exception that was in force at the last rebuild expires (a
+    /// moment after, so it has; at once when that moment has passed without a rebuild).
     fn until_next_expiry(&self) -> Option<Duration> {
+        let next = self.rules.load().exceptions().next_expiry(self.last_rebuild)?;
         let now = std::time::SystemTime::now();
-        let next = self.rules.load().exceptions().next_expiry(now)?;
         Some(next.duration_since(now).unwrap_or_default() + Duration::from_millis(100))
     }
 
@@ -268,6 +272,7 @@ impl Reconciler {
         let set = self.rules.load();
         self.cluster.write_status(&compile_errors, &set).await;
         let now = std::time::SystemTime::now();
+        self.last_rebuild = now;
         self.exceptions.write_status(&compile_errors, set.exceptions(), now).await;
         let exceptions = ExceptionCounts::of(set.exceptions(), rejected_exceptions, now);
         self.generation += 1;

@@ -17,8 +17,8 @@ pub(crate) enum Change<K> {
     Listed(Vec<K>),
     Applied(K),
     Deleted(K),
-    /// The kind is not served (its CRD is not installed): listing it failed with 404. Said once
-    /// until a list succeeds.
+    /// The kind cannot be listed: not served (its CRD is not installed, 404) or not permitted
+    /// (403). Said once until a list succeeds.
     Absent,
 }
 
@@ -51,12 +51,19 @@ pub(crate) async fn watch_resources<K>(
             }
             Ok(Event::Apply(object)) => Change::Applied(object),
             Ok(Event::Delete(object)) => Change::Deleted(object),
-            Err(watcher::Error::InitialListFailed(kube::Error::Api(status))) if status.is_not_found() => {
+            Err(watcher::Error::InitialListFailed(kube::Error::Api(status)))
+                if status.is_not_found() || status.is_forbidden() =>
+            {
                 if said_absent {
                     continue;
                 }
                 said_absent = true;
-                tracing::warn!(resource = what, "the API server does not serve this kind (is its CRD installed?)");
+                let why = if status.is_forbidden() {
+                    "Portal may not list this kind (grant list and watch on it)"
+                } else {
+                    "the API server does not serve this kind (is its CRD installed?)"
+                };
+                tracing::warn!(resource = what, "{why}");
                 Change::Absent
             }
             Err(error) => {
