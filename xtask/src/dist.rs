@@ -41,6 +41,11 @@ use crate::project::{self, project_root, target_dir};
 /// The target triple of the release binary.
 pub const TARGET: &str = "x86_64-unknown-linux-musl";
 
+/// The Rust release the artifacts are built with (the workflows' `RUST_TOOLCHAIN`). Checked,
+/// not selected: a `rust-toolchain.toml` would make rustup download a toolchain of that name
+/// even where an identical `stable` is installed, and builders reach only package registries.
+pub const RUST_VERSION: &str = "1.95.0";
+
 /// The cargo-auditable release installed (with `cargo install --locked`) when missing.
 pub const CARGO_AUDITABLE_VERSION: &str = "0.7.7";
 
@@ -158,6 +163,7 @@ pub fn main(args: &[String]) -> Result<()> {
 /// `<target_dir>/dist/`.
 pub fn build(root: &Path, target_dir: &Path, release: &Release) -> Result<Dist> {
     let release = release.clone();
+    ensure_rust_version()?;
     ensure_rust_target()?;
     let toolchain = crate::toolchain::ensure()?;
     ensure_cargo_auditable()?;
@@ -237,6 +243,17 @@ pub fn build(root: &Path, target_dir: &Path, release: &Release) -> Result<Dist> 
     let binary_sha256 = sha256_hex(&bytes);
     eprintln!("portal: {} bytes, sha256 {binary_sha256}", bytes.len());
     Ok(Dist { release, root, dir, binary, binary_sha256, tarball })
+}
+
+fn ensure_rust_version() -> Result<()> {
+    let version = stdout_of(Command::new("rustc").arg("--version"))?;
+    ensure!(
+        version.starts_with(&format!("rustc {RUST_VERSION} ")),
+        "the release is built with Rust {RUST_VERSION}, and this rustc is {}: \
+         `rustup toolchain install {RUST_VERSION}` and `rustup override set {RUST_VERSION}` here",
+        version.trim()
+    );
+    Ok(())
 }
 
 fn ensure_rust_target() -> Result<()> {
