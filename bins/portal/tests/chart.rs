@@ -444,10 +444,10 @@ async fn run_with_the_charts_rbac(env: &'static portal_testenv::TestEnv, release
             .env("PORTAL_ADMISSION_LISTEN", format!("127.0.0.1:{webhook_port}"))
             .env("PORTAL_ADMISSION_CERT_FILE", tls.join("tls.crt"))
             .env("PORTAL_ADMISSION_KEY_FILE", tls.join("tls.key"))
-            // The renewal would reissue the certificate for the Service's names only, without the
-            // loopback address the API server reaches this process at; init-certs above made
-            // the same reads and writes with the same identity.
-            .env("PORTAL_ADMISSION_CERTIFICATES_RENEW", "false")
+            // The renewal checks every second, with the loopback address the API server reaches
+            // this process at (as init-certs above got it with --ip), so it keeps that certificate.
+            .env("PORTAL_ADMISSION_CERTIFICATES_IPS", "127.0.0.1")
+            .env("PORTAL_ADMISSION_CERTIFICATES_CHECK_INTERVAL", "1s")
             .env("PORTAL_HEALTH_LISTEN", format!("127.0.0.1:{health}"))
             .env("PORTAL_LOGGING_FORMAT", "text")
             .env("PORTAL_LOGGING_LEVEL", "info")

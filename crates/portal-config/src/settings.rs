@@ -570,6 +570,13 @@ pub struct CertificatesConfig {
     /// `admission.certificates.service`: the webhook's Service, whose names the certificate
     /// carries. Default `portal-webhook`.
     pub service: String,
+    /// `admission.certificates.dnsNames`: more DNS names for the certificate, as `portal
+    /// init-certs --dns` gives them (keep the two the same, or each reissues the other's
+    /// certificate). Default: none.
+    pub dns_names: Vec<String>,
+    /// `admission.certificates.ips`: IP addresses for the certificate, as `portal init-certs
+    /// --ip` gives them. Default: none.
+    pub ips: Vec<std::net::IpAddr>,
     /// `admission.certificates.checkInterval`: how often. Default `1h`.
     pub check_interval: Duration,
     /// `admission.certificates.validity`: how long new certificates are valid. Default `8760h`.
@@ -590,6 +597,8 @@ impl Default for CertificatesConfig {
             namespace: "portal-system".to_owned(),
             secret: "portal-webhook-tls".to_owned(),
             service: "portal-webhook".to_owned(),
+            dns_names: Vec::new(),
+            ips: Vec::new(),
             check_interval: hours(1),
             validity: hours(8760),
             renew_before: hours(720),

@@ -46,6 +46,8 @@ async fn start_renewal(client: kube::Client, admission: &portal_config::Admissio
     let settings = &admission.certificates;
     let mut options = crate::certs::CertOptions::new(&settings.namespace, &settings.secret, &settings.service);
     options.webhook_configuration = Some(admission.webhook_configuration.name.clone());
+    options.extra_dns = settings.dns_names.clone();
+    options.ips = settings.ips.clone();
     options.validity = settings.validity.as_std();
     options.renew_before = settings.renew_before.as_std();
     let dir = admission.cert_file.parent().map(std::path::Path::to_path_buf).unwrap_or_default();
