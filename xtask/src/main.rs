@@ -20,6 +20,7 @@ mod helm;
 mod image;
 mod lockfile;
 mod project;
+mod provenance;
 mod report_crds;
 mod repro;
 mod sbom;
@@ -56,6 +57,8 @@ commands:
   repro    build dist and image twice in different directories, fail unless identical (slow);
            --hermetic: the second build under env -i, other HOME, locale, TZ, umask, cwd, and a
            PATH without any C compiler
+  provenance  SLSA provenance v1 (an in-toto Statement) of the artifacts in target/dist/:
+           target/dist/portal.intoto.json (after image; times from SOURCE_DATE_EPOCH)
   sbom     CycloneDX SBOMs of the binary and the image: target/dist/portal.cdx.json and
            portal-image.cdx.json (after dist and image, for the binary hash and image digest)
   deny     cargo-deny check (advisories, bans, licenses, sources) with deny.toml
@@ -82,6 +85,7 @@ fn main() -> Result<()> {
         Some("repro") => repro::main(&args[1..]),
         Some("repro-build") => repro::build_main(&args[1..]),
         Some("sbom") => sbom::main(&args[1..]),
+        Some("provenance") => provenance::main(&args[1..]),
         Some("deny") => deny::deny_main(&args[1..]),
         Some("audit") => deny::audit_main(&args[1..]),
         Some("lockfile-check") => lockfile::main(&args[1..]),

@@ -27,7 +27,7 @@ use crate::cmd::{cargo_command, run};
 pub const ZIG_VERSION: &str = "0.15.2";
 /// The wheel of that release for x86_64 Linux, and its SHA-256 (as PyPI lists it).
 const ZIG_WHEEL: &str = "ziglang-0.15.2-py3-none-manylinux_2_12_x86_64.manylinux2010_x86_64.musllinux_1_1_x86_64.whl";
-const ZIG_WHEEL_SHA256: &str = "806316453d1ede7174ed3fefb8e5348154629089c3bb5fe812dfd0e172fac130";
+pub const ZIG_WHEEL_SHA256: &str = "806316453d1ede7174ed3fefb8e5348154629089c3bb5fe812dfd0e172fac130";
 /// The cargo-zigbuild release.
 pub const CARGO_ZIGBUILD_VERSION: &str = "0.24.1";
 
