@@ -2,6 +2,7 @@
 //! version pinned in Cargo.lock (with its checksum), written as PEM. Nothing of the build
 //! machine's trust store goes into the image.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::fs;
 use std::path::PathBuf;
@@ -54,6 +55,25 @@ pub fn ca_bundle() -> Result<CaBundle> {
     let certificates = webpki_root_certs::TLS_SERVER_ROOT_CERTS.len();
     eprintln!("CA bundle: {certificates} root certificates of {CA_CRATE} {version}");
     Ok(CaBundle { version, pem: pem.into_bytes(), license })
+}
+
+/// The crate the image's CA bundle comes from, as Cargo.lock pins it.
+#[derive(Debug)]
+pub(crate) struct LockedCaCrate {
+    pub version: String,
+    /// The crate archive's SHA-256 (Cargo.lock's checksum).
+    pub checksum: Option<String>,
+}
+
+impl LockedCaCrate {
+    /// The locked version of [`CA_CRATE`] and its checksum.
+    pub(crate) fn of(checksums: &BTreeMap<(String, String), String>) -> Result<Self> {
+        let (name_version, checksum) = checksums
+            .iter()
+            .find(|((name, _), _)| name == CA_CRATE)
+            .with_context(|| format!("Cargo.lock has no {CA_CRATE}"))?;
+        Ok(Self { version: name_version.1.clone(), checksum: Some(checksum.clone()) })
+    }
 }
 
 /// Standard base64 with padding, as PEM wants it.

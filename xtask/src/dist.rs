@@ -96,6 +96,18 @@ impl Release {
         })
     }
 
+    /// Fixed facts for tests.
+    #[cfg(test)]
+    pub fn example() -> Self {
+        Self {
+            version: "0.1.0".to_owned(),
+            repository: "https://github.com/portal-policy/portal".to_owned(),
+            license: "Apache-2.0".to_owned(),
+            revision: "0123456789abcdef0123456789abcdef01234567".to_owned(),
+            source_date_epoch: 1_700_000_000,
+        }
+    }
+
     /// The release facts of this workspace and its HEAD commit.
     pub fn read() -> Result<Self> {
         Self::read_at(&project_root())

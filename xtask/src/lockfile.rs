@@ -8,7 +8,9 @@
 use std::path::Path;
 use std::process::Command;
 
-use anyhow::{Context, Result, bail};
+use std::collections::BTreeMap;
+
+use anyhow::{Context, Result, bail, ensure};
 
 use crate::cmd::stdout_of;
 use crate::project::project_root;
@@ -55,6 +57,29 @@ fn check(changed: &[String]) -> Result<(), String> {
             .to_owned());
     }
     Ok(())
+}
+
+/// `(name, version)` → the SHA-256 checksum Cargo.lock records for it.
+pub(crate) fn checksums(lock: &str) -> Result<BTreeMap<(String, String), String>> {
+    let mut checksums = BTreeMap::new();
+    for block in lock.split("[[package]]").skip(1) {
+        let field = |key: &str| {
+            block.lines().find_map(|line| {
+                line.strip_prefix(key)?.trim_start().strip_prefix('=')?.trim().strip_prefix('"')?.strip_suffix('"')
+            })
+        };
+        let (Some(name), Some(version)) = (field("name"), field("version")) else {
+            bail!("Cargo.lock: a package without name or version")
+        };
+        if let Some(checksum) = field("checksum") {
+            ensure!(
+                checksum.len() == 64 && checksum.chars().all(|c| c.is_ascii_hexdigit()),
+                "Cargo.lock: {name} {version} has a malformed checksum"
+            );
+            checksums.insert((name.to_owned(), version.to_owned()), checksum.to_owned());
+        }
+    }
+    Ok(checksums)
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 
-use crate::ca_bundle::CA_CRATE;
+use crate::ca_bundle::{CA_CRATE, LockedCaCrate};
 use crate::checksum::sha256_hex;
 use crate::date::rfc3339;
 use crate::dist::{CARGO_AUDITABLE_VERSION, RUST_VERSION, Release, TARGET};
@@ -40,9 +40,9 @@ pub fn main(args: &[String]) -> Result<()> {
         bail!("no artifacts in {}: run `cargo xtask image` (or `dist`) first", dir.display());
     }
     let lock = fs::read(project_root().join("Cargo.lock")).context("reading Cargo.lock")?;
-    let ca_version = ca_crate_version(&String::from_utf8_lossy(&lock))?;
+    let ca = LockedCaCrate::of(&crate::lockfile::checksums(&String::from_utf8_lossy(&lock))?)?;
     let builder = builder_id(|name| std::env::var(name).ok());
-    let statement = statement(&release, subjects, &sha256_hex(&lock), &ca_version, &builder);
+    let statement = statement(&release, subjects, &sha256_hex(&lock), &ca, &builder);
     let problems = problems(&statement);
     if !problems.is_empty() {
         bail!("the provenance misses what SLSA v1 requires: {}", problems.join("; "));
@@ -90,15 +90,6 @@ fn subjects(dir: &Path, release: &Release) -> Result<Vec<(String, String)>> {
     Ok(subjects)
 }
 
-/// The locked version of the CA bundle's crate.
-fn ca_crate_version(lock: &str) -> Result<String> {
-    lock.split("[[package]]")
-        .find(|block| block.lines().any(|line| line.trim() == format!("name = \"{CA_CRATE}\"")))
-        .and_then(|block| block.lines().find_map(|line| line.trim().strip_prefix("version = \"")?.strip_suffix('"')))
-        .map(str::to_owned)
-        .with_context(|| format!("Cargo.lock has no {CA_CRATE}"))
-}
-
 /// The workflow run that built, when run in GitHub Actions; else a local build.
 fn builder_id(var: impl Fn(&str) -> Option<String>) -> String {
     match (var("GITHUB_SERVER_URL"), var("GITHUB_REPOSITORY"), var("GITHUB_WORKFLOW_REF")) {
@@ -112,7 +103,7 @@ fn statement(
     release: &Release,
     subjects: Vec<(String, String)>,
     cargo_lock_sha256: &str,
-    ca_version: &str,
+    ca: &LockedCaCrate,
     builder: &str,
 ) -> Value {
     let subject: Vec<Value> =
@@ -140,7 +131,11 @@ fn statement(
                     {"uri": format!("pkg:pypi/ziglang@{ZIG_VERSION}"), "digest": {"sha256": ZIG_WHEEL_SHA256}},
                     {"uri": format!("pkg:cargo/cargo-zigbuild@{CARGO_ZIGBUILD_VERSION}")},
                     {"uri": format!("pkg:cargo/cargo-auditable@{CARGO_AUDITABLE_VERSION}")},
-                    {"uri": format!("pkg:cargo/{CA_CRATE}@{ca_version}"), "annotations": {"role": "the image's CA bundle"}},
+                    {
+                        "uri": format!("pkg:cargo/{CA_CRATE}@{}", ca.version),
+                        "digest": ca.checksum.as_ref().map(|sha256| json!({"sha256": sha256})).unwrap_or(json!({})),
+                        "annotations": {"role": "the image's CA bundle"},
+                    },
                 ],
             },
             "runDetails": {
@@ -196,19 +191,14 @@ mod tests {
     use super::*;
 
     fn release() -> Release {
-        Release {
-            version: "0.1.0".to_owned(),
-            repository: "https://github.com/portal-policy/portal".to_owned(),
-            license: "Apache-2.0".to_owned(),
-            revision: "0123456789abcdef0123456789abcdef01234567".to_owned(),
-            source_date_epoch: 1_700_000_000,
-        }
+        Release::example()
     }
 
     fn example() -> Value {
         let subjects =
             vec![("portal".to_owned(), "ab".repeat(32)), ("portal-image-manifest".to_owned(), "cd".repeat(32))];
-        statement(&release(), subjects, &"ef".repeat(32), "1.0.11", "urn:portal:local-xtask-build")
+        let ca = LockedCaCrate { version: "1.0.11".to_owned(), checksum: Some("12".repeat(32)) };
+        statement(&release(), subjects, &"ef".repeat(32), &ca, "urn:portal:local-xtask-build")
     }
 
     #[test]
@@ -255,6 +245,7 @@ mod tests {
     #[test]
     fn the_ca_crate_version_is_read_from_the_lockfile() {
         let lock = fs::read_to_string(project_root().join("Cargo.lock")).unwrap();
-        assert_eq!(ca_crate_version(&lock).unwrap(), "1.0.11");
+        let ca = LockedCaCrate::of(&crate::lockfile::checksums(&lock).unwrap()).unwrap();
+        assert_eq!(ca.version, "1.0.11");
     }
 }

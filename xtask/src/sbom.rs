@@ -45,7 +45,7 @@ pub const IMAGE_SBOM: &str = "portal-image.cdx.json";
 
 const SPEC_VERSION: &str = "1.6";
 const CRATES_IO: &str = "registry+https://github.com/rust-lang/crates.io-index";
-use crate::ca_bundle::{CA_CRATE, CA_LICENSE};
+use crate::ca_bundle::{CA_CRATE, CA_LICENSE, LockedCaCrate};
 use crate::image::CA_VERSION_KEY as CA_VERSION_ANNOTATION;
 
 /// `cargo xtask sbom`.
@@ -56,7 +56,7 @@ pub fn main(args: &[String]) -> Result<()> {
     let release = Release::read()?;
     let dir = target_dir().join("dist");
     let graph = Graph::compiled_into_portal(&cargo_metadata()?)?;
-    let checksums = lock_checksums(&fs::read_to_string(project_root().join("Cargo.lock"))?)?;
+    let checksums = crate::lockfile::checksums(&fs::read_to_string(project_root().join("Cargo.lock"))?)?;
     let rustc = stdout_of(Command::new("rustc").arg("--version"))?.trim().to_owned();
 
     let binary = dir.join("portal");
@@ -68,7 +68,7 @@ pub fn main(args: &[String]) -> Result<()> {
         }
     };
     let image = read_image(&dir.join("oci"))?;
-    let ca = CaCrate::locked(&checksums)?;
+    let ca = LockedCaCrate::of(&checksums)?;
     if let Some(image) = &image {
         ensure!(
             image.ca_version == ca.version,
@@ -219,29 +219,6 @@ fn is_activated(dependent: &Value, node: &Value, dependency: &Value) -> bool {
             })
         })
     })
-}
-
-/// `(name, version)` → the SHA-256 checksum Cargo.lock records for it.
-fn lock_checksums(lock: &str) -> Result<BTreeMap<(String, String), String>> {
-    let mut checksums = BTreeMap::new();
-    for block in lock.split("[[package]]").skip(1) {
-        let field = |key: &str| {
-            block.lines().find_map(|line| {
-                line.strip_prefix(key)?.trim_start().strip_prefix('=')?.trim().strip_prefix('"')?.strip_suffix('"')
-            })
-        };
-        let (Some(name), Some(version)) = (field("name"), field("version")) else {
-            bail!("Cargo.lock: a package without name or version")
-        };
-        if let Some(checksum) = field("checksum") {
-            ensure!(
-                checksum.len() == 64 && checksum.chars().all(|c| c.is_ascii_hexdigit()),
-                "Cargo.lock: {name} {version} has a malformed checksum"
-            );
-            checksums.insert((name.to_owned(), version.to_owned()), checksum.to_owned());
-        }
-    }
-    Ok(checksums)
 }
 
 /// `license` as an SPDX expression: cargo's deprecated `MIT/Apache-2.0` means `MIT OR Apache-2.0`.
@@ -397,7 +374,7 @@ fn binary_bom(input: &Input<'_>) -> Result<Value> {
 
 /// The BOM of the image: the image is the subject; the binary, its crates and the crate of the
 /// CA bundle are the components.
-fn image_bom(input: &Input<'_>, image_digest: Option<&str>, ca: &CaCrate) -> Result<Value> {
+fn image_bom(input: &Input<'_>, image_digest: Option<&str>, ca: &LockedCaCrate) -> Result<Value> {
     let release = input.release;
     let mut image = json!({
         "type": "container",
@@ -462,25 +439,6 @@ fn read_image(layout: &Path) -> Result<Option<ImageFacts>> {
     Ok(Some(ImageFacts { digest: digest.to_owned(), ca_version: ca_version.to_owned() }))
 }
 
-/// The crate the image's CA bundle comes from, as Cargo.lock pins it.
-#[derive(Debug)]
-struct CaCrate {
-    version: String,
-    /// The crate archive's SHA-256 (Cargo.lock's checksum).
-    checksum: Option<String>,
-}
-
-impl CaCrate {
-    /// The locked version of [`CA_CRATE`] and its checksum.
-    fn locked(checksums: &BTreeMap<(String, String), String>) -> Result<Self> {
-        let (name_version, checksum) = checksums
-            .iter()
-            .find(|((name, _), _)| name == CA_CRATE)
-            .with_context(|| format!("Cargo.lock has no {CA_CRATE}"))?;
-        Ok(Self { version: name_version.1.clone(), checksum: Some(checksum.clone()) })
-    }
-}
-
 fn to_pretty_json(value: &Value) -> Result<String> {
     Ok(serde_json::to_string_pretty(value)? + "\n")
 }
@@ -493,19 +451,14 @@ mod tests {
     use super::*;
 
     fn release() -> Release {
-        Release {
-            version: "0.1.0".to_owned(),
-            repository: "https://github.com/portal-policy/portal".to_owned(),
-            license: "Apache-2.0".to_owned(),
-            revision: "0123456789abcdef0123456789abcdef01234567".to_owned(),
-            source_date_epoch: 1_700_000_000,
-        }
+        Release::example()
     }
 
     /// Both BOMs of the real workspace, with fixed release facts.
     fn boms() -> (Value, Value) {
         let graph = Graph::compiled_into_portal(&cargo_metadata().unwrap()).unwrap();
-        let checksums = lock_checksums(&fs::read_to_string(project_root().join("Cargo.lock")).unwrap()).unwrap();
+        let checksums =
+            crate::lockfile::checksums(&fs::read_to_string(project_root().join("Cargo.lock")).unwrap()).unwrap();
         let release = release();
         let input = Input {
             release: &release,
@@ -515,7 +468,7 @@ mod tests {
             binary_sha256: Some("ab".repeat(32)),
         };
         let digest = format!("sha256:{}", "cd".repeat(32));
-        let ca = CaCrate { version: "1.0.11".to_owned(), checksum: Some("ef".repeat(32)) };
+        let ca = LockedCaCrate { version: "1.0.11".to_owned(), checksum: Some("ef".repeat(32)) };
         (binary_bom(&input).unwrap(), image_bom(&input, Some(&digest), &ca).unwrap())
     }
 
@@ -579,7 +532,7 @@ mod tests {
     #[test]
     fn every_component_has_purl_version_checksum_and_license() {
         let (binary, _) = boms();
-        let lock = lock_checksums(&fs::read_to_string(project_root().join("Cargo.lock")).unwrap()).unwrap();
+        let lock = crate::lockfile::checksums(&fs::read_to_string(project_root().join("Cargo.lock")).unwrap()).unwrap();
         for component in binary["components"].as_array().unwrap() {
             let (name, version) = (component["name"].as_str().unwrap(), component["version"].as_str().unwrap());
             let purl = component["purl"].as_str().unwrap();
@@ -706,8 +659,9 @@ mod tests {
 
     #[test]
     fn the_ca_crate_is_the_locked_one() {
-        let checksums = lock_checksums(&fs::read_to_string(project_root().join("Cargo.lock")).unwrap()).unwrap();
-        let ca = CaCrate::locked(&checksums).unwrap();
+        let checksums =
+            crate::lockfile::checksums(&fs::read_to_string(project_root().join("Cargo.lock")).unwrap()).unwrap();
+        let ca = LockedCaCrate::of(&checksums).unwrap();
         assert_eq!(ca.version, "1.0.11", "the xtask pins webpki-root-certs =1.0.11");
         assert_eq!(ca.checksum.unwrap().len(), 64);
     }
@@ -728,7 +682,7 @@ mod tests {
             .to_owned()
             + &"0".repeat(64)
             + "\"\n\n[[package]]\nname = \"ws\"\nversion = \"0.1.0\"\n";
-        let checksums = lock_checksums(&lock).unwrap();
+        let checksums = crate::lockfile::checksums(&lock).unwrap();
         assert_eq!(checksums.len(), 1);
         assert_eq!(checksums[&("a".to_owned(), "1.0.0".to_owned())], "0".repeat(64));
     }
