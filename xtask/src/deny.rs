@@ -241,7 +241,7 @@ impl LocalDb {
             if repo.exists() {
                 fs::remove_dir_all(repo).with_context(|| format!("removing {}", repo.display()))?;
             }
-            copy_tree(&self.dir, repo)?;
+            crate::project::copy_tree(&self.dir, repo)?;
             let date = rfc3339(self.epoch()?);
             let git = || {
                 let mut git = Command::new("git");
@@ -278,23 +278,6 @@ impl LocalDb {
             .with_context(|| format!("setting the mtime of {}", head.display()))?;
         Ok(())
     }
-}
-
-/// Copies the regular files and directories under `from` to `to` (which must not exist),
-/// leaving out `.git`.
-fn copy_tree(from: &Path, to: &Path) -> Result<()> {
-    fs::create_dir_all(to).with_context(|| format!("creating {}", to.display()))?;
-    for entry in fs::read_dir(from).with_context(|| format!("reading {}", from.display()))? {
-        let entry = entry?;
-        let (source, target) = (entry.path(), to.join(entry.file_name()));
-        let kind = entry.file_type()?;
-        if kind.is_dir() && entry.file_name() != ".git" {
-            copy_tree(&source, &target)?;
-        } else if kind.is_file() {
-            fs::copy(&source, &target).with_context(|| format!("copying {}", source.display()))?;
-        }
-    }
-    Ok(())
 }
 
 /// The commit and date of a `SNAPSHOT` file: `snapshot of rustsec/advisory-db at <commit> (YYYY-MM-DD)`.

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use anyhow::{Context, Result, bail};
+use serde_json::Value;
 
 const GO_MISSING: &str = "Go is required to build the test control plane: install Go 1.24+ \
      (https://go.dev/dl/ or the distribution package golang-go) and rerun `cargo xtask envtest`";
@@ -94,6 +95,18 @@ impl Go {
     }
 }
 
+/// The `Dir` field of `go mod download -json`: where the module's files are.
+pub(crate) fn module_dir(download_json: &str) -> Result<std::path::PathBuf> {
+    let info: Value = serde_json::from_str(download_json).context("parsing `go mod download -json` output")?;
+    if let Some(error) = info["Error"].as_str() {
+        bail!("go mod download: {error}");
+    }
+    match info["Dir"].as_str() {
+        Some(dir) => Ok(dir.into()),
+        None => bail!("`go mod download -json` printed no Dir field:\n{download_json}"),
+    }
+}
+
 fn tail(text: &str, lines: usize) -> String {
     let all: Vec<&str> = text.lines().collect();
     all[all.len().saturating_sub(lines)..].join("\n")
@@ -102,6 +115,15 @@ fn tail(text: &str, lines: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    #[test]
+    fn reads_the_module_directory() {
+        let json = r#"{"Path": "github.com/openreports/reports-api", "Dir": "/go/pkg/mod/x@v0.2.1"}"#;
+        assert_eq!(module_dir(json).unwrap(), Path::new("/go/pkg/mod/x@v0.2.1"));
+        let failed = r#"{"Path": "x", "Error": "not found"}"#;
+        assert!(module_dir(failed).unwrap_err().to_string().contains("not found"));
+    }
 
     #[test]
     fn tail_keeps_the_last_lines() {

@@ -1,6 +1,7 @@
 //! `cargo xtask`: the project's own automation. `cargo xtask test` is the one entry point that
 //! runs every check and test CI runs.
 
+mod alertmanager;
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod architecture;
@@ -48,6 +49,7 @@ commands:
   chart    copy the CRDs into deploy/helm/portal, lint it (default values and every feature on)
            and render deploy/manifests/portal.yaml; with --check, fail if anything drifted
   helm     build helm into the per-user tool cache (like envtest) and print its path
+  alertmanager  build Alertmanager into the per-user tool cache (like envtest) and print its path
   dist     the static release binary (x86_64-unknown-linux-musl, cargo-auditable), its .tar.gz
            and SHA256SUMS in target/dist/, built reproducibly with the pinned Zig toolchain (fetched
            into the tool cache on first use: Zig from PyPI, cargo-zigbuild from crates.io)
@@ -91,6 +93,10 @@ fn main() -> Result<()> {
         Some("lockfile-check") => lockfile::main(&args[1..]),
         Some("fuzz") => fuzz::main(&args[1..]),
         Some("chart") => helm::chart_main(&args[1..]),
+        Some("alertmanager") => {
+            println!("{}", alertmanager::ensure()?.display());
+            Ok(())
+        }
         Some("helm") => {
             println!("{}", helm::ensure()?.display());
             Ok(())
@@ -115,7 +121,13 @@ fn test() -> Result<()> {
     eprintln!("{}={}", envtest::ASSETS_ENV, assets.display());
     let helm = helm::ensure()?;
     eprintln!("{}={}", helm::HELM_ENV, helm.display());
-    let env = [(envtest::ASSETS_ENV, assets.as_os_str()), (helm::HELM_ENV, helm.as_os_str())];
+    let alertmanager = alertmanager::ensure()?;
+    eprintln!("{}={}", alertmanager::ALERTMANAGER_ENV, alertmanager.display());
+    let env = [
+        (envtest::ASSETS_ENV, assets.as_os_str()),
+        (helm::HELM_ENV, helm.as_os_str()),
+        (alertmanager::ALERTMANAGER_ENV, alertmanager.as_os_str()),
+    ];
     cargo(&["fmt", "--all", "--check"])?;
     cargo(&["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"])?;
     cargo_with_env(&["test", "--workspace", "--all-targets", "--locked"], &env)?;

@@ -8,7 +8,6 @@ use std::fs;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
-use serde_json::Value;
 
 use crate::go::Go;
 
@@ -55,7 +54,7 @@ pub fn ensure(assets: &Path) -> Result<()> {
             &partial,
             &["mod", "download", "-json", &format!("{module}@{version}")],
         )?;
-        let source = module_dir(&download)?;
+        let source = crate::go::module_dir(&download)?;
         for file in *files {
             let name = Path::new(file).file_name().context("a CRD path names a file")?;
             fs::copy(source.join(file), partial.join(name))
@@ -76,28 +75,8 @@ pub fn ensure(assets: &Path) -> Result<()> {
     Ok(())
 }
 
-/// The `Dir` field of `go mod download -json`: where the module's files are.
-fn module_dir(download_json: &str) -> Result<std::path::PathBuf> {
-    let info: Value = serde_json::from_str(download_json).context("parsing `go mod download -json` output")?;
-    if let Some(error) = info["Error"].as_str() {
-        bail!("go mod download: {error}");
-    }
-    match info["Dir"].as_str() {
-        Some(dir) => Ok(dir.into()),
-        None => bail!("`go mod download -json` printed no Dir field:\n{download_json}"),
-    }
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn reads_the_module_directory() {
-        let json = r#"{"Path": "github.com/openreports/reports-api", "Dir": "/go/pkg/mod/x@v0.2.1"}"#;
-        assert_eq!(module_dir(json).unwrap(), Path::new("/go/pkg/mod/x@v0.2.1"));
-        let failed = r#"{"Path": "x", "Error": "not found"}"#;
-        assert!(module_dir(failed).unwrap_err().to_string().contains("not found"));
-    }
 }

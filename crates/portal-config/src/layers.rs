@@ -22,8 +22,15 @@ use crate::{Config, Error, Overrides, Result, Source};
 /// - `PORTAL_ENVTEST_ASSETS`, `PORTAL_ENVTEST_CACHE`: where the test harness (`portal-testenv`,
 ///   `cargo xtask envtest`) finds or caches kube-apiserver and etcd.
 /// - `PORTAL_HELM`: the helm binary the chart's tests run (`cargo xtask helm`).
-pub const OTHER_ENV_VARS: &[&str] =
-    &["PORTAL_CONFIG", "PORTAL_NAMESPACE", "PORTAL_ENVTEST_ASSETS", "PORTAL_ENVTEST_CACHE", "PORTAL_HELM"];
+/// - `PORTAL_ALERTMANAGER`: the Alertmanager the alerting tests send to (`cargo xtask alertmanager`).
+pub const OTHER_ENV_VARS: &[&str] = &[
+    "PORTAL_CONFIG",
+    "PORTAL_NAMESPACE",
+    "PORTAL_ENVTEST_ASSETS",
+    "PORTAL_ENVTEST_CACHE",
+    "PORTAL_HELM",
+    "PORTAL_ALERTMANAGER",
+];
 
 /// A node of the merged tree. For a map entry, `source` is where its key is written (what an
 /// error about the setting points at); for a list item, where the item is.
