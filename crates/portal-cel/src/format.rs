@@ -321,6 +321,18 @@ fn is_qualified_name(value: &str) -> Vec<String> {
     errs
 }
 
+/// What is wrong with `key` as a label or annotation key (apimachinery's `IsQualifiedName`),
+/// in Kubernetes' words; empty when it is valid.
+pub fn label_key_errors(key: &str) -> Vec<String> {
+    is_qualified_name(key)
+}
+
+/// What is wrong with `value` as a label value (apimachinery's `IsValidLabelValue`), in
+/// Kubernetes' words; empty when it is valid.
+pub fn label_value_errors(value: &str) -> Vec<String> {
+    is_label_value(value.as_bytes())
+}
+
 /// apimachinery's `IsValidLabelValue`.
 fn is_label_value(v: &[u8]) -> Vec<String> {
     let mut errs = Vec::new();

@@ -25,6 +25,7 @@ pub mod two_variable;
 mod url;
 
 use cel::{DeclarationError, Env};
+pub use format::{label_key_errors, label_value_errors};
 pub use support::namespaced_as;
 
 /// Registers every Kubernetes library and the bounded standard macros on `env`.

@@ -18,6 +18,7 @@
 
 #![warn(missing_docs)]
 
+mod actions;
 mod de;
 mod duration;
 mod error;
@@ -27,6 +28,7 @@ mod overrides;
 mod print;
 mod settings;
 
+pub use actions::{ActionTypesConfig, ActionsConfig, AlertingConfig, AlertmanagerConfig};
 pub use duration::Duration;
 pub use error::{Error, Result, Source};
 pub use layers::OTHER_ENV_VARS;

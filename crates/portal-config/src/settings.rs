@@ -39,6 +39,10 @@ pub struct Config {
     pub leader_election: LeaderElectionConfig,
     /// NetworkPolicy analysis, with its findings in the audit's reports (SPEC §6).
     pub network: NetworkConfig,
+    /// Response actions on violations (SPEC §8).
+    pub actions: crate::ActionsConfig,
+    /// Where alerts go (SPEC §7).
+    pub alerting: crate::AlertingConfig,
     /// Where each value came from; filled by [`Config::load`].
     #[serde(skip)]
     pub(crate) provenance: Provenance,
@@ -727,6 +731,8 @@ impl Config {
         validate_log_filter(&self.logging.level).map_err(|message| ("logging.level", message))?;
         self.admission.validate()?;
         self.leader_election.validate()?;
+        self.actions.validate()?;
+        self.alerting.alertmanager.validate()?;
         if self.audit.workers == 0 {
             return Err(("audit.workers", "0 would never evaluate anything: expected at least 1".to_owned()));
         }

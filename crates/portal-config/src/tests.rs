@@ -250,6 +250,22 @@ fn every_setting_from_the_environment() {
             ("PORTAL_LEADER_ELECTION_RENEW_DEADLINE", "20s"),
             ("PORTAL_LEADER_ELECTION_RETRY_PERIOD", "5s"),
             ("PORTAL_NETWORK_ENABLED", "true"),
+            ("PORTAL_ACTIONS_ENABLED", "true"),
+            ("PORTAL_ACTIONS_DRY_RUN", "true"),
+            ("PORTAL_ACTIONS_QUEUE_SIZE", "50"),
+            ("PORTAL_ACTIONS_WORKERS", "2"),
+            ("PORTAL_ACTIONS_TYPES_ALERTMANAGER", "false"),
+            ("PORTAL_ACTIONS_TYPES_LABEL", "false"),
+            ("PORTAL_ACTIONS_TYPES_ANNOTATE", "false"),
+            ("PORTAL_ACTIONS_TYPES_EVICT", "false"),
+            ("PORTAL_ACTIONS_TYPES_PATCH_NETWORKPOLICY", "false"),
+            ("PORTAL_ACTIONS_TYPES_REVOKE_SA_TOKEN", "false"),
+            ("PORTAL_ALERTING_ALERTMANAGER_URLS", "http://am-0:9093,https://am-1:9093"),
+            ("PORTAL_ALERTING_ALERTMANAGER_CA_FILE", "/ca.pem"),
+            ("PORTAL_ALERTING_ALERTMANAGER_USERNAME", "portal"),
+            ("PORTAL_ALERTING_ALERTMANAGER_PASSWORD_FILE", "/secret/password"),
+            ("PORTAL_ALERTING_ALERTMANAGER_TIMEOUT", "3s"),
+            ("PORTAL_ALERTING_ALERTMANAGER_QUEUE_SIZE", "100"),
             // Not Portal's, or read by other tools: ignored.
             ("HOME", "/root"),
             ("PORTAL_CONFIG", "/etc/portal/config.yaml"),
@@ -306,7 +322,31 @@ fn every_setting_from_the_environment() {
         [millis(30_000), millis(20_000), millis(5_000)]
     );
     assert!(config.network.enabled);
+    let actions = &config.actions;
+    assert!(actions.enabled && actions.dry_run);
+    assert_eq!((actions.queue_size, actions.workers), (50, 2));
+    assert_eq!(
+        actions.types,
+        crate::ActionTypesConfig {
+            alertmanager: false,
+            label: false,
+            annotate: false,
+            evict: false,
+            patch_networkpolicy: false,
+            revoke_sa_token: false,
+        }
+    );
+    let alertmanager = &config.alerting.alertmanager;
+    assert_eq!(alertmanager.urls, ["http://am-0:9093", "https://am-1:9093"]);
+    assert_eq!(alertmanager.ca_file, Some(PathBuf::from("/ca.pem")));
+    assert_eq!(alertmanager.username.as_deref(), Some("portal"));
+    assert_eq!(alertmanager.password_file, Some(PathBuf::from("/secret/password")));
+    assert_eq!((alertmanager.timeout, alertmanager.queue_size), (millis(3_000), 100));
     for (name, path) in Config::env_vars() {
+        if name == "PORTAL_ALERTING_ALERTMANAGER_BEARER_TOKEN_FILE" {
+            // Exclusive with basic authentication: read in `alerting_settings_are_checked`.
+            continue;
+        }
         assert_eq!(config.source(&path), &Source::Env { name }, "{path}");
     }
 }
@@ -431,7 +471,7 @@ fn file_errors_name_the_line_the_path_and_what_is_allowed() {
         (
             "logging: {}\nnetwrk:\n  enabled: true\n",
             "portal.yaml:2: setting `netwrk`: unknown field `netwrk`, expected one of `rules`, `kubernetes`, \
-             `logging`, `admission`, `health`, `audit`, `leaderElection`, `network`",
+             `logging`, `admission`, `health`, `audit`, `leaderElection`, `network`, `actions`, `alerting`",
         ),
         (
             "network:\n  enabled: true\n",
@@ -488,7 +528,7 @@ fn file_errors_name_the_line_the_path_and_what_is_allowed() {
         (
             "- rules\n",
             "portal.yaml:1: the configuration file must be a mapping of sections (rules, kubernetes, logging, \
-             admission, health, audit, leaderElection, network), not a list",
+             admission, health, audit, leaderElection, network, actions, alerting), not a list",
         ),
         (
             "admission:\n  cert_file: /tls.crt\n",
@@ -672,7 +712,8 @@ fn unknown_portal_variables_are_errors() {
                  PORTAL_ADMISSION_CONNECTIONS_IDLE_TIMEOUT, PORTAL_ADMISSION_WEBHOOK_CONFIGURATION_MANAGE, \
                  PORTAL_ADMISSION_WEBHOOK_CONFIGURATION_NAME, PORTAL_ADMISSION_CERTIFICATES_RENEW, PORTAL_ADMISSION_CERTIFICATES_NAMESPACE, PORTAL_ADMISSION_CERTIFICATES_SECRET, PORTAL_ADMISSION_CERTIFICATES_SERVICE, PORTAL_ADMISSION_CERTIFICATES_DNS_NAMES, PORTAL_ADMISSION_CERTIFICATES_IPS, PORTAL_ADMISSION_CERTIFICATES_CHECK_INTERVAL, PORTAL_ADMISSION_CERTIFICATES_VALIDITY, PORTAL_ADMISSION_CERTIFICATES_RENEW_BEFORE, PORTAL_ADMISSION_SHUTDOWN_GRACE_PERIOD, PORTAL_HEALTH_LISTEN, PORTAL_AUDIT_ENABLED, PORTAL_AUDIT_WORKERS, PORTAL_AUDIT_REPORT_API, PORTAL_LEADER_ELECTION_NAMESPACE, \
                  PORTAL_LEADER_ELECTION_LEASE_NAME, PORTAL_LEADER_ELECTION_LEASE_DURATION, \
-                 PORTAL_LEADER_ELECTION_RENEW_DEADLINE, PORTAL_LEADER_ELECTION_RETRY_PERIOD, PORTAL_NETWORK_ENABLED";
+                 PORTAL_LEADER_ELECTION_RENEW_DEADLINE, PORTAL_LEADER_ELECTION_RETRY_PERIOD, PORTAL_NETWORK_ENABLED, \
+                 PORTAL_ACTIONS_ENABLED, PORTAL_ACTIONS_DRY_RUN, PORTAL_ACTIONS_QUEUE_SIZE, PORTAL_ACTIONS_WORKERS, PORTAL_ACTIONS_TYPES_ALERTMANAGER, PORTAL_ACTIONS_TYPES_LABEL, PORTAL_ACTIONS_TYPES_ANNOTATE, PORTAL_ACTIONS_TYPES_EVICT, PORTAL_ACTIONS_TYPES_PATCH_NETWORKPOLICY, PORTAL_ACTIONS_TYPES_REVOKE_SA_TOKEN, PORTAL_ALERTING_ALERTMANAGER_URLS, PORTAL_ALERTING_ALERTMANAGER_CA_FILE, PORTAL_ALERTING_ALERTMANAGER_BEARER_TOKEN_FILE, PORTAL_ALERTING_ALERTMANAGER_USERNAME, PORTAL_ALERTING_ALERTMANAGER_PASSWORD_FILE, PORTAL_ALERTING_ALERTMANAGER_TIMEOUT, PORTAL_ALERTING_ALERTMANAGER_QUEUE_SIZE";
     let others = "PORTAL_CONFIG, PORTAL_NAMESPACE, PORTAL_ENVTEST_ASSETS, PORTAL_ENVTEST_CACHE, PORTAL_HELM, PORTAL_ALERTMANAGER";
     for (name, suggestion) in [
         ("PORTAL_LOGGING_LEVLE", " (did you mean PORTAL_LOGGING_LEVEL?)"),
@@ -836,6 +877,27 @@ leaderElection:
 network:
   enabled: false
   checks: {}
+actions:
+  enabled: false
+  dryRun: false
+  queueSize: 1000
+  workers: 4
+  types:
+    alertmanager: true
+    label: true
+    annotate: true
+    evict: true
+    patchNetworkpolicy: true
+    revokeSaToken: true
+alerting:
+  alertmanager:
+    urls: []
+    caFile: null
+    bearerTokenFile: null
+    username: null
+    passwordFile: null
+    timeout: 10s
+    queueSize: 10000
 ";
     assert_eq!(config.to_yaml().unwrap(), expected);
 }
@@ -927,6 +989,23 @@ fn names_are_derived_and_consistent() {
             "PORTAL_LEADER_ELECTION_RENEW_DEADLINE",
             "PORTAL_LEADER_ELECTION_RETRY_PERIOD",
             "PORTAL_NETWORK_ENABLED",
+            "PORTAL_ACTIONS_ENABLED",
+            "PORTAL_ACTIONS_DRY_RUN",
+            "PORTAL_ACTIONS_QUEUE_SIZE",
+            "PORTAL_ACTIONS_WORKERS",
+            "PORTAL_ACTIONS_TYPES_ALERTMANAGER",
+            "PORTAL_ACTIONS_TYPES_LABEL",
+            "PORTAL_ACTIONS_TYPES_ANNOTATE",
+            "PORTAL_ACTIONS_TYPES_EVICT",
+            "PORTAL_ACTIONS_TYPES_PATCH_NETWORKPOLICY",
+            "PORTAL_ACTIONS_TYPES_REVOKE_SA_TOKEN",
+            "PORTAL_ALERTING_ALERTMANAGER_URLS",
+            "PORTAL_ALERTING_ALERTMANAGER_CA_FILE",
+            "PORTAL_ALERTING_ALERTMANAGER_BEARER_TOKEN_FILE",
+            "PORTAL_ALERTING_ALERTMANAGER_USERNAME",
+            "PORTAL_ALERTING_ALERTMANAGER_PASSWORD_FILE",
+            "PORTAL_ALERTING_ALERTMANAGER_TIMEOUT",
+            "PORTAL_ALERTING_ALERTMANAGER_QUEUE_SIZE",
         ]
     );
     let paths: Vec<&str> = vars.iter().map(|(_, path)| path.as_str()).collect();
@@ -950,5 +1029,40 @@ fn the_reference_documents_every_setting() {
     }
     for other in crate::OTHER_ENV_VARS {
         assert!(docs.contains(other), "docs/configuration.md does not mention {other}");
+    }
+}
+
+#[test]
+fn alerting_settings_are_checked() {
+    let bearer =
+        load(None, &[("PORTAL_ALERTING_ALERTMANAGER_BEARER_TOKEN_FILE", "/token")], &Overrides::default()).unwrap();
+    assert_eq!(bearer.alerting.alertmanager.bearer_token_file, Some(PathBuf::from("/token")));
+    for (file, expected) in [
+        (
+            "alerting:\n  alertmanager:\n    urls: [alertmanager:9093]\n",
+            "portal.yaml:3: setting `alerting.alertmanager.urls`: \"alertmanager:9093\" is not an Alertmanager URL: \
+             expected http://HOST:PORT or https://HOST:PORT",
+        ),
+        (
+            "alerting:\n  alertmanager:\n    bearerTokenFile: /t\n    username: u\n    passwordFile: /p\n",
+            "portal.yaml:3: setting `alerting.alertmanager.bearerTokenFile`: set either bearerTokenFile or username \
+             and passwordFile, not both",
+        ),
+        (
+            "alerting:\n  alertmanager:\n    username: u\n",
+            "portal.yaml:3: setting `alerting.alertmanager.username`: basic authentication needs both username and \
+             passwordFile",
+        ),
+        (
+            "actions:\n  workers: 0\n",
+            "portal.yaml:2: setting `actions.workers`: 0 would never run an action: expected at least 1",
+        ),
+        (
+            "actions:\n  types:\n    evicts: false\n",
+            "portal.yaml:3: setting `actions.types.evicts`: unknown field `evicts`, expected one of `alertmanager`, \
+             `label`, `annotate`, `evict`, `patchNetworkpolicy`, `revokeSaToken`",
+        ),
+    ] {
+        assert_eq!(error(Some(file), &[], &Overrides::default()), expected, "{file}");
     }
 }

@@ -27,6 +27,8 @@ pub struct CompiledRule {
     pub(crate) per_container: bool,
     /// The kinds its cluster lookups read (rule and message), sorted.
     pub(crate) lookups: Vec<LookupTarget>,
+    /// Its response actions, checked at load.
+    pub(crate) actions: Vec<crate::actions::Action>,
 }
 
 impl CompiledRule {
@@ -60,6 +62,11 @@ impl CompiledRule {
     /// The kinds its `cluster.get`/`cluster.list` calls read: what must be watched before it runs.
     pub fn lookups(&self) -> &[LookupTarget] {
         &self.lookups
+    }
+
+    /// Its response actions (`actions`, then the `alert` shorthand).
+    pub fn actions(&self) -> &[crate::actions::Action] {
+        &self.actions
     }
 
     /// The variables, functions and fields its `rule` expression uses.
@@ -110,7 +117,10 @@ pub fn compile_rule(env: &Arc<Env>, rule: LoadedRule, limits: &RuleLimits) -> Re
         lookups.sort();
         lookups.dedup();
     }
+    // Loading refused every rule whose actions have problems: these are all of them.
+    let actions = crate::actions::rule_actions(&rule.spec).0;
     Ok(CompiledRule {
+        actions,
         name: Arc::from(rule.name.as_str()),
         spec: rule.spec,
         origin: rule.origin,

@@ -23,6 +23,7 @@
 //! assert_eq!(results[0].violations.len(), 1);
 //! ```
 
+pub mod actions;
 mod activation;
 mod ast;
 pub mod cluster;

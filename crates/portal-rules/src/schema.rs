@@ -327,16 +327,12 @@ impl RuleSpec {
                 &mut problem,
             );
         }
-        for (index, action) in self.actions.iter().enumerate() {
-            if let Some(limit) = &action.rate_limit
-                && parse_rate_limit(limit).is_none()
-            {
-                problem(
-                    format!("actions[{index}].rateLimit"),
-                    format!("{limit:?} is not a rate: write N/unit with unit s, m or h, e.g. 5/m"),
-                );
-            }
+        if let Some(alert) = &self.alert
+            && alert.trim().is_empty()
+        {
+            problem("alert".into(), "must not be empty when set".into());
         }
+        problems.extend(crate::actions::rule_actions(self).1.into_iter().filter(|found| found.path != "alert"));
         problems
     }
 }
