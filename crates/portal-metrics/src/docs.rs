@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 
 use prometheus::proto::{MetricFamily, MetricType};
 
+use crate::actions::{self, ActionResult};
 use crate::audit::{KIND, RESULT, SEVERITIES, SEVERITY};
 use crate::error::{Error, Result};
 use crate::exceptions::{CONTROL, CONTROLS, EXCEPTION, EXCEPTION_STATES, STATUS};
@@ -159,9 +160,20 @@ fn label_meaning(label: &str) -> Option<String> {
         STATUS => format!("what an exception does now:{}", listed(&mut EXCEPTION_STATES.iter().copied())),
         CONTROL => format!("where the exemption happened:{}", listed(&mut CONTROLS.iter().copied())),
         CHECK => "a NetworkPolicy analysis check, `np.…` (docs/network.md lists them): a fixed set.".to_owned(),
+        actions::ACTION => format!(
+            "the action type: {}.",
+            actions::ACTION_TYPES.map(|action| format!("`{action}`")).join(", ")
+        ),
+        actions::ALERTMANAGER => "an Alertmanager's URL from `alerting.alertmanager.urls`: a fixed set.".to_owned(),
         RESULT => format!(
-            "what became of a report after an evaluation:{}",
-            listed(&mut ReportWriteResult::ALL.iter().map(|r| (r.as_str(), r.meaning())))
+            "in `{}`, what became of a report after an evaluation:{}\n\n  In `{}`, what became of an action \
+             attempt:{}\n\n  In `{}`, what became of a batch of alerts:{}",
+            crate::audit::AUDIT_REPORT_WRITES,
+            listed(&mut ReportWriteResult::ALL.iter().map(|r| (r.as_str(), r.meaning()))),
+            actions::ACTIONS,
+            listed(&mut ActionResult::ALL.iter().map(|r| (r.as_str(), r.meaning()))),
+            actions::ALERT_SENDS,
+            listed(&mut actions::SEND_RESULTS.iter().copied())
         ),
         _ => return None,
     })

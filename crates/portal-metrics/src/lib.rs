@@ -24,6 +24,7 @@
 
 #![warn(missing_docs)]
 
+mod actions;
 mod audit;
 mod definitions;
 mod docs;
@@ -33,6 +34,7 @@ mod lookups;
 mod network;
 mod registry;
 
+pub use actions::ActionResult;
 pub use docs::{REGENERATE_DOCS, reference_markdown};
 pub use error::{Error, Result};
 pub use registry::*;

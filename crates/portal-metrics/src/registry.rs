@@ -11,6 +11,7 @@ pub use crate::audit::ReportWriteResult;
 use crate::definitions::Definitions;
 pub(crate) use crate::definitions::{DECISION, NAMESPACE, RULE, STATE, VERSION};
 use crate::error::Result;
+use crate::actions::{ActionMetrics, ActionResult};
 use crate::exceptions::ExceptionMetrics;
 use crate::lookups::LookupMetrics;
 pub use crate::lookups::Reevaluation;
@@ -118,6 +119,7 @@ pub struct Metrics {
     lookups: LookupMetrics,
     network: NetworkMetrics,
     exceptions: ExceptionMetrics,
+    actions: ActionMetrics,
 }
 
 impl Metrics {
@@ -230,6 +232,7 @@ impl Metrics {
         let lookups = LookupMetrics::define(&mut definitions)?;
         let network = NetworkMetrics::define(&mut definitions)?;
         let exceptions = ExceptionMetrics::define(&mut definitions)?;
+        let actions = ActionMetrics::define(&mut definitions)?;
 
         let metrics = Metrics {
             registry: definitions.registry,
@@ -246,6 +249,7 @@ impl Metrics {
             lookups,
             network,
             exceptions,
+            actions,
         };
         for decision in Decision::ALL {
             metrics.admission_requests.with_label_values(&[decision.as_str()]).inc_by(0);
@@ -404,6 +408,36 @@ impl Metrics {
         self.exceptions.set_counts(active, expired, rejected);
     }
 
+    /// One response action attempt of type `action` (`label`, `evict`, …) and what became of it.
+    pub fn action(&self, action: &str, result: ActionResult) {
+        self.actions.action(action, result);
+    }
+
+    /// Sets how many actions wait for a worker.
+    pub fn set_action_queue_depth(&self, depth: usize) {
+        self.actions.set_queue_depth(depth);
+    }
+
+    /// Sets how many alerts are firing (kept refreshed) now.
+    pub fn set_alerts_firing(&self, count: usize) {
+        self.actions.set_alerts_firing(count);
+    }
+
+    /// Starts the series of the Alertmanager at `url` at 0 (call it once per configured URL).
+    pub fn declare_alertmanager(&self, url: &str) {
+        self.actions.declare_alertmanager(url);
+    }
+
+    /// One batch of alerts posted to the Alertmanager at `url`: accepted or not.
+    pub fn alertmanager_send(&self, url: &str, ok: bool) {
+        self.actions.alert_send(url, ok);
+    }
+
+    /// `count` alert updates for the Alertmanager at `url` dropped from its full queue.
+    pub fn alerts_dropped(&self, url: &str, count: usize) {
+        self.actions.alerts_dropped(url, count);
+    }
+
     /// Removes the series of `exception` (call it when the exception is deleted).
     pub fn forget_exception(&self, exception: &str) {
         self.exceptions.forget(Some(exception), None);
@@ -472,5 +506,13 @@ impl Metrics {
         self.admission_exemption("PortalException/shop/legacy-images", "pss-restricted-run-as-non-root");
         self.audit_exemption("PortalException/shop/legacy-images", "pss-restricted-run-as-non-root");
         self.set_exceptions(2, 1, 0);
+        for result in ActionResult::ALL {
+            self.action("label", result);
+        }
+        self.set_action_queue_depth(0);
+        self.set_alerts_firing(3);
+        self.declare_alertmanager("http://alertmanager.monitoring:9093");
+        self.alertmanager_send("http://alertmanager.monitoring:9093", true);
+        self.alerts_dropped("http://alertmanager.monitoring:9093", 0);
     }
 }

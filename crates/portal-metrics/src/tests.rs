@@ -50,6 +50,11 @@ fn every_expected_metric_is_registered_and_prefixed() {
         "portal_network_recomputations_total",
         "portal_exception_exemptions_total",
         "portal_exceptions",
+        "portal_actions_total",
+        "portal_action_queue_depth",
+        "portal_alerts_firing",
+        "portal_alertmanager_sends_total",
+        "portal_alerts_dropped_total",
     ];
     assert_eq!(metrics.registered, expected);
     assert!(metrics.registered.iter().all(|n| n.starts_with("portal_")));
@@ -280,6 +285,8 @@ fn labels_are_only_the_bounded_ones() {
         crate::exceptions::EXCEPTION,
         crate::exceptions::CONTROL,
         crate::exceptions::STATUS,
+        crate::actions::ACTION,
+        crate::actions::ALERTMANAGER,
     ];
     assert_eq!(labels, BTreeSet::from(expected.map(str::to_owned)));
 }
