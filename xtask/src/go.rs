@@ -113,10 +113,10 @@ fn tail(text: &str, lines: usize) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
-    #[test]
     #[test]
     fn reads_the_module_directory() {
         let json = r#"{"Path": "github.com/openreports/reports-api", "Dir": "/go/pkg/mod/x@v0.2.1"}"#;

@@ -7,7 +7,7 @@
 use std::fs;
 use std::path::Path;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 
 use crate::go::Go;
 
@@ -73,10 +73,4 @@ pub fn ensure(assets: &Path) -> Result<()> {
     }
     eprintln!("envtest: the upstream report CRDs are in {}", dir.display());
     Ok(())
-}
-
-#[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used)]
-mod tests {
-    use super::*;
 }

@@ -19,13 +19,21 @@ pub(crate) const ALERTMANAGER: &str = "alertmanager";
 /// What became of one action attempt: the `result` label of `portal_actions_total`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ActionResult {
+    /// Done.
     Ok,
+    /// Tried and failed.
     Error,
+    /// Already done while the violation lasts.
     Duplicate,
+    /// Over its rate: waits.
     RateLimited,
+    /// A full queue: not done.
     Dropped,
+    /// Logged, not done (`actions.dryRun`).
     DryRun,
+    /// Its type is switched off.
     Disabled,
+    /// In a namespace actions never touch.
     Excluded,
 }
 

@@ -160,10 +160,9 @@ fn label_meaning(label: &str) -> Option<String> {
         STATUS => format!("what an exception does now:{}", listed(&mut EXCEPTION_STATES.iter().copied())),
         CONTROL => format!("where the exemption happened:{}", listed(&mut CONTROLS.iter().copied())),
         CHECK => "a NetworkPolicy analysis check, `np.…` (docs/network.md lists them): a fixed set.".to_owned(),
-        actions::ACTION => format!(
-            "the action type: {}.",
-            actions::ACTION_TYPES.map(|action| format!("`{action}`")).join(", ")
-        ),
+        actions::ACTION => {
+            format!("the action type: {}.", actions::ACTION_TYPES.map(|action| format!("`{action}`")).join(", "))
+        }
         actions::ALERTMANAGER => "an Alertmanager's URL from `alerting.alertmanager.urls`: a fixed set.".to_owned(),
         RESULT => format!(
             "in `{}`, what became of a report after an evaluation:{}\n\n  In `{}`, what became of an action \

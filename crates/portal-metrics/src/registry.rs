@@ -6,12 +6,12 @@ use prometheus::{
     GaugeVec, Histogram, HistogramOpts, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
+use crate::actions::{ActionMetrics, ActionResult};
 use crate::audit::AuditMetrics;
 pub use crate::audit::ReportWriteResult;
 use crate::definitions::Definitions;
 pub(crate) use crate::definitions::{DECISION, NAMESPACE, RULE, STATE, VERSION};
 use crate::error::Result;
-use crate::actions::{ActionMetrics, ActionResult};
 use crate::exceptions::ExceptionMetrics;
 use crate::lookups::LookupMetrics;
 pub use crate::lookups::Reevaluation;

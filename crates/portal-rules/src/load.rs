@@ -110,7 +110,9 @@ pub fn rule_from_document(document: &Document) -> Result<LoadedRule, Error> {
     if spec.name.is_none() {
         spec.name = metadata_text("name");
     }
-    if let Some(problem) = spec.validate().into_iter().next() {
+    // The actions' problems come from their own module (SPEC §8), after the other fields'.
+    let action_problems = crate::actions::rule_actions(&spec).1.into_iter().filter(|found| found.path != "alert");
+    if let Some(problem) = spec.validate().into_iter().chain(action_problems).next() {
         return Err(Error::InvalidField {
             origin,
             path: format!("{prefix}{}", problem.path),
@@ -209,7 +211,7 @@ mod tests {
             "name: x\nmatch:\n  gvk: [{group: '', kind: Pod}]\n  objectSelector: {matchExpressions: [{key: a, operator: In}]}\nrule: 'true'\n",
         );
         assert!(message.contains("match.objectSelector.matchExpressions[0].values"), "{message}");
-        let message = error_of(&format!("{GOOD}actions: [{{type: label, rateLimit: fast}}]\n"));
+        let message = error_of(&format!("{GOOD}actions: [{{type: label, labels: {{a: b}}, rateLimit: fast}}]\n"));
         assert!(message.contains("actions[0].rateLimit"), "{message}");
         let message =
             error_of("name: x\nmatch: {gvk: [{group: '', kind: Pod}], subresources: [Status]}\nrule: 'true'\n");

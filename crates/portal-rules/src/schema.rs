@@ -332,7 +332,6 @@ impl RuleSpec {
         {
             problem("alert".into(), "must not be empty when set".into());
         }
-        problems.extend(crate::actions::rule_actions(self).1.into_iter().filter(|found| found.path != "alert"));
         problems
     }
 }

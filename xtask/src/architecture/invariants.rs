@@ -65,6 +65,7 @@ const ALLOWED_DEPENDENCIES: &[(&str, Allowed)] = &[
     ("portal-vap", Allowed::Only(&["portal-rules"])),
     ("portal-migrate", Allowed::Only(&["portal-rules", "portal-vap"])),
     ("portal-files", Allowed::Only(&["portal-rules"])),
+    ("portal-actions", Allowed::Only(&["portal-rules", "portal-metrics"])),
     ("portal-offline", Allowed::Only(&["portal-rules", "portal-files", "portal-report", "portal-network"])),
     (
         "portal-kube",
@@ -75,6 +76,7 @@ const ALLOWED_DEPENDENCIES: &[(&str, Allowed)] = &[
             "portal-config",
             "portal-metrics",
             "portal-network",
+            "portal-actions",
         ]),
     ),
     ("portal-config", Allowed::Only(&["portal-yaml"])),
@@ -374,6 +376,7 @@ mod tests {
                 ("portal-vap", &[("portal-rules", N)]),
                 ("portal-migrate", &[("portal-rules", N), ("portal-vap", N)]),
                 ("portal-files", &[("portal-rules", N)]),
+                ("portal-actions", &[("portal-rules", N), ("portal-metrics", N)]),
                 ("portal-offline", &[("portal-rules", N), ("portal-files", N), ("portal-report", N)]),
                 (
                     "portal-kube",

@@ -1,0 +1,574 @@
+//! The dispatcher (SPEC §8): turns a rule's violations on an object into action attempts, each
+//! counted with its result. An action runs once per (rule, object, action) while the violation
+//! lasts (`duplicate` after that) and again after it cleared and came back; at most at its
+//! (rule, action)'s rate (`ratelimited` ones wait, bounded, and run when the rate allows unless
+//! the violation clears first); through a bounded queue (`dropped` when full) and a pool of
+//! workers. Only the leader acts; `dryRun` only logs and counts.
+
+use std::collections::{HashMap, HashSet};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use portal_metrics::ActionResult;
+use portal_rules::CompiledRule;
+use portal_rules::actions::{Action, ActionKind};
+use tokio::sync::mpsc;
+
+use crate::alerts::{AlertSink, AlertSpec, Fired};
+use crate::rate::{RateKey, RateLimits};
+use crate::subject::{Source, Subject, Violation};
+
+/// (rule, object key, action index): what idempotency is keyed by.
+type DoneKey = (String, String, usize);
+
+/// Most (rule, object, action) keys remembered as done; past it the oldest half is forgotten
+/// (an idempotent action then runs once more; a non-idempotent one only on a violation that
+/// persists, which is what it is for).
+const MAX_DONE: usize = 200_000;
+
+/// Most rate-limited actions waiting for their rate; more are dropped.
+const MAX_DEFERRED: usize = 10_000;
+
+/// How often waiting actions are checked against their rate.
+const DEFERRED_TICK: Duration = Duration::from_millis(100);
+
+/// The error an executor reports: what went wrong, said for the log.
+pub type ExecuteError = Box<dyn std::error::Error + Send + Sync>;
+
+/// What carries out the actions that change the cluster (`portal-kube` implements it).
+pub trait Executor: Send + Sync + 'static {
+    /// Does `action` (never `alertmanager`) of `rule` on `subject`; on success, says what was
+    /// done, for the log.
+    fn execute<'a>(
+        &'a self,
+        rule: &'a str,
+        action: &'a ActionKind,
+        subject: &'a Subject,
+    ) -> Pin<Box<dyn Future<Output = Result<String, ExecuteError>> + Send + 'a>>;
+}
+
+/// How the dispatcher runs.
+#[derive(Debug, Clone)]
+pub struct DispatcherSettings {
+    pub dry_run: bool,
+    pub queue_size: usize,
+    pub workers: usize,
+    /// Action types switched off (`label`, `evict`, …).
+    pub disabled_types: HashSet<&'static str>,
+    /// Namespaces no action touches: the system's and Portal's own.
+    pub excluded_namespaces: HashSet<String>,
+}
+
+/// Whether this replica may act now.
+pub type Leading = Arc<dyn Fn() -> bool + Send + Sync>;
+
+#[derive(Debug)]
+struct Job {
+    key: DoneKey,
+    rule: String,
+    action: Action,
+    subject: Subject,
+}
+
+#[derive(Default)]
+struct State {
+    /// Done or queued, with when.
+    done: HashMap<DoneKey, Instant>,
+    deferred: HashMap<DoneKey, Job>,
+    limits: RateLimits,
+}
+
+struct Inner {
+    settings: DispatcherSettings,
+    executor: Arc<dyn Executor>,
+    alerts: AlertSink,
+    metrics: portal_metrics::Metrics,
+    leading: Leading,
+    state: Mutex<State>,
+    queue: mpsc::Sender<Job>,
+    queued: std::sync::atomic::AtomicUsize,
+}
+
+/// The running dispatcher. Cheap to clone; its tasks stop when it is dropped with its tasks.
+#[derive(Clone)]
+pub struct Dispatcher {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Dispatcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Dispatcher").field("settings", &self.inner.settings).finish_non_exhaustive()
+    }
+}
+
+impl Dispatcher {
+    /// Starts the workers and the task that releases rate-limited actions.
+    pub fn start(
+        settings: DispatcherSettings,
+        executor: Arc<dyn Executor>,
+        alerts: AlertSink,
+        metrics: portal_metrics::Metrics,
+        leading: Leading,
+    ) -> (Self, Vec<tokio::task::JoinHandle<()>>) {
+        let (queue, jobs) = mpsc::channel(settings.queue_size.max(1));
+        let workers = settings.workers.max(1);
+        let inner = Arc::new(Inner {
+            settings,
+            executor,
+            alerts,
+            metrics,
+            leading,
+            state: Mutex::default(),
+            queue,
+            queued: std::sync::atomic::AtomicUsize::new(0),
+        });
+        let jobs = Arc::new(tokio::sync::Mutex::new(jobs));
+        let mut tasks: Vec<tokio::task::JoinHandle<()>> =
+            (0..workers).map(|_| tokio::spawn(work(Arc::clone(&inner), Arc::clone(&jobs)))).collect();
+        tasks.push(tokio::spawn(release_deferred(Arc::clone(&inner))));
+        (Self { inner }, tasks)
+    }
+
+    /// The evaluation of `rule` on `subject` at `source` found `violations` (none: it passed, so
+    /// what its actions did may happen again if it comes back, and its alerts resolve).
+    /// Returns at once: admission is never delayed.
+    pub fn observe(&self, source: Source, subject: &Subject, rule: &CompiledRule, violations: &[Violation]) {
+        if rule.actions().is_empty() || !(self.inner.leading)() {
+            return;
+        }
+        if violations.is_empty() {
+            self.clear(rule.name(), &subject.key());
+            return;
+        }
+        for action in rule.actions().iter().filter(|action| action.triggers.includes(source.trigger())) {
+            self.offer(source, subject, rule, action, violations);
+        }
+    }
+
+    /// The object is gone: its alerts resolve and its actions are forgotten.
+    pub fn forget_object(&self, subject_key: &str) {
+        {
+            let mut state = self.inner.state.lock().unwrap_or_else(PoisonError::into_inner);
+            state.done.retain(|(_, object, _), _| object != subject_key);
+            state.deferred.retain(|(_, object, _), _| object != subject_key);
+        }
+        self.inner.alerts.resolve_object(subject_key);
+    }
+
+    /// Only the rules `keep` accepts are loaded: the others' alerts resolve and their state goes.
+    pub fn retain_rules(&self, keep: impl Fn(&str) -> bool) {
+        {
+            let mut state = self.inner.state.lock().unwrap_or_else(PoisonError::into_inner);
+            state.done.retain(|(rule, _, _), _| keep(rule));
+            state.deferred.retain(|(rule, _, _), _| keep(rule));
+            state.limits.retain_rules(&keep);
+        }
+        self.inner.alerts.retain_rules(keep);
+    }
+
+    fn clear(&self, rule: &str, subject_key: &str) {
+        {
+            let mut state = self.inner.state.lock().unwrap_or_else(PoisonError::into_inner);
+            state.done.retain(|(done_rule, object, _), _| !(done_rule == rule && object == subject_key));
+            state.deferred.retain(|(done_rule, object, _), _| !(done_rule == rule && object == subject_key));
+        }
+        self.inner.alerts.resolve(rule, subject_key, &[]);
+    }
+
+    fn offer(&self, source: Source, subject: &Subject, rule: &CompiledRule, action: &Action, violations: &[Violation]) {
+        let inner = &self.inner;
+        let type_name = action.kind.type_name();
+        let count = |result: ActionResult| inner.metrics.action(type_name, result);
+        if inner.settings.disabled_types.contains(type_name) {
+            count(ActionResult::Disabled);
+            return;
+        }
+        if let ActionKind::Alertmanager { alertname } = &action.kind {
+            self.alert(source, subject, rule, action, alertname, violations);
+            return;
+        }
+        if subject.namespace.as_ref().is_some_and(|namespace| inner.settings.excluded_namespaces.contains(namespace)) {
+            tracing::debug!(rule = %rule.name(), action = type_name, object = %subject.display(), "action: excluded namespace");
+            count(ActionResult::Excluded);
+            return;
+        }
+        let key: DoneKey = (rule.name().to_owned(), subject.key(), action.index);
+        let mut state = inner.state.lock().unwrap_or_else(PoisonError::into_inner);
+        if state.done.contains_key(&key) || state.deferred.contains_key(&key) {
+            count(ActionResult::Duplicate);
+            return;
+        }
+        if inner.settings.dry_run {
+            remember(&mut state, key);
+            drop(state);
+            tracing::info!(
+                rule = %rule.name(), action = type_name, object = %subject.display(), dry_run = true,
+                "action: would run {}", describe(&action.kind)
+            );
+            count(ActionResult::DryRun);
+            return;
+        }
+        let job =
+            Job { key: key.clone(), rule: rule.name().to_owned(), action: action.clone(), subject: subject.clone() };
+        let rate_key: RateKey = (rule.name().to_owned(), action.index);
+        if !state.limits.try_take(&rate_key, action.rate, Instant::now()) {
+            if state.deferred.len() >= MAX_DEFERRED {
+                drop(state);
+                tracing::warn!(rule = %rule.name(), action = type_name, object = %subject.display(), "action: dropped: too many actions wait for their rate");
+                count(ActionResult::Dropped);
+                return;
+            }
+            state.deferred.insert(key, job);
+            drop(state);
+            tracing::info!(rule = %rule.name(), action = type_name, object = %subject.display(), "action: rate limited, waiting");
+            count(ActionResult::RateLimited);
+            return;
+        }
+        remember(&mut state, key.clone());
+        drop(state);
+        self.enqueue(job);
+    }
+
+    fn enqueue(&self, job: Job) {
+        enqueue(&self.inner, job);
+    }
+
+    fn alert(
+        &self,
+        source: Source,
+        subject: &Subject,
+        rule: &CompiledRule,
+        action: &Action,
+        alertname: &str,
+        violations: &[Violation],
+    ) {
+        let inner = &self.inner;
+        let count = |result: ActionResult| inner.metrics.action("alertmanager", result);
+        if inner.settings.dry_run {
+            let key: DoneKey = (rule.name().to_owned(), subject.key(), action.index);
+            let mut state = inner.state.lock().unwrap_or_else(PoisonError::into_inner);
+            if state.done.contains_key(&key) {
+                count(ActionResult::Duplicate);
+            } else {
+                remember(&mut state, key);
+                drop(state);
+                tracing::info!(rule = %rule.name(), object = %subject.display(), dry_run = true, "action: would send alert {alertname}");
+                count(ActionResult::DryRun);
+            }
+            return;
+        }
+        if !inner.alerts.has_receivers() {
+            tracing::warn!(rule = %rule.name(), "alerting: the rule alerts, but alerting.alertmanager.urls is empty");
+            count(ActionResult::Error);
+            return;
+        }
+        let severity = rule.spec().severity.as_str();
+        for violation in violations {
+            let spec = AlertSpec { alertname, rule: rule.name(), severity, source, subject, violation };
+            match inner.alerts.fire(&spec, action.rate.interval()) {
+                Fired::New => {
+                    tracing::info!(rule = %rule.name(), object = %subject.display(), alert = alertname, "action: alert firing");
+                    count(ActionResult::Ok);
+                }
+                Fired::AlreadyFiring => count(ActionResult::Duplicate),
+                Fired::Full => count(ActionResult::Dropped),
+            }
+        }
+        if !matches!(source, Source::Admission { .. }) {
+            let containers: Vec<Option<&str>> =
+                violations.iter().map(|violation| violation.container.as_deref()).collect();
+            inner.alerts.resolve(rule.name(), &subject.key(), &containers);
+        }
+    }
+}
+
+fn remember(state: &mut State, key: DoneKey) {
+    if state.done.len() >= MAX_DONE {
+        let mut ages: Vec<Instant> = state.done.values().copied().collect();
+        ages.sort_unstable();
+        let cutoff = ages[ages.len() / 2];
+        state.done.retain(|_, when| *when > cutoff);
+    }
+    state.done.insert(key, Instant::now());
+}
+
+fn enqueue(inner: &Arc<Inner>, job: Job) {
+    let type_name = job.action.kind.type_name();
+    let key = job.key.clone();
+    match inner.queue.try_send(job) {
+        Ok(()) => {
+            let depth = inner.queued.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            inner.metrics.set_action_queue_depth(depth);
+        }
+        Err(mpsc::error::TrySendError::Full(job) | mpsc::error::TrySendError::Closed(job)) => {
+            inner.state.lock().unwrap_or_else(PoisonError::into_inner).done.remove(&key);
+            tracing::warn!(
+                rule = %job.rule, action = type_name, object = %job.subject.display(),
+                "action: dropped: the queue is full (actions.queueSize)"
+            );
+            inner.metrics.action(type_name, ActionResult::Dropped);
+        }
+    }
+}
+
+/// A worker: runs queued actions, while this replica leads.
+async fn work(inner: Arc<Inner>, jobs: Arc<tokio::sync::Mutex<mpsc::Receiver<Job>>>) {
+    loop {
+        let Some(job) = jobs.lock().await.recv().await else { return };
+        let depth = inner.queued.fetch_sub(1, std::sync::atomic::Ordering::Relaxed).saturating_sub(1);
+        inner.metrics.set_action_queue_depth(depth);
+        let type_name = job.action.kind.type_name();
+        if !(inner.leading)() {
+            // Leadership was lost while it waited: the new leader acts.
+            inner.state.lock().unwrap_or_else(PoisonError::into_inner).done.remove(&job.key);
+            continue;
+        }
+        match inner.executor.execute(&job.rule, &job.action.kind, &job.subject).await {
+            Ok(done) => {
+                tracing::info!(rule = %job.rule, action = type_name, object = %job.subject.display(), "action: {done}");
+                inner.metrics.action(type_name, ActionResult::Ok);
+            }
+            Err(error) => {
+                inner.state.lock().unwrap_or_else(PoisonError::into_inner).done.remove(&job.key);
+                tracing::warn!(rule = %job.rule, action = type_name, object = %job.subject.display(), "action failed: {error}");
+                inner.metrics.action(type_name, ActionResult::Error);
+            }
+        }
+    }
+}
+
+/// Moves rate-limited actions to the queue as their (rule, action)'s rate allows.
+async fn release_deferred(inner: Arc<Inner>) {
+    loop {
+        tokio::time::sleep(DEFERRED_TICK).await;
+        let ready: Vec<Job> = {
+            let mut state = inner.state.lock().unwrap_or_else(PoisonError::into_inner);
+            if state.deferred.is_empty() {
+                continue;
+            }
+            let now = Instant::now();
+            let mut keys: Vec<DoneKey> = state.deferred.keys().cloned().collect();
+            keys.sort();
+            let mut ready = Vec::new();
+            for key in keys {
+                let Some(rate) = state.deferred.get(&key).map(|job| job.action.rate) else { continue };
+                let rate_key: RateKey = (key.0.clone(), key.2);
+                if state.limits.try_take(&rate_key, rate, now)
+                    && let Some(job) = state.deferred.remove(&key)
+                {
+                    state.done.insert(key, now);
+                    ready.push(job);
+                }
+            }
+            ready
+        };
+        for job in ready {
+            enqueue(&inner, job);
+        }
+    }
+}
+
+/// What an action does, for the dry-run log.
+fn describe(kind: &ActionKind) -> String {
+    match kind {
+        ActionKind::Alertmanager { alertname } => format!("send alert {alertname}"),
+        ActionKind::Label { labels } => format!("label {labels:?}"),
+        ActionKind::Annotate { annotations } => format!("annotate {annotations:?}"),
+        ActionKind::Evict => "evict the Pod".to_owned(),
+        ActionKind::PatchNetworkPolicy { name, .. } => format!("apply NetworkPolicy {name}"),
+        ActionKind::RevokeSaToken { mode } => format!("revoke the ServiceAccount's tokens ({mode:?})"),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use portal_rules::RuleSet;
+
+    use super::*;
+
+    /// Records what it was asked to do; fails while `failing` is set.
+    #[derive(Default)]
+    struct Recorder {
+        done: Mutex<Vec<String>>,
+        failing: AtomicBool,
+    }
+
+    impl Executor for Recorder {
+        fn execute<'a>(
+            &'a self,
+            rule: &'a str,
+            action: &'a ActionKind,
+            subject: &'a Subject,
+        ) -> Pin<Box<dyn Future<Output = Result<String, ExecuteError>> + Send + 'a>> {
+            Box::pin(async move {
+                if self.failing.load(Ordering::SeqCst) {
+                    return Err("refused".into());
+                }
+                let entry = format!("{rule} {} {}", action.type_name(), subject.name);
+                self.done.lock().unwrap().push(entry.clone());
+                Ok(entry)
+            })
+        }
+    }
+
+    const RULES: &str = "\
+name: labelled
+match: {gvk: [{group: \"\", version: v1, kind: Pod}]}
+rule: \"true\"
+actions:
+- {type: label, labels: {quarantine: \"true\"}, rateLimit: 2/h}
+- {type: evict, on: [admission]}
+";
+
+    fn rules() -> RuleSet {
+        let (loaded, errors) = portal_rules::load_rules("t", RULES);
+        assert!(errors.is_empty(), "{errors:?}");
+        let (set, errors) = RuleSet::compile(loaded);
+        assert!(errors.is_empty(), "{errors:?}");
+        set
+    }
+
+    fn pod(name: &str, namespace: &str) -> Subject {
+        Subject {
+            api_version: "v1".into(),
+            kind: "Pod".into(),
+            namespace: Some(namespace.into()),
+            name: name.into(),
+            uid: Some(format!("uid-{name}")),
+        }
+    }
+
+    fn violation() -> Vec<Violation> {
+        vec![Violation { message: "bad".into(), container: None }]
+    }
+
+    struct Harness {
+        dispatcher: Dispatcher,
+        recorder: Arc<Recorder>,
+        metrics: portal_metrics::Metrics,
+        leading: Arc<AtomicBool>,
+        _tasks: Vec<tokio::task::JoinHandle<()>>,
+    }
+
+    fn start(dry_run: bool, disabled: &[&'static str]) -> Harness {
+        let metrics = portal_metrics::Metrics::new().unwrap();
+        let (alerts, mut tasks) = AlertSink::start(Vec::new(), 10, metrics.clone());
+        let recorder = Arc::new(Recorder::default());
+        let leading = Arc::new(AtomicBool::new(true));
+        let flag = Arc::clone(&leading);
+        let settings = DispatcherSettings {
+            dry_run,
+            queue_size: 10,
+            workers: 2,
+            disabled_types: disabled.iter().copied().collect(),
+            excluded_namespaces: HashSet::from(["kube-system".to_owned()]),
+        };
+        let executor: Arc<dyn Executor> = Arc::clone(&recorder) as Arc<dyn Executor>;
+        let (dispatcher, more) = Dispatcher::start(
+            settings,
+            executor,
+            alerts,
+            metrics.clone(),
+            Arc::new(move || flag.load(Ordering::SeqCst)),
+        );
+        tasks.extend(more);
+        Harness { dispatcher, recorder, metrics, leading, _tasks: tasks }
+    }
+
+    /// `portal_actions_total{action, result}` now.
+    fn counted(metrics: &portal_metrics::Metrics, action: &str, result: &str) -> u64 {
+        let text = metrics.encode();
+        let series = format!("portal_actions_total{{action=\"{action}\",result=\"{result}\"}} ");
+        text.lines().find_map(|line| line.strip_prefix(&series)).map_or(0, |value| value.trim().parse().unwrap())
+    }
+
+    async fn settle() {
+        for _ in 0..20 {
+            tokio::task::yield_now().await;
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn an_action_runs_once_while_its_violation_lasts_and_again_after_it_cleared() {
+        let harness = start(false, &[]);
+        let rules = rules();
+        let rule = &rules.rules()[0];
+        let web = pod("web", "shop");
+        harness.dispatcher.observe(Source::Audit, &web, rule, &violation());
+        harness.dispatcher.observe(Source::Audit, &web, rule, &violation());
+        settle().await;
+        assert_eq!(*harness.recorder.done.lock().unwrap(), ["labelled label web"]);
+        assert_eq!(counted(&harness.metrics, "label", "ok"), 1);
+        assert_eq!(counted(&harness.metrics, "label", "duplicate"), 1);
+        // evict is `on: [admission]`: the audit does not trigger it.
+        assert_eq!(counted(&harness.metrics, "evict", "ok"), 0);
+        harness.dispatcher.observe(Source::Audit, &web, rule, &[]);
+        harness.dispatcher.observe(Source::Audit, &web, rule, &violation());
+        settle().await;
+        assert_eq!(harness.recorder.done.lock().unwrap().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn the_rate_holds_the_rest_back_until_their_violation_clears() {
+        let harness = start(false, &[]);
+        let rules = rules();
+        let rule = &rules.rules()[0];
+        for index in 0..100 {
+            harness.dispatcher.observe(Source::Audit, &pod(&format!("p{index}"), "shop"), rule, &violation());
+        }
+        settle().await;
+        assert_eq!(harness.recorder.done.lock().unwrap().len(), 2, "2/h");
+        assert_eq!(counted(&harness.metrics, "label", "ratelimited"), 98);
+        // A waiting action whose violation cleared never runs.
+        harness.dispatcher.observe(Source::Audit, &pod("p50", "shop"), rule, &[]);
+        assert!(
+            !harness.dispatcher.inner.state.lock().unwrap().deferred.keys().any(|(_, object, _)| object == "uid-p50")
+        );
+    }
+
+    #[tokio::test]
+    async fn followers_dry_runs_disabled_types_and_system_namespaces_change_nothing() {
+        let rules = rules();
+        let rule = &rules.rules()[0];
+        let follower = start(false, &[]);
+        follower.leading.store(false, Ordering::SeqCst);
+        follower.dispatcher.observe(Source::Audit, &pod("web", "shop"), rule, &violation());
+        let dry = start(true, &[]);
+        dry.dispatcher.observe(Source::Audit, &pod("web", "shop"), rule, &violation());
+        dry.dispatcher.observe(Source::Audit, &pod("web", "shop"), rule, &violation());
+        let disabled = start(false, &["label"]);
+        disabled.dispatcher.observe(Source::Audit, &pod("web", "shop"), rule, &violation());
+        let system = start(false, &[]);
+        system.dispatcher.observe(Source::Audit, &pod("coredns", "kube-system"), rule, &violation());
+        settle().await;
+        for harness in [&follower, &dry, &disabled, &system] {
+            assert!(harness.recorder.done.lock().unwrap().is_empty());
+        }
+        assert_eq!(counted(&follower.metrics, "label", "ok"), 0);
+        assert_eq!(counted(&dry.metrics, "label", "dryrun"), 1);
+        assert_eq!(counted(&dry.metrics, "label", "duplicate"), 1);
+        assert_eq!(counted(&disabled.metrics, "label", "disabled"), 1);
+        assert_eq!(counted(&system.metrics, "label", "excluded"), 1);
+    }
+
+    #[tokio::test]
+    async fn a_failed_action_is_tried_again_on_the_next_violation() {
+        let harness = start(false, &[]);
+        let rules = rules();
+        let rule = &rules.rules()[0];
+        harness.recorder.failing.store(true, Ordering::SeqCst);
+        harness.dispatcher.observe(Source::Audit, &pod("web", "shop"), rule, &violation());
+        settle().await;
+        assert_eq!(counted(&harness.metrics, "label", "error"), 1);
+        harness.recorder.failing.store(false, Ordering::SeqCst);
+        harness.dispatcher.observe(Source::Audit, &pod("web", "shop"), rule, &violation());
+        settle().await;
+        assert_eq!(*harness.recorder.done.lock().unwrap(), ["labelled label web"]);
+    }
+}
