@@ -49,8 +49,11 @@ impl Target {
         match self {
             Target::AdmissionReview => {
                 if let Ok(review) = read_review(data) {
-                    let options =
-                        DecisionOptions { failure_policy: DefaultFailurePolicy::Fail, excluded_namespaces: Vec::new() };
+                    let options = DecisionOptions {
+                        failure_policy: DefaultFailurePolicy::Fail,
+                        excluded_namespaces: Vec::new(),
+                        actions: None,
+                    };
                     let _ = decide(&review, shipped_rules(), None, &options);
                 }
             }

@@ -1,6 +1,7 @@
 //! Portal's Kubernetes adapter: everything `portal run` and `portal init-certs` do against a
 //! cluster. One module folder per role:
 //!
+//! - [`actions`]: response actions and alerts on violations (the leader's);
 //! - [`api`]: the resources Portal owns (rule CRDs and their status) and their CRDs;
 //! - [`client`]: the Kubernetes client from the settings;
 //! - [`sources`]: rule resources and rule folders compiled into one rule set (rebuild only);
@@ -16,6 +17,7 @@
 //! - [`certs`]: `portal init-certs`;
 //! - [`operator`]: `portal run`, composition only.
 
+pub mod actions;
 pub mod admission;
 pub mod api;
 pub mod audit;

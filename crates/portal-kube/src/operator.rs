@@ -36,6 +36,8 @@ pub enum Error {
     Metrics(#[from] portal_metrics::Error),
     #[error("nothing to load rules from: enable rules.cluster or list rules.folders")]
     NoRuleSource,
+    #[error(transparent)]
+    Alerting(#[from] portal_actions::alerts::client::EndpointError),
     #[error("network.checks.{name}: there is no such check; the checks are {known}")]
     UnknownNetworkCheck { name: String, known: String },
 }
@@ -114,12 +116,13 @@ pub async fn run(config: &Config, shutdown: impl Future<Output = ()>) -> Result<
     }
     let manage_webhook = config.admission.webhook_configuration.manage;
     let audit = config.audit.enabled;
+    let acting = config.actions.enabled;
     let network = if config.network.enabled {
         Some(Arc::new(crate::network::NetworkAnalysis::new(network_check_settings(&config.network)?)))
     } else {
         None
     };
-    let client = if config.rules.cluster.enabled || manage_webhook || audit {
+    let client = if config.rules.cluster.enabled || manage_webhook || audit || acting {
         Some(client(&config.kubernetes).await?)
     } else {
         None
@@ -174,6 +177,20 @@ pub async fn run(config: &Config, shutdown: impl Future<Output = ()>) -> Result<
             Arc::new(NoNamespaces)
         }
     };
+    // The leader acts; the election starts below, once there is something to lead.
+    let leads = client.is_some() && (manage_webhook || audit || acting);
+    let leadership = lease::Leadership::default();
+    let actions = match &client {
+        Some(client) if acting => Some(crate::actions::start(
+            config,
+            action_scope(config),
+            client.clone(),
+            metrics.clone(),
+            Some(leadership.clone()),
+        )?),
+        _ => None,
+    };
+    let dispatcher = actions.as_ref().map(|actions| actions.dispatcher.clone());
     // Renewal writes the files the webhook serves: it runs (and the files are in place) first.
     let _renewal = match &client {
         Some(client) if config.admission.enabled && config.admission.certificates.renew => {
@@ -198,6 +215,7 @@ pub async fn run(config: &Config, shutdown: impl Future<Output = ()>) -> Result<
                     AdmissionFailurePolicy::Ignore => DefaultFailurePolicy::Ignore,
                 },
                 excluded_namespaces: config.admission.excluded_namespaces.clone(),
+                actions: dispatcher.clone(),
             },
             certificate_poll: std::time::Duration::from_secs(2),
             max_concurrent_evaluations: 64,
@@ -215,6 +233,7 @@ pub async fn run(config: &Config, shutdown: impl Future<Output = ()>) -> Result<
     let gauges = metrics.clone();
     let live_rules = sources.rules();
     let readiness = Arc::clone(&ready_sender);
+    let acting_on = dispatcher.clone();
     let mut certificate = admission.as_ref().map(crate::admission::AdmissionServer::certificate_expiry);
     let rule_metrics = tokio::spawn(async move {
         // The time passes too: a certificate that was fine may be about to expire now.
@@ -244,6 +263,9 @@ pub async fn run(config: &Config, shutdown: impl Future<Output = ()>) -> Result<
             for gone in known_rules.difference(&rules_in_force) {
                 gauges.forget_rule(gone);
             }
+            if let Some(dispatcher) = &acting_on {
+                dispatcher.retain_rules(|rule| rules_in_force.contains(rule));
+            }
             known_rules = rules_in_force;
             let expiry = certificate.as_mut().and_then(|receiver| *receiver.borrow_and_update());
             let certificate_ok = certificate_usable(expiry);
@@ -270,7 +292,7 @@ pub async fn run(config: &Config, shutdown: impl Future<Output = ()>) -> Result<
     // The leader writes: the audit's reports, and the live webhook configuration's rules when
     // asked to.
     let leader = match &client {
-        Some(client) if manage_webhook || audit => Some(start_leader_work(client, config, &sources, &metrics)),
+        Some(client) if leads => Some(start_leader_work(client, config, &sources, &metrics, leadership)),
         _ => None,
     };
     let audit_run = match &client {
@@ -293,6 +315,7 @@ pub async fn run(config: &Config, shutdown: impl Future<Output = ()>) -> Result<
                     metrics: metrics.clone(),
                     cluster: lookups.clone(),
                     network: network.clone(),
+                    actions: dispatcher.clone(),
                 },
             )
             .await,
@@ -312,8 +335,9 @@ pub async fn run(config: &Config, shutdown: impl Future<Output = ()>) -> Result<
             tracing::info!("admission: every review in progress was answered");
         }
     }
-    // The audit stops writing before the Lease is given up.
+    // The audit stops writing, and actions stop, before the Lease is given up.
     drop(audit_run);
+    drop(actions);
     if let Some(leader) = leader {
         leader.stop().await;
     }
@@ -350,6 +374,7 @@ fn start_leader_work(
     config: &Config,
     sources: &RuleSources,
     metrics: &portal_metrics::Metrics,
+    leadership: lease::Leadership,
 ) -> LeaderWork {
     let election = &config.leader_election;
     let settings = lease::LeaseSettings {
@@ -361,7 +386,6 @@ fn start_leader_work(
         retry_period: election.retry_period.as_std(),
     };
     tracing::info!(lease = %settings.name, namespace = %settings.namespace, identity = %settings.identity, "joining the leader election");
-    let leadership = lease::Leadership::default();
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let retry = settings.retry_period;
     let election = tokio::spawn(lease::run_election(client.clone(), settings, leadership.clone(), stopped));
@@ -384,6 +408,16 @@ fn start_leader_work(
         ))
     });
     LeaderWork { leadership, stop, election, writer, gauge }
+}
+
+/// The namespaces actions never touch: those admission never evaluates, and Portal's own (of
+/// its Lease and of its certificate Secret).
+fn action_scope(config: &Config) -> crate::actions::ActionScope {
+    let mut excluded: std::collections::HashSet<String> =
+        config.admission.excluded_namespaces.iter().cloned().collect();
+    excluded.insert(config.leader_election.namespace.clone());
+    excluded.insert(config.admission.certificates.namespace.clone());
+    crate::actions::ActionScope { excluded_namespaces: excluded }
 }
 
 /// This replica in the election: the host name (a Pod's name) and the process id.

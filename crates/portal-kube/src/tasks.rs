@@ -17,3 +17,9 @@ impl Drop for OwnedTask {
         self.0.abort();
     }
 }
+
+impl From<JoinHandle<()>> for OwnedTask {
+    fn from(handle: JoinHandle<()>) -> Self {
+        OwnedTask(handle)
+    }
+}

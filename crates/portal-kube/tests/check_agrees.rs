@@ -74,7 +74,8 @@ fn check_decides_what_the_webhook_decides() {
     let namespace_of = |name: &str| {
         objects.objects.iter().map(|m| &m.object).find(|o| o["kind"] == "Namespace" && o["metadata"]["name"] == name)
     };
-    let webhook = DecisionOptions { failure_policy: DefaultFailurePolicy::Fail, excluded_namespaces: Vec::new() };
+    let webhook =
+        DecisionOptions { failure_policy: DefaultFailurePolicy::Fail, excluded_namespaces: Vec::new(), actions: None };
     let (mut denied, mut warned) = (0, 0);
     for (manifest, report) in objects.objects.iter().zip(&reports) {
         let review = read_review(&review(&manifest.object)).unwrap();

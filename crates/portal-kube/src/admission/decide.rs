@@ -27,6 +27,8 @@ pub struct DecisionOptions {
     pub failure_policy: DefaultFailurePolicy,
     /// Always admitted without evaluation.
     pub excluded_namespaces: Vec<String>,
+    /// Where violations go for rules' actions (`on: [admission]`); handed over without waiting.
+    pub actions: Option<portal_actions::Dispatcher>,
 }
 
 /// How a request was decided, for metrics and logs.
@@ -137,6 +139,9 @@ pub fn decide_tracked(
         cluster: overlay.as_ref(),
     });
     let results = rules.evaluate_tracked(&activation, ModeFilter::Only(Mode::Admission), progress);
+    if let Some(dispatcher) = &options.actions {
+        hand_over(dispatcher, review, &results);
+    }
     let verdict = AdmissionVerdict::of(&results);
     let mut decision = Decision::allow(portal_metrics::Decision::Allowed);
     if let Some(message) = verdict.denial_message() {
@@ -151,6 +156,26 @@ pub fn decide_tracked(
     decision.error_rules = verdict.error_rules;
     decision.exemptions = verdict.exemptions;
     decision
+}
+
+/// Gives the violations of rules with actions to the dispatcher, which only queues them.
+fn hand_over(dispatcher: &portal_actions::Dispatcher, review: &Review, results: &[portal_rules::RuleResult<'_>]) {
+    let mut acting = results.iter().filter(|result| !result.violations.is_empty() && !result.rule.actions().is_empty());
+    let Some(first) = acting.next() else { return };
+    let Some(subject) = review.object.as_ref().or(review.old_object.as_ref()).and_then(crate::actions::subject_of)
+    else {
+        return;
+    };
+    let operation = match review.operation {
+        portal_rules::Operation::Create => "CREATE",
+        portal_rules::Operation::Update => "UPDATE",
+        portal_rules::Operation::Delete => "DELETE",
+        portal_rules::Operation::Connect => "CONNECT",
+    };
+    for result in std::iter::once(first).chain(acting) {
+        let violations = crate::actions::violations_of(result);
+        dispatcher.observe(portal_actions::Source::Admission { operation }, &subject, result.rule, &violations);
+    }
 }
 
 #[cfg(test)]
@@ -181,7 +206,7 @@ mod tests {
     }
 
     const OPTIONS: DecisionOptions =
-        DecisionOptions { failure_policy: DefaultFailurePolicy::Fail, excluded_namespaces: Vec::new() };
+        DecisionOptions { failure_policy: DefaultFailurePolicy::Fail, excluded_namespaces: Vec::new(), actions: None };
 
     const RULES: &str = "\
 name: no-privileged

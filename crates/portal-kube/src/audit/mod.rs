@@ -77,6 +77,8 @@ pub struct AuditInputs {
     /// NetworkPolicy analysis, fed by the watches of Pods, Namespaces and NetworkPolicies, whose
     /// findings join the reports on Namespaces and NetworkPolicies; `None` when it is off.
     pub network: Option<Arc<NetworkAnalysis>>,
+    /// Where every evaluation goes for rules' actions (`on: [audit]`); `None` when they are off.
+    pub actions: Option<portal_actions::Dispatcher>,
 }
 
 impl std::fmt::Debug for AuditInputs {
@@ -429,6 +431,9 @@ async fn work(shared: Arc<Shared>) {
                 }
             },
             Work::Forget { namespace } => {
+                if let Some(dispatcher) = &shared.inputs.actions {
+                    dispatcher.forget_object(&uid);
+                }
                 shared.dependencies.forget(&uid);
                 shared.inputs.metrics.set_lookup_dependencies(shared.dependencies.len());
                 if !shared.may_write() {
@@ -475,6 +480,9 @@ fn evaluate(shared: &Shared, object: &Json) -> Evaluated {
             shared.inputs.metrics.set_lookup_dependencies(shared.dependencies.len());
         }
         count(&shared.inputs.metrics, &results);
+        if let Some(dispatcher) = &shared.inputs.actions {
+            hand_over(dispatcher, object, &results);
+        }
         shared.counters.record(&results);
         let network_results = match &shared.inputs.network {
             Some(network) => match network::results(network, &identity) {
@@ -500,6 +508,21 @@ enum Evaluated {
     /// The network analysis has not seen the whole cluster yet: the object is evaluated again
     /// once it has.
     Wait,
+}
+
+/// Gives every evaluation of a rule with actions to the dispatcher: a violation may act, a pass
+/// (or an exemption) clears what a violation did. A result with only errors says nothing.
+fn hand_over(dispatcher: &portal_actions::Dispatcher, object: &Json, results: &[RuleResult<'_>]) {
+    let mut acting = results.iter().filter(|result| !result.rule.actions().is_empty());
+    let Some(first) = acting.next() else { return };
+    let Some(subject) = crate::actions::subject_of(object) else { return };
+    for result in std::iter::once(first).chain(acting) {
+        if result.violations.is_empty() && !result.errors.is_empty() {
+            continue;
+        }
+        let violations = crate::actions::violations_of(result);
+        dispatcher.observe(portal_actions::Source::Audit, &subject, result.rule, &violations);
+    }
 }
 
 fn count(metrics: &portal_metrics::Metrics, results: &[RuleResult<'_>]) {

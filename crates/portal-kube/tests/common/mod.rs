@@ -95,6 +95,7 @@ pub async fn start_audit_with_network(
             metrics: metrics.clone(),
             cluster,
             network,
+            actions: None,
         },
     )
     .await
@@ -232,6 +233,7 @@ pub fn admission_settings(tls_dir: &Path, certificate_poll: Duration) -> portal_
         options: portal_kube::admission::DecisionOptions {
             failure_policy: portal_kube::admission::DefaultFailurePolicy::Fail,
             excluded_namespaces: Vec::new(),
+            actions: None,
         },
         certificate_poll,
         max_concurrent_evaluations: 16,
