@@ -6,84 +6,37 @@
 
 mod common;
 
-use std::net::Ipv4Addr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{DynamicObject, PostParams};
 use kube::discovery::ApiResource;
 use kube::{Api, ResourceExt};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-const WAIT: Duration = Duration::from_secs(30);
+use common::{Replica, WAIT};
 /// `leaderElection.leaseDuration` of both replicas.
 const LEASE_DURATION: Duration = Duration::from_secs(2);
 
-/// A `portal run` process, killed when dropped.
-struct Replica {
-    process: Child,
-    health: u16,
-}
-
-impl Drop for Replica {
-    fn drop(&mut self) {
-        let _ = self.process.kill();
-        let _ = self.process.wait();
-    }
-}
-
-impl Replica {
-    fn start(env: &portal_testenv::TestEnv, rules: &Path, namespace: &str, log: &Path) -> Replica {
-        let health = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap().local_addr().unwrap().port();
-        let process = Command::new(env!("CARGO_BIN_EXE_portal"))
-            .arg("run")
-            .env("PORTAL_KUBERNETES_KUBECONFIG", env.kubeconfig_path())
-            .env("PORTAL_RULES_FOLDERS", rules)
-            .env("PORTAL_RULES_CLUSTER_ENABLED", "false")
-            .env("PORTAL_ADMISSION_ENABLED", "false")
-            .env("PORTAL_AUDIT_ENABLED", "true")
-            .env("PORTAL_HEALTH_LISTEN", format!("127.0.0.1:{health}"))
-            .env("PORTAL_LEADER_ELECTION_NAMESPACE", namespace)
-            .env("PORTAL_LEADER_ELECTION_LEASE_DURATION", "2s")
-            .env("PORTAL_LEADER_ELECTION_RENEW_DEADLINE", "1500ms")
-            .env("PORTAL_LEADER_ELECTION_RETRY_PERIOD", "200ms")
-            .env("PORTAL_LOGGING_FORMAT", "text")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(log).unwrap())
-            .spawn()
-            .unwrap();
-        Replica { process, health }
-    }
-
-    /// Its `/metrics`, or nothing while it does not serve them yet.
-    async fn metrics(&self) -> Option<String> {
-        let mut stream = tokio::net::TcpStream::connect((Ipv4Addr::LOCALHOST, self.health)).await.ok()?;
-        stream.write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").await.ok()?;
-        let mut text = String::new();
-        stream.read_to_string(&mut text).await.ok()?;
-        Some(text)
-    }
-
-    /// Waits until `series` has a value `ready` accepts.
-    async fn wait_for(&self, series: &str, ready: impl Fn(f64) -> bool) {
-        let started = Instant::now();
-        loop {
-            let value = self.metric(series).await;
-            if value.is_some_and(&ready) {
-                return;
-            }
-            assert!(started.elapsed() < WAIT, "{series} never got there: {value:?}");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    async fn metric(&self, series: &str) -> Option<f64> {
-        let text = self.metrics().await?;
-        text.lines().find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
-    }
+/// Starts a replica of `portal run` auditing `rules`, electing in `namespace`.
+fn replica(env: &portal_testenv::TestEnv, rules: &Path, namespace: &str, log: &Path) -> Replica {
+    let health = common::free_port();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_portal"));
+    command
+        .arg("run")
+        .env("PORTAL_KUBERNETES_KUBECONFIG", env.kubeconfig_path())
+        .env("PORTAL_RULES_FOLDERS", rules)
+        .env("PORTAL_RULES_CLUSTER_ENABLED", "false")
+        .env("PORTAL_ADMISSION_ENABLED", "false")
+        .env("PORTAL_AUDIT_ENABLED", "true")
+        .env("PORTAL_HEALTH_LISTEN", format!("127.0.0.1:{health}"))
+        .env("PORTAL_LEADER_ELECTION_NAMESPACE", namespace)
+        .env("PORTAL_LEADER_ELECTION_LEASE_DURATION", "2s")
+        .env("PORTAL_LEADER_ELECTION_RENEW_DEADLINE", "1500ms")
+        .env("PORTAL_LEADER_ELECTION_RETRY_PERIOD", "200ms")
+        .env("PORTAL_LOGGING_FORMAT", "text");
+    Replica::spawn(command, health, log)
 }
 
 async fn wait_for_report(reports: &Api<DynamicObject>, config_map: &ConfigMap, limit: Duration) -> Duration {
@@ -112,8 +65,8 @@ async fn only_the_leader_writes_and_a_killed_leader_is_replaced_within_a_lease_p
         ),
     )
     .unwrap();
-    let first = Replica::start(env, &rules, &namespace, &dir.path().join("first.log"));
-    let second = Replica::start(env, &rules, &namespace, &dir.path().join("second.log"));
+    let first = replica(env, &rules, &namespace, &dir.path().join("first.log"));
+    let second = replica(env, &rules, &namespace, &dir.path().join("second.log"));
 
     let started = Instant::now();
     let (leader, follower) = loop {

@@ -44,7 +44,7 @@ pub trait Executor: Send + Sync + 'static {
     fn execute<'a>(
         &'a self,
         rule: &'a str,
-        action: &'a ActionKind,
+        action: &'a Action,
         subject: &'a Subject,
     ) -> Pin<Box<dyn Future<Output = Result<String, ExecuteError>> + Send + 'a>>;
 }
@@ -222,7 +222,7 @@ impl Dispatcher {
             }
             state.deferred.insert(key, job);
             drop(state);
-            tracing::info!(rule = %rule.name(), action = type_name, object = %subject.display(), "action: rate limited, waiting");
+            tracing::debug!(rule = %rule.name(), action = type_name, object = %subject.display(), "action: rate limited, waiting");
             count(ActionResult::RateLimited);
             return;
         }
@@ -325,7 +325,8 @@ async fn work(inner: Arc<Inner>, jobs: Arc<tokio::sync::Mutex<mpsc::Receiver<Job
             inner.state.lock().unwrap_or_else(PoisonError::into_inner).done.remove(&job.key);
             continue;
         }
-        match inner.executor.execute(&job.rule, &job.action.kind, &job.subject).await {
+        tracing::debug!(rule = %job.rule, action = type_name, object = %job.subject.display(), "action: running");
+        match inner.executor.execute(&job.rule, &job.action, &job.subject).await {
             Ok(done) => {
                 tracing::info!(rule = %job.rule, action = type_name, object = %job.subject.display(), "action: {done}");
                 inner.metrics.action(type_name, ActionResult::Ok);
@@ -402,14 +403,14 @@ mod tests {
         fn execute<'a>(
             &'a self,
             rule: &'a str,
-            action: &'a ActionKind,
+            action: &'a Action,
             subject: &'a Subject,
         ) -> Pin<Box<dyn Future<Output = Result<String, ExecuteError>> + Send + 'a>> {
             Box::pin(async move {
                 if self.failing.load(Ordering::SeqCst) {
                     return Err("refused".into());
                 }
-                let entry = format!("{rule} {} {}", action.type_name(), subject.name);
+                let entry = format!("{rule} {} {}", action.kind.type_name(), subject.name);
                 self.done.lock().unwrap().push(entry.clone());
                 Ok(entry)
             })

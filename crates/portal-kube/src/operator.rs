@@ -180,15 +180,11 @@ pub async fn run(config: &Config, shutdown: impl Future<Output = ()>) -> Result<
     // The leader acts; the election starts below, once there is something to lead.
     let leads = client.is_some() && (manage_webhook || audit || acting);
     let leadership = lease::Leadership::default();
-    let actions = match &client {
-        Some(client) if acting => Some(crate::actions::start(
-            config,
-            action_scope(config),
-            client.clone(),
-            metrics.clone(),
-            Some(leadership.clone()),
-        )?),
-        _ => None,
+    let actions = if acting {
+        let answering = client::answering_client(&config.kubernetes).await?;
+        Some(crate::actions::start(config, action_scope(config), answering, metrics.clone(), Some(leadership.clone()))?)
+    } else {
+        None
     };
     let dispatcher = actions.as_ref().map(|actions| actions.dispatcher.clone());
     // Renewal writes the files the webhook serves: it runs (and the files are in place) first.

@@ -47,7 +47,8 @@
 //!
 //! etcd, kube-apiserver and kube-controller-manager run, the latter with only its garbage
 //! collector (objects whose owner is deleted are deleted; it discovers kinds added by CRDs
-//! within 30 s) and its namespace controller (a deleted namespace is emptied and finalised). No
+//! within 30 s), its namespace controller (a deleted namespace is emptied and finalised) and its
+//! disruption controller (PodDisruptionBudgets get their status, so evictions obey them). No
 //! scheduler or kubelet: pods are never scheduled; no service account or token is created for a
 //! namespace (the `ServiceAccount` admission plugin is off so that pods can still be created). Authentication is a static token
 //! in `system:masters`; authorisation is RBAC, so objects that grant permissions behave as
@@ -343,7 +344,7 @@ impl TestEnv {
             &assets.kube_controller_manager,
             &[
                 format!("--kubeconfig={}", kubeconfig_path.display()),
-                "--controllers=garbagecollector,namespace".to_owned(),
+                "--controllers=garbagecollector,namespace,disruption".to_owned(),
                 "--leader-elect=false".to_owned(),
                 "--secure-port=0".to_owned(),
                 "--profiling=false".to_owned(),

@@ -45,3 +45,71 @@ pub async fn wait_until_served(client: &kube::Client, documents: &[serde_json::V
             .unwrap();
     }
 }
+
+/// A free port on 127.0.0.1 (bound, read and let go).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0)).unwrap().local_addr().unwrap().port()
+}
+
+/// A `portal run` process, killed when dropped, with its health endpoint's port.
+pub struct Replica {
+    process: std::process::Child,
+    health: u16,
+    log: std::path::PathBuf,
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
+
+impl Replica {
+    /// Spawns `command` (a `portal run` serving health on `health`), its log in `log`.
+    pub fn spawn(mut command: std::process::Command, health: u16, log: &Path) -> Replica {
+        let process = command
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(log).unwrap())
+            .spawn()
+            .unwrap();
+        Replica { process, health, log: log.to_path_buf() }
+    }
+
+    /// Its `/metrics`, or nothing while it does not serve them yet.
+    pub async fn metrics(&self) -> Option<String> {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut stream = tokio::net::TcpStream::connect((std::net::Ipv4Addr::LOCALHOST, self.health)).await.ok()?;
+        stream.write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").await.ok()?;
+        let mut text = String::new();
+        stream.read_to_string(&mut text).await.ok()?;
+        Some(text)
+    }
+
+    /// Waits until `series` has a value `ready` accepts.
+    pub async fn wait_for(&self, series: &str, ready: impl Fn(f64) -> bool) {
+        let started = std::time::Instant::now();
+        loop {
+            let value = self.metric(series).await;
+            if value.is_some_and(&ready) {
+                return;
+            }
+            assert!(started.elapsed() < WAIT, "{series} never got there: {value:?}\n{}", self.log_tail());
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The end of its log, to show with a failure.
+    pub fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        format!("--- the end of {} ---\n{}", self.log.display(), lines[lines.len().saturating_sub(40)..].join("\n"))
+    }
+
+    /// The value of `series` (its name and labels, with the trailing space), when served.
+    pub async fn metric(&self, series: &str) -> Option<f64> {
+        let text = self.metrics().await?;
+        text.lines().find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
+    }
+}

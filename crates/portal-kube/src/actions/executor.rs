@@ -1,5 +1,5 @@
 //! The actions that change the cluster, done through the API server as Portal's ServiceAccount:
-//! labels and annotations by server-side apply (field manager `portal`), evictions through the
+//! labels and annotations by server-side apply (field manager `portal/<rule>/<n>`), evictions through the
 //! Eviction API (PodDisruptionBudgets decide), NetworkPolicies by server-side apply, and
 //! ServiceAccount credentials revoked by deleting their legacy token Secrets and, when asked,
 //! recreating the ServiceAccount.
@@ -10,14 +10,14 @@ use std::pin::Pin;
 use std::sync::Mutex;
 
 use k8s_openapi::api::core::v1::{Pod, Secret, ServiceAccount};
-use kube::api::{Api, DeleteParams, DynamicObject, EvictParams, ListParams, Patch, PostParams, Preconditions};
+use kube::api::{
+    Api, DeleteParams, DynamicObject, EvictParams, ListParams, Patch, PatchParams, PostParams, Preconditions,
+};
 use kube::core::GroupVersionKind;
 use kube::discovery::ApiResource;
 use portal_actions::{ExecuteError, Executor, Subject};
-use portal_rules::actions::{ActionKind, RevokeMode, TemplateValues, fill_template};
+use portal_rules::actions::{Action, ActionKind, RevokeMode, TemplateValues, fill_template};
 use serde_json::{Value as Json, json};
-
-use crate::writers::apply_params;
 
 /// Why an action could not be done, in words for the log.
 #[derive(Debug, thiserror::Error)]
@@ -73,6 +73,7 @@ impl KubeExecutor {
     async fn apply_metadata(
         &self,
         subject: &Subject,
+        manager: &str,
         field: &'static str,
         entries: &std::collections::BTreeMap<String, String>,
     ) -> Result<String, ActionError> {
@@ -86,11 +87,9 @@ impl KubeExecutor {
             metadata["namespace"] = json!(namespace);
         }
         let patch = json!({ "apiVersion": subject.api_version, "kind": subject.kind, "metadata": metadata });
-        api.patch(&subject.name, &apply_params(), &Patch::Apply(&patch)).await.map_err(|source| ActionError::Api {
-            what: "applying metadata to",
-            object: subject.display(),
-            source,
-        })?;
+        api.patch(&subject.name, &PatchParams::apply(manager).force(), &Patch::Apply(&patch))
+            .await
+            .map_err(|source| ActionError::Api { what: "applying metadata to", object: subject.display(), source })?;
         let keys: Vec<&str> = entries.keys().map(String::as_str).collect();
         Ok(format!("{field} {} applied", keys.join(", ")))
     }
@@ -110,6 +109,7 @@ impl KubeExecutor {
     async fn network_policy(
         &self,
         rule: &str,
+        manager: &str,
         subject: &Subject,
         name: &str,
         spec: &Json,
@@ -133,10 +133,8 @@ impl KubeExecutor {
             "spec": fill_template(spec, values),
         });
         let api: Api<k8s_openapi::api::networking::v1::NetworkPolicy> = Api::namespaced(self.client.clone(), namespace);
-        api.patch(&name, &apply_params(), &Patch::Apply(&policy)).await.map_err(|source| ActionError::Api {
-            what: "applying NetworkPolicy",
-            object: format!("{namespace}/{name}"),
-            source,
+        api.patch(&name, &PatchParams::apply(manager).force(), &Patch::Apply(&policy)).await.map_err(|source| {
+            ActionError::Api { what: "applying NetworkPolicy", object: format!("{namespace}/{name}"), source }
         })?;
         Ok(format!("NetworkPolicy {namespace}/{name} applied"))
     }
@@ -246,15 +244,20 @@ impl Executor for KubeExecutor {
     fn execute<'a>(
         &'a self,
         rule: &'a str,
-        action: &'a ActionKind,
+        action: &'a Action,
         subject: &'a Subject,
     ) -> Pin<Box<dyn Future<Output = Result<String, ExecuteError>> + Send + 'a>> {
         Box::pin(async move {
-            let done = match action {
-                ActionKind::Label { labels } => self.apply_metadata(subject, "labels", labels).await,
-                ActionKind::Annotate { annotations } => self.apply_metadata(subject, "annotations", annotations).await,
+            let manager = field_manager(rule, action.index);
+            let done = match &action.kind {
+                ActionKind::Label { labels } => self.apply_metadata(subject, &manager, "labels", labels).await,
+                ActionKind::Annotate { annotations } => {
+                    self.apply_metadata(subject, &manager, "annotations", annotations).await
+                }
                 ActionKind::Evict => self.evict(subject).await,
-                ActionKind::PatchNetworkPolicy { name, spec } => self.network_policy(rule, subject, name, spec).await,
+                ActionKind::PatchNetworkPolicy { name, spec } => {
+                    self.network_policy(rule, &manager, subject, name, spec).await
+                }
                 ActionKind::RevokeSaToken { mode } => self.revoke(subject, *mode).await,
                 // The dispatcher sends alerts itself.
                 ActionKind::Alertmanager { .. } => Ok("nothing to do".to_owned()),
@@ -269,6 +272,17 @@ fn pod_namespace<'s>(subject: &'s Subject, action: &'static str) -> Result<&'s s
         return Err(ActionError::WrongKind { action, expected: "Pods", object: subject.display() });
     }
     subject.namespace.as_deref().ok_or_else(|| ActionError::ClusterScoped { object: subject.display(), action })
+}
+
+/// The field manager of one action of one rule: `portal/<rule>/<position>`. Server-side apply
+/// removes what a manager applied before and applies no more, so every action has a manager of
+/// its own and never undoes another's labels (the API server allows 128 characters: a long rule
+/// name is cut).
+fn field_manager(rule: &str, index: usize) -> String {
+    let suffix = format!("/{index}");
+    let room = 128 - "portal/".len() - suffix.len();
+    let rule: String = rule.chars().take(room).collect();
+    format!("portal/{rule}{suffix}")
 }
 
 /// A rule name as a label value: rule names are DNS subdomains (up to 253), label values up to 63.

@@ -7,6 +7,6 @@ pub const FIELD_MANAGER: &str = "portal";
 
 /// Server-side apply as [`FIELD_MANAGER`], taking over fields another manager set: Portal is
 /// the only writer of what it applies.
-pub(crate) fn apply_params() -> PatchParams {
+pub(super) fn apply_params() -> PatchParams {
     PatchParams::apply(FIELD_MANAGER).force()
 }

@@ -13,7 +13,6 @@ mod rule_status;
 mod webhook_rules;
 
 pub use apply::FIELD_MANAGER;
-pub(crate) use apply::apply_params;
 pub use exception_status::write_exception_status;
 pub use reports::{ReportError, ReportWrite, ReportWriter, report_name};
 pub use rule_status::{RuleCounts, write_rule_counts, write_rule_status};
