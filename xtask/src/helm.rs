@@ -115,6 +115,9 @@ pub const ALL_FEATURES: &[&str] = &[
     "metrics.serviceMonitor.enabled=true",
     "lookups.resources[0].apiGroups[0]=",
     "lookups.resources[0].resources[0]=configmaps",
+    "actions.enabled=true",
+    "alerting.alertmanager.urls[0]=http://alertmanager.monitoring:9093",
+    "alerting.alertmanager.bearerTokenSecret=alertmanager-token",
 ];
 
 const MANIFESTS_HEADER: &str = "# Rendered by `cargo xtask chart` from deploy/helm/portal with its default values\n\

@@ -41,6 +41,9 @@ const ALL_FEATURES: &[&str] = &[
     "metrics.serviceMonitor.enabled=true",
     "lookups.resources[0].apiGroups[0]=",
     "lookups.resources[0].resources[0]=configmaps",
+    "actions.enabled=true",
+    "alerting.alertmanager.urls[0]=http://alertmanager.monitoring:9093",
+    "alerting.alertmanager.bearerTokenSecret=alertmanager-token",
 ];
 
 fn run_helm(args: &[&str]) -> std::process::Output {
@@ -146,6 +149,8 @@ fn rbac_grows_only_with_the_features_switched_on() {
         ("networking.k8s.io", "networkpolicies"),
         ("apiextensions.k8s.io", "customresourcedefinitions"),
         ("", "configmaps"),
+        ("", "pods/eviction"),
+        ("", "serviceaccounts"),
     ] {
         assert!(!grants(&admission_only, group, resource), "{group}/{resource} without the feature that needs it");
         assert!(grants(&everything, group, resource), "{group}/{resource} with every feature on");
@@ -163,7 +168,19 @@ fn rbac_grows_only_with_the_features_switched_on() {
     // Without cluster rules: nothing of portal.io.
     let folders_only = render("portal", "portal-system", &["rules.cluster=false"]);
     assert!(!granted(&folders_only).iter().any(|(group, _, _)| group == "portal.io"));
-    // Never anything cluster-wide on Secrets, and never a wildcard.
+    // Actions: each type's verbs only while the type is on. Deleting Secrets cluster-wide comes
+    // only with revoke-sa-token (docs/actions.md).
+    assert!(grants_verb(&everything, "", "secrets", "delete"));
+    assert!(grants_verb(&everything, "networking.k8s.io", "networkpolicies", "patch"));
+    let few_types = render(
+        "portal",
+        "portal-system",
+        &["actions.enabled=true", "actions.types.evict=false", "actions.types.revokeSaToken=false"],
+    );
+    assert!(!grants(&few_types, "", "pods/eviction"));
+    assert!(!grants_verb(&few_types, "", "secrets", "delete"));
+    assert!(grants_verb(&few_types, "", "configmaps", "patch"), "label and annotate stay on");
+    // Never a wildcard.
     for (group, resource, verbs) in granted(&everything) {
         assert!(group != "*" && resource != "*" && !verbs.contains(&"*".to_owned()), "{group}/{resource} {verbs:?}");
     }
@@ -342,6 +359,29 @@ spec:
   match: {gvk: [{group: "", kind: Pod}]}
   rule: cluster.get('v1', 'ConfigMap', object.metadata.namespace, 'settings') == null
   message: the namespace has no settings ConfigMap
+---
+apiVersion: portal.io/v1alpha1
+kind: PortalClusterRule
+metadata: {name: chart-contain}
+spec:
+  mode: [audit]
+  match: {gvk: [{group: "", kind: Pod}]}
+  rule: object.metadata.name.startsWith('compromised')
+  actions:
+  - {type: label, labels: {portal.io/contained: "true"}}
+  - {type: annotate, annotations: {portal.io/why: compromised}}
+  - type: patch-networkpolicy
+    networkPolicy: {name: "contain-{name}", spec: {podSelector: {matchLabels: {portal.io/contained: "true"}}, policyTypes: [Ingress]}}
+  - {type: revoke-sa-token, mode: recreate}
+---
+apiVersion: portal.io/v1alpha1
+kind: PortalClusterRule
+metadata: {name: chart-evict}
+spec:
+  mode: [audit]
+  match: {gvk: [{group: "", kind: Pod}]}
+  rule: object.metadata.name.startsWith('evict-me')
+  actions: [{type: evict}]
 "#;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -543,8 +583,40 @@ async fn run_with_the_charts_rbac(env: &'static portal_testenv::TestEnv, release
         (object.data["status"]["conditions"][0]["reason"] == "Active").then_some(())
     })
     .await;
+    // Every Kubernetes action type, with the chart's RBAC: label, annotate, NetworkPolicy,
+    // the account's token Secret deleted and the account recreated, an eviction.
+    let accounts: Api<ServiceAccount> = Api::namespaced(admin.clone(), &work);
+    let account: ServiceAccount = serde_json::from_value(json!({"metadata": {"name": "victim"}})).unwrap();
+    let account = accounts.create(&PostParams::default(), &account).await.unwrap();
+    let secrets: Api<k8s_openapi::api::core::v1::Secret> = Api::namespaced(admin.clone(), &work);
+    let token: k8s_openapi::api::core::v1::Secret = serde_json::from_value(json!({
+        "metadata": {"name": "victim-token", "annotations": {"kubernetes.io/service-account.name": "victim"}},
+        "type": "kubernetes.io/service-account-token",
+    }))
+    .unwrap();
+    secrets.create(&PostParams::default(), &token).await.unwrap();
+    let mut compromised = pod("compromised", false);
+    compromised.spec.as_mut().unwrap().service_account_name = Some("victim".to_owned());
+    pods.create(&PostParams::default(), &compromised).await.unwrap();
+    pods.create(&PostParams::default(), &pod("evict-me", false)).await.unwrap();
+    let policies: Api<k8s_openapi::api::networking::v1::NetworkPolicy> = Api::namespaced(admin.clone(), &work);
+    eventually("every action done", || async {
+        let contained = pods.get("compromised").await.ok()?;
+        let labelled = contained.metadata.labels.as_ref()?.contains_key("portal.io/contained");
+        let annotated = contained.metadata.annotations.as_ref()?.contains_key("portal.io/why");
+        let policy = policies.get_opt("contain-compromised").await.ok()?.is_some();
+        let revoked = secrets.get_opt("victim-token").await.ok()?.is_none();
+        let recreated = accounts.get_opt("victim").await.ok()??.metadata.uid != account.metadata.uid;
+        let evicted = pods.get_opt("evict-me").await.ok()?.is_none();
+        (labelled && annotated && policy && revoked && recreated && evicted).then_some(())
+    })
+    .await;
+
     let metrics = get(health, "/metrics").await.unwrap().1;
     assert!(metrics.contains("portal_leader 1"), "the replica leads (Lease written)");
+    let failed: Vec<&str> =
+        metrics.lines().filter(|l| l.starts_with("portal_actions_total{") && l.contains("result=\"error\"")).collect();
+    assert!(failed.iter().all(|line| line.ends_with(" 0")), "{failed:?}");
 
     // Not one permission missing, anywhere.
     let text = log_text();

@@ -33,7 +33,7 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 
 {{/* Whether anything needs a leader: the managed webhook rules or the audit. */}}
 {{- define "portal.needsLeader" -}}
-{{- if or (and .Values.admission.enabled .Values.admission.manageWebhookRules) .Values.audit.enabled -}}true{{- end -}}
+{{- if or (and .Values.admission.enabled .Values.admission.manageWebhookRules) .Values.audit.enabled .Values.actions.enabled -}}true{{- end -}}
 {{- end -}}
 
 {{/* The namespaces never sent to Portal: the configured ones and Portal's own. */}}
