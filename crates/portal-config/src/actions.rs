@@ -116,8 +116,9 @@ pub struct AlertmanagerConfig {
     pub password_file: Option<PathBuf>,
     /// `alerting.alertmanager.timeout`: one request's limit. Default: `10s`.
     pub timeout: Duration,
-    /// `alerting.alertmanager.queueSize`: alerts waiting to be sent (while an Alertmanager is
-    /// down, say); more are dropped and counted (`portal_alerts_dropped_total`). Default: `10000`.
+    /// `alerting.alertmanager.queueSize`: alert updates waiting to be sent to each Alertmanager
+    /// (while one is down, say); a full queue refuses firing updates, counted
+    /// (`portal_alerts_dropped_total`) and offered again at their refresh. Default: `10000`.
     pub queue_size: u32,
 }
 

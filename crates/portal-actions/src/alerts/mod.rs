@@ -20,7 +20,7 @@ use std::time::{Duration, Instant, SystemTime};
 use serde_json::{Map, Value as Json, json};
 
 use crate::subject::{Source, Subject, Violation};
-use sender::Sender;
+use sender::{Sender, Update};
 
 /// Alerts kept firing at most: more violations than this are counted as dropped alerts.
 pub const MAX_FIRING: usize = 100_000;
@@ -149,7 +149,13 @@ impl AlertSink {
             self.metrics.set_alerts_firing(firing.values().filter(|entry| entry.refreshed).count());
             alert
         };
-        self.send(&key, update);
+        if !self.send(&key, update, Update::Firing) {
+            // A full queue refused it: offered again at the next refresh tick.
+            let mut firing = self.firing.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some(entry) = firing.get_mut(&key).filter(|entry| entry.refreshed) {
+                entry.last_sent = now.checked_sub(entry.interval).unwrap_or(now);
+            }
+        }
         Fired::New
     }
 
@@ -186,34 +192,47 @@ impl AlertSink {
             updates
         };
         for (key, alert) in &updates {
-            self.send(key, alert.clone());
+            self.send(key, alert.clone(), Update::Resolved);
         }
         updates.len()
     }
 
-    /// Sends again the alerts whose interval has passed, and forgets admission alerts that ended.
+    /// Sends again the alerts whose interval has passed, the longest waiting first, until a
+    /// queue is full (the rest stay due, first in line at the next tick); forgets admission
+    /// alerts that ended.
     fn refresh(&self, now: Instant) {
-        let updates: Vec<(String, Json)> = {
+        let mut due: Vec<(Instant, String, Json)> = {
             let mut firing = self.firing.lock().unwrap_or_else(PoisonError::into_inner);
             firing.retain(|_, entry| entry.refreshed || now < entry.last_sent + entry.interval);
             firing
-                .iter_mut()
+                .iter()
                 .filter(|(_, entry)| entry.refreshed && now >= entry.last_sent + entry.interval)
-                .map(|(key, entry)| {
-                    entry.last_sent = now;
-                    (key.clone(), entry.alert(SystemTime::now() + entry.interval * 3))
-                })
+                .map(|(key, entry)| (entry.last_sent, key.clone(), entry.alert(SystemTime::now() + entry.interval * 3)))
                 .collect()
         };
-        for (key, alert) in &updates {
-            self.send(key, alert.clone());
+        due.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
+        let mut sent = Vec::new();
+        for (_, key, alert) in due {
+            if !self.send(&key, alert, Update::Firing) {
+                break;
+            }
+            sent.push(key);
+        }
+        let mut firing = self.firing.lock().unwrap_or_else(PoisonError::into_inner);
+        for key in sent {
+            if let Some(entry) = firing.get_mut(&key) {
+                entry.last_sent = now;
+            }
         }
     }
 
-    fn send(&self, key: &str, alert: Json) {
+    /// Queues `alert` for every Alertmanager: whether all of them took it.
+    fn send(&self, key: &str, alert: Json, update: Update) -> bool {
+        let mut accepted = true;
         for sender in self.senders.iter() {
-            sender.push(key, alert.clone());
+            accepted &= sender.push(key, alert.clone(), update);
         }
+        accepted
     }
 }
 

@@ -164,10 +164,15 @@ impl KubeExecutor {
             }
         };
         let secrets: Api<Secret> = Api::namespaced(self.client.clone(), namespace);
-        let tokens =
-            secrets.list(&ListParams::default().fields("type=kubernetes.io/service-account-token")).await.map_err(
-                |source| ActionError::Api { what: "listing token Secrets in", object: namespace.to_owned(), source },
-            )?;
+        // Metadata only: Portal never holds the tokens it revokes.
+        let tokens = secrets
+            .list_metadata(&ListParams::default().fields("type=kubernetes.io/service-account-token"))
+            .await
+            .map_err(|source| ActionError::Api {
+                what: "listing token Secrets in",
+                object: namespace.to_owned(),
+                source,
+            })?;
         let mut deleted = Vec::new();
         for secret in tokens.items {
             let owner = secret.metadata.annotations.as_ref().and_then(|a| a.get("kubernetes.io/service-account.name"));
