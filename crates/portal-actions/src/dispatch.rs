@@ -157,15 +157,24 @@ impl Dispatcher {
         self.inner.alerts.resolve_object(subject_key);
     }
 
-    /// Only the rules `keep` accepts are loaded: the others' alerts resolve and their state goes.
-    pub fn retain_rules(&self, keep: impl Fn(&str) -> bool) {
+    /// `rules` are the rules in force now: the state of rules that left goes, and the alerts of
+    /// rules that left or no longer alert resolve.
+    pub fn follow_rules(&self, rules: &portal_rules::RuleSet) {
+        let acting: HashSet<&str> =
+            rules.rules().iter().filter(|rule| !rule.actions().is_empty()).map(CompiledRule::name).collect();
+        let alerting: HashSet<&str> = rules
+            .rules()
+            .iter()
+            .filter(|rule| rule.actions().iter().any(|action| matches!(action.kind, ActionKind::Alertmanager { .. })))
+            .map(CompiledRule::name)
+            .collect();
         {
             let mut state = self.inner.state.lock().unwrap_or_else(PoisonError::into_inner);
-            state.done.retain(|(rule, _, _), _| keep(rule));
-            state.deferred.retain(|(rule, _, _), _| keep(rule));
-            state.limits.retain_rules(&keep);
+            state.done.retain(|(rule, _, _), _| acting.contains(rule.as_str()));
+            state.deferred.retain(|(rule, _, _), _| acting.contains(rule.as_str()));
+            state.limits.retain_rules(|rule| acting.contains(rule));
         }
-        self.inner.alerts.retain_rules(keep);
+        self.inner.alerts.retain_rules(|rule| alerting.contains(rule));
     }
 
     fn clear(&self, rule: &str, subject_key: &str) {
@@ -571,5 +580,40 @@ actions:
         harness.dispatcher.observe(Source::Audit, &pod("web", "shop"), rule, &violation());
         settle().await;
         assert_eq!(*harness.recorder.done.lock().unwrap(), ["labelled label web"]);
+    }
+
+    #[tokio::test]
+    async fn alerts_resolve_when_their_rule_stops_alerting() {
+        const ALERTING: &str =
+            "name: alerting\nmatch: {gvk: [{group: \"\", version: v1, kind: Pod}]}\nrule: \"true\"\nalert: Bad\n";
+        let metrics = portal_metrics::Metrics::new().unwrap();
+        let endpoint = crate::alerts::client::Endpoint::new(
+            "http://127.0.0.1:9",
+            None,
+            crate::alerts::client::Auth::None,
+            Duration::from_secs(1),
+        )
+        .unwrap();
+        let (alerts, _tasks) = AlertSink::start(vec![endpoint], 10, metrics.clone());
+        let settings = DispatcherSettings {
+            dry_run: false,
+            queue_size: 10,
+            workers: 1,
+            disabled_types: HashSet::new(),
+            excluded_namespaces: HashSet::new(),
+        };
+        let (dispatcher, _more) =
+            Dispatcher::start(settings, Arc::new(Recorder::default()), alerts, metrics.clone(), Arc::new(|| true));
+        let (loaded, _) = portal_rules::load_rules("t", ALERTING);
+        let (alerting, _) = RuleSet::compile(loaded);
+        dispatcher.observe(Source::Audit, &pod("web", "shop"), &alerting.rules()[0], &violation());
+        dispatcher.observe(Source::Audit, &pod("web", "shop"), &alerting.rules()[0], &violation());
+        assert_eq!(counted(&metrics, "alertmanager", "ok"), 1);
+        assert_eq!(counted(&metrics, "alertmanager", "duplicate"), 1);
+        assert!(metrics.encode().contains("portal_alerts_firing 1"));
+        // The same rule, without its alert: the alert resolves.
+        let (loaded, _) = portal_rules::load_rules("t", &ALERTING.replace("alert: Bad\n", ""));
+        dispatcher.follow_rules(&RuleSet::compile(loaded).0);
+        assert!(metrics.encode().contains("portal_alerts_firing 0"));
     }
 }

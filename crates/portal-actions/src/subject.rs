@@ -18,6 +18,21 @@ pub struct Subject {
 }
 
 impl Subject {
+    /// The object as actions name it, from its JSON; `None` without a kind or a name.
+    pub fn of(object: &serde_json::Value) -> Option<Subject> {
+        let identity = portal_rules::ObjectIdentity::of(object);
+        let name = identity.name.filter(|name| !name.is_empty())?;
+        if identity.kind.is_empty() {
+            return None;
+        }
+        let api_version = if identity.group.is_empty() {
+            identity.version
+        } else {
+            format!("{}/{}", identity.group, identity.version)
+        };
+        Some(Subject { api_version, kind: identity.kind, namespace: identity.namespace, name, uid: identity.uid })
+    }
+
     /// The object's key in the dispatcher's tables.
     pub fn key(&self) -> String {
         match &self.uid {
@@ -47,6 +62,17 @@ pub struct Violation {
     pub message: String,
     /// The container, for rules evaluated per container.
     pub container: Option<String>,
+}
+
+impl Violation {
+    /// A rule result's violations as actions read them.
+    pub fn all_of(result: &portal_rules::RuleResult<'_>) -> Vec<Violation> {
+        result
+            .violations
+            .iter()
+            .map(|violation| Violation { message: violation.message.clone(), container: violation.container.clone() })
+            .collect()
+    }
 }
 
 /// Where violations were found: which of a rule's actions run (their `on`).

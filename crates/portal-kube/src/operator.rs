@@ -260,7 +260,7 @@ pub async fn run(config: &Config, shutdown: impl Future<Output = ()>) -> Result<
                 gauges.forget_rule(gone);
             }
             if let Some(dispatcher) = &acting_on {
-                dispatcher.retain_rules(|rule| rules_in_force.contains(rule));
+                dispatcher.follow_rules(&set);
             }
             known_rules = rules_in_force;
             let expiry = certificate.as_mut().and_then(|receiver| *receiver.borrow_and_update());

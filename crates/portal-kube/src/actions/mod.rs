@@ -12,9 +12,7 @@ use std::sync::Arc;
 
 use portal_actions::alerts::AlertSink;
 use portal_actions::alerts::client::{Auth, Endpoint, EndpointError};
-use portal_actions::{Dispatcher, DispatcherSettings, Subject, Violation};
-use portal_rules::{ObjectIdentity, RuleResult};
-use serde_json::Value as Json;
+use portal_actions::{Dispatcher, DispatcherSettings};
 
 use crate::lease::Leadership;
 use crate::tasks::OwnedTask;
@@ -82,25 +80,4 @@ pub fn start(
         "actions: running on the leader"
     );
     Ok(Actions { dispatcher, _tasks: tasks.into_iter().map(OwnedTask::from).collect() })
-}
-
-/// The object as actions name it; `None` without a kind or name.
-pub fn subject_of(object: &Json) -> Option<Subject> {
-    let identity = ObjectIdentity::of(object);
-    let name = identity.name.filter(|name| !name.is_empty())?;
-    if identity.kind.is_empty() {
-        return None;
-    }
-    let api_version =
-        if identity.group.is_empty() { identity.version } else { format!("{}/{}", identity.group, identity.version) };
-    Some(Subject { api_version, kind: identity.kind, namespace: identity.namespace, name, uid: identity.uid })
-}
-
-/// A rule's violations as actions read them.
-pub fn violations_of(result: &RuleResult<'_>) -> Vec<Violation> {
-    result
-        .violations
-        .iter()
-        .map(|violation| Violation { message: violation.message.clone(), container: violation.container.clone() })
-        .collect()
 }

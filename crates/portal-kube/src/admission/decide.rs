@@ -162,7 +162,7 @@ pub fn decide_tracked(
 fn hand_over(dispatcher: &portal_actions::Dispatcher, review: &Review, results: &[portal_rules::RuleResult<'_>]) {
     let mut acting = results.iter().filter(|result| !result.violations.is_empty() && !result.rule.actions().is_empty());
     let Some(first) = acting.next() else { return };
-    let Some(subject) = review.object.as_ref().or(review.old_object.as_ref()).and_then(crate::actions::subject_of)
+    let Some(subject) = review.object.as_ref().or(review.old_object.as_ref()).and_then(portal_actions::Subject::of)
     else {
         return;
     };
@@ -173,7 +173,7 @@ fn hand_over(dispatcher: &portal_actions::Dispatcher, review: &Review, results: 
         portal_rules::Operation::Connect => "CONNECT",
     };
     for result in std::iter::once(first).chain(acting) {
-        let violations = crate::actions::violations_of(result);
+        let violations = portal_actions::Violation::all_of(result);
         dispatcher.observe(portal_actions::Source::Admission { operation }, &subject, result.rule, &violations);
     }
 }

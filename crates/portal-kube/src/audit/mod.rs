@@ -515,12 +515,12 @@ enum Evaluated {
 fn hand_over(dispatcher: &portal_actions::Dispatcher, object: &Json, results: &[RuleResult<'_>]) {
     let mut acting = results.iter().filter(|result| !result.rule.actions().is_empty());
     let Some(first) = acting.next() else { return };
-    let Some(subject) = crate::actions::subject_of(object) else { return };
+    let Some(subject) = portal_actions::Subject::of(object) else { return };
     for result in std::iter::once(first).chain(acting) {
         if result.violations.is_empty() && !result.errors.is_empty() {
             continue;
         }
-        let violations = crate::actions::violations_of(result);
+        let violations = portal_actions::Violation::all_of(result);
         dispatcher.observe(portal_actions::Source::Audit, &subject, result.rule, &violations);
     }
 }
