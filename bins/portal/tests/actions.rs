@@ -10,7 +10,9 @@
 //!   NetworkPolicy is applied; a ServiceAccount's legacy token Secret is deleted and the
 //!   ServiceAccount recreated with a new UID; system namespaces are never touched; a follower
 //!   replica never acts;
-//! - `actions.dryRun` changes nothing.
+//! - `actions.dryRun` changes nothing;
+//! - an admission violation alerts (`on: [admission]`) as the decision is made, once per
+//!   interval.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -488,4 +490,62 @@ async fn dry_run_changes_nothing() {
     let found = config_maps.get("dry").await.unwrap();
     assert!(found.labels().is_empty() && found.annotations().is_empty(), "{:?}", found.metadata);
     assert_eq!(portal.metric(&actions_total("label", "ok")).await, Some(0.0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admission_violations_alert_as_they_are_decided() {
+    let env = portal_testenv::shared().await.expect("the test control plane starts");
+    let dir = tempfile::tempdir().unwrap();
+    let port = common::free_port();
+    let alertmanager = Alertmanager::start(dir.path(), port).await;
+    let config_file = dir.path().join("portal.yaml");
+    std::fs::write(
+        &config_file,
+        format!("actions: {{enabled: true}}\nalerting: {{alertmanager: {{urls: [\"http://127.0.0.1:{port}\"]}}}}\n"),
+    )
+    .unwrap();
+    let mut config =
+        portal_config::Config::load(Some(&config_file), Vec::new(), &portal_config::Overrides::default()).unwrap();
+    config.kubernetes.kubeconfig = Some(env.kubeconfig_path().to_owned());
+    let metrics = portal_metrics::Metrics::new().unwrap();
+    let client = env.client().unwrap();
+    // This process acts alone (no election): as the leader would.
+    let actions = portal_kube::actions::start(&config, Default::default(), client, metrics.clone(), None).unwrap();
+    let (loaded, errors) = portal_rules::load_rules(
+        "rules",
+        "name: no-latest\nmode: [admission]\n\
+         match: {gvk: [{group: '', version: v1, kind: Pod}]}\n\
+         rule: container.image.endsWith(':latest')\n\
+         message: pin the image to a version\n\
+         actions: [{type: alertmanager, alertname: LatestImage, on: [admission], rateLimit: 1/m}]\n",
+    );
+    assert!(errors.is_empty(), "{errors:?}");
+    let (rules, errors) = portal_rules::RuleSet::compile(loaded);
+    assert!(errors.is_empty(), "{errors:?}");
+    let options = portal_kube::admission::DecisionOptions {
+        failure_policy: portal_kube::admission::DefaultFailurePolicy::Fail,
+        excluded_namespaces: Vec::new(),
+        actions: Some(actions.dispatcher.clone()),
+    };
+    let review = json!({
+        "apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+        "request": {"uid": "1", "operation": "CREATE", "namespace": "shop",
+                    "kind": {"group": "", "version": "v1", "kind": "Pod"},
+                    "object": {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web", "namespace": "shop"},
+                               "spec": {"containers": [{"name": "app", "image": "nginx:latest"}]}}},
+    });
+    let review = portal_kube::admission::read_review(&serde_json::to_vec(&review).unwrap()).unwrap();
+    let decision = portal_kube::admission::decide(&review, &rules, None, &options);
+    assert!(!decision.allowed, "{decision:?}");
+    let alert = alertmanager.wait_for("web", true).await.unwrap();
+    assert_eq!(alert["labels"]["alertname"], "LatestImage");
+    assert_eq!(alert["labels"]["mode"], "admission");
+    assert_eq!(alert["labels"]["container"], "app");
+    assert_eq!(alert["annotations"]["operation"], "CREATE");
+    assert_eq!(alert["annotations"]["summary"], "pin the image to a version");
+    // The same request again (a retrying client) within the interval: one alert, not two.
+    portal_kube::admission::decide(&review, &rules, None, &options);
+    let text = metrics.encode();
+    assert!(text.contains(r#"portal_actions_total{action="alertmanager",result="ok"} 1"#), "{text}");
+    assert!(text.contains(r#"portal_actions_total{action="alertmanager",result="duplicate"} 1"#), "{text}");
 }
