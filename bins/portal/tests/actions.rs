@@ -110,17 +110,16 @@ impl Alertmanager {
     }
 }
 
-/// Starts `portal run` auditing with actions on, its rules `rules`, electing in `lease_namespace`
-/// (Portal's own namespace, which actions never touch); `actions` and `alerting` are those
-/// sections, as YAML flow mappings.
+/// Starts `portal run` auditing, its rules `rules`, electing in `lease_namespace` (Portal's own
+/// namespace, which actions never touch); `settings` are more sections of its configuration
+/// (`actions:`, `alerting:`, …), as YAML lines.
 fn portal(
     env: &portal_testenv::TestEnv,
     dir: &Path,
     name: &str,
     lease_namespace: &str,
     rules: &str,
-    actions: &str,
-    alerting: &str,
+    settings: &str,
 ) -> Replica {
     let rules_dir = dir.join(format!("{name}-rules"));
     std::fs::create_dir_all(&rules_dir).unwrap();
@@ -137,8 +136,7 @@ fn portal(
              health: {{listen: \"127.0.0.1:{health}\"}}\n\
              leaderElection: {{namespace: {lease_namespace}, leaseDuration: 2s, renewDeadline: 1500ms, retryPeriod: 200ms}}\n\
              logging: {{format: text,}}\n\
-             actions: {actions}\n\
-             alerting: {alerting}\n",
+             {settings}",
             kubeconfig = env.kubeconfig_path().display(),
             rules = rules_dir.display(),
         ),
@@ -203,8 +201,7 @@ async fn alerts_fire_resolve_and_survive_an_alertmanager_outage() {
         "alerting",
         &lease,
         &rules,
-        "{enabled: true}",
-        &format!("{{alertmanager: {{urls: [\"{url}\"], queueSize: 3}}}}"),
+        &format!("actions: {{enabled: true}}\nalerting: {{alertmanager: {{urls: [\"{url}\"], queueSize: 3}}}}\n"),
     );
     portal.wait_for("portal_leader ", |leading| leading == 1.0).await;
     let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), &namespace);
@@ -303,8 +300,8 @@ async fn the_leader_acts_once_within_its_rates_and_budgets_and_a_follower_never(
          rule: \"object.metadata.?labels.?leaked.orValue('') == 'true'\"\n\
          actions: [{{type: revoke-sa-token, mode: recreate}}]\n"
     );
-    let first = portal(env, dir.path(), "first", &lease, &rules, "{enabled: true}", "{}");
-    let second = portal(env, dir.path(), "second", &lease, &rules, "{enabled: true}", "{}");
+    let first = portal(env, dir.path(), "first", &lease, &rules, "actions: {enabled: true}\n");
+    let second = portal(env, dir.path(), "second", &lease, &rules, "actions: {enabled: true}\n");
     let started = Instant::now();
     let (leader, follower) = loop {
         let leading = (first.metric("portal_leader ").await, second.metric("portal_leader ").await);
@@ -481,7 +478,7 @@ async fn dry_run_changes_nothing() {
          rule: \"true\"\n\
          actions: [{{type: label, labels: {{portal.io/dry: run}}}}, {{type: annotate, annotations: {{a: b}}}}]\n"
     );
-    let portal = portal(env, dir.path(), "dry", &lease, &rules, "{enabled: true, dryRun: true}", "{}");
+    let portal = portal(env, dir.path(), "dry", &lease, &rules, "actions: {enabled: true, dryRun: true}\n");
     portal.wait_for("portal_leader ", |leading| leading == 1.0).await;
     let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), &namespace);
     create(&config_maps, json!({"metadata": {"name": "dry"}})).await;
@@ -510,7 +507,9 @@ async fn admission_violations_alert_as_they_are_decided() {
     let metrics = portal_metrics::Metrics::new().unwrap();
     let client = env.client().unwrap();
     // This process acts alone (no election): as the leader would.
-    let actions = portal_kube::actions::start(&config, Default::default(), client, metrics.clone(), None).unwrap();
+    let actions =
+        portal_kube::actions::start(&config, Default::default(), client, metrics.clone(), None, Default::default())
+            .unwrap();
     let (loaded, errors) = portal_rules::load_rules(
         "rules",
         "name: no-latest\nmode: [admission]\n\
@@ -548,4 +547,46 @@ async fn admission_violations_alert_as_they_are_decided() {
     let text = metrics.encode();
     assert!(text.contains(r#"portal_actions_total{action="alertmanager",result="ok"} 1"#), "{text}");
     assert!(text.contains(r#"portal_actions_total{action="alertmanager",result="duplicate"} 1"#), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn network_findings_alert_and_resolve() {
+    let env = portal_testenv::shared().await.expect("the test control plane starts");
+    let client = env.client().unwrap();
+    common::install_report_crds(&client).await;
+    let namespace = env.namespace("netalert").await.unwrap();
+    let lease = env.namespace("netalert-portal").await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let port = common::free_port();
+    let alertmanager = Alertmanager::start(dir.path(), port).await;
+    // No rule: the network checks find, and one of them alerts.
+    let portal = portal(
+        env,
+        dir.path(),
+        "network",
+        &lease,
+        "",
+        &format!(
+            "actions: {{enabled: true}}\nalerting: {{alertmanager: {{urls: [\"http://127.0.0.1:{port}\"]}}}}\n\
+             network: {{enabled: true, checks: {{np.default-deny-missing: {{alert: NamespaceNotIsolated}}}}}}\n"
+        ),
+    );
+    portal.wait_for("portal_leader ", |leading| leading == 1.0).await;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), &namespace);
+    create(
+        &pods,
+        json!({"metadata": {"name": "web"}, "spec": {"containers": [{"name": "app", "image": "registry.k8s.io/pause:3.10"}]}}),
+    )
+    .await;
+    let alert = alertmanager.wait_for(&namespace, true).await.unwrap();
+    assert_eq!(alert["labels"]["alertname"], "NamespaceNotIsolated");
+    assert_eq!(alert["labels"]["rule"], "np.default-deny-missing");
+    assert_eq!(alert["labels"]["mode"], "network");
+    assert_eq!(alert["labels"]["kind"], "Namespace");
+    assert_eq!(alert["labels"]["severity"], "high");
+    // A default-deny policy isolates the Pod: the finding clears, and the alert resolves.
+    let policies: Api<NetworkPolicy> = Api::namespaced(client.clone(), &namespace);
+    create(&policies, json!({"metadata": {"name": "deny"}, "spec": {"podSelector": {}, "policyTypes": ["Ingress"]}}))
+        .await;
+    alertmanager.wait_for(&namespace, false).await;
 }

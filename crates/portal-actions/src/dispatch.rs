@@ -49,6 +49,41 @@ pub trait Executor: Send + Sync + 'static {
     ) -> Pin<Box<dyn Future<Output = Result<String, ExecuteError>> + Send + 'a>>;
 }
 
+/// What found violations and has actions: a rule, or something else that reports on objects (a
+/// network check).
+#[derive(Debug, Clone, Copy)]
+pub struct Acting<'a> {
+    name: &'a str,
+    severity: &'a str,
+    actions: &'a [Action],
+}
+
+impl<'a> Acting<'a> {
+    /// A finder that is not a rule (a network check): its name, the severity of its findings and
+    /// its checked actions.
+    pub fn new(name: &'a str, severity: &'a str, actions: &'a [Action]) -> Self {
+        Self { name, severity, actions }
+    }
+
+    pub fn name(&self) -> &'a str {
+        self.name
+    }
+
+    pub fn severity(&self) -> &'a str {
+        self.severity
+    }
+
+    pub fn actions(&self) -> &'a [Action] {
+        self.actions
+    }
+}
+
+impl<'a> From<&'a CompiledRule> for Acting<'a> {
+    fn from(rule: &'a CompiledRule) -> Self {
+        Self { name: rule.name(), severity: rule.spec().severity.as_str(), actions: rule.actions() }
+    }
+}
+
 /// How the dispatcher runs.
 #[derive(Debug, Clone)]
 pub struct DispatcherSettings {
@@ -59,6 +94,9 @@ pub struct DispatcherSettings {
     pub disabled_types: HashSet<&'static str>,
     /// Namespaces no action touches: the system's and Portal's own.
     pub excluded_namespaces: HashSet<String>,
+    /// Finders that are not rules (network checks) with actions: [`Dispatcher::follow_rules`]
+    /// keeps their state and alerts.
+    pub standing: HashSet<String>,
 }
 
 /// Whether this replica may act now.
@@ -134,7 +172,7 @@ impl Dispatcher {
     /// The evaluation of `rule` on `subject` at `source` found `violations` (none: it passed, so
     /// what its actions did may happen again if it comes back, and its alerts resolve).
     /// Returns at once: admission is never delayed.
-    pub fn observe(&self, source: Source, subject: &Subject, rule: &CompiledRule, violations: &[Violation]) {
+    pub fn observe(&self, source: Source, subject: &Subject, rule: Acting<'_>, violations: &[Violation]) {
         if rule.actions().is_empty() || !(self.inner.leading)() {
             return;
         }
@@ -143,7 +181,7 @@ impl Dispatcher {
             return;
         }
         for action in rule.actions().iter().filter(|action| action.triggers.includes(source.trigger())) {
-            self.offer(source, subject, rule, action, violations);
+            self.offer(source, subject, &rule, action, violations);
         }
     }
 
@@ -160,13 +198,20 @@ impl Dispatcher {
     /// `rules` are the rules in force now: the state of rules that left goes, and the alerts of
     /// rules that left or no longer alert resolve.
     pub fn follow_rules(&self, rules: &portal_rules::RuleSet) {
-        let acting: HashSet<&str> =
-            rules.rules().iter().filter(|rule| !rule.actions().is_empty()).map(CompiledRule::name).collect();
+        let standing = self.inner.settings.standing.iter().map(String::as_str);
+        let acting: HashSet<&str> = rules
+            .rules()
+            .iter()
+            .filter(|rule| !rule.actions().is_empty())
+            .map(CompiledRule::name)
+            .chain(standing.clone())
+            .collect();
         let alerting: HashSet<&str> = rules
             .rules()
             .iter()
             .filter(|rule| rule.actions().iter().any(|action| matches!(action.kind, ActionKind::Alertmanager { .. })))
             .map(CompiledRule::name)
+            .chain(standing)
             .collect();
         {
             let mut state = self.inner.state.lock().unwrap_or_else(PoisonError::into_inner);
@@ -186,7 +231,7 @@ impl Dispatcher {
         self.inner.alerts.resolve(rule, subject_key, &[]);
     }
 
-    fn offer(&self, source: Source, subject: &Subject, rule: &CompiledRule, action: &Action, violations: &[Violation]) {
+    fn offer(&self, source: Source, subject: &Subject, rule: &Acting<'_>, action: &Action, violations: &[Violation]) {
         let inner = &self.inner;
         let type_name = action.kind.type_name();
         let count = |result: ActionResult| inner.metrics.action(type_name, result);
@@ -248,7 +293,7 @@ impl Dispatcher {
         &self,
         source: Source,
         subject: &Subject,
-        rule: &CompiledRule,
+        rule: &Acting<'_>,
         action: &Action,
         alertname: &str,
         violations: &[Violation],
@@ -273,7 +318,7 @@ impl Dispatcher {
             count(ActionResult::Error);
             return;
         }
-        let severity = rule.spec().severity.as_str();
+        let severity = rule.severity();
         for violation in violations {
             let spec = AlertSpec { alertname, rule: rule.name(), severity, source, subject, violation };
             match inner.alerts.fire(&spec, action.rate.interval()) {
@@ -477,6 +522,7 @@ actions:
             workers: 2,
             disabled_types: disabled.iter().copied().collect(),
             excluded_namespaces: HashSet::from(["kube-system".to_owned()]),
+            standing: HashSet::new(),
         };
         let executor: Arc<dyn Executor> = Arc::clone(&recorder) as Arc<dyn Executor>;
         let (dispatcher, more) = Dispatcher::start(
@@ -510,16 +556,16 @@ actions:
         let rules = rules();
         let rule = &rules.rules()[0];
         let web = pod("web", "shop");
-        harness.dispatcher.observe(Source::Audit, &web, rule, &violation());
-        harness.dispatcher.observe(Source::Audit, &web, rule, &violation());
+        harness.dispatcher.observe(Source::Audit, &web, rule.into(), &violation());
+        harness.dispatcher.observe(Source::Audit, &web, rule.into(), &violation());
         settle().await;
         assert_eq!(*harness.recorder.done.lock().unwrap(), ["labelled label web"]);
         assert_eq!(counted(&harness.metrics, "label", "ok"), 1);
         assert_eq!(counted(&harness.metrics, "label", "duplicate"), 1);
         // evict is `on: [admission]`: the audit does not trigger it.
         assert_eq!(counted(&harness.metrics, "evict", "ok"), 0);
-        harness.dispatcher.observe(Source::Audit, &web, rule, &[]);
-        harness.dispatcher.observe(Source::Audit, &web, rule, &violation());
+        harness.dispatcher.observe(Source::Audit, &web, rule.into(), &[]);
+        harness.dispatcher.observe(Source::Audit, &web, rule.into(), &violation());
         settle().await;
         assert_eq!(harness.recorder.done.lock().unwrap().len(), 2);
     }
@@ -530,13 +576,13 @@ actions:
         let rules = rules();
         let rule = &rules.rules()[0];
         for index in 0..100 {
-            harness.dispatcher.observe(Source::Audit, &pod(&format!("p{index}"), "shop"), rule, &violation());
+            harness.dispatcher.observe(Source::Audit, &pod(&format!("p{index}"), "shop"), rule.into(), &violation());
         }
         settle().await;
         assert_eq!(harness.recorder.done.lock().unwrap().len(), 2, "2/h");
         assert_eq!(counted(&harness.metrics, "label", "ratelimited"), 98);
         // A waiting action whose violation cleared never runs.
-        harness.dispatcher.observe(Source::Audit, &pod("p50", "shop"), rule, &[]);
+        harness.dispatcher.observe(Source::Audit, &pod("p50", "shop"), rule.into(), &[]);
         assert!(
             !harness.dispatcher.inner.state.lock().unwrap().deferred.keys().any(|(_, object, _)| object == "uid-p50")
         );
@@ -548,14 +594,14 @@ actions:
         let rule = &rules.rules()[0];
         let follower = start(false, &[]);
         follower.leading.store(false, Ordering::SeqCst);
-        follower.dispatcher.observe(Source::Audit, &pod("web", "shop"), rule, &violation());
+        follower.dispatcher.observe(Source::Audit, &pod("web", "shop"), rule.into(), &violation());
         let dry = start(true, &[]);
-        dry.dispatcher.observe(Source::Audit, &pod("web", "shop"), rule, &violation());
-        dry.dispatcher.observe(Source::Audit, &pod("web", "shop"), rule, &violation());
+        dry.dispatcher.observe(Source::Audit, &pod("web", "shop"), rule.into(), &violation());
+        dry.dispatcher.observe(Source::Audit, &pod("web", "shop"), rule.into(), &violation());
         let disabled = start(false, &["label"]);
-        disabled.dispatcher.observe(Source::Audit, &pod("web", "shop"), rule, &violation());
+        disabled.dispatcher.observe(Source::Audit, &pod("web", "shop"), rule.into(), &violation());
         let system = start(false, &[]);
-        system.dispatcher.observe(Source::Audit, &pod("coredns", "kube-system"), rule, &violation());
+        system.dispatcher.observe(Source::Audit, &pod("coredns", "kube-system"), rule.into(), &violation());
         settle().await;
         for harness in [&follower, &dry, &disabled, &system] {
             assert!(harness.recorder.done.lock().unwrap().is_empty());
@@ -573,11 +619,11 @@ actions:
         let rules = rules();
         let rule = &rules.rules()[0];
         harness.recorder.failing.store(true, Ordering::SeqCst);
-        harness.dispatcher.observe(Source::Audit, &pod("web", "shop"), rule, &violation());
+        harness.dispatcher.observe(Source::Audit, &pod("web", "shop"), rule.into(), &violation());
         settle().await;
         assert_eq!(counted(&harness.metrics, "label", "error"), 1);
         harness.recorder.failing.store(false, Ordering::SeqCst);
-        harness.dispatcher.observe(Source::Audit, &pod("web", "shop"), rule, &violation());
+        harness.dispatcher.observe(Source::Audit, &pod("web", "shop"), rule.into(), &violation());
         settle().await;
         assert_eq!(*harness.recorder.done.lock().unwrap(), ["labelled label web"]);
     }
@@ -601,13 +647,14 @@ actions:
             workers: 1,
             disabled_types: HashSet::new(),
             excluded_namespaces: HashSet::new(),
+            standing: HashSet::new(),
         };
         let (dispatcher, _more) =
             Dispatcher::start(settings, Arc::new(Recorder::default()), alerts, metrics.clone(), Arc::new(|| true));
         let (loaded, _) = portal_rules::load_rules("t", ALERTING);
         let (alerting, _) = RuleSet::compile(loaded);
-        dispatcher.observe(Source::Audit, &pod("web", "shop"), &alerting.rules()[0], &violation());
-        dispatcher.observe(Source::Audit, &pod("web", "shop"), &alerting.rules()[0], &violation());
+        dispatcher.observe(Source::Audit, &pod("web", "shop"), (&alerting.rules()[0]).into(), &violation());
+        dispatcher.observe(Source::Audit, &pod("web", "shop"), (&alerting.rules()[0]).into(), &violation());
         assert_eq!(counted(&metrics, "alertmanager", "ok"), 1);
         assert_eq!(counted(&metrics, "alertmanager", "duplicate"), 1);
         assert!(metrics.encode().contains("portal_alerts_firing 1"));

@@ -19,5 +19,5 @@ pub mod dispatch;
 mod rate;
 pub mod subject;
 
-pub use dispatch::{Dispatcher, DispatcherSettings, ExecuteError, Executor, Leading};
+pub use dispatch::{Acting, Dispatcher, DispatcherSettings, ExecuteError, Executor, Leading};
 pub use subject::{Source, Subject, Violation};

@@ -360,11 +360,18 @@ pub struct NetworkCheckConfig {
     /// check's own (docs/network.md).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub severity: Option<String>,
+    /// Shorthand for one `alertmanager` action with this alert name, as a rule's `alert`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alert: Option<String>,
+    /// Response actions on its findings, as a rule's `actions` (docs/actions.md): checked when
+    /// `portal run` starts, run when `actions.enabled`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub actions: Vec<serde_json::Value>,
 }
 
 impl Default for NetworkCheckConfig {
     fn default() -> Self {
-        NetworkCheckConfig { enabled: true, severity: None }
+        NetworkCheckConfig { enabled: true, severity: None, alert: None, actions: Vec::new() }
     }
 }
 

@@ -38,6 +38,8 @@ pub enum Error {
     NoRuleSource,
     #[error(transparent)]
     Alerting(#[from] portal_actions::alerts::client::EndpointError),
+    #[error(transparent)]
+    NetworkActions(#[from] crate::actions::NetworkActionError),
     #[error("network.checks.{name}: there is no such check; the checks are {known}")]
     UnknownNetworkCheck { name: String, known: String },
 }
@@ -181,8 +183,20 @@ pub async fn run(config: &Config, shutdown: impl Future<Output = ()>) -> Result<
     let leads = client.is_some() && (manage_webhook || audit || acting);
     let leadership = lease::Leadership::default();
     let actions = if acting {
+        let network_checks = if config.network.enabled {
+            crate::actions::network_check_actions(&config.network)?
+        } else {
+            Default::default()
+        };
         let answering = client::answering_client(&config.kubernetes).await?;
-        Some(crate::actions::start(config, action_scope(config), answering, metrics.clone(), Some(leadership.clone()))?)
+        Some(crate::actions::start(
+            config,
+            action_scope(config),
+            answering,
+            metrics.clone(),
+            Some(leadership.clone()),
+            network_checks,
+        )?)
     } else {
         None
     };
@@ -311,7 +325,7 @@ pub async fn run(config: &Config, shutdown: impl Future<Output = ()>) -> Result<
                     metrics: metrics.clone(),
                     cluster: lookups.clone(),
                     network: network.clone(),
-                    actions: dispatcher.clone(),
+                    actions: actions.as_ref().map(|actions| actions.hand_off.clone()),
                 },
             )
             .await,

@@ -124,14 +124,41 @@ impl Rate {
 /// them, with its field path. Rules with problems are refused at load, so a compiled rule's
 /// actions are all well-formed.
 pub fn rule_actions(spec: &RuleSpec) -> (Vec<Action>, Vec<SpecProblem>) {
+    let name = spec.name.clone().unwrap_or_default();
+    let matches = |kind: &str| may_match(spec, kind);
+    actions_of(&name, &spec.actions, spec.alert.as_deref(), &matches, "this rule matches neither (match.gvk)")
+}
+
+/// The actions of something that is not a rule but finds violations on objects of `kinds`
+/// (core kinds, e.g. a network check reporting on `Namespace` and `NetworkPolicy` objects),
+/// named `name` (the default alert name), and the problems with them, paths relative to the
+/// list (`actions[0].labels`) and `alert`.
+pub fn finder_actions(
+    name: &str,
+    specs: &[ActionSpec],
+    alert: Option<&str>,
+    kinds: &[&str],
+) -> (Vec<Action>, Vec<SpecProblem>) {
+    let matches = |kind: &str| kinds.contains(&kind);
+    let finds = format!("{name} reports on {} objects only", kinds.join(" and "));
+    actions_of(name, specs, alert, &matches, &finds)
+}
+
+fn actions_of(
+    name: &str,
+    specs: &[ActionSpec],
+    alert: Option<&str>,
+    matches: &dyn Fn(&str) -> bool,
+    mismatch: &str,
+) -> (Vec<Action>, Vec<SpecProblem>) {
     let mut actions = Vec::new();
     let mut problems = Vec::new();
-    for (index, action) in spec.actions.iter().enumerate() {
+    for (index, action) in specs.iter().enumerate() {
         let mut problem = |field: &str, message: String| {
             let path = if field.is_empty() { format!("actions[{index}]") } else { format!("actions[{index}].{field}") };
             problems.push(SpecProblem { path, message });
         };
-        if let Some(kind) = action_kind(action, spec, &mut problem) {
+        if let Some(kind) = action_kind(action, name, matches, mismatch, &mut problem) {
             let rate = match &action.rate_limit {
                 None => Some(Rate::default_for(&kind)),
                 Some(text) => match parse_rate_limit(text) {
@@ -162,20 +189,26 @@ pub fn rule_actions(spec: &RuleSpec) -> (Vec<Action>, Vec<SpecProblem>) {
             }
         }
     }
-    if let Some(alertname) = &spec.alert {
+    if let Some(alertname) = alert {
         if alertname.trim().is_empty() {
             problems.push(SpecProblem { path: "alert".into(), message: "must not be empty when set".into() });
         } else {
-            let kind = ActionKind::Alertmanager { alertname: alertname.clone() };
+            let kind = ActionKind::Alertmanager { alertname: alertname.to_owned() };
             let rate = Rate::default_for(&kind);
-            actions.push(Action { index: spec.actions.len(), kind, triggers: Triggers::ALL, rate });
+            actions.push(Action { index: specs.len(), kind, triggers: Triggers::ALL, rate });
         }
     }
     (actions, problems)
 }
 
 /// The typed action, or `None` after reporting what is wrong with its parameters.
-fn action_kind(action: &ActionSpec, spec: &RuleSpec, problem: &mut impl FnMut(&str, String)) -> Option<ActionKind> {
+fn action_kind(
+    action: &ActionSpec,
+    name: &str,
+    matches: &dyn Fn(&str) -> bool,
+    mismatch: &str,
+    problem: &mut impl FnMut(&str, String),
+) -> Option<ActionKind> {
     let parameters = &action.parameters;
     let allowed: &[&str] = match action.action_type {
         ActionType::Alertmanager => &["alertname"],
@@ -197,7 +230,7 @@ fn action_kind(action: &ActionSpec, spec: &RuleSpec, problem: &mut impl FnMut(&s
     }
     let kind = match action.action_type {
         ActionType::Alertmanager => match parameters.get("alertname") {
-            None => ActionKind::Alertmanager { alertname: spec.name.clone().unwrap_or_default() },
+            None => ActionKind::Alertmanager { alertname: name.to_owned() },
             Some(Json::String(name)) if !name.trim().is_empty() => ActionKind::Alertmanager { alertname: name.clone() },
             Some(_) => {
                 problem("alertname", "must be a non-empty string".into());
@@ -209,20 +242,20 @@ fn action_kind(action: &ActionSpec, spec: &RuleSpec, problem: &mut impl FnMut(&s
             ActionKind::Annotate { annotations: key_values(parameters, "annotations", false, problem)? }
         }
         ActionType::Evict => {
-            if !may_match(spec, "Pod") {
-                problem("type", "evict applies to Pods, and this rule matches no Pod (match.gvk)".into());
+            if !matches("Pod") {
+                problem("type", format!("evict applies to Pods, and {}", mismatch.replace("neither", "no Pod")));
                 return None;
             }
             ActionKind::Evict
         }
         ActionType::PatchNetworkpolicy => network_policy(parameters, problem)?,
         ActionType::RevokeSaToken => {
-            if !may_match(spec, "Pod") && !may_match(spec, "ServiceAccount") {
+            if !matches("Pod") && !matches("ServiceAccount") {
                 problem(
                     "type",
-                    "revoke-sa-token applies to ServiceAccounts and to Pods (their spec.serviceAccountName), \
-                     and this rule matches neither (match.gvk)"
-                        .into(),
+                    format!(
+                        "revoke-sa-token applies to ServiceAccounts and to Pods (their spec.serviceAccountName), and {mismatch}"
+                    ),
                 );
                 return None;
             }
@@ -455,6 +488,21 @@ mod tests {
         assert_eq!(
             fill_template(&template, values),
             serde_json::json!({"podSelector": {"matchLabels": {"quarantined-no-priv": "web"}}, "n": 1})
+        );
+    }
+
+    #[test]
+    fn finders_take_actions_for_the_kinds_they_report_on() {
+        let specs: Vec<ActionSpec> =
+            serde_saphyr::from_str("- {type: label, labels: {portal.io/open: \"true\"}}\n- {type: evict}\n").unwrap();
+        let (actions, problems) =
+            finder_actions("np.default-deny-missing", &specs, Some("OpenNamespace"), &["Namespace"]);
+        assert_eq!(actions.len(), 2, "the label and the alert");
+        assert_eq!(actions[1].kind, ActionKind::Alertmanager { alertname: "OpenNamespace".into() });
+        assert_eq!(problems[0].path, "actions[1].type");
+        assert_eq!(
+            problems[0].message,
+            "evict applies to Pods, and np.default-deny-missing reports on Namespace objects only"
         );
     }
 }

@@ -114,7 +114,10 @@ impl KubeExecutor {
         name: &str,
         spec: &Json,
     ) -> Result<String, ActionError> {
-        let Some(namespace) = subject.namespace.as_deref() else {
+        // A Namespace's findings (the network checks') quarantine inside that namespace.
+        let own_namespace =
+            (subject.group().is_empty() && subject.kind == "Namespace").then_some(subject.name.as_str());
+        let Some(namespace) = subject.namespace.as_deref().or(own_namespace) else {
             return Err(ActionError::ClusterScoped { object: subject.display(), action: "patch-networkpolicy" });
         };
         let values = TemplateValues { name: &subject.name, namespace, kind: &subject.kind, rule };

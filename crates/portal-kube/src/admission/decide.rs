@@ -174,7 +174,7 @@ fn hand_over(dispatcher: &portal_actions::Dispatcher, review: &Review, results: 
     };
     for result in std::iter::once(first).chain(acting) {
         let violations = portal_actions::Violation::all_of(result);
-        dispatcher.observe(portal_actions::Source::Admission { operation }, &subject, result.rule, &violations);
+        dispatcher.observe(portal_actions::Source::Admission { operation }, &subject, result.rule.into(), &violations);
     }
 }
 

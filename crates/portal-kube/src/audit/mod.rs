@@ -77,8 +77,9 @@ pub struct AuditInputs {
     /// NetworkPolicy analysis, fed by the watches of Pods, Namespaces and NetworkPolicies, whose
     /// findings join the reports on Namespaces and NetworkPolicies; `None` when it is off.
     pub network: Option<Arc<NetworkAnalysis>>,
-    /// Where every evaluation goes for rules' actions (`on: [audit]`); `None` when they are off.
-    pub actions: Option<portal_actions::Dispatcher>,
+    /// Where every evaluation goes for rules' actions (`on: [audit]`) and the network checks'
+    /// (`on: [network]`); `None` when they are off.
+    pub actions: Option<crate::actions::HandOff>,
 }
 
 impl std::fmt::Debug for AuditInputs {
@@ -431,8 +432,8 @@ async fn work(shared: Arc<Shared>) {
                 }
             },
             Work::Forget { namespace } => {
-                if let Some(dispatcher) = &shared.inputs.actions {
-                    dispatcher.forget_object(&uid);
+                if let Some(actions) = &shared.inputs.actions {
+                    actions.dispatcher.forget_object(&uid);
                 }
                 shared.dependencies.forget(&uid);
                 shared.inputs.metrics.set_lookup_dependencies(shared.dependencies.len());
@@ -480,8 +481,8 @@ fn evaluate(shared: &Shared, object: &Json) -> Evaluated {
             shared.inputs.metrics.set_lookup_dependencies(shared.dependencies.len());
         }
         count(&shared.inputs.metrics, &results);
-        if let Some(dispatcher) = &shared.inputs.actions {
-            hand_over(dispatcher, object, &results);
+        if let Some(actions) = &shared.inputs.actions {
+            hand_over(&actions.dispatcher, object, &results);
         }
         shared.counters.record(&results);
         let network_results = match &shared.inputs.network {
@@ -491,6 +492,9 @@ fn evaluate(shared: &Shared, object: &Json) -> Evaluated {
             },
             None => Vec::new(),
         };
+        if let Some(actions) = shared.inputs.actions.as_ref().filter(|actions| !actions.network_checks.is_empty()) {
+            network::hand_over(actions, object, &network_results);
+        }
         if results.is_empty() && network_results.is_empty() {
             None
         } else {
@@ -521,7 +525,7 @@ fn hand_over(dispatcher: &portal_actions::Dispatcher, object: &Json, results: &[
             continue;
         }
         let violations = portal_actions::Violation::all_of(result);
-        dispatcher.observe(portal_actions::Source::Audit, &subject, result.rule, &violations);
+        dispatcher.observe(portal_actions::Source::Audit, &subject, result.rule.into(), &violations);
     }
 }
 

@@ -81,3 +81,19 @@ pub(super) fn results(network: &Arc<NetworkAnalysis>, identity: &ObjectIdentity)
         .collect();
     NetworkResults::Results(results)
 }
+
+/// Gives the findings of the network checks that have actions to the dispatcher: a finding may
+/// act, none clears what an earlier one did.
+pub(super) fn hand_over(actions: &crate::actions::HandOff, object: &serde_json::Value, results: &[NetworkResult]) {
+    let Some(subject) = portal_actions::Subject::of(object) else { return };
+    for result in results {
+        let Some(checked) = actions.network_checks.get(result.check.name()) else { continue };
+        let acting = portal_actions::Acting::new(result.check.name(), result.severity.as_str(), checked);
+        let violations: Vec<portal_actions::Violation> = result
+            .violations
+            .iter()
+            .map(|violation| portal_actions::Violation { message: violation.message.clone(), container: None })
+            .collect();
+        actions.dispatcher.observe(portal_actions::Source::Network, &subject, acting, &violations);
+    }
+}

@@ -266,6 +266,14 @@ enum Touched {
     Policy,
 }
 
+/// The kind of object each check's findings are about, as Kubernetes names it.
+pub fn reported_kind(check: Check) -> &'static str {
+    match subject(check) {
+        SubjectKind::Namespace => "Namespace",
+        SubjectKind::NetworkPolicy => "NetworkPolicy",
+    }
+}
+
 /// What each check's findings are about.
 fn subject(check: Check) -> SubjectKind {
     match check {

@@ -5,5 +5,5 @@
 mod analysis;
 mod listing;
 
-pub use analysis::{KINDS, NAMESPACE, NETWORK_POLICY, NetworkAnalysis, POD, SubjectFindings};
+pub use analysis::{KINDS, NAMESPACE, NETWORK_POLICY, NetworkAnalysis, POD, SubjectFindings, reported_kind};
 pub use listing::{ListError, list_objects};
