@@ -55,6 +55,17 @@ impl Drop for Alertmanager {
 impl Alertmanager {
     /// Starts one on `port` with empty state (its storage in a new directory under `dir`).
     async fn start(dir: &Path, port: u16) -> Alertmanager {
+        let alertmanager = Alertmanager::spawn(dir, port, &[]);
+        let started = Instant::now();
+        while alertmanager.try_alerts().await.is_none() {
+            assert!(started.elapsed() < WAIT, "Alertmanager did not start on port {port}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        alertmanager
+    }
+
+    /// Starts one on `port` with `args` added, without waiting for it.
+    fn spawn(dir: &Path, port: u16, args: &[String]) -> Alertmanager {
         let config = dir.join("alertmanager.yml");
         std::fs::write(&config, "route:\n  receiver: discard\nreceivers:\n- name: discard\n").unwrap();
         let storage = tempfile::tempdir_in(dir).unwrap().keep();
@@ -66,18 +77,13 @@ impl Alertmanager {
             .arg(format!("--web.listen-address=127.0.0.1:{port}"))
             // A single Alertmanager: no gossip port.
             .arg("--cluster.listen-address=")
+            .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
             .unwrap();
-        let alertmanager = Alertmanager { process, port };
-        let started = Instant::now();
-        while alertmanager.try_alerts().await.is_none() {
-            assert!(started.elapsed() < WAIT, "Alertmanager did not start on port {port}");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        alertmanager
+        Alertmanager { process, port }
     }
 
     /// `GET /api/v2/alerts`: the alerts that have not ended.
@@ -589,4 +595,88 @@ async fn network_findings_alert_and_resolve() {
     create(&policies, json!({"metadata": {"name": "deny"}, "spec": {"podSelector": {}, "policyTypes": ["Ingress"]}}))
         .await;
     alertmanager.wait_for(&namespace, false).await;
+}
+
+/// `portal-test-password`, hashed with bcrypt (cost 10) as Alertmanager's web configuration wants.
+const PASSWORD_HASH: &str = "$2a$10$xX4nl.1qOYCPr3NTj03sSupqGc7afS/XABMq9RYZsmwikMcp9Z5Mi";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alerts_reach_an_alertmanager_over_tls_with_basic_authentication() {
+    let env = portal_testenv::shared().await.expect("the test control plane starts");
+    let dir = tempfile::tempdir().unwrap();
+    // A CA and a certificate for 127.0.0.1 that Alertmanager serves.
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca_params = rcgen::CertificateParams::default();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = rcgen::Issuer::from_ca_cert_der(ca.der(), &ca_key).unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::default();
+    params.subject_alt_names = vec![rcgen::SanType::IpAddress(std::net::Ipv4Addr::LOCALHOST.into())];
+    let served = params.signed_by(&key, &issuer).unwrap();
+    let file = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    let ca_file = file("ca.pem", &ca.pem());
+    let web = format!(
+        "tls_server_config:\n  cert_file: {}\n  key_file: {}\nbasic_auth_users:\n  portal: {PASSWORD_HASH}\n",
+        file("tls.crt", &served.pem()).display(),
+        file("tls.key", &key.serialize_pem()).display(),
+    );
+    let web_config = file("web.yml", &web);
+    let port = common::free_port();
+    let _alertmanager = Alertmanager::spawn(dir.path(), port, &[format!("--web.config.file={}", web_config.display())]);
+    let url = format!("https://127.0.0.1:{port}");
+
+    // Portal's actions with that URL, the CA, and basic authentication from a file: once with
+    // the right password, once with a wrong one.
+    let rules = portal_rules::RuleSet::compile(
+        portal_rules::load_rules(
+            "rules",
+            "name: tls\nmatch: {gvk: [{group: '', version: v1, kind: Pod}]}\nrule: \"true\"\nalert: Tls\n",
+        )
+        .0,
+    )
+    .0;
+    let pod = portal_actions::Subject {
+        api_version: "v1".into(),
+        kind: "Pod".into(),
+        namespace: Some("shop".into()),
+        name: "web".into(),
+        uid: Some("uid-web".into()),
+    };
+    let violation = [portal_actions::Violation { message: "bad".into(), container: None }];
+    for (password, expected) in [("portal-test-password", "ok"), ("wrong", "error")] {
+        let password_file = file(&format!("password-{expected}"), password);
+        let config_file = file(
+            &format!("portal-{expected}.yaml"),
+            &format!(
+                "actions: {{enabled: true}}\nalerting: {{alertmanager: {{urls: [\"{url}\"], caFile: {}, username: portal, \
+                 passwordFile: {}}}}}\n",
+                ca_file.display(),
+                password_file.display()
+            ),
+        );
+        let config =
+            portal_config::Config::load(Some(&config_file), Vec::new(), &portal_config::Overrides::default()).unwrap();
+        let metrics = portal_metrics::Metrics::new().unwrap();
+        let actions = portal_kube::actions::start(
+            &config,
+            Default::default(),
+            env.client().unwrap(),
+            metrics.clone(),
+            None,
+            Default::default(),
+        )
+        .unwrap();
+        actions.dispatcher.observe(portal_actions::Source::Audit, &pod, (&rules.rules()[0]).into(), &violation);
+        let series = format!("portal_alertmanager_sends_total{{alertmanager=\"{url}\",result=\"{expected}\"}} ");
+        let started = Instant::now();
+        while !metrics.encode().lines().any(|line| line.strip_prefix(&series).is_some_and(|value| value != "0")) {
+            assert!(started.elapsed() < WAIT, "no {series}:\n{}", metrics.encode());
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
 }
