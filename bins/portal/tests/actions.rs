@@ -308,17 +308,7 @@ async fn the_leader_acts_once_within_its_rates_and_budgets_and_a_follower_never(
     );
     let first = portal(env, dir.path(), "first", &lease, &rules, "actions: {enabled: true}\n");
     let second = portal(env, dir.path(), "second", &lease, &rules, "actions: {enabled: true}\n");
-    let started = Instant::now();
-    let (leader, follower) = loop {
-        let leading = (first.metric("portal_leader ").await, second.metric("portal_leader ").await);
-        match leading {
-            (Some(1.0), Some(0.0)) => break (first, second),
-            (Some(0.0), Some(1.0)) => break (second, first),
-            _ => {}
-        }
-        assert!(started.elapsed() < WAIT, "no single leader: {leading:?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let (leader, follower) = common::leader_and_follower(first, second).await;
     let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), &namespace);
 
     // Label and annotate: applied by server-side apply as `portal`, once.

@@ -68,17 +68,7 @@ async fn only_the_leader_writes_and_a_killed_leader_is_replaced_within_a_lease_p
     let first = replica(env, &rules, &namespace, &dir.path().join("first.log"));
     let second = replica(env, &rules, &namespace, &dir.path().join("second.log"));
 
-    let started = Instant::now();
-    let (leader, follower) = loop {
-        let leading = (first.metric("portal_leader ").await, second.metric("portal_leader ").await);
-        match leading {
-            (Some(1.0), Some(0.0)) => break (first, second),
-            (Some(0.0), Some(1.0)) => break (second, first),
-            _ => {}
-        }
-        assert!(started.elapsed() < WAIT, "no single leader: {leading:?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let (leader, follower) = common::leader_and_follower(first, second).await;
 
     let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), &namespace);
     let reports: Api<DynamicObject> = Api::namespaced_with(

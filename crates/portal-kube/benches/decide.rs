@@ -42,10 +42,7 @@ fn rules_in(dir: &Path) -> Vec<LoadedRule> {
     let mut files: Vec<_> = std::fs::read_dir(dir).unwrap().map(|entry| entry.unwrap().path()).collect();
     files.retain(|path| path.extension().is_some_and(|extension| extension == "yaml"));
     files.sort();
-    files
-        .iter()
-        .flat_map(|file| load_rules("pss", &std::fs::read_to_string(file).unwrap()).0)
-        .collect()
+    files.iter().flat_map(|file| load_rules("pss", &std::fs::read_to_string(file).unwrap()).0).collect()
 }
 
 /// (median, fastest) round, in microseconds per decision.
@@ -103,11 +100,8 @@ fn main() {
     };
     let pinned = review("registry.example.com/web:1.4.2");
     let latest = review("registry.example.com/web:latest");
-    let without = DecisionOptions {
-        failure_policy: DefaultFailurePolicy::Fail,
-        excluded_namespaces: Vec::new(),
-        actions: None,
-    };
+    let without =
+        DecisionOptions { failure_policy: DefaultFailurePolicy::Fail, excluded_namespaces: Vec::new(), actions: None };
     let with = DecisionOptions { actions: Some(dispatcher), ..without.clone() };
     let cases: [(&str, &RuleSet, &DecisionOptions, _); 4] = [
         ("PSS rules, actions off", &plain, &without, &pinned),

@@ -113,3 +113,18 @@ impl Replica {
         text.lines().find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
     }
 }
+
+/// The two replicas as (leader, follower), once exactly one of them leads.
+pub async fn leader_and_follower(first: Replica, second: Replica) -> (Replica, Replica) {
+    let started = std::time::Instant::now();
+    loop {
+        let leading = (first.metric("portal_leader ").await, second.metric("portal_leader ").await);
+        match leading {
+            (Some(1.0), Some(0.0)) => return (first, second),
+            (Some(0.0), Some(1.0)) => return (second, first),
+            _ => {}
+        }
+        assert!(started.elapsed() < WAIT, "no single leader: {leading:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
