@@ -66,11 +66,12 @@ impl Alertmanager {
 
     /// Starts one on `port` with `args` added, without waiting for it.
     fn spawn(dir: &Path, port: u16, args: &[String]) -> Alertmanager {
+        std::fs::create_dir_all(dir).unwrap();
         let config = dir.join("alertmanager.yml");
         std::fs::write(&config, "route:\n  receiver: discard\nreceivers:\n- name: discard\n").unwrap();
         let storage = tempfile::tempdir_in(dir).unwrap().keep();
-        let log = std::fs::File::create(dir.join(format!("alertmanager-{}.log", storage.display().to_string().len())))
-            .unwrap();
+        let run = storage.file_name().unwrap().to_string_lossy().into_owned();
+        let log = std::fs::File::create(dir.join(format!("alertmanager-{port}-{run}.log"))).unwrap();
         let process = Command::new(alertmanager_binary())
             .arg(format!("--config.file={}", config.display()))
             .arg(format!("--storage.path={}", storage.display()))
@@ -201,13 +202,19 @@ async fn alerts_fire_resolve_and_survive_an_alertmanager_outage() {
          actions: [{{type: alertmanager, alertname: ConfigMapPassword, rateLimit: 6/m}}]\n"
     );
     let url = format!("http://127.0.0.1:{port}");
+    // A second Alertmanager of the same HA set: every alert goes to both.
+    let second_port = common::free_port();
+    let second = Alertmanager::start(&dir.path().join("second"), second_port).await;
     let portal = portal(
         env,
         dir.path(),
         "alerting",
         &lease,
         &rules,
-        &format!("actions: {{enabled: true}}\nalerting: {{alertmanager: {{urls: [\"{url}\"], queueSize: 3}}}}\n"),
+        &format!(
+            "actions: {{enabled: true}}\n\
+             alerting: {{alertmanager: {{urls: [\"{url}\", \"http://127.0.0.1:{second_port}\"], queueSize: 3}}}}\n"
+        ),
     );
     portal.wait_for("portal_leader ", |leading| leading == 1.0).await;
     let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), &namespace);
@@ -226,6 +233,7 @@ async fn alerts_fire_resolve_and_survive_an_alertmanager_outage() {
     assert!(alert["annotations"]["description"].as_str().unwrap().contains(&format!("ConfigMap/{namespace}/leaky")));
     assert_eq!(alert["status"]["state"], "active");
     portal.wait_for(&actions_total("alertmanager", "ok"), |count| count == 1.0).await;
+    assert_eq!(second.wait_for("leaky", true).await.unwrap()["labels"], alert["labels"]);
 
     // Fixing the object resolves it — long before the 30 s its endsAt would have ended it.
     let fixed = Instant::now();
@@ -234,6 +242,7 @@ async fn alerts_fire_resolve_and_survive_an_alertmanager_outage() {
         .await
         .unwrap();
     alertmanager.wait_for("leaky", false).await;
+    second.wait_for("leaky", false).await;
     assert!(fixed.elapsed() < Duration::from_secs(15), "resolved only after {:?}", fixed.elapsed());
 
     // Alertmanager down: six violations, a queue of three — three updates dropped, counted.

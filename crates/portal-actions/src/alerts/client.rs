@@ -206,3 +206,62 @@ fn client_config(ca_file: &std::path::Path) -> Result<rustls::ClientConfig, Endp
         .with_no_client_auth();
     Ok(config)
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+
+    /// Accepts one request on `listener`, answers 200 and returns the request's head.
+    async fn one_request(listener: &tokio::net::TcpListener) -> String {
+        let (mut stream, _) = listener.accept().await.unwrap();
+        let mut received = Vec::new();
+        let mut buffer = [0u8; 4096];
+        while !received.windows(4).any(|window| window == b"\r\n\r\n") {
+            let read = stream.read(&mut buffer).await.unwrap();
+            assert!(read > 0, "the client closed before sending its headers");
+            received.extend_from_slice(&buffer[..read]);
+        }
+        stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n").await.unwrap();
+        String::from_utf8_lossy(&received).to_lowercase()
+    }
+
+    #[tokio::test]
+    async fn the_bearer_token_is_read_from_its_file_at_every_send() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let dir = std::env::temp_dir().join(format!("portal-bearer-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let token = dir.join("token");
+        std::fs::write(&token, "first-token\n").unwrap();
+        let endpoint = Endpoint::new(
+            &format!("http://{address}/prefix/"),
+            None,
+            Auth::BearerFile(token.clone()),
+            Duration::from_secs(5),
+        )
+        .unwrap();
+        for expected in ["first-token", "rotated-token"] {
+            let (head, sent) = tokio::join!(one_request(&listener), endpoint.post(Bytes::from_static(b"[]")));
+            sent.unwrap();
+            assert!(head.starts_with("post /prefix/api/v2/alerts http/1.1"), "{head}");
+            assert!(head.contains(&format!("authorization: bearer {expected}\r\n")), "{head}");
+            assert!(head.contains("content-type: application/json"), "{head}");
+            std::fs::write(&token, "rotated-token").unwrap();
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn urls_are_checked_when_the_sink_starts() {
+        let error = Endpoint::new("alertmanager:9093", None, Auth::None, Duration::from_secs(1)).unwrap_err();
+        assert!(error.to_string().contains("expected http:// or https://"), "{error}");
+        let error = Endpoint::new("https://alertmanager:9093", None, Auth::None, Duration::from_secs(1)).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "alerting.alertmanager.urls: \"https://alertmanager:9093\" is https but alerting.alertmanager.caFile is not set"
+        );
+    }
+}
