@@ -5,7 +5,7 @@
 //! the violation clears first); through a bounded queue (`dropped` when full) and a pool of
 //! workers. Only the leader acts; `dryRun` only logs and counts.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -17,13 +17,11 @@ use portal_rules::actions::{Action, ActionKind};
 use tokio::sync::mpsc;
 
 use crate::alerts::{AlertSink, AlertSpec, Fired};
+use crate::keyed::Keyed;
 use crate::rate::{RateKey, RateLimits};
 use crate::subject::{Source, Subject, Violation};
 
-/// (rule, object key, action index): what idempotency is keyed by.
-type DoneKey = (String, String, usize);
-
-/// Most (rule, object, action) keys remembered as done; past it the oldest half is forgotten
+/// Most (rule, object, action) entries remembered as done; past it the oldest half is forgotten
 /// (an idempotent action then runs once more; a non-idempotent one only on a violation that
 /// persists, which is what it is for).
 const MAX_DONE: usize = 200_000;
@@ -31,7 +29,7 @@ const MAX_DONE: usize = 200_000;
 /// Most rate-limited actions waiting for their rate; more are dropped.
 const MAX_DEFERRED: usize = 10_000;
 
-/// How often waiting actions are checked against their rate.
+/// How often waiting actions are checked against their rate, and leadership is looked at.
 const DEFERRED_TICK: Duration = Duration::from_millis(100);
 
 /// The error an executor reports: what went wrong, said for the log.
@@ -56,13 +54,15 @@ pub struct Acting<'a> {
     name: &'a str,
     severity: &'a str,
     actions: &'a [Action],
+    /// A namespaced rule (`PortalRule`, written by a namespace's tenants): it may only alert.
+    namespaced: bool,
 }
 
 impl<'a> Acting<'a> {
     /// A finder that is not a rule (a network check): its name, the severity of its findings and
     /// its checked actions.
     pub fn new(name: &'a str, severity: &'a str, actions: &'a [Action]) -> Self {
-        Self { name, severity, actions }
+        Self { name, severity, actions, namespaced: false }
     }
 
     pub fn name(&self) -> &'a str {
@@ -80,7 +80,12 @@ impl<'a> Acting<'a> {
 
 impl<'a> From<&'a CompiledRule> for Acting<'a> {
     fn from(rule: &'a CompiledRule) -> Self {
-        Self { name: rule.name(), severity: rule.spec().severity.as_str(), actions: rule.actions() }
+        Self {
+            name: rule.name(),
+            severity: rule.spec().severity.as_str(),
+            actions: rule.actions(),
+            namespaced: rule.namespace().is_some(),
+        }
     }
 }
 
@@ -104,7 +109,6 @@ pub type Leading = Arc<dyn Fn() -> bool + Send + Sync>;
 
 #[derive(Debug)]
 struct Job {
-    key: DoneKey,
     rule: String,
     action: Action,
     subject: Subject,
@@ -112,10 +116,32 @@ struct Job {
 
 #[derive(Default)]
 struct State {
-    /// Done or queued, with when.
-    done: HashMap<DoneKey, Instant>,
-    deferred: HashMap<DoneKey, Job>,
+    /// Done or queued, with when: by object, rule, action position.
+    done: Keyed<usize, Instant>,
+    /// Waiting for their rate: the place of each in `waiting`.
+    deferred: Keyed<usize, u64>,
+    /// The waiting actions, in the order they arrived.
+    waiting: BTreeMap<u64, Job>,
+    next_arrival: u64,
     limits: RateLimits,
+    /// Whether this replica led at the last look: losing the lease forgets everything (the new
+    /// leader evaluates all again and acts on what it finds).
+    leading: bool,
+}
+
+impl State {
+    fn clear_rule_on(&mut self, object: &str, rule: &str) {
+        self.done.remove_rule_on(object, rule);
+        for (_, arrival) in self.deferred.remove_rule_on(object, rule) {
+            self.waiting.remove(&arrival);
+        }
+    }
+
+    fn forget_all(&mut self) {
+        self.done.clear();
+        self.deferred.clear();
+        self.waiting.clear();
+    }
 }
 
 struct Inner {
@@ -127,6 +153,12 @@ struct Inner {
     state: Mutex<State>,
     queue: mpsc::Sender<Job>,
     queued: std::sync::atomic::AtomicUsize,
+}
+
+impl Inner {
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 /// The running dispatcher. Cheap to clone; its tasks stop when it is dropped with its tasks.
@@ -173,7 +205,14 @@ impl Dispatcher {
     /// what its actions did may happen again if it comes back, and its alerts resolve).
     /// Returns at once: admission is never delayed.
     pub fn observe(&self, source: Source, subject: &Subject, rule: Acting<'_>, violations: &[Violation]) {
-        if rule.actions().is_empty() || !(self.inner.leading)() {
+        if rule.actions().is_empty() {
+            return;
+        }
+        let leading = (self.inner.leading)();
+        let admission = matches!(source, Source::Admission { .. });
+        // Every replica answers reviews: admission alerts go from any of them (Alertmanager
+        // merges equal alerts); everything else is the leader's.
+        if !leading && !admission {
             return;
         }
         if violations.is_empty() {
@@ -181,54 +220,65 @@ impl Dispatcher {
             return;
         }
         for action in rule.actions().iter().filter(|action| action.triggers.includes(source.trigger())) {
+            let alert = matches!(action.kind, ActionKind::Alertmanager { .. });
+            if !leading && !alert {
+                self.inner.metrics.action(action.kind.type_name(), ActionResult::Follower);
+                continue;
+            }
             self.offer(source, subject, &rule, action, violations);
         }
+    }
+
+    /// `rule` no longer applies to the object `subject_key` (it stopped matching, or its mode
+    /// changed): what it did there may happen again, and its alerts there resolve.
+    pub fn clear(&self, rule: &str, subject_key: &str) {
+        self.inner.state().clear_rule_on(subject_key, rule);
+        self.inner.alerts.resolve(rule, subject_key, &[]);
     }
 
     /// The object is gone: its alerts resolve and its actions are forgotten.
     pub fn forget_object(&self, subject_key: &str) {
         {
-            let mut state = self.inner.state.lock().unwrap_or_else(PoisonError::into_inner);
-            state.done.retain(|(_, object, _), _| object != subject_key);
-            state.deferred.retain(|(_, object, _), _| object != subject_key);
+            let mut state = self.inner.state();
+            state.done.remove_object(subject_key);
+            for (_, _, arrival) in state.deferred.remove_object(subject_key) {
+                state.waiting.remove(&arrival);
+            }
         }
         self.inner.alerts.resolve_object(subject_key);
     }
 
     /// `rules` are the rules in force now: the state of rules that left goes, and the alerts of
-    /// rules that left or no longer alert resolve.
+    /// rules that left, are disabled, no longer run in the audit or no longer alert resolve.
     pub fn follow_rules(&self, rules: &portal_rules::RuleSet) {
         let standing = self.inner.settings.standing.iter().map(String::as_str);
-        let acting: HashSet<&str> = rules
-            .rules()
-            .iter()
+        let enabled = || rules.rules().iter().filter(|rule| rule.spec().enabled);
+        let acting: HashSet<&str> = enabled()
             .filter(|rule| !rule.actions().is_empty())
             .map(CompiledRule::name)
             .chain(standing.clone())
             .collect();
-        let alerting: HashSet<&str> = rules
-            .rules()
-            .iter()
+        let alerting: HashSet<&str> = enabled()
+            .filter(|rule| rule.spec().mode.contains(&portal_rules::Mode::Audit))
             .filter(|rule| rule.actions().iter().any(|action| matches!(action.kind, ActionKind::Alertmanager { .. })))
             .map(CompiledRule::name)
             .chain(standing)
             .collect();
         {
-            let mut state = self.inner.state.lock().unwrap_or_else(PoisonError::into_inner);
-            state.done.retain(|(rule, _, _), _| acting.contains(rule.as_str()));
-            state.deferred.retain(|(rule, _, _), _| acting.contains(rule.as_str()));
+            let mut state = self.inner.state();
+            state.done.extract(|_, rule, _, _| !acting.contains(rule));
+            let gone: Vec<u64> = state
+                .deferred
+                .extract(|_, rule, _, _| !acting.contains(rule))
+                .into_iter()
+                .map(|(_, _, _, arrival)| arrival)
+                .collect();
+            for arrival in gone {
+                state.waiting.remove(&arrival);
+            }
             state.limits.retain_rules(|rule| acting.contains(rule));
         }
         self.inner.alerts.retain_rules(|rule| alerting.contains(rule));
-    }
-
-    fn clear(&self, rule: &str, subject_key: &str) {
-        {
-            let mut state = self.inner.state.lock().unwrap_or_else(PoisonError::into_inner);
-            state.done.retain(|(done_rule, object, _), _| !(done_rule == rule && object == subject_key));
-            state.deferred.retain(|(done_rule, object, _), _| !(done_rule == rule && object == subject_key));
-        }
-        self.inner.alerts.resolve(rule, subject_key, &[]);
     }
 
     fn offer(&self, source: Source, subject: &Subject, rule: &Acting<'_>, action: &Action, violations: &[Violation]) {
@@ -243,19 +293,32 @@ impl Dispatcher {
             self.alert(source, subject, rule, action, alertname, violations);
             return;
         }
-        if subject.namespace.as_ref().is_some_and(|namespace| inner.settings.excluded_namespaces.contains(namespace)) {
+        if rule.namespaced {
+            tracing::debug!(rule = %rule.name(), action = type_name, "action: a PortalRule may only alert");
+            count(ActionResult::Disabled);
+            return;
+        }
+        if self.excluded(subject) {
             tracing::debug!(rule = %rule.name(), action = type_name, object = %subject.display(), "action: excluded namespace");
             count(ActionResult::Excluded);
             return;
         }
-        let key: DoneKey = (rule.name().to_owned(), subject.key(), action.index);
-        let mut state = inner.state.lock().unwrap_or_else(PoisonError::into_inner);
-        if state.done.contains_key(&key) || state.deferred.contains_key(&key) {
+        if subject.uid.is_none() {
+            // An admission CREATE: the object does not exist (and may never).
+            tracing::debug!(rule = %rule.name(), action = type_name, object = %subject.display(), "action: the object does not exist yet");
+            count(ActionResult::Error);
+            return;
+        }
+        let object = subject.key();
+        let mut state = inner.state();
+        if state.done.get(&object, rule.name(), &action.index).is_some()
+            || state.deferred.get(&object, rule.name(), &action.index).is_some()
+        {
             count(ActionResult::Duplicate);
             return;
         }
         if inner.settings.dry_run {
-            remember(&mut state, key);
+            remember(&mut state, &object, rule.name(), action.index);
             drop(state);
             tracing::info!(
                 rule = %rule.name(), action = type_name, object = %subject.display(), dry_run = true,
@@ -264,29 +327,35 @@ impl Dispatcher {
             count(ActionResult::DryRun);
             return;
         }
-        let job =
-            Job { key: key.clone(), rule: rule.name().to_owned(), action: action.clone(), subject: subject.clone() };
+        let job = Job { rule: rule.name().to_owned(), action: action.clone(), subject: subject.clone() };
         let rate_key: RateKey = (rule.name().to_owned(), action.index);
         if !state.limits.try_take(&rate_key, action.rate, Instant::now()) {
             if state.deferred.len() >= MAX_DEFERRED {
                 drop(state);
-                tracing::warn!(rule = %rule.name(), action = type_name, object = %subject.display(), "action: dropped: too many actions wait for their rate");
+                tracing::warn!(rule = %rule.name(), action = type_name, object = %subject.display(), "action: dropped: {MAX_DEFERRED} actions already wait for their rate");
                 count(ActionResult::Dropped);
                 return;
             }
-            state.deferred.insert(key, job);
+            let arrival = state.next_arrival;
+            state.next_arrival += 1;
+            state.deferred.insert(&object, rule.name(), action.index, arrival);
+            state.waiting.insert(arrival, job);
             drop(state);
             tracing::debug!(rule = %rule.name(), action = type_name, object = %subject.display(), "action: rate limited, waiting");
             count(ActionResult::RateLimited);
             return;
         }
-        remember(&mut state, key.clone());
+        remember(&mut state, &object, rule.name(), action.index);
         drop(state);
-        self.enqueue(job);
+        enqueue(inner, job);
     }
 
-    fn enqueue(&self, job: Job) {
-        enqueue(&self.inner, job);
+    /// Whether the object is in, or is, a namespace no action touches.
+    fn excluded(&self, subject: &Subject) -> bool {
+        let excluded = &self.inner.settings.excluded_namespaces;
+        let namespace_itself = subject.group().is_empty() && subject.kind == "Namespace";
+        subject.namespace.as_ref().is_some_and(|namespace| excluded.contains(namespace))
+            || (namespace_itself && excluded.contains(&subject.name))
     }
 
     fn alert(
@@ -300,13 +369,14 @@ impl Dispatcher {
     ) {
         let inner = &self.inner;
         let count = |result: ActionResult| inner.metrics.action("alertmanager", result);
+        let admission = matches!(source, Source::Admission { .. });
         if inner.settings.dry_run {
-            let key: DoneKey = (rule.name().to_owned(), subject.key(), action.index);
-            let mut state = inner.state.lock().unwrap_or_else(PoisonError::into_inner);
-            if state.done.contains_key(&key) {
+            let object = subject.key();
+            let mut state = inner.state();
+            if state.done.get(&object, rule.name(), &action.index).is_some() {
                 count(ActionResult::Duplicate);
             } else {
-                remember(&mut state, key);
+                remember(&mut state, &object, rule.name(), action.index);
                 drop(state);
                 tracing::info!(rule = %rule.name(), object = %subject.display(), dry_run = true, "action: would send alert {alertname}");
                 count(ActionResult::DryRun);
@@ -320,7 +390,19 @@ impl Dispatcher {
         }
         let severity = rule.severity();
         for violation in violations {
-            let spec = AlertSpec { alertname, rule: rule.name(), severity, source, subject, violation };
+            if admission && inner.alerts.admission_alert_known(rule.name(), subject, action.index, violation) {
+                count(ActionResult::Duplicate);
+                continue;
+            }
+            // Admission alerts are events a tenant can make at will: the rule's rate holds them.
+            if admission
+                && !inner.state().limits.try_take(&(rule.name().to_owned(), action.index), action.rate, Instant::now())
+            {
+                count(ActionResult::RateLimited);
+                continue;
+            }
+            let spec =
+                AlertSpec { alertname, rule: rule.name(), action: action.index, severity, source, subject, violation };
             match inner.alerts.fire(&spec, action.rate.interval()) {
                 Fired::New => {
                     tracing::info!(rule = %rule.name(), object = %subject.display(), alert = alertname, "action: alert firing");
@@ -330,7 +412,7 @@ impl Dispatcher {
                 Fired::Full => count(ActionResult::Dropped),
             }
         }
-        if !matches!(source, Source::Admission { .. }) {
+        if !admission {
             let containers: Vec<Option<&str>> =
                 violations.iter().map(|violation| violation.container.as_deref()).collect();
             inner.alerts.resolve(rule.name(), &subject.key(), &containers);
@@ -338,26 +420,25 @@ impl Dispatcher {
     }
 }
 
-fn remember(state: &mut State, key: DoneKey) {
+fn remember(state: &mut State, object: &str, rule: &str, index: usize) {
     if state.done.len() >= MAX_DONE {
-        let mut ages: Vec<Instant> = state.done.values().copied().collect();
+        let mut ages: Vec<Instant> = state.done.iter().map(|(_, _, _, when)| *when).collect();
         ages.sort_unstable();
         let cutoff = ages[ages.len() / 2];
-        state.done.retain(|_, when| *when > cutoff);
+        state.done.extract(|_, _, _, when| *when <= cutoff);
     }
-    state.done.insert(key, Instant::now());
+    state.done.insert(object, rule, index, Instant::now());
 }
 
 fn enqueue(inner: &Arc<Inner>, job: Job) {
     let type_name = job.action.kind.type_name();
-    let key = job.key.clone();
     match inner.queue.try_send(job) {
         Ok(()) => {
             let depth = inner.queued.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
             inner.metrics.set_action_queue_depth(depth);
         }
         Err(mpsc::error::TrySendError::Full(job) | mpsc::error::TrySendError::Closed(job)) => {
-            inner.state.lock().unwrap_or_else(PoisonError::into_inner).done.remove(&key);
+            inner.state().done.remove(&job.subject.key(), &job.rule, &job.action.index);
             tracing::warn!(
                 rule = %job.rule, action = type_name, object = %job.subject.display(),
                 "action: dropped: the queue is full (actions.queueSize)"
@@ -376,7 +457,6 @@ async fn work(inner: Arc<Inner>, jobs: Arc<tokio::sync::Mutex<mpsc::Receiver<Job
         let type_name = job.action.kind.type_name();
         if !(inner.leading)() {
             // Leadership was lost while it waited: the new leader acts.
-            inner.state.lock().unwrap_or_else(PoisonError::into_inner).done.remove(&job.key);
             continue;
         }
         tracing::debug!(rule = %job.rule, action = type_name, object = %job.subject.display(), "action: running");
@@ -386,7 +466,7 @@ async fn work(inner: Arc<Inner>, jobs: Arc<tokio::sync::Mutex<mpsc::Receiver<Job
                 inner.metrics.action(type_name, ActionResult::Ok);
             }
             Err(error) => {
-                inner.state.lock().unwrap_or_else(PoisonError::into_inner).done.remove(&job.key);
+                inner.state().done.remove(&job.subject.key(), &job.rule, &job.action.index);
                 tracing::warn!(rule = %job.rule, action = type_name, object = %job.subject.display(), "action failed: {error}");
                 inner.metrics.action(type_name, ActionResult::Error);
             }
@@ -394,26 +474,36 @@ async fn work(inner: Arc<Inner>, jobs: Arc<tokio::sync::Mutex<mpsc::Receiver<Job
     }
 }
 
-/// Moves rate-limited actions to the queue as their (rule, action)'s rate allows.
+/// Moves rate-limited actions to the queue, in the order they arrived, as their (rule,
+/// action)'s rate allows; forgets everything when this replica stops leading.
 async fn release_deferred(inner: Arc<Inner>) {
     loop {
         tokio::time::sleep(DEFERRED_TICK).await;
         let ready: Vec<Job> = {
-            let mut state = inner.state.lock().unwrap_or_else(PoisonError::into_inner);
-            if state.deferred.is_empty() {
+            let leading = (inner.leading)();
+            let mut state = inner.state();
+            if state.leading && !leading {
+                state.forget_all();
+                tracing::info!("actions: no longer leading; the new leader acts on what it finds");
+            }
+            state.leading = leading;
+            if state.waiting.is_empty() || !leading {
                 continue;
             }
             let now = Instant::now();
-            let mut keys: Vec<DoneKey> = state.deferred.keys().cloned().collect();
-            keys.sort();
+            let arrivals: Vec<(u64, String, usize, portal_rules::actions::Rate)> = state
+                .waiting
+                .iter()
+                .map(|(arrival, job)| (*arrival, job.rule.clone(), job.action.index, job.action.rate))
+                .collect();
             let mut ready = Vec::new();
-            for key in keys {
-                let Some(rate) = state.deferred.get(&key).map(|job| job.action.rate) else { continue };
-                let rate_key: RateKey = (key.0.clone(), key.2);
-                if state.limits.try_take(&rate_key, rate, now)
-                    && let Some(job) = state.deferred.remove(&key)
+            for (arrival, rule, index, rate) in arrivals {
+                if state.limits.try_take(&(rule, index), rate, now)
+                    && let Some(job) = state.waiting.remove(&arrival)
                 {
-                    state.done.insert(key, now);
+                    let object = job.subject.key();
+                    state.deferred.remove(&object, &job.rule, &job.action.index);
+                    state.done.insert(&object, &job.rule, job.action.index, now);
                     ready.push(job);
                 }
             }
@@ -512,10 +602,12 @@ actions:
 
     fn start(dry_run: bool, disabled: &[&'static str]) -> Harness {
         let metrics = portal_metrics::Metrics::new().unwrap();
-        let (alerts, mut tasks) = AlertSink::start(Vec::new(), 10, metrics.clone());
         let recorder = Arc::new(Recorder::default());
         let leading = Arc::new(AtomicBool::new(true));
         let flag = Arc::clone(&leading);
+        let sink_flag = Arc::clone(&leading);
+        let (alerts, mut tasks) =
+            AlertSink::start(Vec::new(), 10, metrics.clone(), Arc::new(move || sink_flag.load(Ordering::SeqCst)));
         let settings = DispatcherSettings {
             dry_run,
             queue_size: 10,
@@ -584,7 +676,7 @@ actions:
         // A waiting action whose violation cleared never runs.
         harness.dispatcher.observe(Source::Audit, &pod("p50", "shop"), rule.into(), &[]);
         assert!(
-            !harness.dispatcher.inner.state.lock().unwrap().deferred.keys().any(|(_, object, _)| object == "uid-p50")
+            !harness.dispatcher.inner.state.lock().unwrap().deferred.iter().any(|(object, ..)| object == "uid-p50")
         );
     }
 
@@ -640,7 +732,7 @@ actions:
             Duration::from_secs(1),
         )
         .unwrap();
-        let (alerts, _tasks) = AlertSink::start(vec![endpoint], 10, metrics.clone());
+        let (alerts, _tasks) = AlertSink::start(vec![endpoint], 10, metrics.clone(), Arc::new(|| true));
         let settings = DispatcherSettings {
             dry_run: false,
             queue_size: 10,
@@ -662,5 +754,42 @@ actions:
         let (loaded, _) = portal_rules::load_rules("t", &ALERTING.replace("alert: Bad\n", ""));
         dispatcher.follow_rules(&RuleSet::compile(loaded).0);
         assert!(metrics.encode().contains("portal_alerts_firing 0"));
+    }
+
+    #[tokio::test]
+    async fn tenants_system_namespaces_followers_and_objects_not_yet_created_change_nothing() {
+        let harness = start(false, &[]);
+        let mut loaded = portal_rules::load_rules("t", RULES).0;
+        // A namespace's own rule (PortalRule): written by tenants, it may only alert.
+        loaded[0].namespace = Some("shop".to_owned());
+        let tenant = RuleSet::compile(loaded).0;
+        harness.dispatcher.observe(Source::Audit, &pod("web", "shop"), (&tenant.rules()[0]).into(), &violation());
+        let rules = rules();
+        let rule = &rules.rules()[0];
+        let kube_system = Subject {
+            api_version: "v1".into(),
+            kind: "Namespace".into(),
+            namespace: None,
+            name: "kube-system".into(),
+            uid: Some("uid-ns".into()),
+        };
+        harness.dispatcher.observe(Source::Audit, &kube_system, rule.into(), &violation());
+        let mut unborn = pod("unborn", "shop");
+        unborn.uid = None;
+        let create = Source::Admission { operation: "CREATE" };
+        harness.dispatcher.observe(create, &unborn, rule.into(), &violation());
+        harness.leading.store(false, Ordering::SeqCst);
+        harness.dispatcher.observe(
+            Source::Admission { operation: "UPDATE" },
+            &pod("web", "shop"),
+            rule.into(),
+            &violation(),
+        );
+        settle().await;
+        assert!(harness.recorder.done.lock().unwrap().is_empty());
+        assert_eq!(counted(&harness.metrics, "label", "disabled"), 1, "the tenant's rule");
+        assert_eq!(counted(&harness.metrics, "label", "excluded"), 1, "the kube-system Namespace itself");
+        assert_eq!(counted(&harness.metrics, "evict", "error"), 1, "a CREATE's object does not exist");
+        assert_eq!(counted(&harness.metrics, "evict", "follower"), 1, "only the leader evicts");
     }
 }

@@ -16,6 +16,7 @@
 
 pub mod alerts;
 pub mod dispatch;
+mod keyed;
 mod rate;
 pub mod subject;
 

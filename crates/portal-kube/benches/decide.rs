@@ -77,7 +77,7 @@ fn main() {
     );
     let acting = RuleSet::compile(loaded).0;
     let metrics = portal_metrics::Metrics::new().unwrap();
-    let (alerts, _sink) = AlertSink::start(Vec::new(), 10, metrics.clone());
+    let (alerts, _sink) = AlertSink::start(Vec::new(), 10, metrics.clone(), Arc::new(|| true));
     let settings = DispatcherSettings {
         dry_run: false,
         queue_size: 1_000,

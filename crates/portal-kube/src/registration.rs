@@ -200,7 +200,8 @@ fn webhook_json(options: &RegistrationOptions, scope: Scope, rules: Vec<Json>) -
     json!({
         "name": name,
         "admissionReviewVersions": ["v1"],
-        "sideEffects": "None",
+        // Response actions may act on a violation, never for a dry-run request (decide skips those).
+        "sideEffects": "NoneOnDryRun",
         "failurePolicy": failure_policy,
         "timeoutSeconds": 3,
         "matchPolicy": "Equivalent",

@@ -35,11 +35,13 @@ pub enum ActionResult {
     Disabled,
     /// In a namespace actions never touch.
     Excluded,
+    /// Found at admission by a replica that does not lead: only the leader changes objects.
+    Follower,
 }
 
 impl ActionResult {
     /// Every result, in the order the docs list them.
-    pub const ALL: [ActionResult; 8] = [
+    pub const ALL: [ActionResult; 9] = [
         ActionResult::Ok,
         ActionResult::Error,
         ActionResult::Duplicate,
@@ -48,6 +50,7 @@ impl ActionResult {
         ActionResult::DryRun,
         ActionResult::Disabled,
         ActionResult::Excluded,
+        ActionResult::Follower,
     ];
 
     /// The label value.
@@ -61,6 +64,7 @@ impl ActionResult {
             ActionResult::DryRun => "dryrun",
             ActionResult::Disabled => "disabled",
             ActionResult::Excluded => "excluded",
+            ActionResult::Follower => "follower",
         }
     }
 
@@ -76,9 +80,14 @@ impl ActionResult {
             }
             ActionResult::Dropped => "the queue was full (`actions.queueSize`): not done",
             ActionResult::DryRun => "`actions.dryRun`: logged, not done",
-            ActionResult::Disabled => "its type is switched off in `actions.types`",
+            ActionResult::Disabled => {
+                "its type is switched off in `actions.types`, or a `PortalRule` (a namespace's rule) asked for more than an alert"
+            }
             ActionResult::Excluded => {
-                "the object is in an excluded system namespace or Portal's own: actions never touch those"
+                "the object is in (or is) an excluded system namespace or Portal's own: actions never touch those"
+            }
+            ActionResult::Follower => {
+                "found at admission by a replica that does not lead: it alerts, but only the leader changes objects"
             }
         }
     }

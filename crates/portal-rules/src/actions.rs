@@ -15,6 +15,9 @@ use crate::schema::{ActionSpec, ActionTrigger, ActionType, RuleSpec, SpecProblem
 /// Most labels or annotations one action may set.
 pub const MAX_ACTION_ENTRIES: usize = 64;
 
+/// The shortest refresh interval an `alertmanager` action may ask for with its `rateLimit`.
+pub const MIN_ALERT_INTERVAL: Duration = Duration::from_secs(10);
+
 /// Largest serialized NetworkPolicy template, in bytes.
 pub const MAX_TEMPLATE_BYTES: usize = 16 * 1024;
 
@@ -184,6 +187,20 @@ fn actions_of(
                     network: list.contains(&ActionTrigger::Network),
                 }),
             };
+            let rate = rate.filter(|rate| {
+                let too_fast = matches!(kind, ActionKind::Alertmanager { .. }) && rate.interval() < MIN_ALERT_INTERVAL;
+                if too_fast {
+                    problem(
+                        "rateLimit",
+                        format!(
+                            "an alert is refreshed at its rate, and at most every {} s (Alertmanager would see it end \
+                             and start again): write at most 6/m",
+                            MIN_ALERT_INTERVAL.as_secs()
+                        ),
+                    );
+                }
+                !too_fast
+            });
             if let (Some(rate), Some(triggers)) = (rate, triggers) {
                 actions.push(Action { index, kind, triggers, rate });
             }
@@ -350,7 +367,7 @@ fn network_policy(parameters: &BTreeMap<String, Json>, problem: &mut impl FnMut(
         ok = false;
     }
     let name = match template.get("name") {
-        None => "portal-quarantine".to_owned(),
+        None => "portal-quarantine-{rule}".to_owned(),
         Some(Json::String(name)) if !name.is_empty() => name.clone(),
         Some(_) => {
             problem("networkPolicy.name", "must be a non-empty string".into());
@@ -434,7 +451,7 @@ mod tests {
         assert_eq!(
             actions[3].kind,
             ActionKind::PatchNetworkPolicy {
-                name: "portal-quarantine".into(),
+                name: "portal-quarantine-{rule}".into(),
                 spec: serde_json::json!({"podSelector": {}})
             }
         );
@@ -453,7 +470,8 @@ mod tests {
              - {type: evict, grace: 3}\n\
              - {type: revoke-sa-token, mode: all}\n\
              - {type: patch-networkpolicy, networkPolicy: {name: q}}\n\
-             - {type: label, labels: {a: b}, on: []}\n",
+             - {type: label, labels: {a: b}, on: []}\n\
+             - {type: alertmanager, rateLimit: 10/s}\n",
         );
         let expected = [
             "actions[0].labels.-bad: \"-bad\" is not a valid key",
@@ -463,6 +481,7 @@ mod tests {
             "actions[4].mode: must be legacy-tokens (the default) or recreate",
             "actions[5].networkPolicy.spec: is required",
             "actions[6].on: must list at least one",
+            "actions[7].rateLimit: an alert is refreshed at its rate, and at most every 10 s",
         ];
         assert_eq!(found.len(), expected.len(), "{found:#?}");
         for (found, expected) in found.iter().zip(expected) {

@@ -166,6 +166,11 @@ impl RuleSet {
         &self.rules
     }
 
+    /// Whether any rule has response actions (or an `alert`).
+    pub fn has_actions(&self) -> bool {
+        self.rules.iter().any(|rule| !rule.actions().is_empty())
+    }
+
     /// Whether any rule calls `cluster.get` or `cluster.list`.
     pub fn reads_cluster(&self) -> bool {
         self.reads_cluster

@@ -167,12 +167,16 @@ impl Sender {
                     self.overflowing.store(false, Ordering::Relaxed);
                 }
                 Err(error) => {
-                    tracing::warn!(
-                        alertmanager = %self.endpoint.url,
-                        alerts = batch.len(),
-                        retry_in = ?backoff,
-                        "alerting: sending failed, retrying: {error}"
-                    );
+                    // One warning per outage; the retries after it at debug level.
+                    if backoff == FIRST_BACKOFF {
+                        tracing::warn!(
+                            alertmanager = %self.endpoint.url,
+                            alerts = batch.len(),
+                            "alerting: sending failed, retrying with backoff until it answers: {error}"
+                        );
+                    } else {
+                        tracing::debug!(alertmanager = %self.endpoint.url, retry_in = ?backoff, "alerting: still failing: {error}");
+                    }
                     self.put_back(batch);
                     tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(MAX_BACKOFF);

@@ -29,10 +29,15 @@ pub enum ActionError {
     #[error("{action} applies to {expected}, not to {object}")]
     WrongKind { action: &'static str, expected: &'static str, object: String },
     #[error(
-        "evicting {object} was refused: a PodDisruptionBudget allows no disruption now (the API server answered \
-         429); it is tried again on the next violation"
+        "evicting {object} was refused with 429: a PodDisruptionBudget allows no disruption now, or the API \
+         server is throttling ({message}); it is tried again on the next violation"
     )]
-    DisruptionBudget { object: String },
+    DisruptionBudget { object: String, message: String },
+    #[error(
+        "Portal may not patch {object} ({message}): grant `patch` on {kind} objects to Portal's ServiceAccount \
+         (with the Helm chart: add the kind to actions.labelKinds)"
+    )]
+    MayNotPatch { object: String, kind: String, message: String },
     #[error("{object}: the API server has no such kind ({source})")]
     Discovery { object: String, source: kube::Error },
 }
@@ -82,14 +87,23 @@ impl KubeExecutor {
             Some(namespace) => Api::namespaced_with(self.client.clone(), namespace, &resource),
             None => Api::all_with(self.client.clone(), &resource),
         };
-        let mut metadata = json!({ "name": subject.name, field: entries });
+        // The UID makes the apply fail on another object of the same name (recreated since the
+        // violation was found) instead of labelling it.
+        let mut metadata = json!({ "name": subject.name, "uid": subject.uid, field: entries });
         if let Some(namespace) = &subject.namespace {
             metadata["namespace"] = json!(namespace);
         }
         let patch = json!({ "apiVersion": subject.api_version, "kind": subject.kind, "metadata": metadata });
-        api.patch(&subject.name, &PatchParams::apply(manager).force(), &Patch::Apply(&patch))
-            .await
-            .map_err(|source| ActionError::Api { what: "applying metadata to", object: subject.display(), source })?;
+        api.patch(&subject.name, &PatchParams::apply(manager).force(), &Patch::Apply(&patch)).await.map_err(
+            |source| match source {
+                kube::Error::Api(response) if response.code == 403 => ActionError::MayNotPatch {
+                    object: subject.display(),
+                    kind: subject.kind.clone(),
+                    message: response.message,
+                },
+                source => ActionError::Api { what: "applying metadata to", object: subject.display(), source },
+            },
+        )?;
         let keys: Vec<&str> = entries.keys().map(String::as_str).collect();
         Ok(format!("{field} {} applied", keys.join(", ")))
     }
@@ -97,10 +111,16 @@ impl KubeExecutor {
     async fn evict(&self, subject: &Subject) -> Result<String, ActionError> {
         let namespace = pod_namespace(subject, "evict")?;
         let pods: Api<Pod> = Api::namespaced(self.client.clone(), namespace);
-        match pods.evict(&subject.name, &EvictParams::default()).await {
+        // Only the Pod that violated: not another of the same name created since.
+        let preconditions = Preconditions { uid: subject.uid.clone(), resource_version: None };
+        let params = EvictParams {
+            delete_options: Some(DeleteParams { preconditions: Some(preconditions), ..DeleteParams::default() }),
+            ..EvictParams::default()
+        };
+        match pods.evict(&subject.name, &params).await {
             Ok(_) => Ok("evicted".to_owned()),
             Err(kube::Error::Api(response)) if response.code == 429 => {
-                Err(ActionError::DisruptionBudget { object: subject.display() })
+                Err(ActionError::DisruptionBudget { object: subject.display(), message: response.message })
             }
             Err(source) => Err(ActionError::Api { what: "evicting", object: subject.display(), source }),
         }
@@ -122,9 +142,14 @@ impl KubeExecutor {
         };
         let values = TemplateValues { name: &subject.name, namespace, kind: &subject.kind, rule };
         let name = match fill_template(&Json::String(name.to_owned()), values) {
-            Json::String(name) => name,
-            _ => name.to_owned(),
+            Json::String(name) => object_name(&name),
+            _ => object_name(name),
         };
+        // Owned by the violating object when it is namespaced: deleted with it, so per-object
+        // quarantines do not pile up.
+        let owner = (subject.namespace.is_some() && subject.uid.is_some()).then(|| {
+            json!([{ "apiVersion": subject.api_version, "kind": subject.kind, "name": subject.name, "uid": subject.uid }])
+        });
         let policy = json!({
             "apiVersion": "networking.k8s.io/v1",
             "kind": "NetworkPolicy",
@@ -132,11 +157,14 @@ impl KubeExecutor {
                 "name": name,
                 "namespace": namespace,
                 "labels": { "app.kubernetes.io/managed-by": "portal", "portal.io/rule": rule_label(rule) },
+                "ownerReferences": owner,
             },
             "spec": fill_template(spec, values),
         });
         let api: Api<k8s_openapi::api::networking::v1::NetworkPolicy> = Api::namespaced(self.client.clone(), namespace);
-        api.patch(&name, &PatchParams::apply(manager).force(), &Patch::Apply(&policy)).await.map_err(|source| {
+        // Not forced: a policy of that name that someone else manages is theirs, and the apply
+        // fails with a conflict instead of taking it over.
+        api.patch(&name, &PatchParams::apply(manager), &Patch::Apply(&policy)).await.map_err(|source| {
             ActionError::Api { what: "applying NetworkPolicy", object: format!("{namespace}/{name}"), source }
         })?;
         Ok(format!("NetworkPolicy {namespace}/{name} applied"))
@@ -238,7 +266,18 @@ impl KubeExecutor {
                 .await
             {
                 Ok(created) => return Ok(created.metadata.uid.unwrap_or_default()),
-                Err(kube::Error::Api(response)) if response.code == 409 && attempt < 5 => {
+                Err(kube::Error::Api(response)) if response.code == 409 => {
+                    // Someone (the ServiceAccount controller, for `default`) created it first:
+                    // a new UID is what revocation needs.
+                    if let Ok(Some(now)) = accounts.get_opt(name).await
+                        && now.metadata.uid.is_some()
+                        && now.metadata.uid != old.metadata.uid
+                    {
+                        return Ok(now.metadata.uid.unwrap_or_default());
+                    }
+                    if attempt >= 5 {
+                        return Err(ActionError::Api { what: "creating", object, source: kube::Error::Api(response) });
+                    }
                     attempt += 1;
                     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
                 }
@@ -293,11 +332,35 @@ fn field_manager(rule: &str, index: usize) -> String {
     format!("portal/{rule}{suffix}")
 }
 
-/// A rule name as a label value: rule names are DNS subdomains (up to 253), label values up to 63.
+/// A rule name as a label value (up to 63 of `[A-Za-z0-9._-]`, alphanumeric at both ends): a
+/// `PortalRule`'s name is `namespace/name`.
 fn rule_label(rule: &str) -> String {
-    let mut value: String = rule.chars().take(63).collect();
-    while value.ends_with(['.', '-']) {
-        value.pop();
+    let value: String =
+        rule.chars().map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '.' }).take(63).collect();
+    value.trim_matches(|c: char| !c.is_ascii_alphanumeric()).to_owned()
+}
+
+/// `name` (filled from a template) as an object name: lowercase, `[a-z0-9.-]`, at most 253,
+/// alphanumeric at both ends.
+fn object_name(name: &str) -> String {
+    let value: String = name
+        .to_ascii_lowercase()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '.' { c } else { '-' })
+        .take(253)
+        .collect();
+    value.trim_matches(|c: char| !c.is_ascii_alphanumeric()).to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_from_rules_are_valid_label_values_and_object_names() {
+        assert_eq!(rule_label("shop/no-privileged"), "shop.no-privileged");
+        assert_eq!(rule_label(&format!("{}-", "a".repeat(70))), "a".repeat(63));
+        assert_eq!(object_name("quarantine-shop/No_Priv-"), "quarantine-shop-no-priv");
+        assert_eq!(field_manager(&"r".repeat(300), 2).len(), 128);
     }
-    value
 }

@@ -103,7 +103,11 @@ pub fn start(
         .map(|url| Endpoint::new(url, alerting.ca_file.as_deref(), auth.clone(), alerting.timeout.as_std()))
         .collect::<Result<Vec<_>, _>>()?;
     let queue_size = usize::try_from(alerting.queue_size).unwrap_or(usize::MAX);
-    let (alerts, mut tasks) = AlertSink::start(endpoints, queue_size, metrics.clone());
+    let leading: portal_actions::Leading = match leadership {
+        Some(leadership) => Arc::new(move || leadership.is_leader()),
+        None => Arc::new(|| true),
+    };
+    let (alerts, mut tasks) = AlertSink::start(endpoints, queue_size, metrics.clone(), Arc::clone(&leading));
     let types = &config.actions.types;
     let disabled_types = ["alertmanager", "label", "annotate", "evict", "patch-networkpolicy", "revoke-sa-token"]
         .into_iter()
@@ -116,10 +120,6 @@ pub fn start(
         disabled_types,
         excluded_namespaces: scope.excluded_namespaces,
         standing: network_checks.keys().map(|name| (*name).to_owned()).collect(),
-    };
-    let leading: portal_actions::Leading = match leadership {
-        Some(leadership) => Arc::new(move || leadership.is_leader()),
-        None => Arc::new(|| true),
     };
     let executor = Arc::new(executor::KubeExecutor::new(client));
     let (dispatcher, more) = Dispatcher::start(settings, executor, alerts, metrics, leading);

@@ -139,7 +139,9 @@ pub fn decide_tracked(
         cluster: overlay.as_ref(),
     });
     let results = rules.evaluate_tracked(&activation, ModeFilter::Only(Mode::Admission), progress);
-    if let Some(dispatcher) = &options.actions {
+    // A dry-run request (`kubectl apply --dry-run=server`) changes nothing: not even by actions.
+    let dry_run = review.request.get("dryRun").and_then(Json::as_bool).unwrap_or(false);
+    if let Some(dispatcher) = options.actions.as_ref().filter(|_| !dry_run) {
         hand_over(dispatcher, review, &results);
     }
     let verdict = AdmissionVerdict::of(&results);

@@ -30,7 +30,7 @@ use kube::api::DynamicObject;
 use kube::runtime::{WatchStreamExt, watcher};
 use portal_metrics::ReportWriteResult;
 use portal_report::{Report, ReportApi, RuleFindings, Timestamp, object_report};
-use portal_rules::{Activation, EvaluationInput, Mode, ModeFilter, ObjectIdentity, RuleResult, SharedRuleSet};
+use portal_rules::{Activation, EvaluationInput, Mode, ModeFilter, ObjectIdentity, RuleResult, RuleSet, SharedRuleSet};
 use serde_json::Value as Json;
 use tokio::sync::{Notify, broadcast, watch};
 
@@ -482,7 +482,7 @@ fn evaluate(shared: &Shared, object: &Json) -> Evaluated {
         }
         count(&shared.inputs.metrics, &results);
         if let Some(actions) = &shared.inputs.actions {
-            hand_over(&actions.dispatcher, object, &results);
+            hand_over(&actions.dispatcher, &rules, object, &results);
         }
         shared.counters.record(&results);
         let network_results = match &shared.inputs.network {
@@ -515,17 +515,25 @@ enum Evaluated {
 }
 
 /// Gives every evaluation of a rule with actions to the dispatcher: a violation may act, a pass
-/// (or an exemption) clears what a violation did. A result with only errors says nothing.
-fn hand_over(dispatcher: &portal_actions::Dispatcher, object: &Json, results: &[RuleResult<'_>]) {
-    let mut acting = results.iter().filter(|result| !result.rule.actions().is_empty());
-    let Some(first) = acting.next() else { return };
+/// (or an exemption) clears what a violation did, and so does a rule with actions that no longer
+/// applies to the object (its match changed). A result with only errors says nothing.
+fn hand_over(dispatcher: &portal_actions::Dispatcher, rules: &RuleSet, object: &Json, results: &[RuleResult<'_>]) {
+    if !rules.has_actions() {
+        return;
+    }
     let Some(subject) = portal_actions::Subject::of(object) else { return };
-    for result in std::iter::once(first).chain(acting) {
+    let mut evaluated = HashSet::new();
+    for result in results.iter().filter(|result| !result.rule.actions().is_empty()) {
+        evaluated.insert(result.rule.name());
         if result.violations.is_empty() && !result.errors.is_empty() {
             continue;
         }
         let violations = portal_actions::Violation::all_of(result);
         dispatcher.observe(portal_actions::Source::Audit, &subject, result.rule.into(), &violations);
+    }
+    let key = subject.key();
+    for rule in rules.rules().iter().filter(|rule| !rule.actions().is_empty() && !evaluated.contains(rule.name())) {
+        dispatcher.clear(rule.name(), &key);
     }
 }
 
