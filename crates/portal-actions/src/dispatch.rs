@@ -18,6 +18,7 @@ use tokio::sync::mpsc;
 
 use crate::alerts::{AlertSink, AlertSpec, Fired};
 use crate::keyed::Keyed;
+pub use crate::leading::Leading;
 use crate::rate::{RateKey, RateLimits};
 use crate::subject::{Source, Subject, Violation};
 
@@ -103,9 +104,6 @@ pub struct DispatcherSettings {
     /// keeps their state and alerts.
     pub standing: HashSet<String>,
 }
-
-/// Whether this replica may act now.
-pub type Leading = Arc<dyn Fn() -> bool + Send + Sync>;
 
 #[derive(Debug)]
 struct Job {

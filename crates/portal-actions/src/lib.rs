@@ -17,6 +17,7 @@
 pub mod alerts;
 pub mod dispatch;
 mod keyed;
+mod leading;
 mod rate;
 pub mod subject;
 

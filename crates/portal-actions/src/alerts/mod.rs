@@ -19,8 +19,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::{Map, Value as Json, json};
 
-use crate::dispatch::Leading;
 use crate::keyed::Keyed;
+use crate::leading::Leading;
 use crate::subject::{Source, Subject, Violation};
 use sender::{Sender, Update};
 
