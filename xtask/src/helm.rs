@@ -15,7 +15,6 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
-use crate::go::Go;
 use crate::project::project_root;
 
 /// The helm release the chart is linted, rendered and tested with.
@@ -32,35 +31,8 @@ const MANIFESTS: &str = "deploy/manifests/portal.yaml";
 
 /// The helm binary, built first when the cache does not have it.
 pub fn ensure() -> Result<PathBuf> {
-    let root = crate::envtest::cache_root(|name| std::env::var_os(name))?;
-    let dir = root.join("tools").join(format!("helm-{HELM_VERSION}"));
-    let binary = dir.join("helm");
-    if binary.is_file() {
-        return Ok(binary);
-    }
-    let partial = root.join("tools").join(format!(".helm-{HELM_VERSION}.{}.partial", std::process::id()));
-    let _ = fs::remove_dir_all(&partial);
-    fs::create_dir_all(partial.join("logs")).with_context(|| format!("creating {}", partial.display()))?;
-    let go = Go::find(partial.join("logs"), "building helm")?;
-    eprintln!("helm: building helm {HELM_VERSION} into {} (first run only: about two minutes)", dir.display());
-    let gobin = partial.join("bin");
     let ldflags = format!("-X helm.sh/helm/v4/internal/version.version={HELM_VERSION}");
-    go.run_with_env(
-        "go install helm",
-        &partial,
-        &["install", "-ldflags", &ldflags, &format!("helm.sh/helm/v4/cmd/helm@{HELM_VERSION}")],
-        &[("GOBIN", gobin.as_os_str())],
-    )?;
-    let _ = fs::remove_dir_all(&dir);
-    if let Err(error) = fs::rename(&gobin, &dir) {
-        // Another run finished first.
-        let _ = fs::remove_dir_all(&partial);
-        if !binary.is_file() {
-            return Err(error).with_context(|| format!("moving helm to {}", dir.display()));
-        }
-    }
-    let _ = fs::remove_dir_all(&partial);
-    Ok(binary)
+    crate::go::installed_tool("helm", HELM_VERSION, "helm.sh/helm/v4/cmd/helm", &ldflags, "building helm")
 }
 
 /// `cargo xtask chart [--check]`: copies Portal's CRDs and the report CRDs into the chart, lints
