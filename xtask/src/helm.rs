@@ -32,7 +32,7 @@ const MANIFESTS: &str = "deploy/manifests/portal.yaml";
 /// The helm binary, built first when the cache does not have it.
 pub fn ensure() -> Result<PathBuf> {
     let ldflags = format!("-X helm.sh/helm/v4/internal/version.version={HELM_VERSION}");
-    crate::go::installed_tool("helm", HELM_VERSION, "helm.sh/helm/v4/cmd/helm", &ldflags, "building helm")
+    crate::tools::installed_tool("helm", HELM_VERSION, "helm.sh/helm/v4/cmd/helm", &ldflags, "building helm")
 }
 
 /// `cargo xtask chart [--check]`: copies Portal's CRDs and the report CRDs into the chart, lints

@@ -27,6 +27,7 @@ mod repro;
 mod sbom;
 mod sigstore;
 mod toolchain;
+mod tools;
 
 use anyhow::{Context, Result, bail};
 

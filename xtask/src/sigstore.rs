@@ -39,7 +39,7 @@ const PROVENANCE: &str = "portal.intoto.json";
 
 pub fn cosign() -> Result<PathBuf> {
     let ldflags = format!("-X sigs.k8s.io/release-utils/version.gitVersion={COSIGN_VERSION}");
-    crate::go::installed_tool(
+    crate::tools::installed_tool(
         "cosign",
         COSIGN_VERSION,
         "github.com/sigstore/cosign/v3/cmd/cosign",
@@ -50,7 +50,7 @@ pub fn cosign() -> Result<PathBuf> {
 
 pub fn crane() -> Result<PathBuf> {
     let ldflags = format!("-X github.com/google/go-containerregistry/cmd/crane/cmd.Version={CRANE_VERSION}");
-    crate::go::installed_tool(
+    crate::tools::installed_tool(
         "crane",
         CRANE_VERSION,
         "github.com/google/go-containerregistry/cmd/crane",
@@ -155,7 +155,9 @@ fn sign(cosign: &Cosign, signer: &Signer, repository: &str, allow_http: bool) ->
     ensure!(sbom.is_file(), "no {}: run `cargo xtask sbom` first", sbom.display());
     // cosign attests a predicate: the provenance Statement's.
     let statement: Value = serde_json::from_str(&fs::read_to_string(&provenance)?).context("parsing the provenance")?;
-    let predicate = target_dir().join("sign/provenance-predicate.json");
+    let predicate_dir = target_dir().join("sign");
+    fs::create_dir_all(&predicate_dir).with_context(|| format!("creating {}", predicate_dir.display()))?;
+    let predicate = predicate_dir.join("provenance-predicate.json");
     fs::write(&predicate, serde_json::to_string(&statement["predicate"])?).context("writing the predicate")?;
 
     let crane = crane()?;
