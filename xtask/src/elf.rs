@@ -19,14 +19,7 @@ pub fn check_binary(bytes: &[u8]) -> Result<()> {
     let elf = Elf::parse(bytes)?;
     ensure!(!elf.interpreter, "it has a program interpreter (PT_INTERP): it is dynamically linked");
     ensure!(elf.needed == 0, "it needs {} shared libraries (DT_NEEDED): it is not static", elf.needed);
-    let section = elf.section(AUDITABLE_SECTION).with_context(|| {
-        format!("it has no {AUDITABLE_SECTION} section: the dependency list of cargo-auditable was stripped")
-    })?;
-    let mut json = String::new();
-    ZlibDecoder::new(section)
-        .read_to_string(&mut json)
-        .with_context(|| format!("decompressing {AUDITABLE_SECTION}"))?;
-    let list: Value = serde_json::from_str(&json).with_context(|| format!("parsing {AUDITABLE_SECTION}"))?;
+    let list = dependency_list(&elf)?;
     let packages = list["packages"].as_array().map_or(0, Vec::len);
     ensure!(
         list["packages"].as_array().is_some_and(|p| p.iter().any(|p| p["name"] == "portal" && p["root"] == true)),
@@ -34,6 +27,41 @@ pub fn check_binary(bytes: &[u8]) -> Result<()> {
     );
     eprintln!("static ELF; {AUDITABLE_SECTION}: {packages} packages");
     Ok(())
+}
+
+/// A crate of the binary's embedded dependency list.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct EmbeddedCrate {
+    pub name: String,
+    pub version: String,
+    /// Used only to build it (a build script's or a proc macro's dependency), not linked in.
+    pub build_only: bool,
+}
+
+/// The crates of cargo-auditable's dependency list in the ELF file `bytes`.
+pub fn embedded_crates(bytes: &[u8]) -> Result<Vec<EmbeddedCrate>> {
+    let list = dependency_list(&Elf::parse(bytes)?)?;
+    Ok(list["packages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|package| EmbeddedCrate {
+            name: package["name"].as_str().unwrap_or_default().to_owned(),
+            version: package["version"].as_str().unwrap_or_default().to_owned(),
+            build_only: package["kind"] == "build",
+        })
+        .collect())
+}
+
+fn dependency_list(elf: &Elf<'_>) -> Result<Value> {
+    let section = elf.section(AUDITABLE_SECTION).with_context(|| {
+        format!("it has no {AUDITABLE_SECTION} section: the dependency list of cargo-auditable was stripped")
+    })?;
+    let mut json = String::new();
+    ZlibDecoder::new(section)
+        .read_to_string(&mut json)
+        .with_context(|| format!("decompressing {AUDITABLE_SECTION}"))?;
+    serde_json::from_str(&json).with_context(|| format!("parsing {AUDITABLE_SECTION}"))
 }
 
 /// The few facts of a little-endian ELF64 file the checks need.

@@ -66,7 +66,8 @@ commands:
            sign it by digest and attest its provenance and SBOM with cosign, sign and attest the
            binary and tarball (bundles in target/dist/); the key's password in COSIGN_PASSWORD
   supply-chain  image, sbom, provenance, then sign into a registry on loopback with a fresh key
-           and verify with cosign: signatures, attestations, blobs, and that tampering fails
+           and verify with cosign: signatures, attestations, blobs, and that tampering fails;
+           syft's crates of the image against the binary's list and the SBOM
   provenance  SLSA provenance v1 (an in-toto Statement) of the artifacts in target/dist/:
            target/dist/portal.intoto.json (after image; times from SOURCE_DATE_EPOCH)
   sbom     CycloneDX SBOMs of the binary and the image: target/dist/portal.cdx.json and

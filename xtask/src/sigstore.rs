@@ -48,6 +48,14 @@ pub fn cosign() -> Result<PathBuf> {
     )
 }
 
+/// The syft release that reads the image as a scanner would.
+pub const SYFT_VERSION: &str = "v1.57.2";
+
+pub fn syft() -> Result<PathBuf> {
+    let ldflags = format!("-X main.version={SYFT_VERSION}");
+    crate::tools::installed_tool("syft", SYFT_VERSION, "github.com/anchore/syft/cmd/syft", &ldflags, "building syft")
+}
+
 pub fn crane() -> Result<PathBuf> {
     let ldflags = format!("-X github.com/google/go-containerregistry/cmd/crane/cmd.Version={CRANE_VERSION}");
     crate::tools::installed_tool(
@@ -330,6 +338,8 @@ pub fn supply_chain_main(args: &[String]) -> Result<()> {
         "cosign verify-blob accepted a binary with one byte changed"
     );
     step(&format!("a tampered image ({tampered}) and a tampered binary fail verification"), &mut since);
+    scanners_read_the_image(&dist)?;
+    step("syft reads the image's crates: every crate of the SBOM, and the proc macros the binary names", &mut since);
     let binary_size = fs::metadata(binary)?.len();
     println!(
         "supply-chain: passed in {:.1} s; image {image}, binary {binary_size} bytes sha256 {}",
@@ -337,6 +347,79 @@ pub fn supply_chain_main(args: &[String]) -> Result<()> {
         sha256_hex(&fs::read(binary)?)
     );
     drop(registry);
+    Ok(())
+}
+
+/// syft, run on the OCI image as a scanner would, lists the crates of the binary's embedded
+/// dependency list but the build-only ones; every crate of the image SBOM (the CA bundle's is
+/// data, not a crate of the binary) is among them. Prints the counts and the differences.
+fn scanners_read_the_image(dist: &Path) -> Result<()> {
+    use std::collections::BTreeSet;
+    let syft = syft()?;
+    let layout = format!("oci-dir:{}", path_str(&dist.join("oci"))?);
+    let report: Value = serde_json::from_str(&run_tool(&syft, &["scan", &layout, "-o", "json", "-q"], None)?)
+        .context("parsing syft's JSON")?;
+    let seen: BTreeSet<(String, String)> = report["artifacts"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|artifact| artifact["type"] == "rust-crate")
+        .map(|artifact| {
+            (
+                artifact["name"].as_str().unwrap_or_default().to_owned(),
+                artifact["version"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    let embedded = crate::elf::embedded_crates(&fs::read(dist.join("portal"))?)?;
+    let all: BTreeSet<(String, String)> = embedded.iter().map(|c| (c.name.clone(), c.version.clone())).collect();
+    let linked: BTreeSet<(String, String)> =
+        embedded.iter().filter(|c| !c.build_only).map(|c| (c.name.clone(), c.version.clone())).collect();
+    let sbom: Value = serde_json::from_str(&fs::read_to_string(dist.join(crate::sbom::IMAGE_SBOM))?)?;
+    let listed: BTreeSet<(String, String)> = sbom["components"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|component| component["purl"].as_str().is_some_and(|purl| purl.starts_with("pkg:cargo/")))
+        .filter(|component| component["type"] != "data")
+        .map(|component| {
+            (
+                component["name"].as_str().unwrap_or_default().to_owned(),
+                component["version"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    let show =
+        |set: BTreeSet<&(String, String)>| set.iter().map(|(n, v)| format!("{n} {v}")).collect::<Vec<_>>().join(", ");
+    println!(
+        "supply-chain: syft lists {} crates; the binary names {} ({} linked in, {} build-only); the image SBOM lists {} \
+         crates and the CA bundle's",
+        seen.len(),
+        all.len(),
+        linked.len(),
+        all.len() - linked.len(),
+        listed.len()
+    );
+    // syft reads the same list and leaves out what only builds it.
+    ensure!(
+        seen == linked,
+        "syft and the binary's list differ: only syft: {}; only the binary: {}",
+        show(seen.difference(&linked).collect()),
+        show(linked.difference(&seen).collect())
+    );
+    // cargo-auditable counts proc macros (and what only they use) as linked in; the SBOM, from
+    // Cargo's graph, does not: every SBOM crate is seen, and the rest are named.
+    ensure!(
+        listed.is_subset(&seen),
+        "crates of the SBOM that syft does not see: {}",
+        show(listed.difference(&seen).collect())
+    );
+    println!(
+        "supply-chain: every SBOM crate is in syft's list; syft also lists {} compile-time crates (proc macros and \
+         what only they use): {}",
+        seen.len() - listed.len(),
+        show(seen.difference(&listed).collect())
+    );
     Ok(())
 }
 
