@@ -245,6 +245,8 @@ pub fn supply_chain_main(args: &[String]) -> Result<()> {
     crate::sbom::main(&[])?;
     crate::provenance::main(&[])?;
     step("the image, SBOMs and provenance of this commit are in target/dist", &mut since);
+    validate_provenance(&dist.join(PROVENANCE))?;
+    step("the provenance validates with the in-toto attestation library's SLSA v1 types", &mut since);
 
     let work = target_dir().join("supply-chain");
     let _ = fs::remove_dir_all(&work);
@@ -420,6 +422,36 @@ fn scanners_read_the_image(dist: &Path) -> Result<()> {
         seen.len() - listed.len(),
         show(seen.difference(&listed).collect())
     );
+    Ok(())
+}
+
+/// Validates the provenance with `xtask/go/provenance-check` (the in-toto attestation library's
+/// Statement and SLSA provenance v1 types: strict decoding and their `Validate`), and shows that
+/// the check refuses a misspelt field.
+fn validate_provenance(provenance: &Path) -> Result<()> {
+    let check = |file: &Path| -> Result<std::process::Output> {
+        Command::new("go")
+            .args(["run", ".", path_str(file)?])
+            .current_dir(project_root().join("xtask/go/provenance-check"))
+            .env("GOFLAGS", "-mod=mod")
+            .env("GOWORK", "off")
+            .env("CGO_ENABLED", "0")
+            .stdin(Stdio::null())
+            .output()
+            .context("running `go run` in xtask/go/provenance-check (Go is required)")
+    };
+    let output = check(provenance)?;
+    ensure!(
+        output.status.success(),
+        "the provenance does not validate: {}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    print!("supply-chain: {}", String::from_utf8_lossy(&output.stdout));
+    let misspelt = fs::read_to_string(provenance)?.replacen("\"buildDefinition\"", "\"buildDefinitions\"", 1);
+    let scratch = target_dir().join("supply-chain/provenance-misspelt.json");
+    fs::write(&scratch, misspelt)?;
+    ensure!(!check(&scratch)?.status.success(), "the provenance check accepted a misspelt field");
     Ok(())
 }
 
