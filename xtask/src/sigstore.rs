@@ -34,6 +34,8 @@ use crate::project::{project_root, target_dir};
 pub const COSIGN_VERSION: &str = "v3.1.3";
 /// The crane release that pushes images and serves the loopback registry.
 pub const CRANE_VERSION: &str = "v0.22.1";
+/// The syft release that reads the image as a scanner would.
+pub const SYFT_VERSION: &str = "v1.57.2";
 
 const PROVENANCE: &str = "portal.intoto.json";
 
@@ -47,9 +49,6 @@ pub fn cosign() -> Result<PathBuf> {
         "building cosign",
     )
 }
-
-/// The syft release that reads the image as a scanner would.
-pub const SYFT_VERSION: &str = "v1.57.2";
 
 pub fn syft() -> Result<PathBuf> {
     let ldflags = format!("-X main.version={SYFT_VERSION}");
