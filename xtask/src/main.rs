@@ -28,6 +28,7 @@ mod sbom;
 mod sigstore;
 mod toolchain;
 mod tools;
+mod wasm;
 
 use anyhow::{Context, Result, bail};
 
@@ -68,6 +69,7 @@ commands:
   supply-chain  image, sbom, provenance, then sign into a registry on loopback with a fresh key
            and verify with cosign: signatures, attestations, blobs, and that tampering fails;
            syft's crates of the image against the binary's list and the SBOM
+  wasm     add the wasm32-unknown-unknown target (rustup) and build the pure crates for it
   provenance  SLSA provenance v1 (an in-toto Statement) of the artifacts in target/dist/:
            target/dist/portal.intoto.json (after image; times from SOURCE_DATE_EPOCH)
   sbom     CycloneDX SBOMs of the binary and the image: target/dist/portal.cdx.json and
@@ -107,6 +109,7 @@ fn main() -> Result<()> {
             Ok(())
         }
         Some("supply-chain") => sigstore::supply_chain_main(&args[1..]),
+        Some("wasm") => wasm::main(&args[1..]),
         Some("deny") => deny::deny_main(&args[1..]),
         Some("audit") => deny::audit_main(&args[1..]),
         Some("lockfile-check") => lockfile::main(&args[1..]),

@@ -9,9 +9,8 @@ use super::graph::Graph;
 use super::references::{Crate, Kind, Target};
 use super::workspace::{self, Workspace};
 
-/// The crates that do no I/O: text in, values out.
-pub const PURE_CRATES: &[&str] =
-    &["portal-cel", "portal-yaml", "portal-rules", "portal-report", "portal-network", "portal-vap", "portal-migrate"];
+/// The crates that do no I/O: text in, values out (one list, with `cargo xtask wasm`).
+pub use crate::wasm::PURE_CRATES;
 
 /// The workspace crates each dependency-pure crate may depend on, even indirectly.
 const PURE_CRATE_WORKSPACE_DEPENDENCIES: &[(&str, &[&str])] =
