@@ -100,14 +100,8 @@ fn main() -> Result<()> {
         Some("sbom") => sbom::main(&args[1..]),
         Some("provenance") => provenance::main(&args[1..]),
         Some("sign") => sigstore::sign_main(&args[1..]),
-        Some("cosign") => {
-            println!("{}", sigstore::cosign()?.display());
-            Ok(())
-        }
-        Some("crane") => {
-            println!("{}", sigstore::crane()?.display());
-            Ok(())
-        }
+        Some("cosign") => print_path(sigstore::cosign()),
+        Some("crane") => print_path(sigstore::crane()),
         Some("supply-chain") => sigstore::supply_chain_main(&args[1..]),
         Some("wasm") => wasm::main(&args[1..]),
         Some("deny") => deny::deny_main(&args[1..]),
@@ -115,14 +109,8 @@ fn main() -> Result<()> {
         Some("lockfile-check") => lockfile::main(&args[1..]),
         Some("fuzz") => fuzz::main(&args[1..]),
         Some("chart") => helm::chart_main(&args[1..]),
-        Some("alertmanager") => {
-            println!("{}", alertmanager::ensure()?.display());
-            Ok(())
-        }
-        Some("helm") => {
-            println!("{}", helm::ensure()?.display());
-            Ok(())
-        }
+        Some("alertmanager") => print_path(alertmanager::ensure()),
+        Some("helm") => print_path(helm::ensure()),
         Some("crds") => match args.get(1).map(String::as_str) {
             None => crds(false),
             Some("--check") => crds(true),
@@ -134,6 +122,12 @@ fn main() -> Result<()> {
         }
         Some(other) => bail!("unknown command {other:?}\n\n{USAGE}"),
     }
+}
+
+/// Prints where a tool of the cache is (built first when missing), for scripts and workflows.
+fn print_path(path: Result<std::path::PathBuf>) -> Result<()> {
+    println!("{}", path?.display());
+    Ok(())
 }
 
 fn test() -> Result<()> {

@@ -71,6 +71,8 @@ pub fn crane() -> Result<PathBuf> {
 struct Cosign {
     binary: PathBuf,
     signing_config: PathBuf,
+    /// `COSIGN_PASSWORD` for its processes; `None`: theirs is this process's (`cargo xtask sign`).
+    password: Option<String>,
 }
 
 impl Cosign {
@@ -78,8 +80,8 @@ impl Cosign {
         let binary = cosign()?;
         let signing_config = work.join("signing-config.json");
         let out = signing_config.to_string_lossy().into_owned();
-        run_tool(&binary, &["signing-config", "create", "--out", &out], None)?;
-        Ok(Self { binary, signing_config })
+        run_tool(&binary, &["signing-config", "create", "--out", &out], &[])?;
+        Ok(Self { binary, signing_config, password: None })
     }
 
     fn signing(&self) -> String {
@@ -87,7 +89,9 @@ impl Cosign {
     }
 
     fn run(&self, args: &[&str]) -> Result<String> {
-        run_tool(&self.binary, args, None)
+        let env: Vec<(&str, &str)> =
+            self.password.iter().map(|password| ("COSIGN_PASSWORD", password.as_str())).collect();
+        run_tool(&self.binary, args, &env)
     }
 
     /// Whether the command succeeds (for verifications expected to fail).
@@ -172,7 +176,7 @@ fn sign(cosign: &Cosign, signer: &Signer, repository: &str, allow_http: bool) ->
     if allow_http {
         push.push("--insecure");
     }
-    let pushed = run_tool(&crane, &push, None)?;
+    let pushed = run_tool(&crane, &push, &[])?;
     let image = pushed.lines().last().map(str::trim).unwrap_or_default().to_owned();
     ensure!(image.contains("@sha256:"), "crane push printed no digest reference: {pushed:?}");
 
@@ -250,20 +254,20 @@ pub fn supply_chain_main(args: &[String]) -> Result<()> {
     let work = target_dir().join("supply-chain");
     let _ = fs::remove_dir_all(&work);
     fs::create_dir_all(&work).with_context(|| format!("creating {}", work.display()))?;
-    let cosign = Cosign::new(&work)?;
+    let mut cosign = Cosign::new(&work)?;
     let crane = crane()?;
     step("cosign and crane are in the tool cache", &mut since);
     let registry = Registry::start(&crane, &work)?;
-    // A fresh key pair, its password only in this process's environment.
-    let password = format!("portal-{}-{}", std::process::id(), started.elapsed().as_nanos());
+    // A fresh key pair; its password goes only to the cosign processes.
+    cosign.password = Some(format!("portal-{}-{}", std::process::id(), started.elapsed().as_nanos()));
     let key_dir = work.join("keys");
     fs::create_dir_all(&key_dir)?;
-    run_tool(&cosign.binary, &["generate-key-pair"], Some((&key_dir, &password)))?;
     let key = key_dir.join("cosign.key");
+    cosign.run(&["generate-key-pair", "--output-key-prefix", path_str(&key_dir.join("cosign"))?])?;
     let public = key_dir.join("cosign.pub");
     let public = path_str(&public)?.to_owned();
     let repository = format!("127.0.0.1:{}/portal", registry.port);
-    let signed = with_password(&password, || sign(&cosign, &Signer::Key(key), &repository, true))?;
+    let signed = sign(&cosign, &Signer::Key(key), &repository, true)?;
     step(&format!("pushed, signed and attested {}", signed.image), &mut since);
 
     let image = signed.image.as_str();
@@ -313,7 +317,7 @@ pub fn supply_chain_main(args: &[String]) -> Result<()> {
     );
 
     // Tampered: another image (one annotation more: a new digest) and a binary with one byte changed.
-    let tampered = run_tool(&crane, &["mutate", "--insecure", "--annotation", "tampered=yes", image], None)?;
+    let tampered = run_tool(&crane, &["mutate", "--insecure", "--annotation", "tampered=yes", image], &[])?;
     let tampered = tampered.lines().last().map(str::trim).unwrap_or_default().to_owned();
     ensure!(tampered != image && tampered.contains("@sha256:"), "crane mutate made no new image: {tampered:?}");
     ensure!(
@@ -358,7 +362,7 @@ fn scanners_read_the_image(dist: &Path) -> Result<()> {
     use std::collections::BTreeSet;
     let syft = syft()?;
     let layout = format!("oci-dir:{}", path_str(&dist.join("oci"))?);
-    let report: Value = serde_json::from_str(&run_tool(&syft, &["scan", &layout, "-o", "json", "-q"], None)?)
+    let report: Value = serde_json::from_str(&run_tool(&syft, &["scan", &layout, "-o", "json", "-q"], &[])?)
         .context("parsing syft's JSON")?;
     let seen: BTreeSet<(String, String)> = report["artifacts"]
         .as_array()
@@ -470,31 +474,10 @@ fn check_attested_provenance(verify_output: &str, release: &Release) -> Result<(
     bail!("cosign verify-attestation printed no attestation:\n{verify_output}")
 }
 
-/// Runs `f` with `COSIGN_PASSWORD` set for the cosign processes it starts.
-fn with_password<T>(password: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
-    PASSWORD.with(|slot| *slot.borrow_mut() = Some(password.to_owned()));
-    let result = f();
-    PASSWORD.with(|slot| *slot.borrow_mut() = None);
-    result
-}
-
-thread_local! {
-    /// The key's password for the cosign processes of [`with_password`] (never in the process
-    /// environment, so nothing else inherits it).
-    static PASSWORD: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
-}
-
-/// Runs a tool; on failure the error shows its output. `key_dir`: run there with
-/// `COSIGN_PASSWORD` (for `generate-key-pair`).
-fn run_tool(binary: &Path, args: &[&str], key_dir: Option<(&Path, &str)>) -> Result<String> {
+/// Runs a tool with `env` added; on failure the error shows its output.
+fn run_tool(binary: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<String> {
     let mut command = Command::new(binary);
-    command.args(args).stdin(Stdio::null());
-    if let Some(password) = PASSWORD.with(|slot| slot.borrow().clone()) {
-        command.env("COSIGN_PASSWORD", password);
-    }
-    if let Some((dir, password)) = key_dir {
-        command.current_dir(dir).env("COSIGN_PASSWORD", password);
-    }
+    command.args(args).envs(env.iter().copied()).stdin(Stdio::null());
     let name = binary.file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default();
     let output = command.output().with_context(|| format!("running {name}"))?;
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();

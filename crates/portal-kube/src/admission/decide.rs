@@ -168,12 +168,7 @@ fn hand_over(dispatcher: &portal_actions::Dispatcher, review: &Review, results: 
     else {
         return;
     };
-    let operation = match review.operation {
-        portal_rules::Operation::Create => "CREATE",
-        portal_rules::Operation::Update => "UPDATE",
-        portal_rules::Operation::Delete => "DELETE",
-        portal_rules::Operation::Connect => "CONNECT",
-    };
+    let operation = review.operation.as_str();
     for result in std::iter::once(first).chain(acting) {
         let violations = portal_actions::Violation::all_of(result);
         dispatcher.observe(portal_actions::Source::Admission { operation }, &subject, result.rule.into(), &violations);
