@@ -7,6 +7,8 @@
 //!
 //! Pure: no I/O, no async runtime. [`register`] adds everything to a `cel::Env`.
 
+#![warn(missing_docs)]
+
 pub mod budget;
 mod comprehensions;
 mod format;

@@ -7,6 +7,8 @@
 //!
 //! Pure: no I/O, no async, no Kubernetes client.
 
+#![warn(missing_docs)]
+
 mod address;
 mod checks;
 mod error;

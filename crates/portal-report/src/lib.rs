@@ -8,6 +8,8 @@
 //!
 //! Pure: types and functions only, no client and no I/O.
 
+#![warn(missing_docs)]
+
 mod api;
 mod results;
 pub mod v1alpha2;

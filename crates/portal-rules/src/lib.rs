@@ -23,6 +23,8 @@
 //! assert_eq!(results[0].violations.len(), 1);
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod actions;
 mod activation;
 mod ast;

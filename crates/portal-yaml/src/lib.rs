@@ -3,6 +3,8 @@
 //! about its own API that a user cannot act on. Rule files, manifests and the configuration
 //! file all report YAML errors through it, so they read alike.
 
+#![warn(missing_docs)]
+
 /// A YAML error, located within the text that was parsed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct YamlError {
