@@ -12,7 +12,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
 use clap::{CommandFactory, Parser};
-use portal_offline::{CheckOptions, CheckRun, OutputFormat, Problem, Renderer};
+use portal_offline::{CheckInput, CheckOptions, OutputFormat, Problem, check_command};
 use portal_rules::{Activation, EvaluationInput};
 use problems::{BAD_INPUT, print_problems};
 
@@ -111,7 +111,6 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
         OutputArg::Yaml => OutputFormat::Yaml,
         OutputArg::PolicyReport => OutputFormat::PolicyReport,
     };
-    let mut renderer = Renderer::new(format, std::io::BufWriter::new(std::io::stdout().lock()));
     let options = CheckOptions {
         rules: args.rules,
         manifests: args.manifests,
@@ -120,26 +119,15 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
         request: None,
         exceptions: args.exceptions,
     };
-    let style = renderer.style();
-    let written = CheckRun::run(&options, |report| style.render(&report), |rendered| renderer.object(rendered?))
-        .and_then(|run| renderer.finish(&run.summary, &run.skipped, &run.errors).map(|_| run));
-    let run = match written {
-        Ok(run) => run,
+    let out = std::io::BufWriter::new(std::io::stdout().lock());
+    match check_command(CheckInput::Files(&options), format, args.strict, out, &mut std::io::stderr()) {
+        Ok(status) => Ok(ExitCode::from(status.code())),
         // The reader went away (`| head`): stop quietly, as other command-line tools do.
         Err(portal_offline::Error::Write(error)) if error.kind() == std::io::ErrorKind::BrokenPipe => {
-            return Ok(ExitCode::SUCCESS);
+            Ok(ExitCode::SUCCESS)
         }
-        Err(error) => return Err(error.into()),
-    };
-    print_problems("warning", &run.skipped);
-    print_problems("error", &run.errors);
-    Ok(if !run.errors.is_empty() || (args.strict && !run.skipped.is_empty()) {
-        ExitCode::from(BAD_INPUT)
-    } else if run.summary.denies() {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    })
+        Err(error) => Err(error.into()),
+    }
 }
 
 fn init_certs(args: &InitCertsArgs) -> anyhow::Result<ExitCode> {

@@ -39,7 +39,10 @@ pub struct Budget {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stopped {
     /// Its comprehensions would have visited more elements than the budget allows.
-    Iterations { limit: u64 },
+    Iterations {
+        /// The budget's [`max_iterations`](Budget::max_iterations).
+        limit: u64,
+    },
     /// It was cancelled from outside.
     Cancelled,
 }

@@ -41,11 +41,17 @@ pub enum Verb {
     Fixed(usize),
     /// `%e`. cel-go passes the precision (6 when none is given) on as Go's *width*, so it only
     /// pads; the mantissa always has 6 decimals.
-    Scientific { width: usize },
+    Scientific {
+        /// The clause's precision (6 when none is given): the result is padded with spaces on the left to this width.
+        width: usize,
+    },
     /// `%b`
     Binary,
     /// `%x` and `%X`
-    Hex { upper: bool },
+    Hex {
+        /// `true` for `%X`: digits `A` to `F` in upper case.
+        upper: bool,
+    },
     /// `%o`
     Octal,
 }
@@ -54,7 +60,9 @@ pub enum Verb {
 /// evaluation fetches the argument first, its load-time check looks at the string first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Order {
+    /// As evaluation does: `index N out of range` rather than `unexpected end of string`.
     Evaluation,
+    /// As the load-time check does: `unexpected end of string` rather than `index N out of range`.
     Check,
 }
 

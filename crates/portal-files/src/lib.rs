@@ -15,5 +15,6 @@ pub use manifests::{Manifest, ManifestDocuments, ManifestFiles, ManifestItem, Ma
 pub use paths::{Expansion, MAX_FILE_BYTES, expand_paths, read_source};
 pub use problem::{Error, Problem};
 pub use rules::{
-    RuleFile, is_test_file, load_exception_file, load_exception_paths, load_rule_file, load_rule_paths, rule_files,
+    RuleFile, is_test_file, load_exception_file, load_exception_paths, load_rule_file, load_rule_paths, load_rule_text,
+    rule_files,
 };

@@ -71,15 +71,24 @@ pub fn load_rule_file(file: &RuleFile) -> (Vec<LoadedRule>, Vec<Problem>) {
         Ok(text) => text,
         Err(error) => return (Vec::new(), vec![Problem::from_error(&error)]),
     };
-    let source = file.path.display().to_string();
-    let documents = match parse_documents(&source, &text) {
+    load_rule_documents(&file.path.display().to_string(), &text, file.in_directory)
+}
+
+/// Loads the rules of one text named `source` in problems, as a file named explicitly: every
+/// document must be a rule.
+pub fn load_rule_text(source: &str, text: &str) -> (Vec<LoadedRule>, Vec<Problem>) {
+    load_rule_documents(source, text, false)
+}
+
+fn load_rule_documents(source: &str, text: &str, in_directory: bool) -> (Vec<LoadedRule>, Vec<Problem>) {
+    let documents = match parse_documents(source, text) {
         Ok(documents) => documents,
         Err(error) => return (Vec::new(), vec![Problem::from_rules_error(&error)]),
     };
     let mut rules = Vec::new();
     let mut problems = Vec::new();
     for document in documents {
-        if file.in_directory && (is_foreign_object(&document.value) || is_exception(&document.value)) {
+        if in_directory && (is_foreign_object(&document.value) || is_exception(&document.value)) {
             continue;
         }
         match rule_from_document(&document) {

@@ -18,10 +18,12 @@ impl Cidr {
         Cidr { network: address, prefix: max_prefix(address) }
     }
 
+    /// The prefix length: 0 to 32 for IPv4, 0 to 128 for IPv6 (0 is every address).
     pub fn prefix(&self) -> u8 {
         self.prefix
     }
 
+    /// Whether this is an IPv4 range; otherwise it is IPv6.
     pub fn is_ipv4(&self) -> bool {
         self.network.is_ipv4()
     }

@@ -15,17 +15,26 @@ use crate::traffic::isolating_policies;
 /// A built-in check; its name (`np.…`) is the rule name findings are reported under.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Check {
+    /// `np.default-deny-missing`: a namespace has Pods that no policy isolates for ingress.
     DefaultDenyMissing,
+    /// `np.default-deny-egress-missing`: a namespace has Pods that no policy isolates for egress.
     DefaultDenyEgressMissing,
+    /// `np.broad-cidr`: an `ipBlock` allows `0.0.0.0/0`, `::/0` or a public range of `/8` or wider.
     BroadCidr,
+    /// `np.unreachable-selector`: a policy's `podSelector` matches none of its namespace's Pods.
     UnreachableSelector,
+    /// `np.policy-without-targets`: a policy's namespace has no Pods at all.
     PolicyWithoutTargets,
+    /// `np.allow-all`: a rule allows every peer on every port, cancelling the policy's isolation.
     AllowAll,
+    /// `np.peer-matches-nothing`: a peer's selectors match no Namespace or no Pod.
     PeerMatchesNothing,
+    /// `np.named-port-unresolved`: a named port that no Pod the rule applies to declares.
     NamedPortUnresolved,
 }
 
 impl Check {
+    /// Every built-in check, each once.
     pub const ALL: [Check; 8] = [
         Check::DefaultDenyMissing,
         Check::DefaultDenyEgressMissing,
@@ -37,6 +46,7 @@ impl Check {
         Check::NamedPortUnresolved,
     ];
 
+    /// The rule name its findings are reported under (`np.broad-cidr`); also its `Display` and JSON form.
     pub fn name(self) -> &'static str {
         match self {
             Check::DefaultDenyMissing => "np.default-deny-missing",
@@ -50,10 +60,12 @@ impl Check {
         }
     }
 
+    /// The check whose [`name`](Check::name) is `name`; `None` when no check has that name.
     pub fn from_name(name: &str) -> Option<Check> {
         Check::ALL.into_iter().find(|check| check.name() == name)
     }
 
+    /// The severity of its findings unless [`CheckSettings::severities`] sets another.
     pub fn default_severity(self) -> Severity {
         match self {
             Check::DefaultDenyMissing | Check::BroadCidr | Check::AllowAll => Severity::High,
@@ -92,32 +104,41 @@ impl std::fmt::Display for Check {
 /// Which checks run, and the severity of each one's findings.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CheckSettings {
+    /// The checks that do not run; empty by default, so that every check runs.
     pub disabled: BTreeSet<Check>,
+    /// Severities that replace a check's [`default_severity`](Check::default_severity).
     pub severities: BTreeMap<Check, Severity>,
 }
 
 impl CheckSettings {
+    /// Whether `check` runs: it is not in [`disabled`](Self::disabled).
     pub fn enabled(&self, check: Check) -> bool {
         !self.disabled.contains(&check)
     }
 
+    /// The severity of `check`'s findings: the one [`severities`](Self::severities) sets, or its default.
     pub fn severity(&self, check: Check) -> Severity {
         self.severities.get(&check).copied().unwrap_or_else(|| check.default_severity())
     }
 }
 
+/// The kind of object a finding is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub enum SubjectKind {
+    /// A Namespace, for findings on the namespace as a whole (a missing default deny).
     Namespace,
+    /// A NetworkPolicy.
     NetworkPolicy,
 }
 
 /// The object a finding is about.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub struct Subject {
+    /// Whether it is a Namespace or a NetworkPolicy.
     pub kind: SubjectKind,
     /// The namespace (for a Namespace, its own name).
     pub namespace: String,
+    /// The object's `metadata.name`.
     pub name: String,
 }
 
@@ -131,10 +152,14 @@ impl std::fmt::Display for Subject {
     }
 }
 
+/// One problem a check found on one object.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Finding {
+    /// The check that found it; its name is the rule name it is reported under.
     pub check: Check,
+    /// The check's severity, as [`CheckSettings::severity`] gives it.
     pub severity: Severity,
+    /// The Namespace or NetworkPolicy it is about.
     pub subject: Subject,
     /// What is wrong, where, and what to do.
     pub message: String,

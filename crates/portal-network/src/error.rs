@@ -7,14 +7,17 @@ use std::fmt;
 pub struct FieldPath(String);
 
 impl FieldPath {
+    /// The empty path: the object as a whole.
     pub fn root() -> FieldPath {
         FieldPath(String::new())
     }
 
+    /// This path followed by the field `name`: `spec` and `podSelector` make `spec.podSelector`.
     pub fn field(&self, name: &str) -> FieldPath {
         if self.0.is_empty() { FieldPath(name.to_owned()) } else { FieldPath(format!("{}.{name}", self.0)) }
     }
 
+    /// This path followed by the list index `index`: `spec.ingress` and 0 make `spec.ingress[0]`.
     pub fn index(&self, index: usize) -> FieldPath {
         FieldPath(format!("{}[{index}]", self.0))
     }
@@ -31,7 +34,14 @@ impl fmt::Display for FieldPath {
 pub enum ModelError {
     /// A field holds a value Kubernetes would not accept either.
     #[error("{}{path}: {message}", object_prefix(.object))]
-    Invalid { object: Option<String>, path: FieldPath, message: String },
+    Invalid {
+        /// The object, as `NetworkPolicy team-a/web`; `None` when `metadata.name` is missing or empty.
+        object: Option<String>,
+        /// The field that holds the value; empty when the object as a whole is at fault.
+        path: FieldPath,
+        /// What is wrong with the value, usually with what to write instead.
+        message: String,
+    },
 }
 
 fn object_prefix(object: &Option<String>) -> String {

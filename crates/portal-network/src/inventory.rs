@@ -26,6 +26,7 @@ pub enum Change<'a> {
 }
 
 impl Inventory {
+    /// The inventory of `objects`; of two objects with the same namespace and name, the later one stays.
     pub fn new(objects: Objects) -> Inventory {
         let mut inventory = Inventory::default();
         for namespace in objects.namespaces {
@@ -40,26 +41,32 @@ impl Inventory {
         inventory
     }
 
+    /// Adds `pod`, replacing the Pod of the same namespace and name.
     pub fn put_pod(&mut self, pod: Pod) {
         self.pods.entry(pod.namespace.clone()).or_default().insert(pod.name.clone(), pod);
     }
 
+    /// Removes the Pod `namespace/name`, if there is one.
     pub fn remove_pod(&mut self, namespace: &str, name: &str) {
         remove(&mut self.pods, namespace, name);
     }
 
+    /// Adds `namespace`, replacing the Namespace of the same name and so its labels.
     pub fn put_namespace(&mut self, namespace: Namespace) {
         self.namespaces.insert(namespace.name.clone(), namespace);
     }
 
+    /// Removes the Namespace object `name`; its Pods and policies stay, and it keeps just its name label.
     pub fn remove_namespace(&mut self, name: &str) {
         self.namespaces.remove(name);
     }
 
+    /// Adds `policy`, replacing the NetworkPolicy of the same namespace and name.
     pub fn put_policy(&mut self, policy: NetworkPolicy) {
         self.policies.entry(policy.namespace.clone()).or_default().insert(policy.name.clone(), policy);
     }
 
+    /// Removes the NetworkPolicy `namespace/name`, if there is one.
     pub fn remove_policy(&mut self, namespace: &str, name: &str) {
         remove(&mut self.policies, namespace, name);
     }
@@ -116,22 +123,27 @@ impl Inventory {
         in_namespaces.filter(move |pod| pods.is_none_or(|selector| selector.matches(&pod.labels)))
     }
 
+    /// The Pods of namespace `namespace`, by name.
     pub fn pods_in(&self, namespace: &str) -> impl Iterator<Item = &Pod> {
         self.pods.get(namespace).into_iter().flat_map(BTreeMap::values)
     }
 
+    /// Every Pod, by namespace, then by name.
     pub fn pods(&self) -> impl Iterator<Item = &Pod> {
         self.pods.values().flat_map(BTreeMap::values)
     }
 
+    /// The Pod `namespace/name`; `None` when there is none.
     pub fn pod(&self, namespace: &str, name: &str) -> Option<&Pod> {
         self.pods.get(namespace)?.get(name)
     }
 
+    /// The NetworkPolicies of namespace `namespace`, by name.
     pub fn policies_in(&self, namespace: &str) -> impl Iterator<Item = &NetworkPolicy> {
         self.policies.get(namespace).into_iter().flat_map(BTreeMap::values)
     }
 
+    /// Every NetworkPolicy, by namespace, then by name.
     pub fn policies(&self) -> impl Iterator<Item = &NetworkPolicy> {
         self.policies.values().flat_map(BTreeMap::values)
     }

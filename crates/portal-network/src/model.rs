@@ -15,14 +15,19 @@ use crate::selector::{Labels, RawSelector, Selector};
 /// The label the API server puts on every Namespace, holding its name.
 pub const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";
 
+/// The protocol of a container port or of a NetworkPolicy port; TCP when a manifest names none.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Protocol {
+    /// `TCP`, the default.
     Tcp,
+    /// `UDP`.
     Udp,
+    /// `SCTP`.
     Sctp,
 }
 
 impl Protocol {
+    /// Reads `TCP`, `UDP` or `SCTP` in any case; `None` for anything else.
     pub fn parse(text: &str) -> Option<Protocol> {
         match text.to_ascii_uppercase().as_str() {
             "TCP" => Some(Protocol::Tcp),
@@ -32,6 +37,7 @@ impl Protocol {
         }
     }
 
+    /// The name as Kubernetes writes it: `TCP`, `UDP` or `SCTP`.
     pub fn as_str(self) -> &'static str {
         match self {
             Protocol::Tcp => "TCP",
@@ -44,17 +50,26 @@ impl Protocol {
 /// A port a container declares.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ContainerPort {
+    /// `name`, which policies' named ports refer to; `None` when the port has none.
     pub name: Option<String>,
+    /// `containerPort`, 1 to 65535.
     pub number: u16,
+    /// `protocol` (TCP when not given).
     pub protocol: Protocol,
 }
 
+/// A Pod that takes part in NetworkPolicy (see [`pod_from_json`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pod {
+    /// `metadata.namespace` (`default` when the manifest names none).
     pub namespace: String,
+    /// `metadata.name`.
     pub name: String,
+    /// `metadata.labels`, which pod selectors match.
     pub labels: Labels,
+    /// The ports its containers and init containers declare.
     pub ports: Vec<ContainerPort>,
+    /// `status.podIPs` and `status.podIP`, which `ipBlock` peers match; empty when the status has none.
     pub ips: Vec<IpAddr>,
 }
 
@@ -68,8 +83,10 @@ impl Pod {
     }
 }
 
+/// A Namespace: its name and the labels that namespace selectors match.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Namespace {
+    /// `metadata.name`.
     pub name: String,
     /// Including [`NAMESPACE_NAME_LABEL`], which the API server adds and manifests may omit.
     pub labels: Labels,
@@ -82,13 +99,17 @@ impl Namespace {
     }
 }
 
+/// A direction of traffic relative to a Pod, as a NetworkPolicy's `policyTypes` names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Direction {
+    /// Traffic into the Pod: the policy's `ingress` rules, with peers in `from`.
     Ingress,
+    /// Traffic out of the Pod: the policy's `egress` rules, with peers in `to`.
     Egress,
 }
 
 impl Direction {
+    /// `ingress` or `egress`, as the policy's field is named.
     pub fn as_str(self) -> &'static str {
         match self {
             Direction::Ingress => "ingress",
@@ -111,10 +132,14 @@ impl Direction {
     }
 }
 
+/// A NetworkPolicy (`networking.k8s.io/v1`), with the API server's defaults applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NetworkPolicy {
+    /// `metadata.namespace` (`default` when the manifest names none): it applies to Pods of this namespace only.
     pub namespace: String,
+    /// `metadata.name`.
     pub name: String,
+    /// `spec.podSelector`: which Pods of its namespace it applies to (`{}`: all of them).
     pub pod_selector: Selector,
     /// `Some` when the policy isolates the Pods it selects for ingress (`policyTypes` has
     /// `Ingress`, given or defaulted): the rules that then allow traffic, possibly none.
@@ -124,6 +149,7 @@ pub struct NetworkPolicy {
 }
 
 impl NetworkPolicy {
+    /// [`ingress`](Self::ingress) or [`egress`](Self::egress): `None` when it does not isolate for `direction`.
     pub fn rules(&self, direction: Direction) -> Option<&[PolicyRule]> {
         match direction {
             Direction::Ingress => self.ingress.as_deref(),
@@ -141,6 +167,7 @@ pub struct PolicyRule {
     pub ports: Vec<PolicyPort>,
 }
 
+/// One entry of a rule's `from` (ingress) or `to` (egress): whom the rule allows traffic with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Peer {
     /// Pods chosen by selectors.
@@ -151,7 +178,12 @@ pub enum Peer {
         pods: Option<Selector>,
     },
     /// Addresses in `cidr` but in none of `except`.
-    Block { cidr: Cidr, except: Vec<Cidr> },
+    Block {
+        /// `ipBlock.cidr`.
+        cidr: Cidr,
+        /// `ipBlock.except`: ranges strictly inside `cidr`; empty when there are none.
+        except: Vec<Cidr>,
+    },
 }
 
 impl Peer {
@@ -162,12 +194,16 @@ impl Peer {
     }
 }
 
+/// One entry of a rule's `ports`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PolicyPort {
+    /// `protocol` (TCP when not given).
     pub protocol: Protocol,
+    /// `port` and `endPort`: which ports of the protocol.
     pub port: PortMatch,
 }
 
+/// The ports of a protocol a [`PolicyPort`] matches, from its `port` and `endPort`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PortMatch {
     /// No `port`: every port of the protocol.
@@ -359,6 +395,7 @@ pub fn pod_from_json(object: &serde_json::Value) -> Result<Option<Pod>, ModelErr
     Ok(Some(Pod { namespace, name, labels: raw.metadata.labels.unwrap_or_default(), ports, ips }))
 }
 
+/// Reads a Namespace object; its labels always include [`NAMESPACE_NAME_LABEL`].
 pub fn namespace_from_json(object: &serde_json::Value) -> Result<Namespace, ModelError> {
     let raw: RawObject<serde_json::Value, serde_json::Value> = parse(object)?;
     let name = raw.metadata.name("Namespace")?;
@@ -367,6 +404,7 @@ pub fn namespace_from_json(object: &serde_json::Value) -> Result<Namespace, Mode
     Ok(Namespace { name, labels })
 }
 
+/// Reads a NetworkPolicy object, with the API server's defaults (`policyTypes`) and validation.
 pub fn network_policy_from_json(object: &serde_json::Value) -> Result<NetworkPolicy, ModelError> {
     let raw: RawObject<RawPolicySpec, serde_json::Value> = parse(object)?;
     let name = raw.metadata.name("NetworkPolicy")?;
@@ -534,8 +572,11 @@ fn is_port_name(name: &str) -> bool {
 /// are passed over. Errors are collected, so one bad object spares the rest.
 #[derive(Debug, Default)]
 pub struct Objects {
+    /// The Pods that take part in NetworkPolicy; the others are left out (see [`pod_from_json`]).
     pub pods: Vec<Pod>,
+    /// The Namespace objects.
     pub namespaces: Vec<Namespace>,
+    /// The NetworkPolicies.
     pub policies: Vec<NetworkPolicy>,
 }
 

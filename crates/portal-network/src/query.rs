@@ -6,6 +6,7 @@ use crate::address::Cidr;
 use crate::model::Protocol;
 use crate::traffic::{Endpoint, PortQuery, PortValue};
 
+/// Why a text cannot be read as one end of a question ([`parse_endpoint`]); its message says what to write.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
     "{text:?}: {problem}; write NAMESPACE/POD, POD, an address or a CIDR, then optionally :PORT or :PORT/PROTOCOL (e.g. shop/web-1:8080, 10.0.0.0/8:53/UDP, [2001:db8::1]:443)"

@@ -42,6 +42,7 @@ impl Selector {
         self.labels.is_empty() && self.requirements.is_empty()
     }
 
+    /// Whether `labels` have every `matchLabels` pair and meet every `matchExpressions` requirement.
     pub fn matches(&self, labels: &Labels) -> bool {
         self.labels.iter().all(|(key, value)| labels.get(key) == Some(value))
             && self.requirements.iter().all(|requirement| requirement.matches(labels))

@@ -15,8 +15,11 @@ use crate::model::{Direction, NetworkPolicy, Peer, Pod, PolicyPort, PolicyRule, 
 /// One end of the traffic.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Endpoint {
+    /// A Pod of the inventory.
     Pod {
+        /// The Pod's namespace.
         namespace: String,
+        /// The Pod's `metadata.name`.
         name: String,
     },
     /// An address or range outside the Pod network (or any range, matched by `ipBlock` only).
@@ -35,12 +38,16 @@ impl std::fmt::Display for Endpoint {
 /// The destination port asked about.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PortQuery {
+    /// The port number, or the name of one of the destination Pod's container ports.
     pub port: PortValue,
+    /// The protocol (TCP when the question names none).
     pub protocol: Protocol,
 }
 
+/// A destination port as asked: a number or a name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PortValue {
+    /// A port number.
     Number(u16),
     /// A container port name of the destination Pod.
     Name(String),
@@ -50,19 +57,25 @@ pub enum PortValue {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Reach {
+    /// Traffic passes: on the port asked, or on every port when none was asked.
     Allowed,
     /// Without a port asked: allowed on some ports only (each direction lists them).
     Partly,
+    /// Traffic does not pass: on the port asked, or on any port when none was asked.
     Denied,
 }
 
+/// The answer of [`explain`]: the overall verdict, and the verdict of each direction that applies.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Explanation {
+    /// The source: `namespace/name` of a Pod, or a CIDR (`/32` or `/128` for one address).
     pub from: String,
+    /// The destination, written the same way.
     pub to: String,
     /// `TCP/8080`, or `None` when no port was asked.
     pub port: Option<String>,
+    /// Whether traffic passes: both the source's egress and the destination's ingress must allow it.
     pub verdict: Reach,
     /// The source Pod's egress; `None` when the source is an address.
     pub egress: Option<DirectionVerdict>,
@@ -70,12 +83,15 @@ pub struct Explanation {
     pub ingress: Option<DirectionVerdict>,
 }
 
+/// The verdict of one direction: the source Pod's egress or the destination Pod's ingress.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DirectionVerdict {
+    /// `egress` or `ingress`.
     pub direction: &'static str,
     /// The Pod whose policies decide (`namespace/name`).
     pub pod: String,
+    /// Whether the Pod's policies let the traffic pass in this direction.
     pub verdict: Reach,
     /// The policies that select the Pod for this direction; empty: not isolated, all allowed.
     pub isolated_by: Vec<String>,
@@ -83,6 +99,7 @@ pub struct DirectionVerdict {
     pub allowed_by: Vec<AllowingRule>,
 }
 
+/// An `ingress` or `egress` rule that allows the traffic.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AllowingRule {
@@ -95,14 +112,26 @@ pub struct AllowingRule {
     pub ports: Vec<String>,
 }
 
+/// Why [`explain`] cannot answer a question.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ExplainError {
+    /// An end names a Pod the inventory does not hold; holds it as `namespace/name`.
     #[error("there is no Pod {0} in the objects given; check the namespace and name (`kubectl get pod -n NAMESPACE`)")]
     UnknownPod(String),
+    /// The port asked is a name that no container port of the destination Pod has for the protocol.
     #[error("Pod {pod} has no {protocol} container port named {name:?}; give the port number instead")]
-    UnknownPortName { pod: String, name: String, protocol: &'static str },
+    UnknownPortName {
+        /// The destination Pod, `namespace/name`.
+        pod: String,
+        /// The port name asked.
+        name: String,
+        /// The protocol asked: `TCP`, `UDP` or `SCTP`.
+        protocol: &'static str,
+    },
+    /// The port asked is a name, but the destination is an address, which has no named ports.
     #[error("a port name needs a Pod as destination; give the port number for an address")]
     PortNameNeedsPod,
+    /// Both ends are addresses: NetworkPolicy only governs traffic of Pods.
     #[error("one end must be a Pod: traffic between two addresses is outside NetworkPolicy")]
     NoPod,
 }

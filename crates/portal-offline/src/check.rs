@@ -9,7 +9,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use portal_files::{Manifest, ManifestFiles, ManifestItem, Problem};
+use portal_rules::LoadedRule;
 use portal_rules::cluster::{ClusterView, Overlay};
+use portal_rules::exception::LoadedException;
 use portal_rules::{
     Activation, AdmissionVerdict, Effect, EnforcementAction, EvaluationError, EvaluationInput, FailurePolicy, Mode,
     ModeFilter, ObjectIdentity, Operation, Origin, Outcome, RuleSet, Severity, Violation,
@@ -39,6 +41,21 @@ pub struct CheckOptions {
     pub exceptions: Vec<PathBuf>,
 }
 
+/// Rules and manifests given as text instead of paths.
+#[derive(Debug, Clone)]
+pub struct TextInput {
+    /// What problems call the rules' text, as they would a file's path (`rules.yaml:3: …`).
+    pub rules_name: String,
+    /// Rule documents, YAML.
+    pub rules: String,
+    /// What problems and reports call the manifests' text.
+    pub manifests_name: String,
+    /// Kubernetes objects, YAML or JSON, several documents or a `kind: List`.
+    pub manifests: String,
+    /// As `kubectl apply -n` would put objects that name none.
+    pub namespace: String,
+}
+
 /// What one `portal check` found besides the objects' reports.
 #[derive(Debug)]
 pub struct CheckRun {
@@ -58,21 +75,98 @@ impl CheckRun {
     pub fn run<R: Send, E>(
         options: &CheckOptions,
         prepare: impl Fn(ObjectReport) -> R + Sync,
+        visit: impl FnMut(R) -> Result<(), E>,
+    ) -> Result<CheckRun, E> {
+        let (rules, rule_problems) = portal_files::load_rule_paths(&options.rules);
+        let (exceptions, exception_problems) = portal_files::load_exception_paths(&options.exceptions);
+        let input = Loaded {
+            rules,
+            rule_problems,
+            exceptions,
+            exception_problems,
+            manifests: ManifestFiles::read(&options.manifests),
+            cluster: &options.cluster,
+            namespace: &options.namespace,
+            request: options.request.as_ref(),
+            rules_named: paths_of(&options.rules),
+            manifests_named: paths_of(&options.manifests),
+        };
+        input.check(prepare, visit)
+    }
+
+    /// [`CheckRun::run`] on rules and manifests given as text (an editor's buffers, the rule
+    /// playground): the same loading, evaluation and verdicts as files on disk with that text.
+    pub fn run_text<R: Send, E>(
+        input: &TextInput,
+        prepare: impl Fn(ObjectReport) -> R + Sync,
+        visit: impl FnMut(R) -> Result<(), E>,
+    ) -> Result<CheckRun, E> {
+        let (rules, rule_problems) = portal_files::load_rule_text(&input.rules_name, &input.rules);
+        let loaded = Loaded {
+            rules,
+            rule_problems,
+            exceptions: Vec::new(),
+            exception_problems: Vec::new(),
+            manifests: ManifestFiles::from_text(&input.manifests_name, input.manifests.clone()),
+            cluster: &[],
+            namespace: &input.namespace,
+            request: None,
+            rules_named: input.rules_name.clone(),
+            manifests_named: input.manifests_name.clone(),
+        };
+        loaded.check(prepare, visit)
+    }
+
+    /// [`CheckRun::run`], keeping every object's report: for `portal test` and small inputs.
+    pub fn collect(options: &CheckOptions) -> (CheckRun, Vec<ObjectReport>) {
+        let mut reports = Vec::new();
+        let run = CheckRun::run(
+            options,
+            |report| report,
+            |report| {
+                reports.push(report);
+                Ok::<(), Infallible>(())
+            },
+        );
+        match run {
+            Ok(run) => (run, reports),
+            Err(never) => match never {},
+        }
+    }
+}
+
+/// Rules, exceptions and manifests read, from paths or text, and ready to check.
+struct Loaded<'a> {
+    rules: Vec<LoadedRule>,
+    rule_problems: Vec<Problem>,
+    exceptions: Vec<LoadedException>,
+    exception_problems: Vec<Problem>,
+    manifests: ManifestFiles,
+    cluster: &'a [PathBuf],
+    namespace: &'a str,
+    request: Option<&'a AdmissionRequest>,
+    /// How problems name the rules and the manifests when there is nothing in them to check.
+    rules_named: String,
+    manifests_named: String,
+}
+
+impl Loaded<'_> {
+    fn check<R: Send, E>(
+        self,
+        prepare: impl Fn(ObjectReport) -> R + Sync,
         mut visit: impl FnMut(R) -> Result<(), E>,
     ) -> Result<CheckRun, E> {
-        let (loaded, mut errors) = portal_files::load_rule_paths(&options.rules);
-        let (rules, compile_errors) = RuleSet::compile(loaded);
+        let mut errors = self.rule_problems;
+        let (rules, compile_errors) = RuleSet::compile(self.rules);
         errors.extend(compile_errors.iter().map(Problem::from_rules_error));
-        let (loaded_exceptions, exception_problems) = portal_files::load_exception_paths(&options.exceptions);
-        errors.extend(exception_problems);
-        let (exceptions, exception_errors) = ExceptionSet::compile(loaded_exceptions, rules.limits());
+        errors.extend(self.exception_problems);
+        let (exceptions, exception_errors) = ExceptionSet::compile(self.exceptions, rules.limits());
         errors.extend(exception_errors.iter().map(Problem::from_rules_error));
         let rules = rules.with_exceptions(exceptions);
-        let files = ManifestFiles::read(&options.manifests);
-        let documents = files.documents();
+        let documents = self.manifests.documents();
         let namespaces = documents.namespaces();
-        let cluster = (!options.cluster.is_empty()).then(|| {
-            let (cluster, problems) = crate::cluster::load_cluster(&options.cluster, &options.namespace);
+        let cluster = (!self.cluster.is_empty()).then(|| {
+            let (cluster, problems) = crate::cluster::load_cluster(self.cluster, self.namespace);
             errors.extend(problems);
             cluster
         });
@@ -94,7 +188,7 @@ impl CheckRun {
         };
         let check_item = |item| match item {
             ManifestItem::Object(manifest) => {
-                let report = check_object(&rules, &manifest, &namespaces, cluster.as_ref(), options.request.as_ref());
+                let report = check_object(&rules, &manifest, &namespaces, cluster.as_ref(), self.request);
                 let mut counts = Summary::default();
                 counts.count(&report);
                 Checked::Report(counts, prepare(report))
@@ -111,39 +205,22 @@ impl CheckRun {
             },
             |unit| {
                 let mut checked = Vec::new();
-                unit.expand(&options.namespace, &mut |item| checked.push(check_item(item)));
+                unit.expand(self.namespace, &mut |item| checked.push(check_item(item)));
                 checked
             },
             |checked| checked.into_iter().try_for_each(&mut take),
         )?;
         // A check that checks nothing must not pass silently.
         if errors.is_empty() && rules.is_empty() {
-            skipped.push(Problem::new(paths_of(&options.rules), "no rules found: nothing was checked".to_owned()));
+            skipped.push(Problem::new(self.rules_named, "no rules found: nothing was checked".to_owned()));
         }
         if errors.is_empty() && summary.objects == 0 {
             skipped.push(Problem::new(
-                paths_of(&options.manifests),
+                self.manifests_named,
                 "no Kubernetes objects found: nothing was checked".to_owned(),
             ));
         }
         Ok(CheckRun { rules, summary, skipped, errors })
-    }
-
-    /// [`CheckRun::run`], keeping every object's report: for `portal test` and small inputs.
-    pub fn collect(options: &CheckOptions) -> (CheckRun, Vec<ObjectReport>) {
-        let mut reports = Vec::new();
-        let run = CheckRun::run(
-            options,
-            |report| report,
-            |report| {
-                reports.push(report);
-                Ok::<(), Infallible>(())
-            },
-        );
-        match run {
-            Ok(run) => (run, reports),
-            Err(never) => match never {},
-        }
     }
 }
 

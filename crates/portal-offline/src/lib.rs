@@ -3,6 +3,7 @@
 //! `portal network analyze` and `explain` over manifests.
 
 pub mod check;
+mod command;
 pub mod error;
 pub mod output;
 mod pipeline;
@@ -12,8 +13,9 @@ mod cluster;
 mod network;
 mod network_suite;
 mod request;
-pub use check::{CheckOptions, CheckRun, ObjectReport, RuleReport, Summary, check_object};
+pub use check::{CheckOptions, CheckRun, ObjectReport, RuleReport, Summary, TextInput, check_object};
 pub use cluster::load_cluster;
+pub use command::{CheckInput, CheckStatus, check_command};
 pub use error::Error;
 pub use network::{NetworkInput, load_network, render_explanation, render_findings};
 pub use output::{ObjectStyle, OutputFormat, RenderedObject, Renderer};

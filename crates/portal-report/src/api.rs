@@ -22,10 +22,15 @@ pub enum ReportApi {
 /// One report kind of one API: what a client needs to address it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ReportKind {
+    /// The API group: `wgpolicyk8s.io` or `openreports.io`.
     pub group: &'static str,
+    /// The version within the group: `v1alpha2` or `v1alpha1`.
     pub version: &'static str,
+    /// `apiVersion`: the group and version, as `wgpolicyk8s.io/v1alpha2`.
     pub api_version: &'static str,
+    /// `kind`: `PolicyReport`, `ClusterPolicyReport`, `Report` or `ClusterReport`.
     pub kind: &'static str,
+    /// The resource name in API paths, as `policyreports`.
     pub plural: &'static str,
     /// Whether reports of this kind live in a namespace (reports on namespaced objects).
     pub namespaced: bool,

@@ -23,13 +23,18 @@ pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
 /// One rule's findings on one object, as a report needs them.
 #[derive(Debug, Clone, Copy)]
 pub struct RuleFindings<'a> {
+    /// The rule's name: each result's `policy` and `rule`.
     pub rule: &'a str,
+    /// The rule's severity: each result's `severity`.
     pub severity: Severity,
     /// What a violation does at admission: `deny` reports `fail`; anything else (warn, dryrun,
     /// audit-only) `warn`, since it blocks nothing.
     pub effect: Effect,
+    /// The rule's outcome on the object; `pass` adds one `pass` result.
     pub outcome: Outcome,
+    /// The violations: one `fail` or `warn` result each (see [`effect`](Self::effect)).
     pub violations: &'a [Violation],
+    /// The errors of the evaluation: one `error` result each.
     pub errors: &'a [EvaluationError],
     /// The exception that exempted the object (`outcome` is then `skip`).
     pub exception: Option<&'a str>,
@@ -54,7 +59,9 @@ impl<'a> From<&'a RuleResult<'_>> for RuleFindings<'a> {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum Report {
+    /// A `PolicyReport`, in the namespace of the namespaced object it is on.
     Namespaced(PolicyReport),
+    /// A `ClusterPolicyReport`, on a cluster-scoped object.
     Cluster(ClusterPolicyReport),
 }
 

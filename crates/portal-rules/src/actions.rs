@@ -27,6 +27,7 @@ pub struct Action {
     /// Its position in `actions`; the `alert` shorthand comes after them. Part of the idempotency
     /// key, so two actions of the same type on one rule are told apart.
     pub index: usize,
+    /// What it does, with its checked parameters.
     pub kind: ActionKind,
     /// Which control points trigger it.
     pub triggers: Triggers,
@@ -38,18 +39,35 @@ pub struct Action {
 #[derive(Debug, Clone, PartialEq)]
 pub enum ActionKind {
     /// Send (and refresh, and resolve) an alert named `alertname`.
-    Alertmanager { alertname: String },
+    Alertmanager {
+        /// The alert's `alertname` label: the `alertname` parameter, or else the rule's name.
+        alertname: String,
+    },
     /// Server-side apply these labels to the object.
-    Label { labels: BTreeMap<String, String> },
+    Label {
+        /// Label keys and values: 1 to [`MAX_ACTION_ENTRIES`], all valid.
+        labels: BTreeMap<String, String>,
+    },
     /// Server-side apply these annotations to the object.
-    Annotate { annotations: BTreeMap<String, String> },
+    Annotate {
+        /// Annotation keys and values: 1 to [`MAX_ACTION_ENTRIES`], keys valid.
+        annotations: BTreeMap<String, String>,
+    },
     /// Evict the Pod through the Eviction API (PodDisruptionBudgets apply).
     Evict,
     /// Server-side apply a NetworkPolicy in the object's namespace, from a template whose strings
     /// may name `{name}`, `{namespace}`, `{kind}` and `{rule}`.
-    PatchNetworkPolicy { name: String, spec: Json },
+    PatchNetworkPolicy {
+        /// The NetworkPolicy's name template (default `portal-quarantine-{rule}`).
+        name: String,
+        /// The NetworkPolicy's `spec` template, a JSON object of at most [`MAX_TEMPLATE_BYTES`].
+        spec: Json,
+    },
     /// Revoke the credentials of the object's ServiceAccount (a ServiceAccount, or a Pod's).
-    RevokeSaToken { mode: RevokeMode },
+    RevokeSaToken {
+        /// Which credentials are revoked (`mode`; default [`RevokeMode::LegacyTokens`]).
+        mode: RevokeMode,
+    },
 }
 
 impl ActionKind {
@@ -80,12 +98,16 @@ pub enum RevokeMode {
 /// The control points an action runs for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Triggers {
+    /// Whether violations found at admission run the action.
     pub admission: bool,
+    /// Whether violations found by the audit of existing objects run the action.
     pub audit: bool,
+    /// Whether the network checks' findings run the action.
     pub network: bool,
 }
 
 impl Triggers {
+    /// Every control point: the default when `on` is left out.
     pub const ALL: Self = Self { admission: true, audit: true, network: true };
 
     /// Whether `trigger` runs the action.
@@ -101,7 +123,9 @@ impl Triggers {
 /// A rate: at most `count` per `per`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rate {
+    /// How many actions `per` allows: the `N` of a `rateLimit` of `N/unit`.
     pub count: u32,
+    /// The interval `count` is allowed in: the unit of `rateLimit` (a second, minute or hour).
     pub per: Duration,
 }
 
@@ -389,9 +413,13 @@ fn network_policy(parameters: &BTreeMap<String, Json>, problem: &mut impl FnMut(
 /// What the template's placeholders stand for.
 #[derive(Debug, Clone, Copy)]
 pub struct TemplateValues<'a> {
+    /// `{name}`: the violating object's name.
     pub name: &'a str,
+    /// `{namespace}`: the namespace the NetworkPolicy is applied in (the object's).
     pub namespace: &'a str,
+    /// `{kind}`: the violating object's kind, e.g. `Pod`.
     pub kind: &'a str,
+    /// `{rule}`: the name of the rule that found the violation.
     pub rule: &'a str,
 }
 

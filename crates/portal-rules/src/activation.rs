@@ -34,11 +34,17 @@ pub struct EvaluationInput<'a> {
 /// Group, version, kind, namespace, name and uid of the object under review.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ObjectIdentity {
+    /// The API group; empty for the core group (`apiVersion: v1`).
     pub group: String,
+    /// The API version within the group, e.g. `v1`.
     pub version: String,
+    /// The kind, e.g. `Pod`; empty when the object has none.
     pub kind: String,
+    /// `metadata.namespace`; `None` when it is missing or empty (cluster-scoped objects).
     pub namespace: Option<String>,
+    /// `metadata.name`, or else `metadata.generateName`; `None` when it has neither.
     pub name: Option<String>,
+    /// `metadata.uid`; `None` when it has none (e.g. an object not yet created).
     pub uid: Option<String>,
 }
 

@@ -32,6 +32,7 @@ pub struct CompiledRule {
 }
 
 impl CompiledRule {
+    /// The rule's name, unique within its [`crate::RuleSet`].
     pub fn name(&self) -> &str {
         &self.name
     }
@@ -41,10 +42,12 @@ impl CompiledRule {
         Arc::clone(&self.name)
     }
 
+    /// The rule as loaded and validated.
     pub fn spec(&self) -> &RuleSpec {
         &self.spec
     }
 
+    /// Where the rule came from: the file and the line its document starts on, or the resource.
     pub fn origin(&self) -> &Origin {
         &self.origin
     }

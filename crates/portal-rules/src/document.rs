@@ -7,7 +7,9 @@ use crate::error::{Error, Origin};
 /// One non-empty document of a YAML stream.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Document {
+    /// The source it was read from and the 1-based line its content starts on.
     pub origin: Origin,
+    /// Its content, never `null` (null documents are dropped).
     pub value: Json,
 }
 

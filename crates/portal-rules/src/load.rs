@@ -10,8 +10,11 @@ use crate::schema::RuleSpec;
 /// A validated rule and where it came from.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LoadedRule {
+    /// The rule's name: its `name`, or else the resource's `metadata.name`.
     pub name: String,
+    /// The validated rule, `name` filled in from `metadata.name` when it had none.
     pub spec: RuleSpec,
+    /// Where the rule came from: the source and the line its document starts on.
     pub origin: Origin,
     /// Set for a namespaced `PortalRule`: the rule applies only inside this namespace.
     pub namespace: Option<String>,

@@ -162,6 +162,7 @@ impl RuleSet {
         &self.limits
     }
 
+    /// Every rule of the set, in the order it was compiled (disabled rules included).
     pub fn rules(&self) -> &[CompiledRule] {
         &self.rules
     }
@@ -176,14 +177,17 @@ impl RuleSet {
         self.reads_cluster
     }
 
+    /// How many rules the set has.
     pub fn len(&self) -> usize {
         self.rules.len()
     }
 
+    /// Whether the set has no rules.
     pub fn is_empty(&self) -> bool {
         self.rules.is_empty()
     }
 
+    /// The rule named `name`, if the set has one.
     pub fn get(&self, name: &str) -> Option<&CompiledRule> {
         self.rules.iter().find(|rule| &*rule.name == name)
     }
@@ -306,6 +310,7 @@ pub struct SharedRuleSet {
 }
 
 impl SharedRuleSet {
+    /// A shared set holding `rules` until the first [`SharedRuleSet::store`].
     pub fn new(rules: RuleSet) -> SharedRuleSet {
         SharedRuleSet { current: ArcSwap::from_pointee(rules) }
     }

@@ -12,9 +12,23 @@ use super::view::{ClusterView, LabelSelector, LookupTarget, selects};
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum ClusterRead {
     /// `cluster.get`: one object, whether or not it existed.
-    Object { target: LookupTarget, namespace: Option<String>, name: String },
+    Object {
+        /// The kind looked up.
+        target: LookupTarget,
+        /// The namespace looked in; `None` for a cluster-scoped object.
+        namespace: Option<String>,
+        /// The name looked up.
+        name: String,
+    },
     /// `cluster.list`: the objects of a kind in a namespace (or all) that a selector selects.
-    List { target: LookupTarget, namespace: Option<String>, selector: LabelSelector },
+    List {
+        /// The kind listed.
+        target: LookupTarget,
+        /// The namespace listed; `None`: every namespace, or a cluster-scoped kind.
+        namespace: Option<String>,
+        /// The labels the listed objects must have; empty for every object.
+        selector: LabelSelector,
+    },
 }
 
 impl ClusterRead {

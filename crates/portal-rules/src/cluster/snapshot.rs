@@ -19,6 +19,7 @@ pub struct ClusterSnapshot {
 type ObjectsOfKind = BTreeMap<(Option<String>, String), Arc<ClusterObject>>;
 
 impl ClusterSnapshot {
+    /// An empty snapshot: every `cluster.get` finds nothing, every `cluster.list` is empty.
     pub fn new() -> ClusterSnapshot {
         ClusterSnapshot::default()
     }
@@ -41,6 +42,7 @@ impl ClusterSnapshot {
         self.objects.values().map(BTreeMap::len).sum()
     }
 
+    /// Whether it holds no objects.
     pub fn is_empty(&self) -> bool {
         self.objects.is_empty()
     }

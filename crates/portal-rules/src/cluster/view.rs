@@ -11,10 +11,12 @@ use serde_json::Value as Json;
 pub struct LookupTarget {
     /// `v1`, `apps/v1`, …
     pub api_version: String,
+    /// The kind, e.g. `ConfigMap`.
     pub kind: String,
 }
 
 impl LookupTarget {
+    /// The kind `kind` of `api_version` (`v1`, `apps/v1`, …).
     pub fn new(api_version: impl Into<String>, kind: impl Into<String>) -> LookupTarget {
         LookupTarget { api_version: api_version.into(), kind: kind.into() }
     }
@@ -55,6 +57,7 @@ pub struct ClusterObject {
 }
 
 impl ClusterObject {
+    /// Wraps an object, reading its labels now and leaving its CEL value for its first lookup.
     pub fn new(json: Json) -> ClusterObject {
         let labels = json
             .pointer("/metadata/labels")
@@ -66,18 +69,22 @@ impl ClusterObject {
         ClusterObject { json, labels, value: OnceLock::new() }
     }
 
+    /// The object as given.
     pub fn json(&self) -> &Json {
         &self.json
     }
 
+    /// `metadata.labels` (those whose values are strings); empty when it has none.
     pub fn labels(&self) -> &BTreeMap<String, String> {
         &self.labels
     }
 
+    /// `metadata.namespace`; `None` when it is missing or empty (a cluster-scoped object).
     pub fn namespace(&self) -> Option<&str> {
         self.json.pointer("/metadata/namespace").and_then(Json::as_str).filter(|namespace| !namespace.is_empty())
     }
 
+    /// `metadata.name`; `None` when the object has none.
     pub fn name(&self) -> Option<&str> {
         self.json.pointer("/metadata/name").and_then(Json::as_str)
     }
