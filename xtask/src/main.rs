@@ -9,6 +9,7 @@ mod archive;
 mod bench_check;
 mod ca_bundle;
 mod checksum;
+mod chromium;
 mod cmd;
 mod date;
 mod deny;
@@ -53,6 +54,8 @@ commands:
            and render deploy/manifests/portal.yaml; with --check, fail if anything drifted
   helm     build helm into the per-user tool cache (like envtest) and print its path
   alertmanager  build Alertmanager into the per-user tool cache (like envtest) and print its path
+  chromium install Debian's chromium (apt-get, once per machine) for the playground test and
+           print its path
   dist     the static release binary (x86_64-unknown-linux-musl, cargo-auditable), its .tar.gz
            and SHA256SUMS in target/dist/, built reproducibly with the pinned Zig toolchain (fetched
            into the tool cache on first use: Zig from PyPI, cargo-zigbuild from crates.io)
@@ -111,6 +114,7 @@ fn main() -> Result<()> {
         Some("chart") => helm::chart_main(&args[1..]),
         Some("alertmanager") => print_path(alertmanager::ensure()),
         Some("helm") => print_path(helm::ensure()),
+        Some("chromium") => print_path(chromium::ensure()),
         Some("crds") => match args.get(1).map(String::as_str) {
             None => crds(false),
             Some("--check") => crds(true),

@@ -4,7 +4,6 @@
 
 use std::collections::HashSet;
 use std::io::Read;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use crate::problem::{Error, Problem};
@@ -54,10 +53,10 @@ pub fn expand_paths(paths: &[PathBuf]) -> Result<Expansion, Error> {
 fn collect_dir(
     dir: &Path,
     metadata: &std::fs::Metadata,
-    visited: &mut HashSet<(u64, u64)>,
+    visited: &mut HashSet<DirectoryIdentity>,
     expansion: &mut Expansion,
 ) -> Result<(), Error> {
-    if !visited.insert((metadata.dev(), metadata.ino())) {
+    if !visited.insert(directory_identity(dir, metadata)) {
         return Ok(());
     }
     let read = std::fs::read_dir(dir).map_err(|source| Error::ReadPath { path: dir.to_owned(), source })?;
@@ -90,6 +89,24 @@ fn collect_dir(
         }
     }
     Ok(())
+}
+
+/// What makes a directory the same directory however it was reached: device and inode where
+/// there are such (Unix); elsewhere (WebAssembly, for the playground) its canonical path.
+#[cfg(unix)]
+type DirectoryIdentity = (u64, u64);
+#[cfg(not(unix))]
+type DirectoryIdentity = PathBuf;
+
+#[cfg(unix)]
+fn directory_identity(_dir: &Path, metadata: &std::fs::Metadata) -> DirectoryIdentity {
+    use std::os::unix::fs::MetadataExt;
+    (metadata.dev(), metadata.ino())
+}
+
+#[cfg(not(unix))]
+fn directory_identity(dir: &Path, _metadata: &std::fs::Metadata) -> DirectoryIdentity {
+    std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_owned())
 }
 
 /// Reads a file, or standard input for `-`, up to [`MAX_FILE_BYTES`].

@@ -30,7 +30,7 @@ pub struct RuleFindings<'a> {
     /// What a violation does at admission: `deny` reports `fail`; anything else (warn, dryrun,
     /// audit-only) `warn`, since it blocks nothing.
     pub effect: Effect,
-    /// The rule's outcome on the object; `pass` adds one `pass` result.
+    /// The rule's outcome on the object; [`Outcome::Pass`] adds one `pass` result.
     pub outcome: Outcome,
     /// The violations: one `fail` or `warn` result each (see [`effect`](Self::effect)).
     pub violations: &'a [Violation],
@@ -59,9 +59,9 @@ impl<'a> From<&'a RuleResult<'_>> for RuleFindings<'a> {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum Report {
-    /// A `PolicyReport`, in the namespace of the namespaced object it is on.
+    /// A `PolicyReport` (`Report` in `openreports.io`), in the namespace of the namespaced object it is on.
     Namespaced(PolicyReport),
-    /// A `ClusterPolicyReport`, on a cluster-scoped object.
+    /// A `ClusterPolicyReport` (`ClusterReport` in `openreports.io`), on a cluster-scoped object.
     Cluster(ClusterPolicyReport),
 }
 

@@ -123,9 +123,10 @@ impl Triggers {
 /// A rate: at most `count` per `per`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rate {
-    /// How many actions `per` allows: the `N` of a `rateLimit` of `N/unit`.
+    /// How many actions each `per` allows: the `N` of `rateLimit: N/unit`, else 1.
     pub count: u32,
-    /// The interval `count` is allowed in: the unit of `rateLimit` (a second, minute or hour).
+    /// The interval `count` applies to: the unit of `rateLimit` (1 s, 1 min or 1 h), else the
+    /// type's default ([`Rate::default_for`]).
     pub per: Duration,
 }
 
@@ -415,7 +416,7 @@ fn network_policy(parameters: &BTreeMap<String, Json>, problem: &mut impl FnMut(
 pub struct TemplateValues<'a> {
     /// `{name}`: the violating object's name.
     pub name: &'a str,
-    /// `{namespace}`: the namespace the NetworkPolicy is applied in (the object's).
+    /// `{namespace}`: the namespace the NetworkPolicy is applied in: the object's, or a Namespace's own name.
     pub namespace: &'a str,
     /// `{kind}`: the violating object's kind, e.g. `Pod`.
     pub kind: &'a str,

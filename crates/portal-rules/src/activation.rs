@@ -44,7 +44,7 @@ pub struct ObjectIdentity {
     pub namespace: Option<String>,
     /// `metadata.name`, or else `metadata.generateName`; `None` when it has neither.
     pub name: Option<String>,
-    /// `metadata.uid`; `None` when it has none (e.g. an object not yet created).
+    /// `metadata.uid`; `None` when it has none (e.g. a manifest checked offline).
     pub uid: Option<String>,
 }
 

@@ -17,23 +17,35 @@ use crate::schema::{EnforcementAction, Mode, Severity};
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Violation {
+    /// The name of the rule (or of the check, for findings that are not rules).
     pub rule: Arc<str>,
+    /// The rule's `severity`.
     pub severity: Severity,
     /// The modes the rule runs in.
     pub mode: Vec<Mode>,
+    /// The rule's `enforcementAction`: what the violation does at admission.
     pub enforcement_action: EnforcementAction,
+    /// The object's API group; empty for the core group.
     pub group: String,
+    /// The object's API version, e.g. `v1`.
     pub version: String,
+    /// The object's kind, e.g. `Pod`.
     pub kind: String,
+    /// The object's namespace; `None` for a cluster-scoped object.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
+    /// The object's name (or `generateName` before it has one); `None` when it has neither.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// The object's UID; `None` when it has none (e.g. a manifest checked offline).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub uid: Option<String>,
+    /// The violating container, for a per-container rule; `None` for a rule on the whole object.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub container: Option<String>,
+    /// The message: `messageExpression`'s result when usable, else `message`, else one naming the rule.
     pub message: String,
+    /// When it was found; serialised as RFC 3339 UTC with seconds.
     #[serde(serialize_with = "rfc3339")]
     pub timestamp: SystemTime,
 }
@@ -64,16 +76,21 @@ pub fn format_rfc3339(time: SystemTime) -> String {
 /// `failurePolicy` decides what it means.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct EvaluationError {
+    /// The container evaluated, for a per-container rule; `None` otherwise.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub container: Option<String>,
+    /// Why it failed: the CEL error, a result that is not a bool, or why the evaluation was stopped.
     pub message: String,
 }
 
 /// What one matching rule found on one object.
 #[derive(Debug, Clone)]
 pub struct RuleResult<'r> {
+    /// The rule.
     pub rule: &'r CompiledRule,
+    /// Its violations: at most one, or one per container for a per-container rule; empty when none.
     pub violations: Vec<Violation>,
+    /// Its evaluation errors: at most one, or one per container for a per-container rule.
     pub errors: Vec<EvaluationError>,
     /// What its cluster lookups read: when one of those changes, the result may change.
     pub reads: Vec<ClusterRead>,
@@ -86,8 +103,11 @@ pub struct RuleResult<'r> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Outcome {
+    /// Evaluated, with neither a violation nor an error.
     Pass,
+    /// At least one violation.
     Fail,
+    /// No violation, but at least one evaluation error.
     Error,
     /// Not evaluated: an exception exempts the object from the rule.
     Skip,

@@ -12,12 +12,34 @@ use crate::value::to_json;
 /// Why an expression could not be evaluated.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ExpressionError {
+    /// It is refused before it runs: not CEL, an unknown name, a type error, or over the size,
+    /// depth or cost limits of a rule.
     #[error("does not compile: line {line}, column {column}: {message}")]
-    Compile { line: usize, column: usize, message: String },
+    Compile {
+        /// 1-based line within the expression (1 when the problem has no place).
+        line: usize,
+        /// 1-based column within that line.
+        column: usize,
+        /// Why it is refused.
+        message: String,
+    },
+    /// A literal regular expression in it does not compile.
     #[error("invalid regular expression {pattern:?}: {message}")]
-    Regex { pattern: String, message: String },
+    Regex {
+        /// The pattern as written.
+        pattern: String,
+        /// Why the pattern does not compile.
+        message: String,
+    },
+    /// Evaluating it failed: a CEL error, or the evaluation budget stopped it.
     #[error("evaluation failed{}: {message}", container.as_deref().map(|c| format!(" for container {c}")).unwrap_or_default())]
-    Evaluate { container: Option<String>, message: String },
+    Evaluate {
+        /// The container evaluated, when the expression reads `container`; `None` otherwise.
+        container: Option<String>,
+        /// Why it failed.
+        message: String,
+    },
+    /// Portal's CEL environment could not be built (a bug in Portal); holds the reason.
     #[error("building the CEL environment failed (a bug in Portal; please report it): {0}")]
     Environment(String),
 }

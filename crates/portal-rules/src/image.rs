@@ -21,14 +21,19 @@ const DOCKER_HUB: &str = "docker.io";
 /// Why an image reference could not be parsed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ImageRefError {
+    /// The reference is empty or only whitespace.
     #[error("image reference is empty")]
     Empty,
+    /// The repository is empty or has an empty path segment (`registry.io/`, `a//b`); holds the reference.
     #[error("image reference {0:?} has an empty repository name")]
     EmptyRepository(String),
+    /// Nothing follows the tag's `:` (`nginx:`); holds the reference.
     #[error("image reference {0:?} has an empty tag")]
     EmptyTag(String),
+    /// What follows `@` is not `algorithm:hex` with both parts non-empty; holds the reference.
     #[error("image reference {0:?} has a malformed digest: expected algorithm:hex")]
     BadDigest(String),
+    /// The repository has uppercase ASCII letters; holds the reference.
     #[error("image reference {0:?} has uppercase letters in its repository name")]
     UppercaseRepository(String),
 }

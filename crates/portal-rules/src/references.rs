@@ -50,7 +50,9 @@ pub(crate) struct UnknownName {
 /// What kind of name an expression uses that does not exist.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NameKind {
+    /// An identifier that is neither a rule variable, a comprehension variable nor a built-in name.
     Variable,
+    /// A function that does not exist for the way it is called (global, member or namespaced).
     Function,
 }
 
@@ -105,8 +107,11 @@ pub(crate) fn reads_rule_variable(program: &Program, variable: &str) -> bool {
 /// inclusive, `end` exclusive.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VariableRead {
+    /// The variable read, e.g. `object` or `container`.
     pub name: String,
+    /// Character offset of its first character in the source.
     pub start: usize,
+    /// Character offset just past its name: `start` plus the name's length in characters.
     pub end: usize,
 }
 

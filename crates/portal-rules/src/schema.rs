@@ -57,15 +57,21 @@ fn enabled_by_default() -> bool {
     true
 }
 
+/// How serious a violation of a rule is; ordered from [`Severity::Info`] to [`Severity::Critical`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
+    /// `info`: the least severe, for information.
     Info,
+    /// `low`: above `info`, below `medium`.
     Low,
+    /// `medium` (the default).
     #[default]
     Medium,
+    /// `high`: above `medium`, below `critical`.
     High,
+    /// `critical`: the most severe.
     Critical,
 }
 
@@ -82,11 +88,14 @@ impl Severity {
     }
 }
 
+/// A control point a rule runs in (an entry of its `mode`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
+    /// `admission`: the validating webhook evaluates it on admission requests.
     Admission,
+    /// `audit`: the audit evaluates it on the objects in the cluster, into PolicyReports.
     Audit,
 }
 
@@ -101,9 +110,12 @@ impl Mode {
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum EnforcementAction {
+    /// `deny` (the default): the request is denied.
     #[default]
     Deny,
+    /// `warn`: the request is admitted with a warning shown to the client.
     Warn,
+    /// `dryrun`: the request is admitted silently; the violation is only counted and reported.
     Dryrun,
 }
 
@@ -111,18 +123,25 @@ pub enum EnforcementAction {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub enum FailurePolicy {
+    /// `Ignore` (the default): the error is recorded, and the request admitted.
     #[default]
     Ignore,
+    /// `Fail`: the error counts as a violation, enforced by the rule's `enforcementAction`.
     Fail,
 }
 
+/// An admission operation, as in an AdmissionReview's `request.operation`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "UPPERCASE")]
 pub enum Operation {
+    /// `CREATE`: an object is created.
     Create,
+    /// `UPDATE`: an object is changed.
     Update,
+    /// `DELETE`: an object is deleted.
     Delete,
+    /// `CONNECT`: a connect request to a subresource, e.g. `pods/exec` or `pods/portforward`.
     Connect,
 }
 
@@ -235,12 +254,17 @@ pub struct LabelSelectorRequirement {
     pub values: Vec<String>,
 }
 
+/// How a label requirement tests its key, as in Kubernetes label selectors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub enum SelectorOperator {
+    /// The label is set to one of `values`.
     In,
+    /// The label is absent, or set to none of `values`.
     NotIn,
+    /// The label is set, to any value.
     Exists,
+    /// The label is absent.
     DoesNotExist,
 }
 
@@ -265,31 +289,44 @@ pub struct ActionSpec {
     pub parameters: BTreeMap<String, serde_json::Value>,
 }
 
+/// What a response action does (its `type`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum ActionType {
+    /// `alertmanager`: send an alert while the violation lasts, and resolve it when it clears.
     Alertmanager,
+    /// `label`: server-side apply labels to the object.
     Label,
+    /// `annotate`: server-side apply annotations to the object.
     Annotate,
+    /// `evict`: evict the Pod through the Eviction API.
     Evict,
+    /// `patch-networkpolicy`: server-side apply a NetworkPolicy in the object's namespace.
     PatchNetworkpolicy,
+    /// `revoke-sa-token`: revoke the credentials of the object's ServiceAccount.
     RevokeSaToken,
 }
 
+/// A control point that can trigger a response action (an entry of `on`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum ActionTrigger {
+    /// `admission`: a violation found on an admission request.
     Admission,
+    /// `audit`: a violation found by the audit of the objects in the cluster.
     Audit,
+    /// `network`: a finding of the NetworkPolicy checks, for their own actions.
     Network,
 }
 
 /// A problem found by [`RuleSpec::validate`]: the field path and what is wrong with it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SpecProblem {
+    /// The field at fault, e.g. `match.gvk[0].kind` or `actions[1].labels`.
     pub path: String,
+    /// What is wrong with it.
     pub message: String,
 }
 

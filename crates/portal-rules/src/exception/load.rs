@@ -15,7 +15,9 @@ pub struct LoadedException {
     pub name: String,
     /// Set for a `PortalException`: it exempts only objects inside this namespace.
     pub namespace: Option<String>,
+    /// The validated `spec`.
     pub spec: ExceptionSpec,
+    /// Where it came from: file and the line its document starts on, or the resource.
     pub origin: Origin,
 }
 

@@ -38,10 +38,12 @@ impl CompiledException {
         Arc::clone(&self.reference)
     }
 
+    /// The exception as loaded and validated.
     pub fn spec(&self) -> &ExceptionSpec {
         &self.spec
     }
 
+    /// Where it came from: file and the line its document starts on, or the resource.
     pub fn origin(&self) -> &Origin {
         &self.origin
     }
@@ -125,10 +127,12 @@ impl ExceptionSet {
         (set, errors)
     }
 
+    /// Every exception of the set, in the order they were compiled (expired ones included).
     pub fn exceptions(&self) -> &[CompiledException] {
         &self.exceptions
     }
 
+    /// Whether the set has no exceptions.
     pub fn is_empty(&self) -> bool {
         self.exceptions.is_empty()
     }
