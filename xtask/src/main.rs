@@ -22,6 +22,7 @@ mod helm;
 mod image;
 mod lockfile;
 mod project;
+mod playground;
 mod provenance;
 mod report_crds;
 mod repro;
@@ -73,6 +74,8 @@ commands:
            and verify with cosign: signatures, attestations, blobs, and that tampering fails;
            syft's crates of the image against the binary's list and the SBOM
   wasm     add the wasm32-unknown-unknown target (rustup) and build the pure crates for it
+  playground [--out DIR]  the rule playground: the engine built for wasm32-wasip1 and the static
+           page that runs it, into target/playground/ (open index.html; no server needed)
   provenance  SLSA provenance v1 (an in-toto Statement) of the artifacts in target/dist/:
            target/dist/portal.intoto.json (after image; times from SOURCE_DATE_EPOCH)
   sbom     CycloneDX SBOMs of the binary and the image: target/dist/portal.cdx.json and
@@ -107,6 +110,7 @@ fn main() -> Result<()> {
         Some("crane") => print_path(sigstore::crane()),
         Some("supply-chain") => sigstore::supply_chain_main(&args[1..]),
         Some("wasm") => wasm::main(&args[1..]),
+        Some("playground") => playground::main(&args[1..]),
         Some("deny") => deny::deny_main(&args[1..]),
         Some("audit") => deny::audit_main(&args[1..]),
         Some("lockfile-check") => lockfile::main(&args[1..]),
