@@ -189,6 +189,10 @@
       }
     }
     element("findings").hidden = rows.children.length === 0;
+    for (const kind of ["rules", "manifests"]) {
+      const shipped = catalog[kind][element(kind + "-example").value];
+      element(kind + "-edited").hidden = Boolean(shipped) && shipped.text === element(kind).value;
+    }
     element("command").textContent = commandLine();
     element("output").textContent = table.stdout + table.stderr;
   }

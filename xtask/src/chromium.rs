@@ -1,6 +1,6 @@
 //! Debian's Chromium for the rule playground's browser test: installed with apt-get the first
 //! time (as root, or through sudo), like the test control plane once per machine. Tests find it
-//! through `PORTAL_CHROMIUM`.
+//! through `PORTAL_CHROMIUM`, which may also name a browser already there (CI's Chrome).
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -15,8 +15,15 @@ pub const CHROMIUM_ENV: &str = "PORTAL_CHROMIUM";
 /// Where Debian's `chromium` package puts the browser.
 const CHROMIUM: &str = "/usr/bin/chromium";
 
-/// The browser, installed first when missing.
+/// The browser: `PORTAL_CHROMIUM` when it names one (another Chromium or Chrome), else
+/// Debian's, installed first when missing.
 pub fn ensure() -> Result<PathBuf> {
+    if let Some(given) = std::env::var_os(CHROMIUM_ENV).map(PathBuf::from) {
+        if !given.is_file() {
+            bail!("{CHROMIUM_ENV}={} is not a file: name a Chromium or Chrome binary, or unset it", given.display());
+        }
+        return Ok(given);
+    }
     let chromium = PathBuf::from(CHROMIUM);
     if chromium.is_file() {
         return Ok(chromium);

@@ -21,8 +21,8 @@ mod go;
 mod helm;
 mod image;
 mod lockfile;
-mod project;
 mod playground;
+mod project;
 mod provenance;
 mod report_crds;
 mod repro;
@@ -41,8 +41,9 @@ const USAGE: &str = "\
 usage: cargo xtask <command>
 
 commands:
-  test     provision the test control plane (see envtest), then cargo fmt --check, clippy
-           with -D warnings, and every test of the workspace
+  test     provision the test control plane (see envtest), the tools the tests run (helm,
+           Alertmanager, Chromium) and the playground, then cargo fmt --check, clippy with
+           -D warnings, and every test of the workspace
   envtest  build kube-apiserver and etcd for the integration tests into a per-user cache
            (once; needs Go) and print the directory to export as PORTAL_ENVTEST_ASSETS
   bench    the rule-evaluation benchmarks (criterion), numbers on stdout;
@@ -147,10 +148,17 @@ fn test() -> Result<()> {
     eprintln!("{}={}", helm::HELM_ENV, helm.display());
     let alertmanager = alertmanager::ensure()?;
     eprintln!("{}={}", alertmanager::ALERTMANAGER_ENV, alertmanager.display());
+    let chromium = chromium::ensure()?;
+    eprintln!("{}={}", chromium::CHROMIUM_ENV, chromium.display());
+    let playground = project::target_dir().join("playground");
+    playground::build(&playground)?;
+    eprintln!("{}={}", playground::PLAYGROUND_ENV, playground.display());
     let env = [
         (envtest::ASSETS_ENV, assets.as_os_str()),
         (helm::HELM_ENV, helm.as_os_str()),
         (alertmanager::ALERTMANAGER_ENV, alertmanager.as_os_str()),
+        (chromium::CHROMIUM_ENV, chromium.as_os_str()),
+        (playground::PLAYGROUND_ENV, playground.as_os_str()),
     ];
     cargo(&["fmt", "--all", "--check"])?;
     cargo(&["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"])?;

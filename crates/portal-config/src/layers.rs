@@ -23,6 +23,8 @@ use crate::{Config, Error, Overrides, Result, Source};
 ///   `cargo xtask envtest`) finds or caches kube-apiserver and etcd.
 /// - `PORTAL_HELM`: the helm binary the chart's tests run (`cargo xtask helm`).
 /// - `PORTAL_ALERTMANAGER`: the Alertmanager the alerting tests send to (`cargo xtask alertmanager`).
+/// - `PORTAL_CHROMIUM`, `PORTAL_PLAYGROUND`: the browser and the built page of the rule
+///   playground's test (`cargo xtask chromium`, `cargo xtask playground`).
 pub const OTHER_ENV_VARS: &[&str] = &[
     "PORTAL_CONFIG",
     "PORTAL_NAMESPACE",
@@ -30,6 +32,8 @@ pub const OTHER_ENV_VARS: &[&str] = &[
     "PORTAL_ENVTEST_CACHE",
     "PORTAL_HELM",
     "PORTAL_ALERTMANAGER",
+    "PORTAL_CHROMIUM",
+    "PORTAL_PLAYGROUND",
 ];
 
 /// A node of the merged tree. For a map entry, `source` is where its key is written (what an
