@@ -31,3 +31,8 @@ pub use selector::{Labels, Selector};
 pub use traffic::{
     AllowingRule, DirectionVerdict, Endpoint, ExplainError, Explanation, PortQuery, PortValue, Reach, explain,
 };
+
+/// The README's examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeExamples;

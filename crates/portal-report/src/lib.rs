@@ -20,3 +20,8 @@ pub use v1alpha2::{
     ClusterPolicyReport, PolicyReport, PolicyReportResult, PolicyReportSummary, PolicyResult, PolicyResultSeverity,
     Timestamp,
 };
+
+/// The README's examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeExamples;

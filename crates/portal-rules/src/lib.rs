@@ -70,3 +70,8 @@ pub use references::{ExpressionUses, NameKind, VariableRead};
 pub use ruleset::{ModeFilter, RuleSet, SharedRuleSet};
 pub use schema::{EnforcementAction, FailurePolicy, Mode, Operation, RuleSpec, Severity};
 pub use value::to_json;
+
+/// The README's examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeExamples;

@@ -108,3 +108,8 @@ mod tests {
         assert!(!error.message.contains("DuplicateKeyPolicy"), "{error:?}");
     }
 }
+
+/// The README's examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeExamples;
