@@ -11,6 +11,7 @@ mod ca_bundle;
 mod checksum;
 mod chromium;
 mod cmd;
+mod crates;
 mod date;
 mod deny;
 mod dist;
@@ -24,6 +25,7 @@ mod lockfile;
 mod playground;
 mod project;
 mod provenance;
+mod public_api;
 mod report_crds;
 mod repro;
 mod sbom;
@@ -75,6 +77,10 @@ commands:
            and verify with cosign: signatures, attestations, blobs, and that tampering fails;
            syft's crates of the image against the binary's list and the SBOM
   wasm     add the wasm32-unknown-unknown target (rustup) and build the pure crates for it
+  crates   the published library crates: docs without warnings, cargo publish --dry-run, and a
+           build with their rust-version's toolchain (installed with rustup)
+  public-api [--check]  list the public API of the published library crates into
+           crates/<crate>/public-api.txt (from rustdoc's JSON); --check fails when it changed
   playground [--out DIR]  the rule playground: the engine built for wasm32-wasip1 and the static
            page that runs it, into target/playground/ (open index.html; no server needed)
   provenance  SLSA provenance v1 (an in-toto Statement) of the artifacts in target/dist/:
@@ -112,6 +118,8 @@ fn main() -> Result<()> {
         Some("supply-chain") => sigstore::supply_chain_main(&args[1..]),
         Some("wasm") => wasm::main(&args[1..]),
         Some("playground") => playground::main(&args[1..]),
+        Some("public-api") => public_api::main(&args[1..]),
+        Some("crates") => crates::main(&args[1..]),
         Some("deny") => deny::deny_main(&args[1..]),
         Some("audit") => deny::audit_main(&args[1..]),
         Some("lockfile-check") => lockfile::main(&args[1..]),
@@ -165,6 +173,7 @@ fn test() -> Result<()> {
     cargo_with_env(&["test", "--workspace", "--all-targets", "--locked"], &env)?;
     // Doc tests are not part of --all-targets.
     cargo_with_env(&["test", "--workspace", "--doc", "--locked"], &env)?;
+    public_api::main(&["--check".to_owned()])?;
     embed_example()
 }
 

@@ -11,7 +11,7 @@
 //!
 //! Kubernetes compiles literal patterns when it builds the program, so that a rule with an
 //! invalid one is rejected up front: [`precompile_literals`] does that here, and warms the cache.
-//! Patterns computed at evaluation time are cached too, up to [`MAX_CACHED`] of them; past that
+//! Patterns computed at evaluation time are cached too, up to 1,024 of them; past that
 //! they are compiled on each call, which bounds the memory a stream of distinct patterns (from
 //! admitted objects, say) can take.
 //!
@@ -35,7 +35,7 @@ use crate::support::{arg, no_such_overload, take_args};
 
 /// The most patterns the cache holds. Rule sets have far fewer literal patterns; the bound is
 /// for patterns that come from the evaluated data.
-pub const MAX_CACHED: usize = 1024;
+pub(crate) const MAX_CACHED: usize = 1024;
 
 /// The overload `matches` calls are rewritten to. The `@` keeps CEL source from calling it.
 pub const CACHED_MATCHES: &str = "@matches";
@@ -48,7 +48,7 @@ static CACHE: LazyLock<RwLock<HashMap<String, Arc<Regex>>>> = LazyLock::new(|| R
 /// # Errors
 ///
 /// The pattern's syntax error, or the size limit the regex crate puts on a compiled pattern.
-pub fn compile(pattern: &str) -> Result<Arc<Regex>, regex::Error> {
+pub(crate) fn compile(pattern: &str) -> Result<Arc<Regex>, regex::Error> {
     // A panic elsewhere while a lock was held leaves the map intact (every write is a single
     // insert), so a poisoned lock is used as it is.
     if let Some(re) = CACHE.read().unwrap_or_else(PoisonError::into_inner).get(pattern) {
@@ -73,7 +73,7 @@ pub fn compile(pattern: &str) -> Result<Arc<Regex>, regex::Error> {
 /// # Errors
 ///
 /// The pattern's syntax error.
-pub fn precompile(pattern: &str) -> Result<(), regex::Error> {
+pub(crate) fn precompile(pattern: &str) -> Result<(), regex::Error> {
     compile(pattern).map(|_| ())
 }
 

@@ -8,17 +8,17 @@ pub struct FieldPath(String);
 
 impl FieldPath {
     /// The empty path: the object as a whole.
-    pub fn root() -> FieldPath {
+    pub(crate) fn root() -> FieldPath {
         FieldPath(String::new())
     }
 
     /// This path followed by the field `name`: `spec` and `podSelector` make `spec.podSelector`.
-    pub fn field(&self, name: &str) -> FieldPath {
+    pub(crate) fn field(&self, name: &str) -> FieldPath {
         if self.0.is_empty() { FieldPath(name.to_owned()) } else { FieldPath(format!("{}.{name}", self.0)) }
     }
 
     /// This path followed by the list index `index`: `spec.ingress` and 0 make `spec.ingress[0]`.
-    pub fn index(&self, index: usize) -> FieldPath {
+    pub(crate) fn index(&self, index: usize) -> FieldPath {
         FieldPath(format!("{}[{index}]", self.0))
     }
 }

@@ -126,13 +126,14 @@ pub struct Rate {
     /// How many actions each `per` allows: the `N` of `rateLimit: N/unit`, else 1.
     pub count: u32,
     /// The interval `count` applies to: the unit of `rateLimit` (1 s, 1 min or 1 h), else the
-    /// type's default ([`Rate::default_for`]).
+    /// type's default (SPEC §8): an alert per 5 minutes, a label or annotation per 5 seconds, an
+    /// eviction or NetworkPolicy per 30 seconds, a token revocation per minute.
     pub per: Duration,
 }
 
 impl Rate {
     /// SPEC §8's default for each type: one per this interval.
-    pub fn default_for(kind: &ActionKind) -> Self {
+    pub(crate) fn default_for(kind: &ActionKind) -> Self {
         let seconds = match kind {
             ActionKind::Alertmanager { .. } => 300,
             ActionKind::Label { .. } | ActionKind::Annotate { .. } => 5,
@@ -151,7 +152,7 @@ impl Rate {
 /// The actions of `spec` (its `actions`, then the `alert` shorthand), and every problem with
 /// them, with its field path. Rules with problems are refused at load, so a compiled rule's
 /// actions are all well-formed.
-pub fn rule_actions(spec: &RuleSpec) -> (Vec<Action>, Vec<SpecProblem>) {
+pub(crate) fn rule_actions(spec: &RuleSpec) -> (Vec<Action>, Vec<SpecProblem>) {
     let name = spec.name.clone().unwrap_or_default();
     let matches = |kind: &str| may_match(spec, kind);
     actions_of(&name, &spec.actions, spec.alert.as_deref(), &matches, "this rule matches neither (match.gvk)")

@@ -53,7 +53,7 @@ pub fn is_cluster_scoped(kind: &str) -> bool {
 }
 
 /// Built-in kinds with a `scale` subresource, by (group, kind).
-pub const SCALABLE_KINDS: &[(&str, &str)] =
+pub(crate) const SCALABLE_KINDS: &[(&str, &str)] =
     &[("apps", "Deployment"), ("apps", "ReplicaSet"), ("apps", "StatefulSet"), ("", "ReplicationController")];
 
 /// The resource (plural) of `kind`, as Kubernetes guesses it when nothing says otherwise: lower

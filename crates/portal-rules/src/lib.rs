@@ -38,7 +38,7 @@ mod error;
 mod evaluate;
 pub mod exception;
 mod expression;
-pub mod image;
+mod image;
 pub mod kinds;
 mod limits;
 mod load;

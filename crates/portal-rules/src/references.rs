@@ -65,7 +65,7 @@ impl NameKind {
     }
 
     /// What to do about the unknown `name`: the names there are, or where they are listed.
-    pub fn advice(self, name: &str) -> String {
+    pub(crate) fn advice(self, name: &str) -> String {
         match self {
             NameKind::Variable => format!("; the variables are {}", crate::VARIABLES.join(", ")),
             NameKind::Function => {

@@ -455,7 +455,7 @@ pub(crate) fn is_rule_name(name: &str) -> bool {
 }
 
 /// Parses `N/unit` into (count, seconds per window).
-pub fn parse_rate_limit(text: &str) -> Option<(u32, u64)> {
+pub(crate) fn parse_rate_limit(text: &str) -> Option<(u32, u64)> {
     let (count, unit) = text.split_once('/')?;
     let count: u32 = count.trim().parse().ok().filter(|n| *n > 0)?;
     let seconds = match unit.trim() {

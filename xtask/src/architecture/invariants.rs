@@ -83,11 +83,12 @@ const ALLOWED_DEPENDENCIES: &[(&str, Allowed)] = &[
     ("portal-testenv", Allowed::Only(&[])),
     ("portal-fuzz", Allowed::Only(&["portal-rules", "portal-files", "portal-kube"])),
     ("portal", Allowed::AnythingBut(&["xtask", "portal-testenv"])),
+    ("portal-playground", Allowed::Only(&["portal-offline"])),
     ("xtask", Allowed::Only(&[])),
 ];
 
-/// Packages nothing may depend on, with any kind of dependency: the binary and the automation.
-const NOT_DEPENDED_ON: &[&str] = &["portal", "xtask"];
+/// Packages nothing may depend on, with any kind of dependency: the binaries and the automation.
+const NOT_DEPENDED_ON: &[&str] = &["portal", "portal-playground", "xtask"];
 
 /// The test harness, a dev-dependency only.
 const DEV_ONLY: &str = "portal-testenv";
@@ -395,6 +396,7 @@ mod tests {
                 ("portal-testenv", &[("kube", N)]),
                 ("portal-fuzz", &[("portal-rules", N), ("portal-files", N), ("portal-kube", N)]),
                 ("portal", &[("portal-kube", N), ("portal-offline", N), ("anyhow", N)]),
+                ("portal-playground", &[("portal-offline", N)]),
                 ("xtask", &[("anyhow", N)]),
             ],
             OTHERS,

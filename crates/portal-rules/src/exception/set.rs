@@ -64,7 +64,7 @@ impl CompiledException {
     }
 
     /// Whether it names the rule `rule`.
-    pub fn covers_rule(&self, rule: &str) -> bool {
+    pub(crate) fn covers_rule(&self, rule: &str) -> bool {
         self.spec.rules.iter().any(|pattern| glob_matches(pattern, rule))
     }
 
