@@ -2,6 +2,7 @@
 //! and shared by every rule evaluated on it.
 
 use std::sync::{Arc, OnceLock};
+use std::time::SystemTime;
 
 use cel::common::traits::Indexer;
 use cel::common::types::{CelList, CelMap, CelString};
@@ -86,6 +87,8 @@ pub struct Activation<'a> {
     pub(crate) identity: ObjectIdentity,
     variables: Variables<'a>,
     container_names: Vec<Option<String>>,
+    /// Set by [`Activation::at`]; `None`: the system clock.
+    time: Option<SystemTime>,
 }
 
 impl std::fmt::Debug for Activation<'_> {
@@ -182,7 +185,23 @@ impl<'a> Activation<'a> {
             input,
             identity,
             container_names,
+            time: None,
         }
+    }
+
+    /// Evaluates as of `time`, not the system clock: the violations' timestamps and whether an
+    /// exception's validity window is open. For reproducible results (tests, replays), and on
+    /// `wasm32-unknown-unknown`, which has no clock.
+    pub fn at(mut self, time: SystemTime) -> Activation<'a> {
+        self.time = Some(time);
+        self
+    }
+
+    /// The time the evaluation is as of: the one given to [`Activation::at`], else the system
+    /// clock. On `wasm32-unknown-unknown`, which has no clock, and without [`Activation::at`]:
+    /// the Unix epoch, at which exceptions' validity windows are then judged too.
+    pub fn time(&self) -> SystemTime {
+        self.time.unwrap_or_else(system_clock)
     }
 
     /// Converts every variable now instead of on first use, e.g. to measure the full cost of
@@ -299,4 +318,15 @@ fn pod_parts<'a>(identity: &ObjectIdentity, object: &'a Json) -> Option<PodParts
         _ => return None,
     };
     Some(PodParts { metadata: template.get("metadata"), spec: template.get("spec").filter(|s| s.is_object())? })
+}
+
+#[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
+pub(crate) fn system_clock() -> SystemTime {
+    SystemTime::now()
+}
+
+/// `wasm32-unknown-unknown` has no clock: `SystemTime::now` panics there.
+#[cfg(all(target_family = "wasm", target_os = "unknown"))]
+pub(crate) fn system_clock() -> SystemTime {
+    SystemTime::UNIX_EPOCH
 }

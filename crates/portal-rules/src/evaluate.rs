@@ -182,7 +182,7 @@ fn evaluate_once(
         Ok(Value::Bool(false)) => {}
         Ok(Value::Bool(true)) => {
             let message = message(rule, &context, budget);
-            result.violations.push(violation(rule, activation.identity(), container_name(), message));
+            result.violations.push(violation(rule, activation, container_name(), message));
         }
         Ok(other) => result.errors.push(EvaluationError {
             container: container_name(),
@@ -227,20 +227,28 @@ pub(crate) fn stopped_message(stopped: Stopped) -> String {
     }
 }
 
-fn violation(rule: &CompiledRule, identity: &ObjectIdentity, container: Option<String>, message: String) -> Violation {
-    Violation::on_object(
-        Arc::clone(&rule.name),
-        rule.spec.severity,
-        rule.spec.mode.clone(),
-        rule.spec.enforcement_action,
-        identity,
-        container,
-        message,
-    )
+fn violation(
+    rule: &CompiledRule,
+    activation: &Activation<'_>,
+    container: Option<String>,
+    message: String,
+) -> Violation {
+    Violation {
+        timestamp: activation.time(),
+        ..Violation::on_object(
+            Arc::clone(&rule.name),
+            rule.spec.severity,
+            rule.spec.mode.clone(),
+            rule.spec.enforcement_action,
+            activation.identity(),
+            container,
+            message,
+        )
+    }
 }
 
 impl Violation {
-    /// A violation, found now, of the rule named `rule` (with its severity, modes and action) on
+    /// A violation, found now (by the system clock; the Unix epoch where there is none), of the rule named `rule` (with its severity, modes and action) on
     /// the object `identity`; for checks that are not rules too (the network analysis).
     pub fn on_object(
         rule: Arc<str>,
@@ -264,7 +272,7 @@ impl Violation {
             uid: identity.uid.clone(),
             container,
             message,
-            timestamp: SystemTime::now(),
+            timestamp: crate::activation::system_clock(),
         }
     }
 }

@@ -126,6 +126,26 @@ fn an_expired_exception_no_longer_exempts() {
 }
 
 #[test]
+fn an_evaluation_at_a_given_time_judges_expiry_and_stamps_violations_then() {
+    let set = set_with(&exception(CLUSTER, "  rules: [no-privileged]\n  expires: 2020-01-01T00:00:00Z"));
+    let object = pod("a", "web", json!({}));
+    let before_expiry = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_500_000_000);
+    let activation = Activation::new(EvaluationInput {
+        object: Some(&object),
+        operation: Some(Operation::Create),
+        ..Default::default()
+    })
+    .at(before_expiry);
+    assert_eq!(activation.time(), before_expiry);
+    let results = set.evaluate(&activation, ModeFilter::Any);
+    let exempted: Vec<_> = results.iter().filter_map(|r| r.exception.as_deref()).collect();
+    assert_eq!(exempted, ["PortalClusterException/everywhere"], "in 2017 the exception had not expired");
+    let violations: Vec<_> = results.iter().flat_map(|r| &r.violations).collect();
+    assert_eq!(violations.len(), 1);
+    assert_eq!(violations[0].timestamp, before_expiry);
+}
+
+#[test]
 fn the_condition_decides_and_an_error_does_not_exempt() {
     let set = set_with(&exception(CLUSTER, "  rules: ['*']\n  condition: object.metadata.labels.team == 'infra'"));
     assert_eq!(outcomes(&set, &pod("a", "web", json!({"team": "infra"})))[0].1, Outcome::Skip);

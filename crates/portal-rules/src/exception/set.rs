@@ -152,7 +152,7 @@ impl ExceptionSet {
         if self.exceptions.is_empty() {
             return Vec::new();
         }
-        let now = SystemTime::now();
+        let now = activation.time();
         self.exceptions.iter().filter(|exception| exception.applies_to(target, activation, budget, now)).collect()
     }
 }
