@@ -53,7 +53,8 @@ commands:
            `bench admission`: the webhook of a release binary at fixed offered loads;
            `bench audit`: the audit of a release binary over 10,000 Pods and 1,000 Deployments;
            `bench lookups`: its webhook at 500 reviews/s with lookup rules and 10,000 Pods cached;
-           `bench check`: `portal check` of a release binary over 40,000 generated Pods
+           `bench check`: `portal check` of a release binary over 40,000 generated Pods;
+           `bench playground`: the playground's engine (WebAssembly) in Node.js
   crds     regenerate deploy/crds/ from the Rust types; with --check, fail if they drifted
   chart    copy the CRDs into deploy/helm/portal, lint it (default values and every feature on)
            and render deploy/manifests/portal.yaml; with --check, fail if anything drifted
@@ -211,6 +212,9 @@ fn crds(check: bool) -> Result<()> {
 fn bench(extra: &[String]) -> Result<()> {
     if extra.first().map(String::as_str) == Some("admission") {
         return bench_admission();
+    }
+    if extra.first().map(String::as_str) == Some("playground") {
+        return playground::bench();
     }
     if extra.first().map(String::as_str) == Some("check") {
         return bench_check::run();

@@ -33,6 +33,43 @@ pub fn main(args: &[String]) -> Result<()> {
     Ok(())
 }
 
+/// `cargo xtask bench playground`: the built page's engine in Node.js, outside a browser: how
+/// long compiling the WebAssembly takes, and one check (instantiate, load and compile the rules,
+/// evaluate, render JSON) of the restricted Pod Security Standards (with baseline) on the
+/// violating example Pods, the median and fastest of 21. Prints the figures.
+pub fn bench() -> Result<()> {
+    let out = target_dir().join("playground");
+    build(&out)?;
+    let script = r#"
+        globalThis.window = globalThis;
+        const fs = require('fs');
+        const dir = process.argv[1];
+        for (const file of ['wasi.js', 'catalog.js', 'engine.js']) eval(fs.readFileSync(dir + '/' + file, 'utf8'));
+        (async () => {
+          const bytes = Buffer.from(window.PORTAL_ENGINE_WASM, 'base64');
+          let start = performance.now();
+          const engine = await WebAssembly.compile(bytes);
+          const compile = performance.now() - start;
+          const rules = PORTAL_CATALOG.rules.find(r => r.label.startsWith('Pod Security Standards: restricted'));
+          const manifests = PORTAL_CATALOG.manifests.find(m => m.path.endsWith('violating-pods.yaml'));
+          const request = new TextEncoder().encode(JSON.stringify({rules: rules.text, manifests: manifests.text, output: 'json'}));
+          const times = [];
+          for (let i = 0; i < 21; i++) {
+            start = performance.now();
+            const result = await PortalWasi.run(engine, request);
+            times.push(performance.now() - start);
+            if (result.code !== 1) throw new Error('expected a denial, got status ' + result.code + ': ' + result.stderr);
+          }
+          times.sort((a, b) => a - b);
+          console.log(`engine: ${bytes.length} bytes of WebAssembly, compiled in ${compile.toFixed(1)} ms`);
+          console.log(`one check (${rules.label} on ${manifests.path}): median ${times[10].toFixed(1)} ms, fastest ${times[0].toFixed(1)} ms of 21`);
+        })().catch(error => { console.error(error); process.exit(1); });
+    "#;
+    let mut node = std::process::Command::new("node");
+    node.args(["-e", script]).arg(&out);
+    run(&mut node).context("timing the playground's engine in Node.js (node must be installed)")
+}
+
 /// Builds the engine for WebAssembly and writes the page into `out`.
 pub fn build(out: &Path) -> Result<()> {
     let mut rustup = std::process::Command::new("rustup");
