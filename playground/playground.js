@@ -198,13 +198,16 @@
   }
 
   let pending = null;
+  // Checks may overlap while someone types: only the latest one's result is shown.
+  let latest = 0;
   async function run() {
+    const generation = ++latest;
     const rules = element("rules").value;
     const manifests = element("manifests").value;
     const namespace = element("namespace").value.trim() || "default";
     const json = await check(rules, manifests, "json", namespace);
     const table = await check(rules, manifests, "table", namespace);
-    render(json, table);
+    if (generation === latest) render(json, table);
     return json;
   }
 

@@ -29,23 +29,17 @@ struct Request {
     manifests: String,
     #[serde(default = "default_namespace")]
     namespace: String,
-    #[serde(default)]
-    output: Output,
-}
-
-/// `portal check --output`.
-#[derive(Debug, Default, Clone, Copy, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-enum Output {
-    #[default]
-    Table,
-    Json,
-    Yaml,
-    PolicyReport,
+    /// As `--output` names it; the table by default.
+    #[serde(default = "default_output")]
+    output: OutputFormat,
 }
 
 fn default_namespace() -> String {
     "default".to_owned()
+}
+
+fn default_output() -> OutputFormat {
+    OutputFormat::Table
 }
 
 fn main() -> ExitCode {
@@ -67,12 +61,6 @@ fn check() -> Result<u8, String> {
     }
     let request: Request =
         serde_json::from_str(&text).map_err(|error| format!("the request on standard input is not valid: {error}"))?;
-    let format = match request.output {
-        Output::Table => OutputFormat::Table,
-        Output::Json => OutputFormat::Json,
-        Output::Yaml => OutputFormat::Yaml,
-        Output::PolicyReport => OutputFormat::PolicyReport,
-    };
     let input = TextInput {
         rules_name: RULES_NAME.to_owned(),
         rules: request.rules,
@@ -81,7 +69,7 @@ fn check() -> Result<u8, String> {
         namespace: request.namespace,
     };
     let out = std::io::stdout().lock();
-    let status = check_command(CheckInput::Text(&input), format, false, out, &mut std::io::stderr())
+    let status = check_command(CheckInput::Text(&input), request.output, false, out, &mut std::io::stderr())
         .map_err(|error| with_causes(&error))?;
     Ok(status.code())
 }

@@ -11,8 +11,9 @@ use serde::Serialize;
 use crate::check::{ObjectReport, Summary};
 use crate::error::Error;
 
-/// Output formats of `portal check`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Output formats of `portal check`, named as `--output` names them (`policy-report`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum OutputFormat {
     Table,
     Json,
