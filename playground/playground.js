@@ -39,31 +39,72 @@
     return { editor, line, column: 1 };
   }
 
-  // Maps a position inside the expression of `field` (`rule`, `variables[1].expression`) of
-  // the document starting at `documentLine` to a position in the file's text.
+  // Maps a position inside the expression of `field` (`rule`, `messageExpression`) of the
+  // document starting at `documentLine` to a position in the file's text, following YAML's
+  // scalar styles: a literal block (`|`) keeps every line; a folded block (`>`) and a plain or
+  // quoted scalar join lines with a space, but keep a blank line's break (a folded block also
+  // keeps the breaks around more-indented lines).
   function expressionPosition(text, documentLine, field, line, column) {
     const lines = text.split("\n");
-    const segments = field.split(".");
-    const key = segments[segments.length - 1].replace(/\[\d+\]$/, "");
-    const parentIndex = segments.length > 1 ? /\[(\d+)\]$/.exec(segments[segments.length - 2]) : null;
-    let skip = parentIndex ? Number(parentIndex[1]) : 0;
+    const key = field.split(".").pop();
     const pattern = new RegExp("^(\\s*)(?:-\\s+)?" + key.replace(/[^\w]/g, "\\$&") + ":(\\s*)(.*)$");
     for (let index = documentLine - 1; index < lines.length; index++) {
       if (index >= documentLine && /^---/.test(lines[index])) break;
       const found = pattern.exec(lines[index]);
-      if (!found || skip-- > 0) continue;
+      if (!found) continue;
+      const keyIndent = found[1].length;
       const rest = found[3];
-      if (/^[|>][-+0-9]*\s*(#.*)?$/.test(rest)) {
-        const first = lines.slice(index + 1).find((l) => l.trim() !== "") || "";
-        const indent = first.length - first.trimStart().length;
-        return { line: index + 1 + line, column: indent + column };
+      // The lines of the scalar after the key's: blank, or indented deeper than the key.
+      const following = [];
+      for (let next = index + 1; next < lines.length; next++) {
+        const candidate = lines[next];
+        const indent = candidate.length - candidate.trimStart().length;
+        if (candidate.trim() !== "" && indent <= keyIndent) break;
+        following.push({ number: next + 1, text: candidate, indent });
       }
-      if (line === 1) {
+      while (following.length && following[following.length - 1].text.trim() === "") following.pop();
+      // Each expression line as segments of the file: [file line, first column, length].
+      const expressionLines = [];
+      const block = /^([|>])[-+0-9]*\s*(#.*)?$/.exec(rest);
+      if (block) {
+        const first = following.find((l) => l.text.trim() !== "");
+        const indent = first ? first.indent : 0;
+        let previousDeeper = false;
+        let breakBefore = true;
+        for (const l of following) {
+          const blank = l.text.trim() === "";
+          const deeper = !blank && l.indent > indent;
+          const segment = [l.number, indent + 1, Math.max(0, l.text.length - indent)];
+          const joins = block[1] === ">" && !breakBefore && !blank && !deeper && !previousDeeper;
+          if (joins) expressionLines[expressionLines.length - 1].push(segment);
+          else expressionLines.push([segment]);
+          breakBefore = blank;
+          previousDeeper = deeper;
+        }
+      } else {
         const quoted = /^["']/.test(rest) ? 1 : 0;
-        return { line: index + 1, column: lines[index].length - rest.length + quoted + column };
+        expressionLines.push([[index + 1, lines[index].length - rest.length + quoted + 1, rest.length - quoted]]);
+        let breakBefore = false;
+        for (const l of following) {
+          if (l.text.trim() === "") {
+            breakBefore = true;
+            continue;
+          }
+          const segment = [l.number, l.indent + 1, l.text.trim().length];
+          if (breakBefore) expressionLines.push([segment]);
+          else expressionLines[expressionLines.length - 1].push(segment);
+          breakBefore = false;
+        }
       }
-      const continued = lines[index + line - 1] || "";
-      return { line: index + line, column: continued.length - continued.trimStart().length + column };
+      const segments = expressionLines[line - 1];
+      if (!segments) return null;
+      let remaining = column;
+      for (let i = 0; i < segments.length; i++) {
+        const [fileLine, start, length] = segments[i];
+        if (remaining <= length || i === segments.length - 1) return { line: fileLine, column: start + remaining - 1 };
+        remaining -= length + 1;
+      }
+      return null;
     }
     return null;
   }
@@ -80,11 +121,13 @@
     const args = ["portal", "check", ...rulesArgs];
     if (namespace !== "default") args.push("--namespace", namespace);
     args.push(manifestsArg);
+    // As a POSIX shell reads it: anything but plain words in single quotes.
+    const quote = (arg) => (/^[\w@%+=:,.\/-]+$/.test(arg) ? arg : "'" + arg.replace(/'/g, "'\\''") + "'");
     const saved = [];
     if (rulesArgs[1] === "rules.yaml") saved.push("the rules as rules.yaml");
     if (manifestsArg === "manifests.yaml") saved.push("the manifests as manifests.yaml");
     const preface = saved.length ? "# save " + saved.join(" and ") + ", then:\n" : "";
-    return preface + args.join(" ");
+    return preface + args.map(quote).join(" ");
   }
 
   function renderGutter(editor, marks) {
@@ -211,9 +254,17 @@
     return json;
   }
 
+  // The engine could not be loaded or run: said in the page, not only in the console.
+  function failed(error) {
+    const verdict = element("verdict");
+    verdict.dataset.status = "bad-input";
+    verdict.textContent = "The engine failed: " + (error && error.message ? error.message : String(error));
+    throw error;
+  }
+
   function schedule() {
     clearTimeout(pending);
-    pending = setTimeout(run, 250);
+    pending = setTimeout(() => run().catch(failed), 250);
   }
 
   function fill(kind) {
@@ -241,16 +292,18 @@
       element(id).parentElement.querySelector(".gutter").scrollTop = element(id).scrollTop;
     });
   }
-  element("check").addEventListener("click", run);
+  element("check").addEventListener("click", () => run().catch(failed));
   renderGutter("rules", []);
   renderGutter("manifests", []);
 
   // For scripts and tests: the engine itself, and the page's own run.
   window.PortalPlayground = {
-    ready: engine.then(() => {
-      element("check").disabled = false;
-      return run();
-    }),
+    ready: engine
+      .then(() => {
+        element("check").disabled = false;
+        return run();
+      })
+      .catch(failed),
     check,
     run,
     positionOf,

@@ -19,7 +19,8 @@
   }
 
   // Runs the engine `module` (a compiled WebAssembly.Module) once with `input` (bytes) on its
-  // standard input. Resolves to { code, stdout, stderr } (texts).
+  // standard input. Resolves to { code, stdout, stderr } (texts); a trap (a panic) is exit
+  // status 2 with what the engine wrote before it.
   async function run(module, input) {
     let memory = null;
     const view = () => new DataView(memory.buffer);
@@ -111,14 +112,22 @@
     const instance = await WebAssembly.instantiate(module, imports);
     memory = instance.exports.memory;
     let code = 0;
+    let trap = "";
     try {
       instance.exports._start();
     } catch (error) {
-      if (!(error instanceof Exit)) throw error;
-      code = error.code;
+      if (error instanceof Exit) {
+        code = error.code;
+      } else if (error instanceof WebAssembly.RuntimeError) {
+        // A panic aborts, and the engine traps: its message is already on standard error.
+        code = 2;
+        trap = "the engine stopped (" + error.message + "); please report this with the input\n";
+      } else {
+        throw error;
+      }
     }
     const text = (chunks) => new TextDecoder().decode(concat(chunks));
-    return { code, stdout: text(output[1]), stderr: text(output[2]) };
+    return { code, stdout: text(output[1]), stderr: text(output[2]) + trap };
   }
 
   function concat(chunks) {

@@ -30,17 +30,20 @@ pub fn ensure() -> Result<PathBuf> {
     }
     eprintln!("chromium: installing Debian's chromium package for the playground test (first run only)");
     let root = is_root()?;
+    // Through `env`: sudo does not pass the environment on.
     let apt = |args: &[&str]| {
-        let mut command = if root { Command::new("apt-get") } else { Command::new("sudo") };
+        let mut command = if root { Command::new("env") } else { Command::new("sudo") };
         if !root {
-            command.args(["-n", "apt-get"]);
+            command.args(["-n", "env"]);
         }
-        command.args(args).env("DEBIAN_FRONTEND", "noninteractive");
+        command.args(["DEBIAN_FRONTEND=noninteractive", "apt-get"]).args(args);
         command
     };
     run(&mut apt(&["update", "-q"])).context("updating the package lists for chromium")?;
-    run(&mut apt(&["install", "-y", "-q", "--no-install-recommends", "chromium", "fonts-dejavu-core"]))
-        .context("installing chromium with apt-get; as another user, allow `sudo -n apt-get`")?;
+    run(&mut apt(&["install", "-y", "-q", "--no-install-recommends", "chromium", "fonts-dejavu-core"])).context(
+        "installing chromium with apt-get; as another user, allow `sudo -n apt-get`, or set PORTAL_CHROMIUM to a \
+             Chromium or Chrome binary",
+    )?;
     if !chromium.is_file() {
         bail!("apt-get installed chromium, but {CHROMIUM} is not there");
     }

@@ -102,12 +102,14 @@ fn listing(krate: &str) -> Result<String> {
     }
     let mut lines = BTreeSet::new();
     let root = doc["root"].to_string();
-    Lister { index: &doc["index"], lines: &mut lines }.item(&root, "")?;
+    let names = Names { paths: &doc["paths"] };
+    Lister { index: &doc["index"], names, lines: &mut lines }.item(&root, "")?;
     Ok(lines.into_iter().map(|line| line + "\n").collect())
 }
 
 struct Lister<'a> {
     index: &'a Value,
+    names: Names<'a>,
     lines: &'a mut BTreeSet<String>,
 }
 
@@ -157,19 +159,28 @@ impl Lister<'_> {
                 }
             }
             "function" => {
-                self.lines.insert(format!("pub {}fn {path}{}", header(&inner["header"]), signature(inner)));
+                self.lines.insert(format!("pub {}fn {path}{}", header(&inner["header"]), self.names.signature(inner)));
             }
             "constant" => {
-                self.lines.insert(format!("pub const {path}: {}", ty(&inner["type"])));
+                self.lines.insert(format!("pub const {path}: {}", self.names.ty(&inner["type"])));
             }
             "static" => {
-                self.lines.insert(format!("pub static {path}: {}", ty(&inner["type"])));
+                self.lines.insert(format!("pub static {path}: {}", self.names.ty(&inner["type"])));
             }
             "type_alias" => {
-                self.lines.insert(format!("pub type {path}{} = {}", generics(&inner["generics"]), ty(&inner["type"])));
+                self.lines.insert(format!(
+                    "pub type {path}{} = {}",
+                    self.names.generics(&inner["generics"]),
+                    self.names.ty(&inner["type"])
+                ));
             }
             "struct" => {
-                self.lines.insert(format!("pub struct {path}{}", generics(&inner["generics"])));
+                // Private fields and #[non_exhaustive] keep users from writing the struct out.
+                let closed = inner["kind"]["plain"]["has_stripped_fields"] == true
+                    || inner["kind"]["tuple"].as_array().is_some_and(|fields| fields.iter().any(Value::is_null))
+                    || non_exhaustive(&item);
+                let closed = if closed { " { .. }" } else { "" };
+                self.lines.insert(format!("pub struct {path}{}{closed}", self.names.generics(&inner["generics"])));
                 let kind = &inner["kind"];
                 if let Some(fields) = kind.get("plain") {
                     for field in ids(&fields["fields"]) {
@@ -180,27 +191,32 @@ impl Lister<'_> {
                         if let Some(field) = self.get(&field.to_string()).cloned()
                             && field["visibility"] == "public"
                         {
-                            self.lines
-                                .insert(format!("pub {path}.{position}: {}", ty(&field["inner"]["struct_field"])));
+                            self.lines.insert(format!(
+                                "pub {path}.{position}: {}",
+                                self.names.ty(&field["inner"]["struct_field"])
+                            ));
                         }
                     }
                 }
                 self.impls(&inner["impls"], &path);
             }
             "enum" => {
-                self.lines.insert(format!("pub enum {path}{}", generics(&inner["generics"])));
+                let closed = if non_exhaustive(&item) { " { .. }" } else { "" };
+                self.lines.insert(format!("pub enum {path}{}{closed}", self.names.generics(&inner["generics"])));
                 for variant in ids(&inner["variants"]) {
                     self.variant(&variant, &path);
                 }
                 self.impls(&inner["impls"], &path);
             }
             "trait" => {
-                self.lines.insert(format!("pub trait {path}{}", generics(&inner["generics"])));
+                let supertraits = self.names.bounds(&inner["bounds"]);
+                let supertraits = if supertraits.is_empty() { String::new() } else { format!(": {supertraits}") };
+                self.lines.insert(format!("pub trait {path}{}{supertraits}", self.names.generics(&inner["generics"])));
                 for member in ids(&inner["items"]) {
                     if let Some(member) = self.get(&member).cloned() {
                         let name = member["name"].as_str().unwrap_or_default();
                         if let Some(function) = member["inner"].get("function") {
-                            self.lines.insert(format!("{path}::{name}{}", signature(function)));
+                            self.lines.insert(format!("{path}::{name}{}", self.names.signature(function)));
                         } else {
                             self.lines.insert(format!("{path}::{name}"));
                         }
@@ -223,7 +239,7 @@ impl Lister<'_> {
         if let Some(map) = index.as_object_mut() {
             map.insert(key.to_owned(), item);
         }
-        Lister { index: &index, lines: self.lines }.item(key, prefix)
+        Lister { index: &index, names: self.names, lines: self.lines }.item(key, prefix)
     }
 
     fn field(&mut self, id: &str, owner: &str) {
@@ -231,7 +247,7 @@ impl Lister<'_> {
             && field["visibility"] == "public"
         {
             let name = field["name"].as_str().unwrap_or_default();
-            let line = format!("pub {owner}.{name}: {}", ty(&field["inner"]["struct_field"]));
+            let line = format!("pub {owner}.{name}: {}", self.names.ty(&field["inner"]["struct_field"]));
             self.lines.insert(line);
         }
     }
@@ -245,7 +261,11 @@ impl Lister<'_> {
                 .iter()
                 .filter_map(|field| self.get(field))
                 .map(|field| {
-                    format!("{}: {}", field["name"].as_str().unwrap_or_default(), ty(&field["inner"]["struct_field"]))
+                    format!(
+                        "{}: {}",
+                        field["name"].as_str().unwrap_or_default(),
+                        self.names.ty(&field["inner"]["struct_field"])
+                    )
                 })
                 .collect();
             format!(" {{ {} }}", names.join(", "))
@@ -255,7 +275,7 @@ impl Lister<'_> {
                 .into_iter()
                 .flatten()
                 .filter_map(|field| self.get(&field.to_string()))
-                .map(|field| ty(&field["inner"]["struct_field"]))
+                .map(|field| self.names.ty(&field["inner"]["struct_field"]))
                 .collect();
             format!("({})", types.join(", "))
         } else {
@@ -270,13 +290,22 @@ impl Lister<'_> {
         for id in ids(impls) {
             let Some(block) = self.get(&id).cloned() else { continue };
             let block = &block["inner"]["impl"];
-            if block["is_synthetic"] == true || !block["blanket_impl"].is_null() {
+            if !block["blanket_impl"].is_null() {
+                continue;
+            }
+            // Of the auto traits, the two users rely on: a type that stops being Send or Sync
+            // breaks them.
+            if block["is_synthetic"] == true {
+                let name = block["trait"]["path"].as_str().unwrap_or_default();
+                if ["Send", "Sync"].contains(&name) && block["is_negative"] != true {
+                    self.lines.insert(format!("impl {name} for {owner}"));
+                }
                 continue;
             }
             if let Some(trait_path) = block.get("trait").filter(|t| !t.is_null()) {
                 // The compiler's marker for a derived PartialEq, not something a user names.
                 if trait_path["path"] != "StructuralPartialEq" {
-                    self.lines.insert(format!("impl {} for {owner}", path(trait_path)));
+                    self.lines.insert(format!("impl {} for {owner}", self.names.path(trait_path)));
                 }
                 continue;
             }
@@ -290,14 +319,18 @@ impl Lister<'_> {
                     self.lines.insert(format!(
                         "pub {}fn {owner}::{name}{}",
                         header(&function["header"]),
-                        signature(function)
+                        self.names.signature(function)
                     ));
                 } else if let Some(constant) = member["inner"].get("assoc_const") {
-                    self.lines.insert(format!("pub const {owner}::{name}: {}", ty(&constant["type"])));
+                    self.lines.insert(format!("pub const {owner}::{name}: {}", self.names.ty(&constant["type"])));
                 }
             }
         }
     }
+}
+
+fn non_exhaustive(item: &Value) -> bool {
+    item["attrs"].to_string().contains("non_exhaustive")
 }
 
 fn ids(list: &Value) -> Vec<String> {
@@ -314,154 +347,179 @@ fn header(header: &Value) -> String {
     text
 }
 
-fn signature(function: &Value) -> String {
-    let inputs: Vec<String> = function["sig"]["inputs"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|input| {
-            let name = input[0].as_str().unwrap_or("_");
-            let ty = ty(&input[1]);
-            match (name, ty.as_str()) {
-                ("self", "Self") => "self".to_owned(),
-                ("self", "&Self") => "&self".to_owned(),
-                ("self", "&mut Self") => "&mut self".to_owned(),
-                _ => format!("{name}: {ty}"),
-            }
-        })
-        .collect();
-    let output = &function["sig"]["output"];
-    let arrow = if output.is_null() { String::new() } else { format!(" -> {}", ty(output)) };
-    format!("{}({}){arrow}{}", generics(&function["generics"]), inputs.join(", "), where_clause(&function["generics"]))
+/// How types are written: local items by name, prelude types by name, other crates' items by
+/// their full path (`std::io::error::Error` and the crate's own `Error` differ).
+#[derive(Clone, Copy)]
+struct Names<'a> {
+    paths: &'a Value,
 }
 
-fn generics(generics: &Value) -> String {
-    let params: Vec<String> = generics["params"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|param| param["kind"]["type"]["is_synthetic"] != true)
-        .map(|param| {
-            let name = param["name"].as_str().unwrap_or_default();
-            match param["kind"].get("type") {
-                Some(kind) => {
-                    let bounds = bounds(&kind["bounds"]);
-                    if bounds.is_empty() { name.to_owned() } else { format!("{name}: {bounds}") }
-                }
-                None => name.to_owned(),
-            }
-        })
-        .collect();
-    if params.is_empty() { String::new() } else { format!("<{}>", params.join(", ")) }
-}
+/// Names every Rust file can use unqualified.
+const PRELUDE: &[&str] = &["Option", "Result", "String", "Vec", "Box", "Some", "None", "Ok", "Err"];
 
-fn where_clause(generics: &Value) -> String {
-    let predicates: Vec<String> = generics["where_predicates"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|predicate| predicate.get("bound_predicate"))
-        .map(|bound| format!("{}: {}", ty(&bound["type"]), bounds(&bound["bounds"])))
-        .collect();
-    if predicates.is_empty() { String::new() } else { format!(" where {}", predicates.join(", ")) }
-}
-
-fn bounds(bounds: &Value) -> String {
-    let list: Vec<String> = bounds
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|bound| match (bound.get("trait_bound"), bound.get("outlives")) {
-            (Some(trait_bound), _) => path(&trait_bound["trait"]),
-            (None, Some(lifetime)) => lifetime.as_str().unwrap_or_default().to_owned(),
-            (None, None) => "?".to_owned(),
-        })
-        .collect();
-    list.join(" + ")
-}
-
-/// A path as its last segment with its generic arguments: `BTreeMap<String, String>`. The
-/// module it was written through changes with imports, not with the API.
-fn path(path: &Value) -> String {
-    let written = path["path"].as_str().unwrap_or_default();
-    let name = written.rsplit("::").next().unwrap_or(written);
-    format!("{name}{}", generic_args(&path["args"]))
-}
-
-fn generic_args(args: &Value) -> String {
-    if let Some(angle) = args.get("angle_bracketed") {
-        let mut list: Vec<String> = angle["args"]
+impl Names<'_> {
+    fn signature(&self, function: &Value) -> String {
+        let inputs: Vec<String> = function["sig"]["inputs"]
             .as_array()
             .into_iter()
             .flatten()
-            .map(|arg| match (arg.get("type"), arg.get("lifetime")) {
-                (Some(t), _) => ty(t),
-                (None, Some(lifetime)) => lifetime.as_str().unwrap_or_default().to_owned(),
-                (None, None) => "_".to_owned(),
+            .map(|input| {
+                let name = input[0].as_str().unwrap_or("_");
+                let ty = self.ty(&input[1]);
+                match (name, ty.as_str()) {
+                    ("self", "Self") => "self".to_owned(),
+                    ("self", "&Self") => "&self".to_owned(),
+                    ("self", "&mut Self") => "&mut self".to_owned(),
+                    _ => format!("{name}: {ty}"),
+                }
             })
             .collect();
-        for constraint in angle["constraints"].as_array().into_iter().flatten() {
-            let name = constraint["name"].as_str().unwrap_or_default();
-            match constraint["binding"].get("equality").and_then(|e| e.get("type")) {
-                Some(t) => list.push(format!("{name} = {}", ty(t))),
-                None => list.push(format!("{name}: {}", bounds(&constraint["binding"]["constraint"]))),
-            }
-        }
-        if list.is_empty() { String::new() } else { format!("<{}>", list.join(", ")) }
-    } else if let Some(parenthesized) = args.get("parenthesized") {
-        let inputs: Vec<String> = parenthesized["inputs"].as_array().into_iter().flatten().map(ty).collect();
-        let output = &parenthesized["output"];
-        let arrow = if output.is_null() { String::new() } else { format!(" -> {}", ty(output)) };
-        format!("({}){arrow}", inputs.join(", "))
-    } else {
-        String::new()
+        let output = &function["sig"]["output"];
+        let arrow = if output.is_null() { String::new() } else { format!(" -> {}", self.ty(output)) };
+        format!(
+            "{}({}){arrow}{}",
+            self.generics(&function["generics"]),
+            inputs.join(", "),
+            self.where_clause(&function["generics"])
+        )
     }
-}
 
-fn ty(ty: &Value) -> String {
-    let Some((kind, inner)) = ty.as_object().and_then(|t| t.iter().next()) else { return "?".to_owned() };
-    match kind.as_str() {
-        "resolved_path" => path(inner),
-        "generic" | "primitive" => inner.as_str().unwrap_or_default().to_owned(),
-        "tuple" => {
-            let items: Vec<String> = inner.as_array().into_iter().flatten().map(self::ty).collect();
-            format!("({})", items.join(", "))
-        }
-        "slice" => format!("[{}]", self::ty(inner)),
-        "array" => format!("[{}; {}]", self::ty(&inner["type"]), inner["len"].as_str().unwrap_or("_")),
-        "borrowed_ref" => {
-            let lifetime = inner["lifetime"].as_str().map(|l| format!("{l} ")).unwrap_or_default();
-            let mutable = if inner["is_mutable"] == true { "mut " } else { "" };
-            format!("&{lifetime}{mutable}{}", self::ty(&inner["type"]))
-        }
-        "raw_pointer" => {
-            let mutable = if inner["is_mutable"] == true { "mut" } else { "const" };
-            format!("*{mutable} {}", self::ty(&inner["type"]))
-        }
-        "impl_trait" => format!("impl {}", bounds(inner)),
-        "dyn_trait" => {
-            let traits: Vec<String> =
-                inner["traits"].as_array().into_iter().flatten().map(|t| path(&t["trait"])).collect();
-            format!("dyn {}", traits.join(" + "))
-        }
-        "qualified_path" => {
-            let name = inner["name"].as_str().unwrap_or_default();
-            let self_type = self::ty(&inner["self_type"]);
-            match inner.get("trait").filter(|t| !t.is_null()) {
-                Some(trait_path) => format!("<{self_type} as {}>::{name}", path(trait_path)),
-                None => format!("{self_type}::{name}"),
+    fn generics(&self, generics: &Value) -> String {
+        let params: Vec<String> = generics["params"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|param| param["kind"]["type"]["is_synthetic"] != true)
+            .map(|param| {
+                let name = param["name"].as_str().unwrap_or_default();
+                match param["kind"].get("type") {
+                    Some(kind) => {
+                        let bounds = self.bounds(&kind["bounds"]);
+                        if bounds.is_empty() { name.to_owned() } else { format!("{name}: {bounds}") }
+                    }
+                    None => name.to_owned(),
+                }
+            })
+            .collect();
+        if params.is_empty() { String::new() } else { format!("<{}>", params.join(", ")) }
+    }
+
+    fn where_clause(&self, generics: &Value) -> String {
+        let predicates: Vec<String> = generics["where_predicates"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|predicate| predicate.get("bound_predicate"))
+            .map(|bound| format!("{}: {}", self.ty(&bound["type"]), self.bounds(&bound["bounds"])))
+            .collect();
+        if predicates.is_empty() { String::new() } else { format!(" where {}", predicates.join(", ")) }
+    }
+
+    fn bounds(&self, bounds: &Value) -> String {
+        let list: Vec<String> = bounds
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|bound| match (bound.get("trait_bound"), bound.get("outlives")) {
+                (Some(trait_bound), _) => self.path(&trait_bound["trait"]),
+                (None, Some(lifetime)) => lifetime.as_str().unwrap_or_default().to_owned(),
+                (None, None) => "?".to_owned(),
+            })
+            .collect();
+        list.join(" + ")
+    }
+
+    /// A path as its last segment with its generic arguments: `BTreeMap<String, String>`. The
+    /// module it was written through changes with imports, not with the API.
+    fn path(&self, path: &Value) -> String {
+        let written = path["path"].as_str().unwrap_or_default();
+        let name = written.rsplit("::").next().unwrap_or(written);
+        let known = &self.paths[path["id"].to_string()];
+        let name = match known["path"].as_array() {
+            Some(segments) if known["crate_id"] != 0 && !PRELUDE.contains(&name) => {
+                segments.iter().filter_map(Value::as_str).collect::<Vec<_>>().join("::")
             }
-        }
-        "function_pointer" => {
-            let sig = &inner["sig"];
+            _ => name.to_owned(),
+        };
+        format!("{name}{}", self.generic_args(&path["args"]))
+    }
+
+    fn generic_args(&self, args: &Value) -> String {
+        if let Some(angle) = args.get("angle_bracketed") {
+            let mut list: Vec<String> = angle["args"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|arg| match (arg.get("type"), arg.get("lifetime")) {
+                    (Some(t), _) => self.ty(t),
+                    (None, Some(lifetime)) => lifetime.as_str().unwrap_or_default().to_owned(),
+                    (None, None) => "_".to_owned(),
+                })
+                .collect();
+            for constraint in angle["constraints"].as_array().into_iter().flatten() {
+                let name = constraint["name"].as_str().unwrap_or_default();
+                match constraint["binding"].get("equality").and_then(|e| e.get("type")) {
+                    Some(t) => list.push(format!("{name} = {}", self.ty(t))),
+                    None => list.push(format!("{name}: {}", self.bounds(&constraint["binding"]["constraint"]))),
+                }
+            }
+            if list.is_empty() { String::new() } else { format!("<{}>", list.join(", ")) }
+        } else if let Some(parenthesized) = args.get("parenthesized") {
             let inputs: Vec<String> =
-                sig["inputs"].as_array().into_iter().flatten().map(|input| self::ty(&input[1])).collect();
-            let output =
-                if sig["output"].is_null() { String::new() } else { format!(" -> {}", self::ty(&sig["output"])) };
-            format!("fn({}){output}", inputs.join(", "))
+                parenthesized["inputs"].as_array().into_iter().flatten().map(|t| self.ty(t)).collect();
+            let output = &parenthesized["output"];
+            let arrow = if output.is_null() { String::new() } else { format!(" -> {}", self.ty(output)) };
+            format!("({}){arrow}", inputs.join(", "))
+        } else {
+            String::new()
         }
-        "infer" => "_".to_owned(),
-        other => format!("<{other}>"),
+    }
+
+    fn ty(&self, ty: &Value) -> String {
+        let Some((kind, inner)) = ty.as_object().and_then(|t| t.iter().next()) else { return "?".to_owned() };
+        match kind.as_str() {
+            "resolved_path" => self.path(inner),
+            "generic" | "primitive" => inner.as_str().unwrap_or_default().to_owned(),
+            "tuple" => {
+                let items: Vec<String> = inner.as_array().into_iter().flatten().map(|t| self.ty(t)).collect();
+                format!("({})", items.join(", "))
+            }
+            "slice" => format!("[{}]", self.ty(inner)),
+            "array" => format!("[{}; {}]", self.ty(&inner["type"]), inner["len"].as_str().unwrap_or("_")),
+            "borrowed_ref" => {
+                let lifetime = inner["lifetime"].as_str().map(|l| format!("{l} ")).unwrap_or_default();
+                let mutable = if inner["is_mutable"] == true { "mut " } else { "" };
+                format!("&{lifetime}{mutable}{}", self.ty(&inner["type"]))
+            }
+            "raw_pointer" => {
+                let mutable = if inner["is_mutable"] == true { "mut" } else { "const" };
+                format!("*{mutable} {}", self.ty(&inner["type"]))
+            }
+            "impl_trait" => format!("impl {}", self.bounds(inner)),
+            "dyn_trait" => {
+                let traits: Vec<String> =
+                    inner["traits"].as_array().into_iter().flatten().map(|t| self.path(&t["trait"])).collect();
+                format!("dyn {}", traits.join(" + "))
+            }
+            "qualified_path" => {
+                let name = inner["name"].as_str().unwrap_or_default();
+                let self_type = self.ty(&inner["self_type"]);
+                match inner.get("trait").filter(|t| !t.is_null()) {
+                    Some(trait_path) => format!("<{self_type} as {}>::{name}", self.path(trait_path)),
+                    None => format!("{self_type}::{name}"),
+                }
+            }
+            "function_pointer" => {
+                let sig = &inner["sig"];
+                let inputs: Vec<String> =
+                    sig["inputs"].as_array().into_iter().flatten().map(|input| self.ty(&input[1])).collect();
+                let output =
+                    if sig["output"].is_null() { String::new() } else { format!(" -> {}", self.ty(&sig["output"])) };
+                format!("fn({}){output}", inputs.join(", "))
+            }
+            "infer" => "_".to_owned(),
+            other => format!("<{other}>"),
+        }
     }
 }
 
@@ -480,7 +538,7 @@ mod tests {
                 "is_mutable": false, "type": {"primitive": "str"}}}}], "constraints": []}}}}"#,
         )
         .unwrap();
-        assert_eq!(ty(&map), "BTreeMap<u8, &'a str>");
+        assert_eq!(Names { paths: &Value::Null }.ty(&map), "BTreeMap<u8, &'a str>");
     }
 
     #[test]

@@ -164,6 +164,19 @@ message: no latest
         "{problem}"
     );
 
+    // A folded block joins its lines into one expression line: column 64 of it is column 33 of
+    // the file's line 7.
+    let folded = broken.replace(
+        "rule: |\n  object.spec.containers.exists(c,\n    c.image",
+        "rule: >-\n  object.spec.containers.exists(c,\n  c.image",
+    );
+    assert_ne!(folded, broken);
+    type_and_wait(&mut browser, "rules", &folded);
+    let marks = browser.evaluate("[...document.querySelectorAll('#rules-editor .gutter div.error')].map(m => [m.dataset.line, m.dataset.column])");
+    assert_eq!(marks, json!([["7", "33"]]));
+    let problem = browser.evaluate("document.querySelector('#problems li').textContent");
+    assert!(problem.as_str().unwrap().contains("line 1, column 64"), "{problem}");
+
     // Invalid YAML is marked where the parser stopped.
     type_and_wait(&mut browser, "rules", "name: x\nmatch: [\n");
     let marks = browser.evaluate("[...document.querySelectorAll('#rules-editor .gutter div.error')].map(m => [m.dataset.line, m.dataset.column])");

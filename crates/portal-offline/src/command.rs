@@ -41,7 +41,8 @@ impl CheckStatus {
 }
 
 /// Checks `input`, writes the results to `out` in `format` and each warning and error as a
-/// `warning: …`/`error: …` line to `problems`. With `strict`, a warning (a skipped document, an
+/// `warning: …`/`error: …` line to `problems` (best effort). An error is returned only when the
+/// results could not be rendered or written. With `strict`, a warning (a skipped document, an
 /// input that checks nothing) is bad input too.
 pub fn check_command(
     input: CheckInput<'_>,
@@ -58,8 +59,8 @@ pub fn check_command(
         CheckInput::Text(text) => CheckRun::run_text(text, prepare, |rendered| renderer.object(rendered?)),
     }?;
     renderer.finish(&run.summary, &run.skipped, &run.errors)?;
-    write_problems(problems, "warning", &run.skipped)?;
-    write_problems(problems, "error", &run.errors)?;
+    write_problems(problems, "warning", &run.skipped);
+    write_problems(problems, "error", &run.errors);
     Ok(if !run.errors.is_empty() || (strict && !run.skipped.is_empty()) {
         CheckStatus::BadInput
     } else if run.summary.denies() {
@@ -69,6 +70,12 @@ pub fn check_command(
     })
 }
 
-fn write_problems(out: &mut impl Write, kind: &str, problems: &[Problem]) -> Result<(), Error> {
-    problems.iter().try_for_each(|problem| writeln!(out, "{kind}: {problem}")).map_err(Error::Write)
+/// Best effort: the problems are in the output too, and a closed standard error must not turn
+/// a denial into an error about writing (or, through a broken pipe, into success).
+fn write_problems(out: &mut impl Write, kind: &str, problems: &[Problem]) {
+    for problem in problems {
+        if writeln!(out, "{kind}: {problem}").is_err() {
+            return;
+        }
+    }
 }

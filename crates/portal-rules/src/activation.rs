@@ -199,9 +199,15 @@ impl<'a> Activation<'a> {
 
     /// The time the evaluation is as of: the one given to [`Activation::at`], else the system
     /// clock. On `wasm32-unknown-unknown`, which has no clock, and without [`Activation::at`]:
-    /// the Unix epoch, at which exceptions' validity windows are then judged too.
+    /// the Unix epoch for violations' timestamps, and an exception that expires never applies
+    /// (it cannot be shown to be still in force).
     pub fn time(&self) -> SystemTime {
-        self.time.unwrap_or_else(system_clock)
+        self.known_time().unwrap_or(SystemTime::UNIX_EPOCH)
+    }
+
+    /// The time the evaluation is as of, when there is one: given, or read from a clock.
+    pub(crate) fn known_time(&self) -> Option<SystemTime> {
+        self.time.or_else(system_clock)
     }
 
     /// Converts every variable now instead of on first use, e.g. to measure the full cost of
@@ -320,13 +326,8 @@ fn pod_parts<'a>(identity: &ObjectIdentity, object: &'a Json) -> Option<PodParts
     Some(PodParts { metadata: template.get("metadata"), spec: template.get("spec").filter(|s| s.is_object())? })
 }
 
-#[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
-pub(crate) fn system_clock() -> SystemTime {
-    SystemTime::now()
-}
-
-/// `wasm32-unknown-unknown` has no clock: `SystemTime::now` panics there.
-#[cfg(all(target_family = "wasm", target_os = "unknown"))]
-pub(crate) fn system_clock() -> SystemTime {
-    SystemTime::UNIX_EPOCH
+/// The system clock; `None` on `wasm32-unknown-unknown`, which has none (`SystemTime::now`
+/// panics there).
+pub(crate) fn system_clock() -> Option<SystemTime> {
+    if cfg!(all(target_family = "wasm", target_os = "unknown")) { None } else { Some(SystemTime::now()) }
 }

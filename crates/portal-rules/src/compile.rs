@@ -218,7 +218,7 @@ pub(crate) fn checked_program(
     let program = env.compile(source).map_err(|errors| {
         let first = errors.errors.first();
         let (line, column) = first.map_or((1, 1), |e| (e.pos.0.max(1) as usize, e.pos.1.max(1) as usize));
-        let message = first.map_or_else(|| errors.to_string(), |e| e.msg.clone());
+        let message = first.map_or_else(|| errors.to_string(), |e| readable_parse_message(&e.msg));
         Problem::Compile { line, column, message }
     })?;
     crate::limits::check_depth(&program, source).map_err(breach)?;
@@ -257,4 +257,35 @@ pub(crate) fn regex_message(error: &regex::Error) -> String {
     text.lines()
         .find_map(|line| line.trim().strip_prefix("error: "))
         .map_or_else(|| text.lines().next().unwrap_or_default().to_owned(), str::to_owned)
+}
+
+/// The parser's message, without the debug form of its internal error type that the `cel`
+/// crate prints for some errors (`Syntax error: OtherError(ParseError { …, msg: "…", … })`).
+fn readable_parse_message(message: &str) -> String {
+    let Some((_, inner)) = message.split_once("OtherError(") else { return message.to_owned() };
+    let Some((_, text)) = inner.split_once("msg: \"") else { return message.to_owned() };
+    let text = text.split('"').next().unwrap_or_default();
+    if text.starts_with("Recursion limit") {
+        return format!(
+            "the expression nests deeper than the parser allows ({}); split it",
+            text.to_lowercase().replace(" exceeded", " levels")
+        );
+    }
+    format!("Syntax error: {text}")
+}
+
+#[cfg(test)]
+mod parse_message_tests {
+    use super::readable_parse_message;
+
+    #[test]
+    fn the_parsers_internal_error_type_is_not_shown() {
+        let raw = "Syntax error: OtherError(ParseError { source: None, pos: (96, -1), msg: \"Recursion limit of 96 \
+                   exceeded\", expr_id: 0, source_info: None })";
+        assert_eq!(
+            readable_parse_message(raw),
+            "the expression nests deeper than the parser allows (recursion limit of 96 levels); split it"
+        );
+        assert_eq!(readable_parse_message("Syntax error: mismatched input ')'"), "Syntax error: mismatched input ')'");
+    }
 }

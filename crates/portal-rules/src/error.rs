@@ -10,7 +10,8 @@ use crate::references::NameKind;
 pub struct Origin {
     /// A file path, `-` for standard input, or `PortalClusterRule/name` for a cluster object.
     pub source: String,
-    /// 1-based line where the document starts, when known.
+    /// 1-based line: where the document starts, or where a YAML error was found in it; `None`
+    /// for a cluster object.
     pub line: Option<usize>,
 }
 

@@ -272,7 +272,7 @@ impl Violation {
             uid: identity.uid.clone(),
             container,
             message,
-            timestamp: crate::activation::system_clock(),
+            timestamp: crate::activation::system_clock().unwrap_or(SystemTime::UNIX_EPOCH),
         }
     }
 }

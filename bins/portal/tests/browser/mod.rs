@@ -20,7 +20,7 @@ pub struct Browser {
     next_id: u64,
     /// The page's session: every command but the first two goes to it.
     session: Option<String>,
-    _profile: tempfile::TempDir,
+    profile: tempfile::TempDir,
 }
 
 impl Browser {
@@ -49,7 +49,7 @@ impl Browser {
             .arg("about:blank")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(profile.path().join("chromium.log")).expect("chromium's log file"))
             .spawn()
             .expect("starting chromium");
         let commands = process.stdin.take().expect("chromium's command pipe");
@@ -64,7 +64,7 @@ impl Browser {
                 }
             }
         });
-        let mut browser = Browser { process, commands, messages, next_id: 0, session: None, _profile: profile };
+        let mut browser = Browser { process, commands, messages, next_id: 0, session: None, profile };
         let target = browser.call("Target.createTarget", json!({"url": "about:blank"}));
         let target_id = target["targetId"].as_str().expect("a target id").to_owned();
         let attached = browser.call("Target.attachToTarget", json!({"targetId": target_id, "flatten": true}));
@@ -97,20 +97,33 @@ impl Browser {
                     return answer["result"].clone();
                 }
                 Ok(_event) => {}
-                Err(RecvTimeoutError::Timeout) => panic!("{method}: no answer from chromium in {COMMAND_TIMEOUT:?}"),
-                Err(RecvTimeoutError::Disconnected) => panic!("{method}: chromium exited"),
+                Err(RecvTimeoutError::Timeout) => {
+                    panic!("{method}: no answer from chromium in {COMMAND_TIMEOUT:?}; it logged:\n{}", self.log())
+                }
+                Err(RecvTimeoutError::Disconnected) => panic!("{method}: chromium exited; it logged:\n{}", self.log()),
             }
         }
     }
 
-    /// Opens `url` and waits until the page has loaded.
+    /// Opens `url` and waits until that page (not the one before it) has loaded.
     pub fn open(&mut self, url: &str) {
-        self.call("Page.navigate", json!({"url": url}));
+        let navigated = self.call("Page.navigate", json!({"url": url}));
+        if let Some(error) = navigated.get("errorText") {
+            panic!("opening {url}: {error}");
+        }
+        let loaded = format!("location.href === {} && document.readyState === 'complete'", json!(url));
         let deadline = Instant::now() + COMMAND_TIMEOUT;
-        while self.evaluate("document.readyState") != json!("complete") {
+        while self.evaluate(&loaded) != json!(true) {
             assert!(Instant::now() < deadline, "{url} did not load in {COMMAND_TIMEOUT:?}");
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    /// The end of what Chromium wrote on its standard error, for failures.
+    fn log(&self) -> String {
+        let log = std::fs::read_to_string(self.profile.path().join("chromium.log")).unwrap_or_default();
+        let lines: Vec<&str> = log.lines().collect();
+        lines[lines.len().saturating_sub(20)..].join("\n")
     }
 
     /// The value of a JavaScript expression in the page, promises awaited; panics on an
@@ -142,7 +155,17 @@ impl Browser {
 }
 
 impl Drop for Browser {
+    /// Asks the browser to close (its helper processes go with it), then makes sure.
     fn drop(&mut self) {
+        let close = json!({"id": u64::MAX, "method": "Browser.close", "params": {}});
+        if let Ok(mut bytes) = serde_json::to_vec(&close) {
+            bytes.push(0);
+            let _ = self.commands.write_all(&bytes).and_then(|()| self.commands.flush());
+        }
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline && matches!(self.process.try_wait(), Ok(None)) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
         let _ = self.process.kill();
         let _ = self.process.wait();
     }

@@ -75,12 +75,14 @@ impl CompiledException {
         target: &MatchTarget<'_>,
         activation: &Activation<'_>,
         budget: &Budget,
-        now: SystemTime,
+        now: Option<SystemTime>,
     ) -> bool {
         let identity = target.identity;
         let spec = &self.spec;
         let selects = &spec.match_spec;
-        !self.is_expired(now)
+        // Without a time, an exception that expires cannot be shown to be in force.
+        let expired = now.map_or(self.expires.is_some(), |now| self.is_expired(now));
+        !expired
             // A PortalException never reaches beyond its namespace; cluster-scoped objects, the
             // Namespace object included, are outside every namespace.
             && self.namespace.as_deref().is_none_or(|ns| identity.namespace.as_deref() == Some(ns))
@@ -152,7 +154,7 @@ impl ExceptionSet {
         if self.exceptions.is_empty() {
             return Vec::new();
         }
-        let now = activation.time();
+        let now = activation.known_time();
         self.exceptions.iter().filter(|exception| exception.applies_to(target, activation, budget, now)).collect()
     }
 }
