@@ -65,3 +65,14 @@ fn describe(command: &Command) -> String {
     words.extend(command.get_args().map(|arg| arg.to_string_lossy().into_owned()));
     words.join(" ")
 }
+
+/// Adds the Rust standard library for `target` with rustup, unless it is there already (which
+/// needs no network).
+pub fn add_rust_target(target: &str) -> Result<()> {
+    let installed = stdout_of(Command::new("rustup").args(["target", "list", "--installed"]))?;
+    if !installed.lines().any(|line| line.trim() == target) {
+        run(Command::new("rustup").args(["target", "add", target]))
+            .with_context(|| format!("adding the {target} target with rustup"))?;
+    }
+    Ok(())
+}

@@ -176,7 +176,7 @@ pub fn main(args: &[String]) -> Result<()> {
 pub fn build(root: &Path, target_dir: &Path, release: &Release) -> Result<Dist> {
     let release = release.clone();
     ensure_rust_version()?;
-    ensure_rust_target()?;
+    crate::cmd::add_rust_target(TARGET)?;
     let toolchain = crate::toolchain::ensure()?;
     ensure_cargo_auditable()?;
 
@@ -265,14 +265,6 @@ fn ensure_rust_version() -> Result<()> {
          `rustup toolchain install {RUST_VERSION}` and `rustup override set {RUST_VERSION}` here",
         version.trim()
     );
-    Ok(())
-}
-
-fn ensure_rust_target() -> Result<()> {
-    let installed = stdout_of(Command::new("rustup").args(["target", "list", "--installed"]))?;
-    if !installed.lines().any(|line| line.trim() == TARGET) {
-        run(Command::new("rustup").args(["target", "add", TARGET]))?;
-    }
     Ok(())
 }
 

@@ -72,9 +72,7 @@ pub fn bench() -> Result<()> {
 
 /// Builds the engine for WebAssembly and writes the page into `out`.
 pub fn build(out: &Path) -> Result<()> {
-    let mut rustup = std::process::Command::new("rustup");
-    rustup.args(["target", "add", TARGET]);
-    run(&mut rustup).with_context(|| format!("adding the {TARGET} target with rustup"))?;
+    crate::cmd::add_rust_target(TARGET)?;
     cargo(&["build", "--release", "--locked", "--target", TARGET, "-p", "portal-playground"])?;
     let wasm = target_dir().join(TARGET).join("release/portal-playground.wasm");
     let engine = fs::read(&wasm).with_context(|| format!("reading {}", wasm.display()))?;

@@ -103,7 +103,7 @@ fn listing(krate: &str) -> Result<String> {
     let mut lines = BTreeSet::new();
     let root = doc["root"].to_string();
     let names = Names { paths: &doc["paths"] };
-    Lister { index: &doc["index"], names, lines: &mut lines }.item(&root, "")?;
+    Lister { index: &doc["index"], names, lines: &mut lines }.item(&root, "", None)?;
     Ok(lines.into_iter().map(|line| line + "\n").collect())
 }
 
@@ -118,10 +118,11 @@ impl Lister<'_> {
         self.index.get(id)
     }
 
-    /// Lists the item `id` reached as `prefix::name` (or as `prefix` itself for the crate).
-    fn item(&mut self, id: &str, prefix: &str) -> Result<()> {
+    /// Lists the item `id` reached as `prefix::name` (or as `prefix` itself for the crate), or as
+    /// `prefix::alias` when it is re-exported under another name.
+    fn item(&mut self, id: &str, prefix: &str, alias: Option<&str>) -> Result<()> {
         let Some(item) = self.get(id).cloned() else { return Ok(()) };
-        let name = item["name"].as_str().unwrap_or_default();
+        let name = alias.unwrap_or_else(|| item["name"].as_str().unwrap_or_default());
         let path = if prefix.is_empty() { name.to_owned() } else { format!("{prefix}::{name}") };
         let Some((kind, inner)) = item["inner"].as_object().and_then(|inner| inner.iter().next()) else {
             return Ok(());
@@ -133,7 +134,7 @@ impl Lister<'_> {
                 }
                 for child in ids(&inner["items"]) {
                     if self.get(&child).is_some_and(|c| c["visibility"] == "public") {
-                        self.item(&child, &path)?;
+                        self.item(&child, &path, None)?;
                     }
                 }
             }
@@ -143,15 +144,10 @@ impl Lister<'_> {
                 match self.get(&target).cloned() {
                     Some(target_item) if inner["is_glob"] == true => {
                         for child in ids(&target_item["inner"]["module"]["items"]) {
-                            self.item(&child, prefix)?;
+                            self.item(&child, prefix, None)?;
                         }
                     }
-                    Some(mut target_item) => {
-                        // Listed under the name it is re-exported as.
-                        target_item["name"] = Value::from(alias);
-                        let renamed = format!("{}#{alias}", target);
-                        self.reexport(&renamed, target_item, prefix)?;
-                    }
+                    Some(_) => self.item(&target, prefix, Some(alias))?,
                     None => {
                         self.lines
                             .insert(format!("pub use {prefix}::{alias} = {}", inner["source"].as_str().unwrap_or("?")));
@@ -231,15 +227,6 @@ impl Lister<'_> {
             }
         }
         Ok(())
-    }
-
-    /// An item re-exported under another name: listed as if it were defined there.
-    fn reexport(&mut self, key: &str, item: Value, prefix: &str) -> Result<()> {
-        let mut index = self.index.clone();
-        if let Some(map) = index.as_object_mut() {
-            map.insert(key.to_owned(), item);
-        }
-        Lister { index: &index, names: self.names, lines: self.lines }.item(key, prefix)
     }
 
     fn field(&mut self, id: &str, owner: &str) {

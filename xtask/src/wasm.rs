@@ -25,9 +25,7 @@ pub fn main(args: &[String]) -> Result<()> {
 /// example's `evaluate-in-wasm` (loads, compiles and evaluates rules, and says by its exit
 /// status whether it decided right) in Node.js.
 pub fn check() -> Result<()> {
-    let mut rustup = std::process::Command::new("rustup");
-    rustup.args(["target", "add", TARGET]);
-    run(&mut rustup).with_context(|| format!("adding the {TARGET} target with rustup"))?;
+    crate::cmd::add_rust_target(TARGET)?;
     let mut check = vec!["check", "--locked", "--target", TARGET];
     for krate in PURE_CRATES {
         check.extend(["-p", krate]);
